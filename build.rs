@@ -1,0 +1,20 @@
+//! Compiles the gRPC contract and makes the binary find libtorch at run time.
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // protoc comes from a crate, so a build needs no system protobuf compiler.
+    std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("precis_descriptor.bin"))
+        .compile_protos(&["proto/precis/v1/precis.proto"], &["proto"])?;
+    println!("cargo:rerun-if-changed=proto");
+
+    // torch-sys reports where it found libtorch (`links = "tch"` → DEP_TCH_LIBTORCH_LIB).
+    // An rpath to that folder lets every binary, test and bench start without LD_LIBRARY_PATH.
+    if let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+        println!("cargo:rustc-env=PRECIS_LIBTORCH_LIB={lib_dir}");
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+# Sourced by the other scripts (and by developers who run cargo by hand):
+#   . scripts/env.sh
+# Everything precis installs lives under PRECIS_CACHE, so a second run reuses it.
+export PRECIS_CACHE="${PRECIS_CACHE:-$HOME/.cache/precis}"
+export PRECIS_VENV="$PRECIS_CACHE/venv"
+# torch-sys finds libtorch through the virtualenv's python (torch==2.4.0 for tch 0.17).
+export VIRTUAL_ENV="$PRECIS_VENV"
+export PATH="$PRECIS_VENV/bin:$PATH"
+export LIBTORCH_USE_PYTORCH=1
+# One target directory across checkouts and CI runs: libtorch-based crates compile once.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PRECIS_CACHE/target}"
+export PRECIS_BIN="$CARGO_TARGET_DIR/release/precis"
+export PRECIS_MODELS_DIR="${PRECIS_MODELS_DIR:-$PRECIS_CACHE/models}"
+export PRECIS_TEST_MODELS_DIR="${PRECIS_TEST_MODELS_DIR:-$PRECIS_CACHE/test-models}"

@@ -1,0 +1,107 @@
+//! The sentence-embedding model (all-MiniLM-L6-v2 by default) as a batched worker engine.
+use rust_bert::pipelines::sentence_embeddings::{
+    SentenceEmbeddingsBuilder, SentenceEmbeddingsModel, SentenceEmbeddingsModelType,
+};
+use tch::Device;
+
+use crate::error::PrecisError;
+use crate::runtime::registry::{
+    inspect_directory, load_with, ModelError, ModelLocation, ModelRole, ModelSpec,
+};
+use crate::runtime::worker::ModelEngine;
+
+/// One sentence's embedding: L2-normalised when the model's modules say so (MiniLM does).
+pub type Embedding = Vec<f32>;
+
+pub struct EmbeddingEngine {
+    model: SentenceEmbeddingsModel,
+    /// Sentences per forward pass; padding grows with the batch's longest sentence.
+    forward_batch: usize,
+}
+
+impl EmbeddingEngine {
+    pub fn load(spec: &ModelSpec, forward_batch: usize) -> Result<Self, ModelError> {
+        let model = match &spec.location {
+            ModelLocation::Directory(path) => {
+                inspect_directory(&spec.id, &ModelRole::SentenceEmbeddings, path)?;
+                load_with(spec, || {
+                    SentenceEmbeddingsBuilder::local(path.clone())
+                        .with_device(Device::Cpu)
+                        .create_model()
+                })?
+            }
+            ModelLocation::Remote(name) => {
+                let model_type = remote_model_type(name).ok_or_else(|| ModelError::Unsupported {
+                    model: spec.id.clone(),
+                    reason: format!("no rust-bert remote sentence-embedding model named '{name}' (known: all-MiniLM-L6-v2, all-MiniLM-L12-v2)"),
+                })?;
+                load_with(spec, || {
+                    SentenceEmbeddingsBuilder::remote(model_type)
+                        .with_device(Device::Cpu)
+                        .create_model()
+                })?
+            }
+        };
+        Ok(Self {
+            model,
+            forward_batch: forward_batch.max(1),
+        })
+    }
+}
+
+fn remote_model_type(name: &str) -> Option<SentenceEmbeddingsModelType> {
+    match name {
+        "all-MiniLM-L6-v2" => Some(SentenceEmbeddingsModelType::AllMiniLmL6V2),
+        "all-MiniLM-L12-v2" => Some(SentenceEmbeddingsModelType::AllMiniLmL12V2),
+        _ => None,
+    }
+}
+
+impl ModelEngine for EmbeddingEngine {
+    /// The sentences of one request.
+    type Input = Vec<String>;
+    type Output = Vec<Embedding>;
+
+    fn run_batch(&mut self, inputs: Vec<Self::Input>) -> Vec<Result<Self::Output, PrecisError>> {
+        // Requests that arrived together share forward passes; answers are split back in order.
+        let lengths: Vec<usize> = inputs.iter().map(Vec::len).collect();
+        let sentences: Vec<String> = inputs.into_iter().flatten().collect();
+        let mut embeddings = Vec::with_capacity(sentences.len());
+        for chunk in sentences.chunks(self.forward_batch) {
+            match tch::no_grad(|| self.model.encode(chunk)) {
+                Ok(batch) => embeddings.extend(batch),
+                Err(error) => {
+                    let message = format!("sentence embedding failed: {error}");
+                    return lengths
+                        .iter()
+                        .map(|_| Err(PrecisError::Internal(message.clone())))
+                        .collect();
+                }
+            }
+        }
+        let mut embeddings = embeddings.into_iter();
+        lengths
+            .into_iter()
+            .map(|count| Ok(embeddings.by_ref().take(count).collect()))
+            .collect()
+    }
+
+    fn cost(input: &Self::Input) -> usize {
+        input.len()
+    }
+}
+
+/// Cosine similarity; 0 for a zero vector.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut norm_a, mut norm_b) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        norm_a += x * x;
+        norm_b += y * y;
+    }
+    if norm_a == 0.0 || norm_b == 0.0 {
+        0.0
+    } else {
+        dot / (norm_a.sqrt() * norm_b.sqrt())
+    }
+}

@@ -1,0 +1,345 @@
+//! Where each model comes from, what its directory must hold, and how rust-bert loads it.
+//!
+//! rust-bert panics on a missing config file and gives terse errors on bad weights, so every
+//! directory is checked here first: an operator gets the path, the file, what was expected
+//! and how to fix it.
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// What a model is used for in precis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum ModelRole {
+    SentenceEmbeddings,
+    Summarization,
+    Translation { source: String, target: String },
+}
+
+impl fmt::Display for ModelRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SentenceEmbeddings => write!(f, "sentence-embeddings"),
+            Self::Summarization => write!(f, "summarization"),
+            Self::Translation { source, target } => write!(f, "translation {source}->{target}"),
+        }
+    }
+}
+
+/// Where a model's files are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum ModelLocation {
+    /// A directory of rust-bert files (config.json, rust_model.ot, vocabulary).
+    Directory(PathBuf),
+    /// One of rust-bert's pretrained remote resources, downloaded once into its cache.
+    /// Only where a network exists.
+    Remote(String),
+}
+
+impl fmt::Display for ModelLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Directory(path) => write!(f, "{}", path.display()),
+            Self::Remote(name) => write!(f, "remote:{name}"),
+        }
+    }
+}
+
+/// One configured model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelSpec {
+    pub id: String,
+    #[serde(flatten)]
+    pub role: ModelRole,
+    pub location: ModelLocation,
+}
+
+/// The transformer architectures precis knows how to load, from `config.json`'s `model_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    Bert,
+    Bart,
+    T5,
+    LongT5,
+    Pegasus,
+    Marian,
+    M2M100,
+}
+
+impl Architecture {
+    fn from_model_type(model_type: &str) -> Option<Self> {
+        Some(match model_type {
+            "bert" => Self::Bert,
+            "bart" => Self::Bart,
+            "t5" => Self::T5,
+            "longt5" => Self::LongT5,
+            "pegasus" => Self::Pegasus,
+            "marian" => Self::Marian,
+            "m2m_100" => Self::M2M100,
+            _ => return None,
+        })
+    }
+
+    /// The files rust-bert reads for this architecture, besides config.json and rust_model.ot.
+    pub fn vocabulary_files(self) -> &'static [&'static str] {
+        match self {
+            Self::Bert => &[
+                "vocab.txt",
+                "modules.json",
+                "tokenizer_config.json",
+                "sentence_bert_config.json",
+            ],
+            Self::Bart => &["vocab.json", "merges.txt"],
+            Self::T5 | Self::LongT5 | Self::Pegasus => &["spiece.model"],
+            Self::Marian => &["vocab.json", "source.spm"],
+            Self::M2M100 => &["vocab.json", "sentencepiece.bpe.model"],
+        }
+    }
+
+    pub fn rust_bert_type(self) -> rust_bert::pipelines::common::ModelType {
+        use rust_bert::pipelines::common::ModelType;
+        match self {
+            Self::Bert => ModelType::Bert,
+            Self::Bart => ModelType::Bart,
+            Self::T5 => ModelType::T5,
+            Self::LongT5 => ModelType::LongT5,
+            Self::Pegasus => ModelType::Pegasus,
+            Self::Marian => ModelType::Marian,
+            Self::M2M100 => ModelType::M2M100,
+        }
+    }
+
+    fn serves(self, role: &ModelRole) -> bool {
+        match role {
+            ModelRole::SentenceEmbeddings => self == Self::Bert,
+            ModelRole::Summarization => {
+                matches!(self, Self::Bart | Self::T5 | Self::LongT5 | Self::Pegasus)
+            }
+            ModelRole::Translation { .. } => matches!(self, Self::Marian | Self::M2M100 | Self::T5),
+        }
+    }
+}
+
+/// Why a model could not be used. Every variant names the model and, where there is one, the path.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ModelError {
+    #[error("model '{model}': directory {path} does not exist; run scripts/setup, or point the model's path at a directory holding config.json, rust_model.ot and its vocabulary")]
+    MissingDirectory { model: String, path: PathBuf },
+    #[error("model '{model}': missing {path} ({expected}); {fix}")]
+    MissingFile {
+        model: String,
+        path: PathBuf,
+        expected: String,
+        fix: String,
+    },
+    #[error("model '{model}': {path} is malformed: {reason}")]
+    Malformed {
+        model: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("model '{model}': {reason}")]
+    Unsupported { model: String, reason: String },
+    #[error("model '{model}' from {location} failed to load: {reason}")]
+    Load {
+        model: String,
+        location: String,
+        reason: String,
+    },
+    #[error("loading a model panicked: {0}")]
+    LoadPanicked(String),
+    #[error("could not start a model worker thread: {0}")]
+    Thread(String),
+}
+
+/// What was found in a model directory, before loading it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelDirectory {
+    pub path: PathBuf,
+    pub architecture: Architecture,
+    pub size_bytes: u64,
+    /// Set when the directory says it holds random weights made for tests.
+    pub test_model: bool,
+}
+
+pub const WEIGHTS_FILE: &str = "rust_model.ot";
+pub const CONFIG_FILE: &str = "config.json";
+/// Written by scripts/make_test_models.py: such a model's output is never a result.
+pub const TEST_MODEL_MARKER: &str = "PRECIS_TEST_MODEL.txt";
+
+/// Checks that a directory holds a model of an architecture fit for `role`.
+pub fn inspect_directory(
+    model: &str,
+    role: &ModelRole,
+    path: &Path,
+) -> Result<ModelDirectory, ModelError> {
+    if !path.is_dir() {
+        return Err(ModelError::MissingDirectory {
+            model: model.into(),
+            path: path.into(),
+        });
+    }
+    let config_path = path.join(CONFIG_FILE);
+    let config_text = std::fs::read_to_string(&config_path).map_err(|_| ModelError::MissingFile {
+        model: model.into(),
+        path: config_path.clone(),
+        expected: "the transformer's JSON configuration with a \"model_type\" key".into(),
+        fix: "copy config.json from the model's original repository".into(),
+    })?;
+    let config: serde_json::Value =
+        serde_json::from_str(&config_text).map_err(|error| ModelError::Malformed {
+            model: model.into(),
+            path: config_path.clone(),
+            reason: format!("not valid JSON ({error})"),
+        })?;
+    let model_type = config
+        .get("model_type")
+        .and_then(|value| value.as_str())
+        .ok_or_else(|| ModelError::Malformed {
+            model: model.into(),
+            path: config_path.clone(),
+            reason: "no \"model_type\" string (expected e.g. \"bert\", \"bart\", \"marian\")".into(),
+        })?;
+    let architecture =
+        Architecture::from_model_type(model_type).ok_or_else(|| ModelError::Unsupported {
+            model: model.into(),
+            reason: format!(
+                "{} says model_type \"{model_type}\"; precis loads bert, bart, t5, longt5, pegasus, marian and m2m_100",
+                config_path.display()
+            ),
+        })?;
+    if !architecture.serves(role) {
+        return Err(ModelError::Unsupported {
+            model: model.into(),
+            reason: format!("a {model_type} model cannot serve {role}"),
+        });
+    }
+    let weights = path.join(WEIGHTS_FILE);
+    if !weights.is_file() {
+        let fix = if path.join("model.safetensors").is_file() {
+            format!(
+                "convert the safetensors weights with `precis models convert {}`",
+                path.display()
+            )
+        } else {
+            "convert the model's weights to rust-bert's format (see README, Models)".into()
+        };
+        return Err(ModelError::MissingFile {
+            model: model.into(),
+            path: weights,
+            expected: "the weights in libtorch's format, as rust-bert loads them".into(),
+            fix,
+        });
+    }
+    for file in architecture.vocabulary_files() {
+        let file_path = path.join(file);
+        if !file_path.is_file() {
+            return Err(ModelError::MissingFile {
+                model: model.into(),
+                path: file_path,
+                expected: format!("part of a {model_type} model's tokenizer or pipeline"),
+                fix: "copy it from the model's original repository".into(),
+            });
+        }
+    }
+    if architecture == Architecture::Bert {
+        let pooling = path.join("1_Pooling").join(CONFIG_FILE);
+        if !pooling.is_file() {
+            return Err(ModelError::MissingFile {
+                model: model.into(),
+                path: pooling,
+                expected: "the sentence-transformers pooling configuration".into(),
+                fix: "copy 1_Pooling/config.json from the model's original repository".into(),
+            });
+        }
+    }
+    Ok(ModelDirectory {
+        path: path.into(),
+        architecture,
+        size_bytes: directory_size(path),
+        test_model: path.join(TEST_MODEL_MARKER).is_file(),
+    })
+}
+
+fn directory_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => directory_size(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Writes `rust_model.ot` from `model.safetensors`, keeping tensor names: the one conversion
+/// rust-bert needs for weights published as safetensors.
+pub fn convert_safetensors(dir: &Path) -> Result<PathBuf, ModelError> {
+    let source = dir.join("model.safetensors");
+    let target = dir.join(WEIGHTS_FILE);
+    let model = dir.display().to_string();
+    if !source.is_file() {
+        return Err(ModelError::MissingFile {
+            model,
+            path: source,
+            expected: "weights in safetensors format".into(),
+            fix: "pass a directory that holds model.safetensors".into(),
+        });
+    }
+    let tensors = tch::Tensor::read_safetensors(&source).map_err(|error| ModelError::Malformed {
+        model: model.clone(),
+        path: source.clone(),
+        reason: error.to_string(),
+    })?;
+    // Write beside the target and rename, so a crash never leaves half a weights file.
+    let partial = dir.join(format!("{WEIGHTS_FILE}.partial"));
+    tch::Tensor::save_multi(&tensors, &partial).map_err(|error| ModelError::Load {
+        model: model.clone(),
+        location: partial.display().to_string(),
+        reason: format!("could not write: {error}"),
+    })?;
+    std::fs::rename(&partial, &target).map_err(|error| ModelError::Load {
+        model,
+        location: target.display().to_string(),
+        reason: format!("could not rename: {error}"),
+    })?;
+    Ok(target)
+}
+
+/// Runs a rust-bert constructor, turning its errors and panics into a `ModelError::Load`.
+pub fn load_with<T>(
+    spec: &ModelSpec,
+    build: impl FnOnce() -> Result<T, rust_bert::RustBertError>,
+) -> Result<T, ModelError> {
+    let location = spec.location.to_string();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(build)) {
+        Ok(Ok(model)) => Ok(model),
+        Ok(Err(error)) => Err(ModelError::Load {
+            model: spec.id.clone(),
+            location,
+            reason: explain_rust_bert_error(&error.to_string()),
+        }),
+        Err(panic) => Err(ModelError::Load {
+            model: spec.id.clone(),
+            location,
+            reason: explain_rust_bert_error(&crate::runtime::worker::panic_message(&panic)),
+        }),
+    }
+}
+
+/// Adds the likely fix to the errors operators meet most.
+fn explain_rust_bert_error(message: &str) -> String {
+    if message.contains("cannot find the tensor named") || message.contains("cannot find") {
+        format!("{message} (the weights do not match the architecture in config.json: were they converted from the same model?)")
+    } else if message.contains("PytorchStreamReader") || message.contains("invalid header") {
+        format!("{message} (rust_model.ot is not a libtorch weights file or is truncated: convert it again)")
+    } else {
+        message.to_string()
+    }
+}

@@ -1,0 +1,296 @@
+//! Dedicated OS threads that own a model each, fed by one bounded queue.
+//!
+//! Models never run on the async runtime: a libtorch forward pass blocks for milliseconds to
+//! seconds. Each worker loads its own copy of the model on its own thread (rust-bert models are
+//! not `Sync`), takes jobs from a bounded channel, groups whatever is already waiting into one
+//! batch, and answers each job through its own oneshot channel. A job whose deadline has passed
+//! or whose caller has gone is dropped before it runs.
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use tokio::sync::oneshot;
+
+use crate::error::PrecisError;
+use crate::runtime::registry::ModelError;
+
+/// A model that a worker owns and runs in batches.
+pub trait ModelEngine: 'static {
+    type Input: Send + 'static;
+    type Output: Send + 'static;
+
+    /// Runs one batch. Returns exactly one result per input, in input order.
+    fn run_batch(&mut self, inputs: Vec<Self::Input>) -> Vec<Result<Self::Output, PrecisError>>;
+
+    /// How much work one input carries, so a batch stays within `max_batch_cost`.
+    fn cost(_input: &Self::Input) -> usize {
+        1
+    }
+}
+
+/// How a pool is shaped. All of it comes from configuration.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// A name for threads, logs and metrics, e.g. "embeddings".
+    pub name: String,
+    pub workers: usize,
+    /// Jobs waiting beyond this are refused at once with `Overloaded`.
+    pub queue_capacity: usize,
+    /// The most work (sum of `ModelEngine::cost`) grouped into one batch.
+    pub max_batch_cost: usize,
+    /// libtorch intra-op threads per worker.
+    pub torch_threads: usize,
+}
+
+struct Job<E: ModelEngine> {
+    input: E::Input,
+    deadline: Option<Instant>,
+    enqueued_at: Instant,
+    reply: oneshot::Sender<Result<E::Output, PrecisError>>,
+    span: tracing::Span,
+}
+
+/// What happened to a submitted job before it ran. Counted for metrics and tests.
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    pub completed: AtomicUsize,
+    pub dropped_deadline: AtomicUsize,
+    pub dropped_caller_gone: AtomicUsize,
+    pub rejected_full: AtomicUsize,
+}
+
+/// A pool of workers owning one kind of model.
+pub struct WorkerPool<E: ModelEngine> {
+    config: PoolConfig,
+    sender: Option<Sender<Job<E>>>,
+    threads: Vec<JoinHandle<()>>,
+    counters: Arc<PoolCounters>,
+    load_time: Duration,
+}
+
+impl<E: ModelEngine> WorkerPool<E> {
+    /// Starts the workers and waits until each has loaded its model.
+    /// `load` runs once on every worker thread.
+    pub fn start<L>(config: PoolConfig, load: L) -> Result<Self, ModelError>
+    where
+        L: Fn() -> Result<E, ModelError> + Send + Sync + 'static,
+    {
+        let started = Instant::now();
+        let (sender, receiver) = crossbeam_channel::bounded::<Job<E>>(config.queue_capacity.max(1));
+        let load = Arc::new(load);
+        let counters = Arc::new(PoolCounters::default());
+        let mut threads = Vec::with_capacity(config.workers);
+        let mut ready = Vec::with_capacity(config.workers);
+        for index in 0..config.workers.max(1) {
+            let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), ModelError>>(1);
+            let receiver = receiver.clone();
+            let load = Arc::clone(&load);
+            let counters = Arc::clone(&counters);
+            let worker_config = config.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("{}-{index}", config.name))
+                .spawn(move || {
+                    tch::set_num_threads(worker_config.torch_threads.max(1) as i32);
+                    let loaded = catch_unwind(AssertUnwindSafe(|| load())).unwrap_or_else(|panic| {
+                        Err(ModelError::LoadPanicked(panic_message(&panic)))
+                    });
+                    match loaded {
+                        Ok(engine) => {
+                            let _ = ready_tx.send(Ok(()));
+                            run_worker(engine, receiver, &worker_config, &counters);
+                        }
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(error));
+                        }
+                    }
+                })
+                .map_err(|error| ModelError::Thread(error.to_string()))?;
+            threads.push(thread);
+            ready.push(ready_rx);
+        }
+        for ready_rx in ready {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(error),
+                Err(_) => return Err(ModelError::Thread("a worker exited while loading".into())),
+            }
+        }
+        Ok(Self {
+            config,
+            sender: Some(sender),
+            threads,
+            counters,
+            load_time: started.elapsed(),
+        })
+    }
+
+    /// Queues one input. Refuses at once when the queue is full; the returned receiver answers
+    /// when the work is done, or with `DeadlineExceeded` if it could not start in time.
+    pub fn submit(
+        &self,
+        input: E::Input,
+        deadline: Option<Instant>,
+    ) -> Result<oneshot::Receiver<Result<E::Output, PrecisError>>, PrecisError> {
+        let sender = self
+            .sender
+            .as_ref()
+            .ok_or_else(|| PrecisError::Unavailable(format!("{} workers stopped", self.config.name)))?;
+        let (reply, receiver) = oneshot::channel();
+        let job = Job {
+            input,
+            deadline,
+            enqueued_at: Instant::now(),
+            reply,
+            span: tracing::Span::current(),
+        };
+        match sender.try_send(job) {
+            Ok(()) => {
+                metrics::gauge!("precis_queue_depth", "pool" => self.config.name.clone()).set(sender.len() as f64);
+                Ok(receiver)
+            }
+            Err(TrySendError::Full(_)) => {
+                self.counters.rejected_full.fetch_add(1, Ordering::Relaxed);
+                Err(PrecisError::Overloaded(format!(
+                    "the {} queue is full ({} jobs waiting); retry later",
+                    self.config.name, self.config.queue_capacity
+                )))
+            }
+            Err(TrySendError::Disconnected(_)) => Err(PrecisError::Unavailable(format!(
+                "{} workers stopped",
+                self.config.name
+            ))),
+        }
+    }
+
+    /// Submits and waits, from async code.
+    pub async fn run(&self, input: E::Input, deadline: Option<Instant>) -> Result<E::Output, PrecisError> {
+        let receiver = self.submit(input, deadline)?;
+        receiver
+            .await
+            .unwrap_or_else(|_| Err(PrecisError::Internal(format!("a {} worker died", self.config.name))))
+    }
+
+    /// Submits and waits, from a plain thread (CLI, blocking callers).
+    pub fn run_blocking(&self, input: E::Input, deadline: Option<Instant>) -> Result<E::Output, PrecisError> {
+        let receiver = self.submit(input, deadline)?;
+        receiver
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(PrecisError::Internal(format!("a {} worker died", self.config.name))))
+    }
+
+    pub fn counters(&self) -> &PoolCounters {
+        &self.counters
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.sender.as_ref().map_or(0, |sender| sender.len())
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// Wall time until every worker had loaded its model.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+}
+
+impl<E: ModelEngine> Drop for WorkerPool<E> {
+    fn drop(&mut self) {
+        // Closing the channel ends each worker's loop once the queue is empty.
+        self.sender.take();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run_worker<E: ModelEngine>(
+    mut engine: E,
+    receiver: Receiver<Job<E>>,
+    config: &PoolConfig,
+    counters: &PoolCounters,
+) {
+    let pool = config.name.clone();
+    while let Ok(first) = receiver.recv() {
+        let mut batch = Vec::new();
+        let mut cost = 0;
+        let mut next = Some(first);
+        // Take what is already waiting, up to the batch budget; never wait for more.
+        while let Some(job) = next.take() {
+            if let Some(job) = admit(job, counters) {
+                cost += E::cost(&job.input);
+                batch.push(job);
+            }
+            if cost >= config.max_batch_cost {
+                break;
+            }
+            next = receiver.try_recv().ok();
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        metrics::gauge!("precis_queue_depth", "pool" => pool.clone()).set(receiver.len() as f64);
+        metrics::histogram!("precis_batch_size", "pool" => pool.clone()).record(batch.len() as f64);
+        let mut inputs = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            metrics::histogram!("precis_queue_wait_seconds", "pool" => pool.clone())
+                .record(job.enqueued_at.elapsed().as_secs_f64());
+            inputs.push(job.input);
+            replies.push((job.reply, job.span));
+        }
+        let count = inputs.len();
+        let started = Instant::now();
+        let results = catch_unwind(AssertUnwindSafe(|| engine.run_batch(inputs)))
+            .unwrap_or_else(|panic| {
+                let message = format!("the {pool} model panicked: {}", panic_message(&panic));
+                (0..count).map(|_| Err(PrecisError::Internal(message.clone()))).collect()
+            });
+        metrics::histogram!("precis_model_batch_seconds", "pool" => pool.clone())
+            .record(started.elapsed().as_secs_f64());
+        let mut results = results.into_iter();
+        for (reply, span) in replies {
+            let result = results.next().unwrap_or_else(|| {
+                Err(PrecisError::Internal(format!("the {pool} engine returned too few results")))
+            });
+            span.in_scope(|| tracing::trace!(pool = %pool, ok = result.is_ok(), "job done"));
+            counters.completed.fetch_add(1, Ordering::Relaxed);
+            // The caller may have gone meanwhile; nothing to do then.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Lets a job through, or drops it because nobody waits for it or its time is up.
+fn admit<E: ModelEngine>(job: Job<E>, counters: &PoolCounters) -> Option<Job<E>> {
+    if job.reply.is_closed() {
+        counters.dropped_caller_gone.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("precis_jobs_dropped_total", "reason" => "caller_gone").increment(1);
+        return None;
+    }
+    if let Some(deadline) = job.deadline {
+        if Instant::now() >= deadline {
+            counters.dropped_deadline.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("precis_jobs_dropped_total", "reason" => "deadline").increment(1);
+            let waited = job.enqueued_at.elapsed();
+            let _ = job.reply.send(Err(PrecisError::DeadlineExceeded(waited)));
+            return None;
+        }
+    }
+    Some(job)
+}
+
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_string()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
