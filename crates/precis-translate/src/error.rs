@@ -1,0 +1,51 @@
+//! The one error type of the crate.
+
+use serde::Serialize;
+
+use crate::engine::LanguagePair;
+
+/// Why a translation could not be done. Each variant maps to one gRPC status in the service:
+/// `DeadlineExceeded` → DEADLINE_EXCEEDED, `EngineFailure` → INTERNAL,
+/// `UnsupportedPair` → FAILED_PRECONDITION, `InvalidLanguage` → INVALID_ARGUMENT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TranslateError {
+    #[error("translation deadline exceeded")]
+    DeadlineExceeded,
+
+    #[error("translation engine {engine} failed: {detail}")]
+    EngineFailure { engine: String, detail: String },
+
+    #[error(
+        "no translation route from {source_language} to {target_language}; available pairs: {}",
+        format_pairs(.available)
+    )]
+    UnsupportedPair {
+        source_language: String,
+        target_language: String,
+        available: Vec<LanguagePair>,
+    },
+
+    #[error("invalid language code {code:?}: {reason}")]
+    InvalidLanguage { code: String, reason: String },
+}
+
+impl TranslateError {
+    pub(crate) fn engine_failure(engine: &str, detail: impl Into<String>) -> Self {
+        TranslateError::EngineFailure {
+            engine: engine.to_string(),
+            detail: detail.into(),
+        }
+    }
+}
+
+fn format_pairs(pairs: &[LanguagePair]) -> String {
+    if pairs.is_empty() {
+        return "none (no translation engine is installed)".to_string();
+    }
+    pairs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

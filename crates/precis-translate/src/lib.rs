@@ -1,0 +1,31 @@
+//! Translation plumbing that knows nothing of neural models or protobuf.
+//!
+//! - [`Translator`]: the blocking engine contract; neural engines live in the root crate.
+//! - [`Router`]: engines per pair, neural first, pivots through English or Spanish.
+//! - [`translate_article`]: quotes and summary in one batch, originals kept, names and numbers
+//!   protected and checked.
+//! - [`apertium`]: the rule-based engine, one null-flush pipeline per installed pair.
+
+pub mod apertium;
+mod engine;
+mod error;
+mod faithful;
+mod language;
+mod protect;
+mod router;
+pub mod segment;
+
+pub use engine::{
+    parse_placeholder_body, placeholder, EngineInfo, EngineKind, EngineOutput, LanguagePair,
+    PlaceholderKind, Translator, PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN,
+};
+pub use error::TranslateError;
+pub use faithful::{
+    translate_article, translate_faithfully, ArticleTranslation, FaithfulOptions,
+    FaithfulTranslation, QuoteToTranslate,
+};
+pub use language::normalize_language;
+pub use protect::{
+    mask_terms, unmask_terms, MaskedText, ProtectedTerm, ProtectionOptions, UnmaskedText,
+};
+pub use router::{Hop, PairCapability, Route, RoutePlan, Router, DEFAULT_PIVOTS};
