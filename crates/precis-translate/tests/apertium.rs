@@ -1,0 +1,359 @@
+//! The Apertium engine for real: these tests need the packages `scripts/setup` installs and fail
+//! (never skip) when they are missing.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use precis_translate::apertium::{self, ApertiumConfig, ApertiumEngine};
+use precis_translate::{
+    translate_article, FaithfulOptions, LanguagePair, QuoteToTranslate, Router, TranslateError,
+    Translator,
+};
+
+fn installed_engines() -> Vec<Arc<ApertiumEngine>> {
+    let config = ApertiumConfig::default();
+    if let Err(error) = apertium::check_installation(&config) {
+        panic!("Apertium is required for these tests ({error}). Run the project's setup script: scripts/setup");
+    }
+    apertium::start_installed(&config).unwrap_or_else(|error| {
+        panic!("cannot start Apertium ({error}). Run the project's setup script: scripts/setup")
+    })
+}
+
+fn engine_for(source: &str, target: &str) -> Arc<ApertiumEngine> {
+    let pair = LanguagePair::new(source, target);
+    installed_engines()
+        .into_iter()
+        .find(|engine| engine.info().pair == pair)
+        .unwrap_or_else(|| {
+            panic!("Apertium pair {pair} is not installed. Run the project's setup script: scripts/setup")
+        })
+}
+
+fn router() -> Router {
+    let mut router = Router::new();
+    for engine in installed_engines() {
+        router.register(engine);
+    }
+    router
+}
+
+fn soon() -> Option<Instant> {
+    Some(Instant::now() + Duration::from_secs(30))
+}
+
+fn words_of(text: &str) -> Vec<String> {
+    text.split(|character: char| !character.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[test]
+fn discovers_the_pairs_setup_installs_in_iso639_1() {
+    let modes = apertium::discover_modes(&ApertiumConfig::default())
+        .unwrap_or_else(|error| panic!("{error}. Run the project's setup script: scripts/setup"));
+    let pairs: Vec<String> = modes.iter().map(|mode| mode.pair.to_string()).collect();
+    for expected in [
+        "en→es", "es→en", "en→ca", "ca→en", "en→gl", "gl→en", "fr→es", "es→fr", "es→pt", "pt→es",
+        "es→it", "it→es",
+    ] {
+        assert!(
+            pairs.iter().any(|pair| pair == expected),
+            "{expected} not discovered among {pairs:?}; run scripts/setup"
+        );
+    }
+    // Variants such as es-pt_BR or eng-cat_valencia are not separate pairs.
+    let mut unique = pairs.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), pairs.len(), "{pairs:?}");
+    let eng_spa = modes
+        .iter()
+        .find(|mode| mode.name == "eng-spa")
+        .unwrap_or_else(|| panic!("eng-spa missing"));
+    assert_eq!(eng_spa.pair, LanguagePair::new("en", "es"));
+}
+
+#[test]
+fn english_to_spanish_output_is_spanish() {
+    let engine = engine_for("en", "es");
+    let texts = vec![
+        "The government said the new school will open next week.".to_string(),
+        "We need more water and food for the children.".to_string(),
+        "The city council voted against the plan on Tuesday.".to_string(),
+    ];
+    let translated = engine
+        .translate_batch(&texts, soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(translated.len(), 3);
+    let words: Vec<String> = translated.iter().flat_map(|text| words_of(text)).collect();
+    for expected in [
+        "gobierno",
+        "escuela",
+        "agua",
+        "niños",
+        "ayuntamiento",
+        "martes",
+    ] {
+        assert!(
+            words.contains(&expected.to_string()),
+            "{expected:?} missing from {translated:?}"
+        );
+    }
+    for english in ["government", "school", "water", "children"] {
+        assert!(
+            !words.contains(&english.to_string()),
+            "{english:?} left in {translated:?}"
+        );
+    }
+}
+
+#[test]
+fn names_and_numbers_survive_translation() {
+    let router = router();
+    let plan = router
+        .plan("en", "es")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let quotes = vec![
+        QuoteToTranslate {
+            text: "Said told reporters that 3.5 million people had left the region.".to_string(),
+            speaker: Some("Edward Said".to_string()),
+        },
+        QuoteToTranslate {
+            text: "Rose said that Will Smith and Mark Price will meet Hope Hicks in 2025, with 40% of the budget."
+                .to_string(),
+            speaker: Some("Rose Grant".to_string()),
+        },
+    ];
+    let translation = translate_article(&plan, &quotes, None, &FaithfulOptions::default(), soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let first = &translation.quotes[0];
+    assert_eq!(first.original, quotes[0].text);
+    assert!(
+        first.translated.starts_with("Said "),
+        "{}",
+        first.translated
+    );
+    assert!(first.translated.contains("3.5"), "{}", first.translated);
+    assert!(
+        words_of(&first.translated).contains(&"millones".to_string()),
+        "{}",
+        first.translated
+    );
+    let second = &translation.quotes[1];
+    for term in [
+        "Rose",
+        "Will Smith",
+        "Mark Price",
+        "Hope Hicks",
+        "2025",
+        "40%",
+    ] {
+        assert!(
+            second.translated.contains(term),
+            "{term:?} lost: {}",
+            second.translated
+        );
+    }
+    for translation in &translation.quotes {
+        assert!(translation.missing_terms.is_empty(), "{translation:?}");
+        assert!(!translation.translated.contains('⟦'), "{translation:?}");
+    }
+    // Without protection Apertium turns the name "Will Smith" into "el herrero": protection is
+    // what keeps it.
+    let unprotected = engine_for("en", "es")
+        .translate_batch(
+            &["They said that Will Smith met Mark Price.".to_string()],
+            soon(),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        !unprotected[0].contains("Smith") && !unprotected[0].contains("Price"),
+        "{unprotected:?}"
+    );
+}
+
+#[test]
+fn pivot_translates_english_to_portuguese_through_spanish() {
+    let router = router();
+    let plan = router
+        .plan("en", "pt-BR")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let hops: Vec<&str> = plan
+        .route()
+        .hops
+        .iter()
+        .map(|hop| hop.engine_id.as_str())
+        .collect();
+    assert_eq!(hops, vec!["apertium/eng-spa", "apertium/es-pt"]);
+    let quotes = vec![QuoteToTranslate {
+        text: "Kerry said the government needs 12 new schools.".to_string(),
+        speaker: Some("John Kerry".to_string()),
+    }];
+    let translation = translate_article(&plan, &quotes, None, &FaithfulOptions::default(), soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let translated = &translation.quotes[0].translated;
+    let words = words_of(translated);
+    assert!(translated.starts_with("Kerry"), "{translated}");
+    assert!(translated.contains("12"), "{translated}");
+    assert!(words.contains(&"governo".to_string()), "{translated}");
+    assert!(words.contains(&"escolas".to_string()), "{translated}");
+}
+
+#[test]
+fn pipeline_restarts_after_its_process_is_killed() {
+    let engine = engine_for("en", "es");
+    engine
+        .warm_up(soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let pids = engine.pipeline_pids();
+    assert!(
+        pids.len() > 3,
+        "expected a multi-program pipeline, got {pids:?}"
+    );
+    let victim = pids[pids.len() / 2];
+    let status = Command::new("kill")
+        .args(["-9", &victim.to_string()])
+        .status()
+        .unwrap_or_else(|error| panic!("cannot run kill: {error}"));
+    assert!(status.success());
+    // Give the kernel a moment to reap the signal before the next batch checks liveness.
+    std::thread::sleep(Duration::from_millis(100));
+    let translated = engine
+        .translate_batch(&["The water is cold.".to_string()], soon())
+        .unwrap_or_else(|error| panic!("no translation after restart: {error}"));
+    assert!(
+        words_of(&translated[0]).contains(&"agua".to_string()),
+        "{translated:?}"
+    );
+    assert_eq!(engine.restart_count(), 1);
+    let new_pids = engine.pipeline_pids();
+    assert!(
+        !new_pids.contains(&victim),
+        "{new_pids:?} still has {victim}"
+    );
+}
+
+#[test]
+fn pipeline_killed_in_the_middle_of_a_batch_is_retried() {
+    let engine = engine_for("en", "es");
+    engine
+        .warm_up(soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let pids = engine.pipeline_pids();
+    // Kill every process: the next batch finds them dead whichever it checks first.
+    for pid in &pids {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    let texts: Vec<String> = (0..50)
+        .map(|index| format!("The house number {index} is red."))
+        .collect();
+    let translated = engine
+        .translate_batch(&texts, soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(translated.len(), 50);
+    assert!(translated
+        .iter()
+        .all(|text| words_of(text).contains(&"casa".to_string())));
+}
+
+#[test]
+fn a_deadline_in_the_past_is_deadline_exceeded_not_a_hang() {
+    let engine = engine_for("en", "es");
+    let started = Instant::now();
+    let past = Instant::now()
+        .checked_sub(Duration::from_millis(10))
+        .unwrap_or_else(Instant::now);
+    let result = engine.translate_batch(&["Hello.".to_string()], Some(past));
+    assert_eq!(result, Err(TranslateError::DeadlineExceeded));
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn a_deadline_hit_mid_batch_kills_the_pipeline_and_the_next_batch_works() {
+    let engine = engine_for("en", "es");
+    engine
+        .warm_up(soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    // Far more text than Apertium translates in 50 ms.
+    let sentence = "The minister said that the government would build many new schools and hospitals in the northern provinces next year. ";
+    let texts: Vec<String> = (0..400).map(|_| sentence.repeat(5)).collect();
+    let started = Instant::now();
+    let result = engine.translate_batch(&texts, Some(Instant::now() + Duration::from_millis(50)));
+    assert_eq!(result, Err(TranslateError::DeadlineExceeded));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let translated = engine
+        .translate_batch(&["The water is cold.".to_string()], soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        words_of(&translated[0]).contains(&"agua".to_string()),
+        "{translated:?}"
+    );
+}
+
+#[test]
+fn unsupported_pair_names_the_installed_pairs() {
+    let router = router();
+    match router.plan("en", "de") {
+        Err(error @ TranslateError::UnsupportedPair { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("en→es"), "{message}");
+            assert!(message.contains("es→pt"), "{message}");
+            assert!(message.contains("from en to de"), "{message}");
+        }
+        other => panic!("expected UnsupportedPair, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_word_markers_are_removed_and_reported() {
+    let engine = engine_for("en", "es");
+    let outputs = engine
+        .translate_batch_annotated(
+            &["The zorblax ate the cake.".to_string(), "  ".to_string()],
+            soon(),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(outputs[0].text.contains("zorblax"), "{outputs:?}");
+    assert!(!outputs[0].text.contains('*'), "{outputs:?}");
+    assert_eq!(outputs[0].unknown_words, vec!["zorblax"]);
+    // Blank input comes back as it was, without a round trip.
+    assert_eq!(outputs[1].text, "  ");
+}
+
+#[test]
+fn reserved_characters_and_many_segments_stay_aligned() {
+    let engine = engine_for("en", "es");
+    let texts = vec![
+        "Prices rose [sic] by 5% ^ $ / @ < > { } \\ * # today.".to_string(),
+        String::new(),
+        "Line one.\nLine two.".to_string(),
+        "The dog barks.".to_string(),
+    ];
+    let translated = engine
+        .translate_batch(&texts, soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(translated.len(), 4);
+    for reserved in [
+        "[sic]", "5%", "^", "$", "/", "@", "<", ">", "{", "}", "\\", "*", "#",
+    ] {
+        assert!(
+            translated[0].contains(reserved),
+            "{reserved:?} lost: {:?}",
+            translated[0]
+        );
+    }
+    assert_eq!(translated[1], "");
+    assert!(translated[2].contains('\n'), "{:?}", translated[2]);
+    assert!(
+        words_of(&translated[3]).contains(&"perro".to_string()),
+        "{:?}",
+        translated[3]
+    );
+}
