@@ -139,7 +139,7 @@ fn english_pivot_is_preferred_over_spanish_on_a_tie() {
 #[test]
 fn same_language_is_identity_without_engine_call() {
     let engine = FakeEngine::new("a/en-es", EngineKind::RuleBased, "en", "es");
-    let router = router_with(&[engine.clone()]);
+    let router = router_with(std::slice::from_ref(&engine));
     let plan = router
         .plan("en-GB", "EN")
         .unwrap_or_else(|error| panic!("{error}"));
@@ -253,7 +253,7 @@ fn article_goes_to_each_hop_in_one_batch_and_keeps_originals() {
 #[test]
 fn a_past_deadline_fails_before_any_engine_runs() {
     let engine = FakeEngine::new("a/en-es", EngineKind::RuleBased, "en", "es");
-    let router = router_with(&[engine.clone()]);
+    let router = router_with(std::slice::from_ref(&engine));
     let plan = router
         .plan("en", "es")
         .unwrap_or_else(|error| panic!("{error}"));
