@@ -113,7 +113,7 @@ pub fn mask_terms(
     let mut terms = Vec::with_capacity(spans.len());
     let mut cursor = 0;
     for (range, kind) in spans {
-        masked.push_str(&text[cursor..range.start]);
+        push_unmarked(&text[cursor..range.start], &mut masked);
         masked.push_str(&placeholder(kind, terms.len()));
         terms.push(ProtectedTerm {
             text: text[range.clone()].to_string(),
@@ -121,8 +121,20 @@ pub fn mask_terms(
         });
         cursor = range.end;
     }
-    masked.push_str(&text[cursor..]);
+    push_unmarked(&text[cursor..], &mut masked);
     MaskedText { masked, terms }
+}
+
+/// Copies article text, turning any placeholder bracket it happens to contain into a plain
+/// bracket, so the article cannot forge a placeholder.
+fn push_unmarked(text: &str, masked: &mut String) {
+    for character in text.chars() {
+        masked.push(match character {
+            PLACEHOLDER_OPEN => '[',
+            PLACEHOLDER_CLOSE => ']',
+            other => other,
+        });
+    }
 }
 
 /// Puts the original terms back into a translation of `masked.masked` and lists the lost ones.
@@ -332,6 +344,13 @@ mod tests {
         let restored = unmask_terms("En ⟦N2⟧, ⟦ T1 ⟧ se reunió con alguien ⟦T9⟧.", &masked);
         assert_eq!(restored.text, "En 2014, Rose se reunió con alguien .");
         assert_eq!(restored.missing_terms, vec!["Said"]);
+    }
+
+    #[test]
+    fn article_text_cannot_forge_placeholders() {
+        let masked = mask_terms("see ⟦T0⟧ here", "en", &[], ProtectionOptions::default());
+        assert_eq!(masked.masked, "see [T0] here");
+        assert!(masked.terms.is_empty());
     }
 
     #[test]

@@ -357,3 +357,64 @@ fn reserved_characters_and_many_segments_stay_aligned() {
         translated[3]
     );
 }
+
+#[test]
+fn french_to_english_pivots_through_spanish() {
+    let router = router();
+    let plan = router
+        .plan("fr", "en")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let hops: Vec<&str> = plan
+        .route()
+        .hops
+        .iter()
+        .map(|hop| hop.engine_id.as_str())
+        .collect();
+    assert_eq!(hops, vec!["apertium/fr-es", "apertium/spa-eng"]);
+    let outputs = plan
+        .translate_batch(
+            &["Le ministre a parlé avec les enfants.".to_string()],
+            soon(),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+    let words = words_of(&outputs[0].text);
+    for expected in ["minister", "spoken"] {
+        assert!(words.contains(&expected.to_string()), "{outputs:?}");
+    }
+}
+
+#[test]
+fn concurrent_callers_each_get_their_own_translations() {
+    let engine = engine_for("en", "es");
+    let callers: Vec<_> = (0..4)
+        .map(|caller| {
+            let engine = Arc::clone(&engine);
+            std::thread::spawn(move || {
+                for round in 0..5 {
+                    let number = caller * 100 + round;
+                    let texts = vec![
+                        format!("The house number {number} is red."),
+                        format!("The dog number {number} is old."),
+                    ];
+                    let translated = engine
+                        .translate_batch(&texts, soon())
+                        .unwrap_or_else(|error| panic!("{error}"));
+                    let label = number.to_string();
+                    assert!(
+                        translated[0].contains(&label) && translated[0].contains("casa"),
+                        "{translated:?}"
+                    );
+                    assert!(
+                        translated[1].contains(&label) && translated[1].contains("perro"),
+                        "{translated:?}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        if caller.join().is_err() {
+            panic!("a caller thread failed");
+        }
+    }
+}

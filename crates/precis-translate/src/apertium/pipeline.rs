@@ -182,6 +182,11 @@ impl RunningPipeline {
             .map_err(|_| ExchangeFailure::Died("pipeline input closed".to_string()))?;
         let mut outputs = Vec::with_capacity(segments.len());
         while outputs.len() < segments.len() {
+            // `recv_deadline` still hands out queued messages after the deadline, so a pipeline
+            // that keeps producing would never time out without this check.
+            if Instant::now() >= deadline {
+                return Err(ExchangeFailure::TimedOut);
+            }
             match self.output.recv_deadline(deadline) {
                 Ok(ReadEvent::Segment(bytes)) => outputs.push(bytes),
                 Ok(ReadEvent::Closed(detail)) => return Err(ExchangeFailure::Died(detail)),
