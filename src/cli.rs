@@ -9,7 +9,11 @@ use crate::pipeline::{DigestOptions, Limits, ModelStatus, Pipeline, ValidArticle
 use crate::summarize::extractive::SummaryLength;
 
 #[derive(Debug, Parser)]
-#[command(name = "precis", version, about = "Language, summary and key quotes of news articles, translated, with local models")]
+#[command(
+    name = "precis",
+    version,
+    about = "Language, summary and key quotes of news articles, translated, with local models"
+)]
 pub struct Cli {
     /// Log format
     #[arg(long, env = "PRECIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -136,7 +140,8 @@ async fn digest(args: DigestArgs) -> anyhow::Result<()> {
     if args.to.is_some() {
         anyhow::bail!("--to: translation is not implemented yet");
     }
-    let (pipeline, statuses) = tokio::task::block_in_place(|| Pipeline::load(&args.runtime, limits))?;
+    let (pipeline, statuses) =
+        tokio::task::block_in_place(|| Pipeline::load(&args.runtime, limits))?;
     fail_on_unready(&statuses)?;
     let options = DigestOptions {
         summary_length: SummaryLength::Sentences(args.sentences),
@@ -157,7 +162,10 @@ async fn digest(args: DigestArgs) -> anyhow::Result<()> {
             }
         }
         for quote in &digest.quotes {
-            let speaker = quote.speaker.as_ref().map_or("unknown", |s| s.name.as_str());
+            let speaker = quote
+                .speaker
+                .as_ref()
+                .map_or("unknown", |s| s.name.as_str());
             println!("  “{}” — {}", quote.text, speaker);
         }
         for warning in &digest.warnings {
@@ -185,7 +193,10 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
         ModelsCommand::List { runtime, json } => {
             let (_pipeline, statuses) = Pipeline::load(&runtime, Limits::default())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "models": statuses }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "models": statuses }))?
+                );
             } else {
                 for status in &statuses {
                     let state = match &status.error {
@@ -197,7 +208,9 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
                         status.id,
                         status.role.to_string(),
                         status.size_bytes.map_or("-".into(), human_size),
-                        status.load_millis.map_or("-".into(), |ms| format!("{ms} ms")),
+                        status
+                            .load_millis
+                            .map_or("-".into(), |ms| format!("{ms} ms")),
                         status.location,
                         state
                     );

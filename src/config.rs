@@ -51,11 +51,12 @@ impl RuntimeSettings {
             })?,
             None => DEFAULT_CATALOG.to_string(),
         };
-        let source = self
-            .config
-            .as_deref()
-            .map_or_else(|| "the built-in catalog".to_string(), |p| p.display().to_string());
-        toml::from_str(&text).map_err(|error| anyhow::anyhow!("{source} is not a valid model catalog: {error}"))
+        let source = self.config.as_deref().map_or_else(
+            || "the built-in catalog".to_string(),
+            |p| p.display().to_string(),
+        );
+        toml::from_str(&text)
+            .map_err(|error| anyhow::anyhow!("{source} is not a valid model catalog: {error}"))
     }
 }
 
@@ -120,7 +121,12 @@ impl CatalogModel {
         Ok(ModelSpec {
             id: self.id.clone(),
             role,
-            location: location(&self.id, self.path.as_deref(), self.remote.as_deref(), models_dir)?,
+            location: location(
+                &self.id,
+                self.path.as_deref(),
+                self.remote.as_deref(),
+                models_dir,
+            )?,
         })
     }
 }
@@ -133,7 +139,12 @@ impl NeuralPair {
                 source: self.source.clone(),
                 target: self.target.clone(),
             },
-            location: location(&self.id, self.path.as_deref(), self.remote.as_deref(), models_dir)?,
+            location: location(
+                &self.id,
+                self.path.as_deref(),
+                self.remote.as_deref(),
+                models_dir,
+            )?,
         })
     }
 }
@@ -178,7 +189,9 @@ mod tests {
             remote: Some("b".into()),
             languages: vec![],
         };
-        let error = model.spec(ModelRole::Summarization, Path::new("m")).unwrap_err();
+        let error = model
+            .spec(ModelRole::Summarization, Path::new("m"))
+            .unwrap_err();
         assert!(error.to_string().contains("exactly one of"));
     }
 }

@@ -5,7 +5,10 @@ use std::time::Duration;
 pub enum PrecisError {
     /// The request itself is wrong; `field` names what to fix.
     #[error("invalid {field}: {message}")]
-    InvalidArgument { field: &'static str, message: String },
+    InvalidArgument {
+        field: &'static str,
+        message: String,
+    },
     /// Admission control refused the work; retrying later may succeed.
     #[error("overloaded: {0}")]
     Overloaded(String),

@@ -12,6 +12,5 @@ pub mod telemetry;
 pub mod proto {
     tonic::include_proto!("precis.v1");
     /// For gRPC reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        tonic::include_file_descriptor_set!("precis_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("precis_descriptor");
 }

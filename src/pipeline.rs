@@ -267,7 +267,7 @@ impl Pipeline {
             &similarity,
             &word_counts,
             options.summary_length,
-            ExtractiveWeights::default(),
+            ExtractiveWeights::for_ranking(ranking),
         );
         let sentences: Vec<SummarySentence> = chosen
             .into_iter()
@@ -336,7 +336,13 @@ mod tests {
     #[test]
     fn trimmed_span_drops_outer_whitespace() {
         let text = "  Hi there.  ";
-        let span = trimmed_span(text, ByteSpan { start: 0, end: text.len() });
+        let span = trimmed_span(
+            text,
+            ByteSpan {
+                start: 0,
+                end: text.len(),
+            },
+        );
         assert_eq!(&text[span.start..span.end], "Hi there.");
     }
 }

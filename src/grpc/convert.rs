@@ -3,10 +3,10 @@ use precis_text::language::Detection;
 use precis_text::quotes::{Quote, SpeakerKind};
 use precis_text::ByteSpan;
 
+use crate::error::PrecisError;
 use crate::pipeline::{Digest, Summary, SummaryMethod};
 use crate::proto;
 use crate::summarize::extractive::{Ranking, SummaryLength};
-use crate::error::PrecisError;
 
 pub fn span(span: ByteSpan) -> proto::Span {
     proto::Span {
@@ -107,7 +107,9 @@ pub fn summary_length(length: Option<&proto::SummaryLength>) -> Result<SummaryLe
         )),
         Some(Length::Sentences(count)) => Ok(SummaryLength::Sentences(count as usize)),
         Some(Length::Words(words)) => Ok(SummaryLength::Words(words as usize)),
-        Some(Length::Ratio(ratio)) if ratio > 0.0 && ratio <= 1.0 => Ok(SummaryLength::Ratio(ratio)),
+        Some(Length::Ratio(ratio)) if ratio > 0.0 && ratio <= 1.0 => {
+            Ok(SummaryLength::Ratio(ratio))
+        }
         Some(Length::Ratio(ratio)) => Err(PrecisError::invalid(
             "summary_length.ratio",
             format!("{ratio} is outside (0, 1]"),

@@ -78,9 +78,8 @@ impl Precis for PrecisService {
         Ok(Response::new(convert::digest(request.client_id, &digest)))
     }
 
-    type DigestStreamStream = tokio_stream::wrappers::ReceiverStream<
-        Result<proto::DigestStreamResult, Status>,
-    >;
+    type DigestStreamStream =
+        tokio_stream::wrappers::ReceiverStream<Result<proto::DigestStreamResult, Status>>;
 
     async fn digest_stream(
         &self,
@@ -105,7 +104,9 @@ impl Precis for PrecisService {
         &self,
         _request: Request<proto::ExtractQuotesRequest>,
     ) -> Result<Response<proto::ExtractQuotesResponse>, Status> {
-        Err(Status::unimplemented("ExtractQuotes is not implemented yet"))
+        Err(Status::unimplemented(
+            "ExtractQuotes is not implemented yet",
+        ))
     }
 
     async fn summarize(
@@ -126,7 +127,9 @@ impl Precis for PrecisService {
         &self,
         _request: Request<proto::GetCapabilitiesRequest>,
     ) -> Result<Response<proto::Capabilities>, Status> {
-        Err(Status::unimplemented("GetCapabilities is not implemented yet"))
+        Err(Status::unimplemented(
+            "GetCapabilities is not implemented yet",
+        ))
     }
 }
 

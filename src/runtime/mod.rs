@@ -1,5 +1,6 @@
 //! Model runtime: the registry that finds and checks models, and the workers that run them.
 pub mod embeddings;
+pub mod generation;
 pub mod registry;
 pub mod worker;
 

@@ -183,12 +183,13 @@ pub fn inspect_directory(
         });
     }
     let config_path = path.join(CONFIG_FILE);
-    let config_text = std::fs::read_to_string(&config_path).map_err(|_| ModelError::MissingFile {
-        model: model.into(),
-        path: config_path.clone(),
-        expected: "the transformer's JSON configuration with a \"model_type\" key".into(),
-        fix: "copy config.json from the model's original repository".into(),
-    })?;
+    let config_text =
+        std::fs::read_to_string(&config_path).map_err(|_| ModelError::MissingFile {
+            model: model.into(),
+            path: config_path.clone(),
+            expected: "the transformer's JSON configuration with a \"model_type\" key".into(),
+            fix: "copy config.json from the model's original repository".into(),
+        })?;
     let config: serde_json::Value =
         serde_json::from_str(&config_text).map_err(|error| ModelError::Malformed {
             model: model.into(),
@@ -201,7 +202,8 @@ pub fn inspect_directory(
         .ok_or_else(|| ModelError::Malformed {
             model: model.into(),
             path: config_path.clone(),
-            reason: "no \"model_type\" string (expected e.g. \"bert\", \"bart\", \"marian\")".into(),
+            reason: "no \"model_type\" string (expected e.g. \"bert\", \"bart\", \"marian\")"
+                .into(),
         })?;
     let architecture =
         Architecture::from_model_type(model_type).ok_or_else(|| ModelError::Unsupported {
@@ -292,11 +294,12 @@ pub fn convert_safetensors(dir: &Path) -> Result<PathBuf, ModelError> {
             fix: "pass a directory that holds model.safetensors".into(),
         });
     }
-    let tensors = tch::Tensor::read_safetensors(&source).map_err(|error| ModelError::Malformed {
-        model: model.clone(),
-        path: source.clone(),
-        reason: error.to_string(),
-    })?;
+    let tensors =
+        tch::Tensor::read_safetensors(&source).map_err(|error| ModelError::Malformed {
+            model: model.clone(),
+            path: source.clone(),
+            reason: error.to_string(),
+        })?;
     // Write beside the target and rename, so a crash never leaves half a weights file.
     let partial = dir.join(format!("{WEIGHTS_FILE}.partial"));
     tch::Tensor::save_multi(&tensors, &partial).map_err(|error| ModelError::Load {

@@ -94,9 +94,10 @@ impl<E: ModelEngine> WorkerPool<E> {
                 .name(format!("{}-{index}", config.name))
                 .spawn(move || {
                     tch::set_num_threads(worker_config.torch_threads.max(1) as i32);
-                    let loaded = catch_unwind(AssertUnwindSafe(|| load())).unwrap_or_else(|panic| {
-                        Err(ModelError::LoadPanicked(panic_message(&panic)))
-                    });
+                    let loaded =
+                        catch_unwind(AssertUnwindSafe(|| load())).unwrap_or_else(|panic| {
+                            Err(ModelError::LoadPanicked(panic_message(&panic)))
+                        });
                     match loaded {
                         Ok(engine) => {
                             let _ = ready_tx.send(Ok(()));
@@ -134,10 +135,9 @@ impl<E: ModelEngine> WorkerPool<E> {
         input: E::Input,
         deadline: Option<Instant>,
     ) -> Result<oneshot::Receiver<Result<E::Output, PrecisError>>, PrecisError> {
-        let sender = self
-            .sender
-            .as_ref()
-            .ok_or_else(|| PrecisError::Unavailable(format!("{} workers stopped", self.config.name)))?;
+        let sender = self.sender.as_ref().ok_or_else(|| {
+            PrecisError::Unavailable(format!("{} workers stopped", self.config.name))
+        })?;
         let (reply, receiver) = oneshot::channel();
         let job = Job {
             input,
@@ -148,7 +148,8 @@ impl<E: ModelEngine> WorkerPool<E> {
         };
         match sender.try_send(job) {
             Ok(()) => {
-                metrics::gauge!("precis_queue_depth", "pool" => self.config.name.clone()).set(sender.len() as f64);
+                metrics::gauge!("precis_queue_depth", "pool" => self.config.name.clone())
+                    .set(sender.len() as f64);
                 Ok(receiver)
             }
             Err(TrySendError::Full(_)) => {
@@ -166,19 +167,33 @@ impl<E: ModelEngine> WorkerPool<E> {
     }
 
     /// Submits and waits, from async code.
-    pub async fn run(&self, input: E::Input, deadline: Option<Instant>) -> Result<E::Output, PrecisError> {
+    pub async fn run(
+        &self,
+        input: E::Input,
+        deadline: Option<Instant>,
+    ) -> Result<E::Output, PrecisError> {
         let receiver = self.submit(input, deadline)?;
-        receiver
-            .await
-            .unwrap_or_else(|_| Err(PrecisError::Internal(format!("a {} worker died", self.config.name))))
+        receiver.await.unwrap_or_else(|_| {
+            Err(PrecisError::Internal(format!(
+                "a {} worker died",
+                self.config.name
+            )))
+        })
     }
 
     /// Submits and waits, from a plain thread (CLI, blocking callers).
-    pub fn run_blocking(&self, input: E::Input, deadline: Option<Instant>) -> Result<E::Output, PrecisError> {
+    pub fn run_blocking(
+        &self,
+        input: E::Input,
+        deadline: Option<Instant>,
+    ) -> Result<E::Output, PrecisError> {
         let receiver = self.submit(input, deadline)?;
-        receiver
-            .blocking_recv()
-            .unwrap_or_else(|_| Err(PrecisError::Internal(format!("a {} worker died", self.config.name))))
+        receiver.blocking_recv().unwrap_or_else(|_| {
+            Err(PrecisError::Internal(format!(
+                "a {} worker died",
+                self.config.name
+            )))
+        })
     }
 
     pub fn counters(&self) -> &PoolCounters {
@@ -246,17 +261,21 @@ fn run_worker<E: ModelEngine>(
         }
         let count = inputs.len();
         let started = Instant::now();
-        let results = catch_unwind(AssertUnwindSafe(|| engine.run_batch(inputs)))
-            .unwrap_or_else(|panic| {
+        let results =
+            catch_unwind(AssertUnwindSafe(|| engine.run_batch(inputs))).unwrap_or_else(|panic| {
                 let message = format!("the {pool} model panicked: {}", panic_message(&panic));
-                (0..count).map(|_| Err(PrecisError::Internal(message.clone()))).collect()
+                (0..count)
+                    .map(|_| Err(PrecisError::Internal(message.clone())))
+                    .collect()
             });
         metrics::histogram!("precis_model_batch_seconds", "pool" => pool.clone())
             .record(started.elapsed().as_secs_f64());
         let mut results = results.into_iter();
         for (reply, span) in replies {
             let result = results.next().unwrap_or_else(|| {
-                Err(PrecisError::Internal(format!("the {pool} engine returned too few results")))
+                Err(PrecisError::Internal(format!(
+                    "the {pool} engine returned too few results"
+                )))
             });
             span.in_scope(|| tracing::trace!(pool = %pool, ok = result.is_ok(), "job done"));
             counters.completed.fetch_add(1, Ordering::Relaxed);
@@ -292,5 +311,169 @@ pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         message.clone()
     } else {
         "unknown panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+
+    /// Doubles numbers; blocks on `gate` first so tests can hold the worker busy.
+    struct Doubler {
+        gate: Arc<Mutex<mpsc::Receiver<()>>>,
+        batches: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl ModelEngine for Doubler {
+        type Input = u32;
+        type Output = u32;
+        fn run_batch(&mut self, inputs: Vec<u32>) -> Vec<Result<u32, PrecisError>> {
+            let _ = self.gate.lock().unwrap().recv();
+            self.batches.lock().unwrap().push(inputs.len());
+            inputs.into_iter().map(|x| Ok(x * 2)).collect()
+        }
+    }
+
+    fn pool(
+        queue: usize,
+    ) -> (
+        WorkerPool<Doubler>,
+        mpsc::Sender<()>,
+        Arc<Mutex<Vec<usize>>>,
+    ) {
+        let (open, gate) = mpsc::channel();
+        let gate = Arc::new(Mutex::new(gate));
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let engine_batches = Arc::clone(&batches);
+        let config = PoolConfig {
+            name: "test".into(),
+            workers: 1,
+            queue_capacity: queue,
+            max_batch_cost: 8,
+            torch_threads: 1,
+        };
+        let pool = WorkerPool::start(config, move || {
+            Ok(Doubler {
+                gate: Arc::clone(&gate),
+                batches: Arc::clone(&engine_batches),
+            })
+        })
+        .unwrap();
+        (pool, open, batches)
+    }
+
+    /// Waits until the worker has taken everything from the queue.
+    fn wait_for_empty_queue<E: ModelEngine>(pool: &WorkerPool<E>) {
+        let until = Instant::now() + Duration::from_secs(5);
+        while pool.queue_len() > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn jobs_waiting_together_run_as_one_batch_in_order() {
+        let (pool, open, batches) = pool(16);
+        let busy = pool.submit(0, None).unwrap();
+        wait_for_empty_queue(&pool);
+        let waiting: Vec<_> = (1..=3).map(|x| pool.submit(x, None).unwrap()).collect();
+        for _ in 0..2 {
+            open.send(()).unwrap();
+        }
+        assert_eq!(busy.blocking_recv().unwrap().unwrap(), 0);
+        let answers: Vec<u32> = waiting
+            .into_iter()
+            .map(|r| r.blocking_recv().unwrap().unwrap())
+            .collect();
+        assert_eq!(answers, vec![2, 4, 6]);
+        assert_eq!(*batches.lock().unwrap(), vec![1, 3]);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_at_once() {
+        let (pool, open, _) = pool(1);
+        let _busy = pool.submit(0, None).unwrap();
+        wait_for_empty_queue(&pool);
+        let _queued = pool.submit(1, None).unwrap();
+        let refused = pool.submit(2, None).unwrap_err();
+        assert!(matches!(refused, PrecisError::Overloaded(_)), "{refused:?}");
+        assert_eq!(pool.counters().rejected_full.load(Ordering::Relaxed), 1);
+        open.send(()).unwrap();
+        open.send(()).unwrap();
+    }
+
+    #[test]
+    fn expired_and_abandoned_jobs_are_dropped_before_they_run() {
+        let (pool, open, batches) = pool(16);
+        let busy = pool.submit(0, None).unwrap();
+        wait_for_empty_queue(&pool);
+        let expired = pool
+            .submit(1, Some(Instant::now() + Duration::from_millis(1)))
+            .unwrap();
+        let abandoned = pool.submit(2, None).unwrap();
+        drop(abandoned);
+        let kept = pool.submit(3, None).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        open.send(()).unwrap();
+        open.send(()).unwrap();
+        busy.blocking_recv().unwrap().unwrap();
+        assert!(matches!(
+            expired.blocking_recv().unwrap(),
+            Err(PrecisError::DeadlineExceeded(_))
+        ));
+        assert_eq!(kept.blocking_recv().unwrap().unwrap(), 6);
+        assert_eq!(
+            *batches.lock().unwrap(),
+            vec![1, 1],
+            "only the live job ran"
+        );
+        assert_eq!(pool.counters().dropped_deadline.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            pool.counters().dropped_caller_gone.load(Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[test]
+    fn a_failing_loader_is_reported_not_panicked() {
+        let config = PoolConfig {
+            name: "broken".into(),
+            workers: 2,
+            queue_capacity: 1,
+            max_batch_cost: 1,
+            torch_threads: 1,
+        };
+        let error = WorkerPool::<Doubler>::start(config, || panic!("no weights"))
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("no weights"), "{error}");
+    }
+
+    #[test]
+    fn a_panicking_batch_answers_internal_and_the_worker_lives_on() {
+        struct Fragile;
+        impl ModelEngine for Fragile {
+            type Input = u32;
+            type Output = u32;
+            fn run_batch(&mut self, inputs: Vec<u32>) -> Vec<Result<u32, PrecisError>> {
+                assert!(inputs[0] != 13, "unlucky input");
+                inputs.into_iter().map(Ok).collect()
+            }
+        }
+        let config = PoolConfig {
+            name: "fragile".into(),
+            workers: 1,
+            queue_capacity: 4,
+            max_batch_cost: 1,
+            torch_threads: 1,
+        };
+        let pool = WorkerPool::start(config, || Ok(Fragile)).unwrap();
+        let error = pool.run_blocking(13, None).unwrap_err();
+        assert!(
+            matches!(error, PrecisError::Internal(ref m) if m.contains("unlucky")),
+            "{error:?}"
+        );
+        assert_eq!(pool.run_blocking(7, None).unwrap(), 7);
     }
 }

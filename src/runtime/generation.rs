@@ -1,0 +1,233 @@
+//! Seq2seq models (summarization, translation) as batched worker engines.
+use std::path::Path;
+
+use rust_bert::pipelines::common::ModelResource;
+use rust_bert::pipelines::summarization::{SummarizationConfig, SummarizationModel};
+use rust_bert::pipelines::translation::{Language, TranslationConfig, TranslationModel};
+use rust_bert::resources::LocalResource;
+use tch::Device;
+
+use crate::error::PrecisError;
+use crate::runtime::registry::{
+    inspect_directory, load_with, Architecture, ModelDirectory, ModelError, ModelLocation,
+    ModelRole, ModelSpec, CONFIG_FILE, WEIGHTS_FILE,
+};
+use crate::runtime::worker::ModelEngine;
+
+/// Decoding settings shared by summarization and translation.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerationSettings {
+    pub num_beams: i64,
+    pub min_length: i64,
+    pub max_length: i64,
+}
+
+impl Default for GenerationSettings {
+    fn default() -> Self {
+        Self {
+            num_beams: 4,
+            min_length: 10,
+            max_length: 142,
+        }
+    }
+}
+
+fn local(dir: &Path, file: &str) -> LocalResource {
+    LocalResource::from(dir.join(file))
+}
+
+fn directory_of<'a>(spec: &'a ModelSpec) -> Result<&'a Path, ModelError> {
+    match &spec.location {
+        ModelLocation::Directory(path) => Ok(path),
+        ModelLocation::Remote(name) => Err(ModelError::Unsupported {
+            model: spec.id.clone(),
+            reason: format!(
+                "remote:{name}: fetch it first with `precis models pull`, then point the catalog at its directory"
+            ),
+        }),
+    }
+}
+
+/// The (vocabulary, merges) resources rust-bert's tokenizer of this architecture reads.
+fn tokenizer_files(directory: &ModelDirectory) -> (LocalResource, Option<LocalResource>) {
+    let dir = &directory.path;
+    match directory.architecture {
+        Architecture::Bart => (local(dir, "vocab.json"), Some(local(dir, "merges.txt"))),
+        Architecture::Marian => (local(dir, "vocab.json"), Some(local(dir, "source.spm"))),
+        Architecture::M2M100 => (
+            local(dir, "vocab.json"),
+            Some(local(dir, "sentencepiece.bpe.model")),
+        ),
+        Architecture::T5 | Architecture::LongT5 | Architecture::Pegasus | Architecture::Bert => {
+            (local(dir, "spiece.model"), None)
+        }
+    }
+}
+
+pub struct SummarizationEngine {
+    model: SummarizationModel,
+}
+
+impl SummarizationEngine {
+    pub fn load(spec: &ModelSpec, settings: GenerationSettings) -> Result<Self, ModelError> {
+        let dir = directory_of(spec)?;
+        let directory = inspect_directory(&spec.id, &ModelRole::Summarization, dir)?;
+        let (vocab, merges) = tokenizer_files(&directory);
+        let mut config = SummarizationConfig::new(
+            directory.architecture.rust_bert_type(),
+            ModelResource::Torch(Box::new(local(dir, WEIGHTS_FILE))),
+            local(dir, CONFIG_FILE),
+            vocab,
+            merges,
+        );
+        config.device = Device::Cpu;
+        config.num_beams = settings.num_beams;
+        config.min_length = settings.min_length;
+        config.max_length = Some(settings.max_length);
+        let model = load_with(spec, || SummarizationModel::new(config))?;
+        Ok(Self { model })
+    }
+}
+
+impl ModelEngine for SummarizationEngine {
+    /// One chunk of article text.
+    type Input = String;
+    /// Its summary.
+    type Output = String;
+
+    fn run_batch(&mut self, inputs: Vec<Self::Input>) -> Vec<Result<Self::Output, PrecisError>> {
+        let count = inputs.len();
+        match tch::no_grad(|| self.model.summarize(&inputs)) {
+            Ok(outputs) if outputs.len() == count => outputs.into_iter().map(Ok).collect(),
+            Ok(outputs) => failed(
+                count,
+                format!(
+                    "summarizer returned {} outputs for {count} inputs",
+                    outputs.len()
+                ),
+            ),
+            Err(error) => failed(count, format!("summarization failed: {error}")),
+        }
+    }
+}
+
+pub struct TranslationEngine {
+    model: TranslationModel,
+    source: Language,
+    target: Language,
+}
+
+impl TranslationEngine {
+    pub fn load(spec: &ModelSpec, settings: GenerationSettings) -> Result<Self, ModelError> {
+        let ModelRole::Translation { source, target } = &spec.role else {
+            return Err(ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: "not configured as a translation model".into(),
+            });
+        };
+        let language = |code: &str| {
+            language_from_code(code).ok_or_else(|| ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: format!(
+                    "language code '{code}' is not one rust-bert's translation pipeline knows"
+                ),
+            })
+        };
+        let (source_language, target_language) = (language(source)?, language(target)?);
+        let dir = directory_of(spec)?;
+        let directory = inspect_directory(&spec.id, &spec.role, dir)?;
+        let (vocab, merges) = tokenizer_files(&directory);
+        let mut config = TranslationConfig::new(
+            directory.architecture.rust_bert_type(),
+            ModelResource::Torch(Box::new(local(dir, WEIGHTS_FILE))),
+            local(dir, CONFIG_FILE),
+            vocab,
+            merges,
+            [source_language],
+            [target_language],
+            Device::Cpu,
+        );
+        config.num_beams = settings.num_beams;
+        config.min_length = 0;
+        config.max_length = Some(settings.max_length);
+        let model = load_with(spec, || TranslationModel::new(config))?;
+        Ok(Self {
+            model,
+            source: source_language,
+            target: target_language,
+        })
+    }
+}
+
+impl ModelEngine for TranslationEngine {
+    /// The texts of one request (e.g. all quotes of an article and its summary).
+    type Input = Vec<String>;
+    type Output = Vec<String>;
+
+    fn run_batch(&mut self, inputs: Vec<Self::Input>) -> Vec<Result<Self::Output, PrecisError>> {
+        let lengths: Vec<usize> = inputs.iter().map(Vec::len).collect();
+        let texts: Vec<String> = inputs.into_iter().flatten().collect();
+        let translated =
+            match tch::no_grad(|| self.model.translate(&texts, self.source, self.target)) {
+                Ok(translated) if translated.len() == texts.len() => translated,
+                Ok(translated) => {
+                    return failed(
+                        lengths.len(),
+                        format!(
+                            "translator returned {} outputs for {} inputs",
+                            translated.len(),
+                            texts.len()
+                        ),
+                    )
+                }
+                Err(error) => return failed(lengths.len(), format!("translation failed: {error}")),
+            };
+        let mut translated = translated.into_iter();
+        lengths
+            .into_iter()
+            .map(|count| Ok(translated.by_ref().take(count).collect()))
+            .collect()
+    }
+
+    fn cost(input: &Self::Input) -> usize {
+        input.len()
+    }
+}
+
+fn failed<T>(count: usize, message: String) -> Vec<Result<T, PrecisError>> {
+    (0..count)
+        .map(|_| Err(PrecisError::Internal(message.clone())))
+        .collect()
+}
+
+/// rust-bert names languages by enum; precis by ISO 639-1 code.
+pub fn language_from_code(code: &str) -> Option<Language> {
+    Some(match code {
+        "en" => Language::English,
+        "es" => Language::Spanish,
+        "fr" => Language::French,
+        "de" => Language::German,
+        "it" => Language::Italian,
+        "pt" => Language::Portuguese,
+        "ca" => Language::Catalan,
+        "gl" => Language::Galician,
+        "nl" => Language::Dutch,
+        "ro" => Language::Romanian,
+        "ru" => Language::Russian,
+        "uk" => Language::Ukrainian,
+        "pl" => Language::Polish,
+        "cs" => Language::Czech,
+        "sv" => Language::Swedish,
+        "da" => Language::Danish,
+        "fi" => Language::Finnish,
+        "el" => Language::Greek,
+        "tr" => Language::Turkish,
+        "ar" => Language::Arabic,
+        "he" => Language::Hebrew,
+        "hi" => Language::Hindi,
+        "zh" => Language::ChineseMandarin,
+        "ja" => Language::Japanese,
+        "ko" => Language::Korean,
+        _ => return None,
+    })
+}

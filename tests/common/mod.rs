@@ -1,0 +1,44 @@
+//! Shared by the integration tests: where scripts/setup put the models.
+#![allow(dead_code)]
+use std::path::PathBuf;
+
+use precis::config::{default_models_dir, RuntimeSettings};
+
+/// The models directory scripts/setup fills (all-MiniLM-L6-v2). A missing model fails the test
+/// with the fix; it is never skipped.
+pub fn models_dir() -> PathBuf {
+    let dir = std::env::var_os("PRECIS_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(default_models_dir);
+    assert!(
+        dir.join("all-MiniLM-L6-v2").join("rust_model.ot").is_file(),
+        "all-MiniLM-L6-v2 is not installed in {}: run scripts/setup",
+        dir.display()
+    );
+    dir
+}
+
+/// The tiny random-weight models of scripts/make_test_models.py.
+pub fn test_model(name: &str) -> PathBuf {
+    let dir = std::env::var_os("PRECIS_TEST_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_models_dir().with_file_name("test-models"))
+        .join(name);
+    assert!(
+        dir.join("rust_model.ot").is_file(),
+        "test model {} is missing: run scripts/setup",
+        dir.display()
+    );
+    dir
+}
+
+pub fn runtime_settings() -> RuntimeSettings {
+    RuntimeSettings {
+        models_dir: Some(models_dir()),
+        config: None,
+        torch_threads: 1,
+        model_workers: 1,
+        queue_capacity: 16,
+        embedding_batch: 32,
+    }
+}
