@@ -137,14 +137,12 @@ fn read_article(args: &FileArgs, limits: &Limits) -> anyhow::Result<ValidArticle
 async fn digest(args: DigestArgs) -> anyhow::Result<()> {
     let limits = Limits::default();
     let article = read_article(&args.input, &limits)?;
-    if args.to.is_some() {
-        anyhow::bail!("--to: translation is not implemented yet");
-    }
     let (pipeline, statuses) =
         tokio::task::block_in_place(|| Pipeline::load(&args.runtime, limits))?;
     fail_on_unready(&statuses)?;
     let options = DigestOptions {
         summary_length: SummaryLength::Sentences(args.sentences),
+        target_language: args.to.clone(),
         ..DigestOptions::default()
     };
     let digest = pipeline.digest(&article, &options).await?;
@@ -161,12 +159,25 @@ async fn digest(args: DigestArgs) -> anyhow::Result<()> {
                 println!("  - {}", sentence.text);
             }
         }
-        for quote in &digest.quotes {
+        if let Some(translation) = &digest.translated_summary {
+            println!(
+                "summary in {}: {}",
+                translation.target_language, translation.text
+            );
+        }
+        for key_quote in &digest.quotes {
+            let quote = &key_quote.quote;
             let speaker = quote
                 .speaker
                 .as_ref()
                 .map_or("unknown", |s| s.name.as_str());
             println!("  “{}” — {}", quote.text, speaker);
+            if let Some(translation) = &key_quote.translation {
+                println!(
+                    "    {}: “{}”",
+                    translation.target_language, translation.text
+                );
+            }
         }
         for warning in &digest.warnings {
             println!("warning: {warning}");

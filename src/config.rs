@@ -34,6 +34,10 @@ pub struct RuntimeSettings {
     #[arg(long, env = "PRECIS_QUEUE_CAPACITY", default_value_t = 64)]
     pub queue_capacity: usize,
 
+    /// Apertium's data directory (holds modes/<pair>.mode)
+    #[arg(long, env = "PRECIS_APERTIUM_DIR", default_value = precis_translate::apertium::DEFAULT_DATA_DIR)]
+    pub apertium_dir: PathBuf,
+
     /// Sentences per embedding forward pass
     #[arg(long, env = "PRECIS_EMBEDDING_BATCH", default_value_t = 32)]
     pub embedding_batch: usize,

@@ -7,6 +7,7 @@ pub mod pipeline;
 pub mod runtime;
 pub mod summarize;
 pub mod telemetry;
+pub mod translate;
 
 /// Generated from `proto/precis/v1/precis.proto` at build time.
 pub mod proto {

@@ -7,6 +7,10 @@ use precis_text::language::{Detection, LanguageDetector};
 use precis_text::quotes::Quote;
 use precis_text::segment::Segmentation;
 use precis_text::ByteSpan;
+use precis_translate::{
+    normalize_language, translate_article, EngineKind, FaithfulOptions, FaithfulTranslation,
+    QuoteToTranslate, Route, Router, TranslateError,
+};
 use serde::Serialize;
 
 use crate::error::PrecisError;
@@ -84,6 +88,8 @@ pub struct DigestOptions {
     pub max_quotes: usize,
     pub skip_summary: bool,
     pub skip_quotes: bool,
+    /// Translate the summary and quotes into this language (ISO 639-1 / BCP-47).
+    pub target_language: Option<String>,
     pub deadline: Option<Instant>,
 }
 
@@ -117,11 +123,58 @@ pub struct StageTiming {
     pub micros: u64,
 }
 
+/// A text translated, beside what was protected and which engines did it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Translation {
+    pub text: String,
+    pub source_language: String,
+    pub target_language: String,
+    /// One engine id per hop; empty when source and target are the same language.
+    pub engines: Vec<String>,
+    /// The weakest hop's kind (rule-based if any hop is); none for the identity route.
+    pub engine_kind: Option<EngineKind>,
+    /// Protected names and numbers the engine lost; empty when all survived.
+    pub unpreserved_terms: Vec<String>,
+}
+
+impl Translation {
+    fn new(faithful: FaithfulTranslation, route: &Route) -> Self {
+        let engine_kind = if route.hops.is_empty() {
+            None
+        } else if route
+            .hops
+            .iter()
+            .any(|hop| hop.engine_kind == EngineKind::RuleBased)
+        {
+            Some(EngineKind::RuleBased)
+        } else {
+            Some(EngineKind::Neural)
+        };
+        Self {
+            text: faithful.translated,
+            source_language: route.source.clone(),
+            target_language: route.target.clone(),
+            engines: route.hops.iter().map(|hop| hop.engine_id.clone()).collect(),
+            engine_kind,
+            unpreserved_terms: faithful.missing_terms,
+        }
+    }
+}
+
+/// A quote, verbatim, with its translation when one was asked for and possible.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyQuote {
+    #[serde(flatten)]
+    pub quote: Quote,
+    pub translation: Option<Translation>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Digest {
     pub language: Detection,
     pub summary: Option<Summary>,
-    pub quotes: Vec<Quote>,
+    pub translated_summary: Option<Translation>,
+    pub quotes: Vec<KeyQuote>,
     pub warnings: Vec<String>,
     pub timings: Vec<StageTiming>,
 }
@@ -137,6 +190,7 @@ pub struct EmbeddingService {
 pub struct Pipeline {
     pub detector: Arc<LanguageDetector>,
     pub embeddings: Option<EmbeddingService>,
+    pub router: Arc<Router>,
     pub limits: Limits,
 }
 
@@ -175,6 +229,14 @@ impl Pipeline {
         let mut clock = Stopwatch::new();
         let mut warnings = Vec::new();
         check_deadline(options.deadline)?;
+        let target_language = options
+            .target_language
+            .as_deref()
+            .map(|code| {
+                normalize_language(code)
+                    .map_err(|error| PrecisError::invalid("target_language", error.to_string()))
+            })
+            .transpose()?;
 
         let language = self.detector.detect(text);
         clock.lap("language");
@@ -207,13 +269,123 @@ impl Pipeline {
         };
         clock.lap("summarize");
 
+        let (translated_summary, quote_translations) = match &target_language {
+            Some(target) => {
+                self.translate(
+                    &language,
+                    target,
+                    summary.as_ref(),
+                    &quotes,
+                    options.deadline,
+                    &mut warnings,
+                )
+                .await?
+            }
+            None => (None, vec![None; quotes.len()]),
+        };
+        clock.lap("translate");
+
         Ok(Digest {
             language,
             summary,
-            quotes,
+            translated_summary,
+            quotes: quotes
+                .into_iter()
+                .zip(quote_translations)
+                .map(|(quote, translation)| KeyQuote { quote, translation })
+                .collect(),
             warnings,
             timings: clock.timings,
         })
+    }
+
+    /// Translates the summary and every quote into `target`. Quotes in the article's language
+    /// go with the summary in one batch; a quote in another language goes from its own.
+    /// A pair with no engine is a warning, and the texts stay untranslated.
+    async fn translate(
+        &self,
+        article_language: &Detection,
+        target: &str,
+        summary: Option<&Summary>,
+        quotes: &[Quote],
+        deadline: Option<Instant>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Option<Translation>, Vec<Option<Translation>>), PrecisError> {
+        let mut quote_translations: Vec<Option<Translation>> = vec![None; quotes.len()];
+        if article_language.is_undetermined() {
+            warnings.push(format!(
+                "the article's language could not be determined; nothing was translated to {target}"
+            ));
+            return Ok((None, quote_translations));
+        }
+        // Group quote indices by source language; the article's language carries the summary.
+        let mut groups: Vec<(String, Vec<usize>)> =
+            vec![(article_language.iso639_1.clone(), vec![])];
+        for (index, quote) in quotes.iter().enumerate() {
+            let source = if quote.language.is_undetermined() {
+                article_language.iso639_1.clone()
+            } else {
+                quote.language.iso639_1.clone()
+            };
+            match groups.iter_mut().find(|(language, _)| *language == source) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((source, vec![index])),
+            }
+        }
+        let mut translated_summary = None;
+        for (position, (source, members)) in groups.into_iter().enumerate() {
+            let carries_summary = position == 0 && summary.is_some();
+            if members.is_empty() && !carries_summary {
+                continue;
+            }
+            let plan = match self.router.plan(&source, target) {
+                Ok(plan) => plan,
+                Err(error @ TranslateError::UnsupportedPair { .. }) => {
+                    warnings.push(format!("{error}; left untranslated"));
+                    continue;
+                }
+                Err(error) => return Err(translate_error(error)),
+            };
+            let batch: Vec<QuoteToTranslate> = members
+                .iter()
+                .map(|&index| QuoteToTranslate {
+                    text: quotes[index].text.clone(),
+                    speaker: quotes[index].speaker.as_ref().map(|s| s.name.clone()),
+                })
+                .collect();
+            let summary_text = carries_summary
+                .then(|| summary.map(|s| s.text.clone()))
+                .flatten();
+            // Engines block (a pipe, a model worker): wait for them off the async runtime.
+            let translated = tokio::task::spawn_blocking(move || {
+                translate_article(
+                    &plan,
+                    &batch,
+                    summary_text.as_deref(),
+                    &FaithfulOptions::default(),
+                    deadline,
+                )
+            })
+            .await
+            .map_err(|error| PrecisError::Internal(format!("translation task failed: {error}")))?
+            .map_err(translate_error)?;
+            for (&index, faithful) in members.iter().zip(translated.quotes) {
+                quote_translations[index] = Some(Translation::new(faithful, &translated.route));
+            }
+            if let Some(faithful) = translated.summary {
+                translated_summary = Some(Translation::new(faithful, &translated.route));
+            }
+        }
+        for translation in quote_translations.iter().flatten() {
+            if !translation.unpreserved_terms.is_empty() {
+                warnings.push(format!(
+                    "the {} translation lost protected terms: {}",
+                    translation.engines.join(" → "),
+                    translation.unpreserved_terms.join(", ")
+                ));
+            }
+        }
+        Ok((translated_summary, quote_translations))
     }
 
     async fn summarize_extractive(
@@ -303,6 +475,20 @@ fn trimmed_span(text: &str, span: ByteSpan) -> ByteSpan {
     ByteSpan {
         start,
         end: end.max(start),
+    }
+}
+
+/// Translation errors in domain terms.
+pub fn translate_error(error: TranslateError) -> PrecisError {
+    match error {
+        TranslateError::DeadlineExceeded => PrecisError::DeadlineExceeded(Duration::ZERO),
+        TranslateError::InvalidLanguage { .. } => {
+            PrecisError::invalid("language", error.to_string())
+        }
+        TranslateError::UnsupportedPair { .. } => {
+            PrecisError::FailedPrecondition(error.to_string())
+        }
+        TranslateError::EngineFailure { .. } => PrecisError::Internal(error.to_string()),
     }
 }
 
@@ -423,9 +609,16 @@ impl Pipeline {
                 test_model: directory.as_ref().is_some_and(|d| d.test_model),
             });
         }
+        let apertium = precis_translate::apertium::ApertiumConfig {
+            data_dir: settings.apertium_dir.clone(),
+            ..Default::default()
+        };
+        let router = crate::translate::build_router(Vec::new(), &apertium)?;
+        statuses.extend(crate::translate::apertium_statuses(&router));
         let pipeline = Self {
             detector: Arc::new(LanguageDetector::new()),
             embeddings,
+            router: Arc::new(router),
             limits,
         };
         Ok((pipeline, statuses))

@@ -4,7 +4,7 @@ use precis_text::quotes::{Quote, SpeakerKind};
 use precis_text::ByteSpan;
 
 use crate::error::PrecisError;
-use crate::pipeline::{Digest, Summary, SummaryMethod};
+use crate::pipeline::{Digest, KeyQuote, Summary, SummaryMethod, Translation};
 use crate::proto;
 use crate::summarize::extractive::{Ranking, SummaryLength};
 
@@ -56,6 +56,28 @@ pub fn summary(summary: &Summary) -> proto::Summary {
     }
 }
 
+pub fn translation(translation: &Translation) -> proto::Translation {
+    proto::Translation {
+        text: translation.text.clone(),
+        source_language: translation.source_language.clone(),
+        target_language: translation.target_language.clone(),
+        engines: translation.engines.clone(),
+        engine_kind: match translation.engine_kind {
+            None => proto::EngineKind::Unspecified,
+            Some(precis_translate::EngineKind::Neural) => proto::EngineKind::Neural,
+            Some(precis_translate::EngineKind::RuleBased) => proto::EngineKind::RuleBased,
+        } as i32,
+        unpreserved_terms: translation.unpreserved_terms.clone(),
+    }
+}
+
+pub fn key_quote(key_quote: &KeyQuote) -> proto::Quote {
+    proto::Quote {
+        translation: key_quote.translation.as_ref().map(translation),
+        ..quote(&key_quote.quote)
+    }
+}
+
 pub fn quote(quote: &Quote) -> proto::Quote {
     proto::Quote {
         text: quote.text.clone(),
@@ -83,8 +105,8 @@ pub fn digest(client_id: String, digest: &Digest) -> proto::DigestResponse {
         client_id,
         language: Some(detection(&digest.language)),
         summary: digest.summary.as_ref().map(summary),
-        translated_summary: None,
-        quotes: digest.quotes.iter().map(quote).collect(),
+        translated_summary: digest.translated_summary.as_ref().map(translation),
+        quotes: digest.quotes.iter().map(key_quote).collect(),
         warnings: digest.warnings.clone(),
         timings: digest
             .timings

@@ -72,6 +72,8 @@ impl Precis for PrecisService {
             max_quotes: request.max_quotes as usize,
             skip_summary: request.skip_summary,
             skip_quotes: request.skip_quotes,
+            target_language: (!request.target_language.is_empty() && !request.skip_translation)
+                .then_some(request.target_language),
             deadline,
         };
         let digest = self.pipeline.digest(&article, &options).await?;

@@ -40,5 +40,6 @@ pub fn runtime_settings() -> RuntimeSettings {
         model_workers: 1,
         queue_capacity: 16,
         embedding_batch: 32,
+        apertium_dir: precis_translate::apertium::DEFAULT_DATA_DIR.into(),
     }
 }

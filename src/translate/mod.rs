@@ -1,0 +1,53 @@
+//! Translation engines for the pipeline: neural (rust-bert, through model workers) where weights
+//! are installed, Apertium otherwise; `precis-translate` routes between them.
+pub mod neural;
+
+use std::sync::Arc;
+
+use precis_translate::apertium::{start_installed, ApertiumConfig};
+use precis_translate::{Router, Translator};
+
+use crate::pipeline::ModelStatus;
+
+/// Builds the router: neural engines first (the router prefers them per pair), then every
+/// installed Apertium direction. An Apertium installation that cannot be read is an error;
+/// no installed pair at all is not (Capabilities then lists none).
+pub fn build_router(
+    neural: Vec<Arc<dyn Translator>>,
+    apertium: &ApertiumConfig,
+) -> anyhow::Result<Router> {
+    let mut router = Router::new();
+    for engine in neural {
+        router.register(engine);
+    }
+    if apertium.data_dir.join("modes").is_dir() {
+        for engine in start_installed(apertium)? {
+            router.register(engine);
+        }
+    }
+    Ok(router)
+}
+
+/// For `models list`: Apertium pairs are engines too.
+pub fn apertium_statuses(router: &Router) -> Vec<ModelStatus> {
+    router
+        .capabilities()
+        .into_iter()
+        .flat_map(|capability| capability.engines)
+        .filter(|engine| engine.kind == precis_translate::EngineKind::RuleBased)
+        .map(|engine| ModelStatus {
+            id: engine.id.clone(),
+            role: crate::runtime::ModelRole::Translation {
+                source: engine.pair.source.clone(),
+                target: engine.pair.target.clone(),
+            },
+            location: "apertium (Debian package)".into(),
+            architecture: None,
+            size_bytes: None,
+            load_millis: None,
+            ready: true,
+            error: None,
+            test_model: false,
+        })
+        .collect()
+}
