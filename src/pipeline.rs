@@ -437,6 +437,7 @@ impl Pipeline {
         };
         let chosen = select_sentences(
             &similarity,
+            &sentences,
             &word_counts,
             options.summary_length,
             ExtractiveWeights::for_ranking(ranking),

@@ -174,10 +174,28 @@ impl SimilarityMatrix {
     }
 }
 
-/// Chooses summary sentences. `word_counts[i]` is the number of words of sentence `i`.
-/// Returns them in article order.
+/// A sentence a reader would accept in a summary: it ends like a sentence and says something.
+/// Headlines, photo captions, bylines and navigation text scraped with an article ("Breaking
+/// News", "FILE - …") end without terminal punctuation or are only a few words long.
+pub fn is_summary_candidate(sentence: &str, words: usize) -> bool {
+    const MIN_WORDS: usize = 4;
+    let last = sentence
+        .trim_end()
+        .trim_end_matches(|c: char| "\"'”’»›」』)]".contains(c))
+        .chars()
+        .last();
+    words >= MIN_WORDS
+        && matches!(
+            last,
+            Some('.' | '!' | '?' | '…' | '。' | '！' | '？' | '؟' | '।')
+        )
+}
+
+/// Chooses summary sentences. `sentences[i]` is the text of sentence `i` and `word_counts[i]`
+/// its number of words. Returns them in article order.
 pub fn select_sentences(
     similarity: &SimilarityMatrix,
+    sentences: &[&str],
     word_counts: &[usize],
     length: SummaryLength,
     weights: ExtractiveWeights,
@@ -217,7 +235,13 @@ pub fn select_sentences(
     };
     let mut chosen: Vec<usize> = Vec::new();
     let mut words_used = 0usize;
-    let mut available: Vec<bool> = word_counts.iter().map(|&words| words > 0).collect();
+    let mut available: Vec<bool> = (0..n)
+        .map(|i| is_summary_candidate(sentences[i], word_counts[i]))
+        .collect();
+    if !available.iter().any(|&a| a) {
+        // Nothing reads like a full sentence (a list, a caption-only text): take what has words.
+        available = word_counts.iter().map(|&words| words > 0).collect();
+    }
     if !available.iter().any(|&a| a) {
         available = vec![true; n];
     }
@@ -276,6 +300,24 @@ fn normalise(values: Vec<f32>) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    fn select(sentences: &[&str], length: SummaryLength) -> Vec<usize> {
+        let matrix = SimilarityMatrix::lexical(sentences);
+        let words: Vec<usize> = sentences
+            .iter()
+            .map(|s| s.unicode_words().count())
+            .collect();
+        select_sentences(
+            &matrix,
+            sentences,
+            &words,
+            length,
+            ExtractiveWeights::for_ranking(Ranking::Lexical),
+        )
+        .into_iter()
+        .map(|ranked| ranked.index)
+        .collect()
+    }
+
     #[test]
     fn lexical_similarity_prefers_shared_words() {
         let matrix = SimilarityMatrix::lexical(&[
@@ -289,19 +331,15 @@ mod tests {
 
     #[test]
     fn selection_skips_near_duplicates_and_keeps_article_order() {
-        let matrix = SimilarityMatrix::lexical(&[
-            "The council approved the harbour budget of 40 million euros.",
-            "The harbour budget of 40 million euros was approved by the council.",
-            "Fishermen said the new quays would end years of delays.",
-            "The works start in March and last two years.",
-        ]);
-        let chosen = select_sentences(
-            &matrix,
-            &[10, 12, 10, 9],
+        let indices = select(
+            &[
+                "The council approved the harbour budget of 40 million euros.",
+                "The harbour budget of 40 million euros was approved by the council.",
+                "Fishermen said the new quays would end years of delays.",
+                "The works start in March and last two years.",
+            ],
             SummaryLength::Sentences(2),
-            ExtractiveWeights::for_ranking(Ranking::Lexical),
         );
-        let indices: Vec<usize> = chosen.iter().map(|s| s.index).collect();
         assert_eq!(indices.len(), 2);
         assert!(indices.contains(&0), "the lead is kept: {indices:?}");
         assert!(
@@ -312,33 +350,30 @@ mod tests {
     }
 
     #[test]
+    fn headlines_and_captions_are_not_summary_sentences() {
+        let indices = select(
+            &[
+                "Harbour Plan Approved",
+                "FILE - The north quay of the harbour in March",
+                "The council approved the harbour plan on Monday.",
+                "Work on the quay starts in September.",
+            ],
+            SummaryLength::Sentences(2),
+        );
+        assert_eq!(indices, vec![2, 3]);
+        assert!(is_summary_candidate("He said: “It works.”", 4));
+        assert!(!is_summary_candidate("Breaking News", 2));
+    }
+
+    #[test]
     fn word_budget_limits_length_but_keeps_one_sentence() {
-        let matrix = SimilarityMatrix::lexical(&["One two three four five.", "Six seven eight."]);
-        let chosen = select_sentences(
-            &matrix,
-            &[5, 3],
-            SummaryLength::Words(2),
-            ExtractiveWeights::for_ranking(Ranking::Lexical),
-        );
-        assert_eq!(chosen.len(), 1);
-        let ratio = select_sentences(
-            &matrix,
-            &[5, 3],
-            SummaryLength::Ratio(1.0),
-            ExtractiveWeights::for_ranking(Ranking::Lexical),
-        );
-        assert_eq!(ratio.len(), 2);
+        let sentences = ["One two three four five.", "Six seven eight nine."];
+        assert_eq!(select(&sentences, SummaryLength::Words(2)).len(), 1);
+        assert_eq!(select(&sentences, SummaryLength::Ratio(1.0)).len(), 2);
     }
 
     #[test]
     fn empty_input_gives_empty_selection() {
-        let matrix = SimilarityMatrix::lexical(&[]);
-        assert!(select_sentences(
-            &matrix,
-            &[],
-            SummaryLength::default(),
-            ExtractiveWeights::for_ranking(Ranking::Lexical)
-        )
-        .is_empty());
+        assert!(select(&[], SummaryLength::default()).is_empty());
     }
 }
