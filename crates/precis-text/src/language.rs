@@ -7,7 +7,9 @@
 //! - whatlang gives the script (reliably, for every script) and an independent trigram opinion
 //!   with its own confidence. Its pick multiplies lingua's probability of that language by
 //!   `1 + whatlang_confidence`: a product of two experts, so whatlang can settle a near tie of
-//!   lingua's but cannot overturn a clear lingua answer.
+//!   lingua's but cannot overturn a clear lingua answer. It votes only when it has a model of
+//!   both of lingua's two best candidates (whatlang lacks 17 of lingua's 75 languages, and
+//!   would otherwise push Bosnian text towards Croatian, Nynorsk towards Bokmål, …).
 //! - Scripts lingua does not know (Ethiopic, Kannada, …) are answered by whatlang alone.
 //! - Confidence is the fused probability scaled by how much evidence the text holds (letters
 //!   seen), so two letters never give a confident answer; under [`MIN_LETTERS`] letters the
@@ -18,7 +20,7 @@
 //! first request. The models live in lingua's process-wide cache, so building a second detector
 //! is cheap. [`LanguageDetector`] is `Send + Sync`: build it once and share it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use lingua::{Language, LanguageDetectorBuilder};
 use serde::Serialize;
@@ -121,6 +123,8 @@ pub struct LanguageDetector {
     whatlang_shared: whatlang::Detector,
     /// whatlang's language → lingua's language.
     from_whatlang: HashMap<whatlang::Lang, Language>,
+    /// The lingua languages whatlang has a model of.
+    whatlang_languages: HashSet<Language>,
 }
 
 impl Default for LanguageDetector {
@@ -144,6 +148,7 @@ impl LanguageDetector {
         LanguageDetector {
             lingua,
             whatlang_shared,
+            whatlang_languages: from_whatlang.values().copied().collect(),
             from_whatlang,
         }
     }
@@ -190,11 +195,20 @@ impl LanguageDetector {
         if fused.is_empty() {
             return self.detect_with_whatlang_only(sample, script_name, letters);
         }
-        if let Some(info) = self.whatlang_shared.detect(sample) {
-            if let Some(language) = self.from_whatlang.get(&info.lang()) {
-                for (candidate, probability) in fused.iter_mut() {
-                    if candidate == language {
-                        *probability *= 1.0 + info.confidence();
+        fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+        // whatlang arbitrates lingua's two best candidates only when it knows both: it cannot
+        // vote against a language it has no model of (Bosnian, Nynorsk, Malay, …).
+        let whatlang_knows_both = fused
+            .iter()
+            .take(2)
+            .all(|(language, _)| self.whatlang_languages.contains(language));
+        if whatlang_knows_both {
+            if let Some(info) = self.whatlang_shared.detect(sample) {
+                if let Some(language) = self.from_whatlang.get(&info.lang()) {
+                    for (candidate, probability) in fused.iter_mut() {
+                        if candidate == language {
+                            *probability *= 1.0 + info.confidence();
+                        }
                     }
                 }
             }

@@ -78,6 +78,8 @@ pub struct Quote {
 pub const CUE_VERBS: &[&str] = &[
     // English
     "said",
+    "called",
+    "described",
     "says",
     "say",
     "told",
@@ -432,6 +434,8 @@ const ROLE_NOUNS: &[&str] = &[
     "economist",
     "analyst",
     "expert",
+    "engineer",
+    "spokesperson",
     "author",
     "founder",
     "captain",
@@ -579,6 +583,13 @@ const MAX_NESTING: usize = 8;
 /// Quotes of at most this many words with no cue word are taken for scare quotes or titles.
 const MIN_WORDS_WITHOUT_CUE: usize = 3;
 
+/// Bytes after a comma of dialogue in which an incise's cue word is looked for.
+const INCISE_LOOKAHEAD_BYTES: usize = 64;
+
+/// Quotes past this many in one text get `und` as language: detection is the costly step, and
+/// no article has that many quotes, so adversarial input stays fast.
+const MAX_QUOTES_WITH_LANGUAGE: usize = 1000;
+
 /// How far (in bytes) a cue may sit after a quote's closing mark to belong to it directly.
 const ATTACHED_CUE_DISTANCE: usize = 40;
 
@@ -603,19 +614,29 @@ struct RawQuote {
 
 /// Finds every direct quote in `text` with its speaker, cue verb, language and scores.
 pub fn extract_quotes(text: &str, seg: &Segmentation, detector: &LanguageDetector) -> Vec<Quote> {
+    let mut quotes = extract_quotes_without_language(text, seg);
+    for quote in quotes.iter_mut().take(MAX_QUOTES_WITH_LANGUAGE) {
+        quote.language = detector.detect(&quote.text);
+    }
+    quotes
+}
+
+/// [`extract_quotes`] without the per-quote language detection (every `language` is `und`):
+/// for callers that label languages themselves, and to time the model-free part alone.
+pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Quote> {
     let raw_quotes = find_quotes(text, seg);
     let quote_spans: Vec<ByteSpan> = raw_quotes.iter().map(|q| q.outer).collect();
-    let cues = find_cues(text, seg, &quote_spans);
-    let mentions: Vec<Mention> = cues
-        .iter()
-        .filter_map(|cue| match &cue.subject {
-            Subject::Named { name, title } => Some(Mention {
-                name: *name,
-                title: title.clone(),
-            }),
-            _ => None,
-        })
-        .collect();
+    let (cues, mut mentions) = find_cues(text, seg, &quote_spans);
+    // Speakers named next to a cue are people too.
+    mentions.extend(cues.iter().filter_map(|cue| match &cue.subject {
+        Subject::Named { name, title } => Some(Mention {
+            name: *name,
+            title: title.clone(),
+        }),
+        _ => None,
+    }));
+    mentions.sort_by_key(|mention| mention.name);
+    mentions.dedup_by_key(|mention| mention.name);
     let total = text.len().max(1) as f64;
     let mut quotes = Vec::with_capacity(raw_quotes.len());
     for (index, raw) in raw_quotes.iter().enumerate() {
@@ -657,7 +678,7 @@ pub fn extract_quotes(text: &str, seg: &Segmentation, detector: &LanguageDetecto
             outer_span: raw.outer,
             speaker,
             cue_verb: cue_verb.map(|span| span.slice(text).to_string()),
-            language: detector.detect(quote_text),
+            language: Detection::undetermined(""),
             confidence: confidence.clamp(0.0, 1.0),
             salience: salience.clamp(0.0, 1.0),
             sentence_index: seg
@@ -797,10 +818,12 @@ fn closing_depth(
         .iter()
         .rposition(|open| closers_for(open.mark).contains(&c))
         .filter(|&depth| {
-            // A mark that is its own closer ("…") opens a nested quote when it looks like one.
-            let symmetric = stack[depth].mark == c;
-            !(symmetric && looks_like_opener && depth + 1 != stack.len())
-                && !(looks_like_opener && matches!(c, '"' | '”') && previous.is_some())
+            // A mark that looks like an opener (space before, word after) opens a nested quote
+            // rather than closing: straight and Swedish marks, or a mark that is its own closer
+            // below the innermost quote.
+            let symmetric_below = stack[depth].mark == c && depth + 1 != stack.len();
+            let ambiguous = matches!(c, '"' | '”') && previous.is_some();
+            !(looks_like_opener && (symmetric_below || ambiguous))
         })
 }
 
@@ -870,7 +893,11 @@ fn dialogue_quotes(text: &str, paragraph: ByteSpan) -> Vec<(RawQuote, bool)> {
             }
         } else if c == ',' && !in_narration {
             // French: "— Je pars, dit-il." The narrator's incise follows a comma.
-            let rest = &text[at + 1..paragraph.end];
+            // Only the first words matter; a bounded look keeps long paragraphs linear.
+            let rest = crate::language::prefix_on_char_boundary(
+                &text[at + 1..paragraph.end],
+                INCISE_LOOKAHEAD_BYTES,
+            );
             if first_word_is_cue(rest) {
                 spoken.push(ByteSpan::new(segment_start, at));
                 narration_has_cue = true;
@@ -1021,10 +1048,10 @@ fn is_role(word: &str) -> bool {
     if roles.contains(lower.as_str()) {
         return true;
     }
-    // Compounds: a role noun of at least 5 letters ending a longer word.
+    // Compounds: a role noun of at least 4 letters ending a longer word.
     lower.char_indices().skip(1).any(|(offset, _)| {
         let tail = &lower[offset..];
-        tail.chars().count() >= 5 && roles.contains(tail)
+        tail.chars().count() >= 4 && roles.contains(tail)
     })
 }
 
@@ -1103,9 +1130,11 @@ struct Mention {
     title: Option<String>,
 }
 
-/// Cue words in the sentences, outside quotes, in text order.
-fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> Vec<Cue> {
+/// Cue words in the sentences, outside quotes, in text order; and people named with a title
+/// ("Mayor Linda Park", "la ministra de Vivienda, Isabel Romero"), who may be referred to later.
+fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> (Vec<Cue>, Vec<Mention>) {
     let mut cues = Vec::new();
+    let mut mentions = Vec::new();
     let mut quote_index = 0;
     for (sentence_index, sentence) in seg.sentences.iter().enumerate() {
         let all_words = words(sentence.span.slice(text), sentence.span.start);
@@ -1122,6 +1151,7 @@ fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> Vec<Cu
                 outside.push(word);
             }
         }
+        titled_mentions(text, &outside, &mut mentions);
         for (position, &word) in outside.iter().enumerate() {
             let word_text = word.slice(text);
             let subject = if inverted_cue(word_text) {
@@ -1167,7 +1197,71 @@ fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> Vec<Cu
             }
         }
     }
-    cues
+    (cues, mentions)
+}
+
+/// People named with a title in a sentence's words: a run of capitalised words holding a role
+/// ("Secretary Kerry"), or preceded within a few words by one ("spokeswoman Jen Psaki",
+/// "la ministra de Vivienda, Isabel Romero").
+fn titled_mentions(text: &str, outside: &[ByteSpan], mentions: &mut Vec<Mention>) {
+    let mut index = 0;
+    while index < outside.len() {
+        let starts_run = is_capitalized(outside[index].slice(text));
+        if !starts_run {
+            index += 1;
+            continue;
+        }
+        let mut end = index + 1;
+        while end < outside.len()
+            && end - index < 8
+            && only_spaces_between(text, outside[end - 1], outside[end])
+            && {
+                let w = outside[end].slice(text);
+                is_capitalized(w) || (is_name_particle(w) && end + 1 < outside.len())
+            }
+        {
+            end += 1;
+        }
+        while end > index + 1 && !is_capitalized(outside[end - 1].slice(text)) {
+            end -= 1;
+        }
+        if let Subject::Named { name, title } = split_name_and_title(text, outside, index, end) {
+            let title = title.or_else(|| role_complement_before(text, outside, index));
+            let run_has_role = (index..end).any(|i| is_role(outside[i].slice(text)));
+            if title.is_some() || run_has_role {
+                mentions.push(Mention { name, title });
+            }
+        }
+        index = end;
+    }
+}
+
+/// The role written before a name as "role [of Complement][,] Name" ("la ministra de
+/// Vivienda, Isabel Romero"), lower case, without the comma.
+fn role_complement_before(text: &str, outside: &[ByteSpan], run_start: usize) -> Option<String> {
+    let window = run_start.saturating_sub(4)..run_start;
+    let role_index = window
+        .clone()
+        .rev()
+        .find(|&i| is_role(outside[i].slice(text)))?;
+    let between = &outside[role_index + 1..run_start];
+    let complement_ok = between
+        .first()
+        .is_none_or(|w| is_preposition(w.slice(text)))
+        && between.iter().all(|w| {
+            let w = w.slice(text);
+            is_preposition(w) || is_determiner(w) || (is_capitalized(w) && cue_kind(w).is_none())
+        });
+    let gap = &text[outside[role_index].end..outside[run_start].start];
+    let gap_ok = gap
+        .chars()
+        .all(|c| c.is_alphanumeric() || c.is_whitespace() || matches!(c, ',' | '-' | '\'' | '’'))
+        && gap.matches(',').count() <= 1;
+    (complement_ok && gap_ok).then(|| {
+        lower(
+            text[outside[role_index].start..outside[run_start].start].trim_end_matches([' ', ',']),
+        )
+    })
 }
 
 /// German "so" right after a closing quote mark (and a comma).
@@ -1234,7 +1328,9 @@ fn verb_subject(
     }
     let inverted = follows_quote(text, outside[start], quote_spans);
     if !inverted {
-        if let Some(subject) = subject_before(text, outside, start) {
+        if let Some(subject) = subject_before(text, outside, start)
+            .or_else(|| subject_before_parenthetical(text, outside, start))
+        {
             return subject;
         }
     }
@@ -1256,6 +1352,45 @@ fn verb_subject(
         }
     }
     Subject::Implicit
+}
+
+/// Words a parenthetical may span between a subject and its verb.
+const MAX_PARENTHETICAL_WORDS: usize = 20;
+
+/// The subject before a comma-delimited parenthetical that ends right before the verb:
+/// "Robert Hale, who voted against the measure, said", "O'Neill, a retired teacher, said".
+fn subject_before_parenthetical(
+    text: &str,
+    outside: &[ByteSpan],
+    position: usize,
+) -> Option<Subject> {
+    let previous = *outside.get(position.checked_sub(1)?)?;
+    let gap = &text[previous.end..outside[position].start];
+    if gap.trim() != "," {
+        return None;
+    }
+    // The comma that opens the parenthetical: the nearest one before, within a few words.
+    let lowest = position.saturating_sub(MAX_PARENTHETICAL_WORDS).max(1);
+    let opening = (lowest..position - 1)
+        .rev()
+        .find(|&i| text[outside[i - 1].end..outside[i].start].trim() == ",")?;
+    match subject_before_comma(text, outside, opening)? {
+        subject @ (Subject::Named { .. } | Subject::Role { .. }) => Some(subject),
+        Subject::Implicit => None,
+    }
+}
+
+/// The subject ending right before the comma that precedes `outside[position]`.
+fn subject_before_comma(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    let previous = *outside.get(position.checked_sub(1)?)?;
+    if !is_capitalized(previous.slice(text)) && !is_role(previous.slice(text)) {
+        return None;
+    }
+    // Re-run the plain search with an empty stand-in for the verb right before the comma.
+    let mut words_before: Vec<ByteSpan> = outside[position.saturating_sub(8)..position].to_vec();
+    words_before.push(ByteSpan::new(previous.end, previous.end));
+    let last = words_before.len() - 1;
+    subject_before(text, &words_before, last)
 }
 
 /// The subject that ends right before `outside[position]`, if there is one.
@@ -1284,14 +1419,28 @@ fn subject_before(text: &str, outside: &[ByteSpan], position: usize) -> Option<S
     if is_capitalized(previous_text) {
         return Some(split_name_and_title(text, outside, first, position));
     }
-    // A lower-case role noun phrase: "Iran's supreme leader", "the Transport minister".
-    let head = previous_text;
-    if !is_role(head) {
-        return None;
+    // A lower-case role noun phrase: "Iran's supreme leader", "the Transport minister",
+    // "le porte-parole du gouvernement" (the role up to three words before the verb).
+    // Otherwise a lower-case noun right before the verb is a subject that names no person
+    // ("the statement said", "the agency says"); it is returned as it is written.
+    let mut head_index = position - 1;
+    while !is_role(outside[head_index].slice(text)) {
+        if head_index == 0
+            || position - head_index > 3
+            || !only_spaces_between(text, outside[head_index - 1], outside[head_index])
+        {
+            head_index = position - 1;
+            if !is_content_noun_candidate(previous_text) {
+                return None;
+            }
+            break;
+        }
+        head_index -= 1;
     }
-    let mut phrase_start = position - 1;
+    let head = outside[head_index].slice(text);
+    let mut phrase_start = head_index;
     while phrase_start > 0
-        && position - phrase_start < 6
+        && head_index - phrase_start < 5
         && only_spaces_between(text, outside[phrase_start - 1], outside[phrase_start])
     {
         let w = outside[phrase_start - 1].slice(text);
@@ -1346,6 +1495,30 @@ fn is_preposition(word: &str) -> bool {
     )
 }
 
+/// Function words that cannot head a subject noun phrase ("and said", "que dijo").
+fn is_function_word(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    const WORDS: &[&str] = &[
+        "and", "but", "or", "that", "which", "who", "as", "it", "this", "also", "not", "et",
+        "mais", "ou", "que", "qui", "ce", "und", "aber", "oder", "dass", "wie", "es", "y", "pero",
+        "como", "lo", "e", "ma", "che", "non", "ne", "nicht", "no",
+    ];
+    in_lexicon(word, WORDS, &CELL)
+}
+
+/// A lower-case word that may head a subject noun phrase naming no person.
+fn is_content_noun_candidate(word: &str) -> bool {
+    !is_capitalized(word)
+        && word.chars().count() >= 4
+        && word.chars().all(char::is_alphabetic)
+        && !is_function_word(word)
+        && !is_preposition(word)
+        && !is_determiner(word)
+        && !is_auxiliary(word)
+        && !is_adverb(word)
+        && cue_kind(word).is_none()
+}
+
 /// Words inside names that are written in lower case ("al-Assad", "de", "von", "van").
 fn is_name_particle(word: &str) -> bool {
     matches!(
@@ -1373,13 +1546,13 @@ fn is_name_particle(word: &str) -> bool {
 /// Splits capitalised words `outside[first..end]` into a title (roles, possessives,
 /// determiners) and the name after it.
 fn split_name_and_title(text: &str, outside: &[ByteSpan], first: usize, end: usize) -> Subject {
-    let mut name_start = first;
-    for index in first..end {
-        let w = outside[index].slice(text);
-        if is_role(w) || is_possessive(w) || is_determiner(w) {
-            name_start = index + 1;
-        }
-    }
+    let name_start = (first..end)
+        .rev()
+        .find(|&index| {
+            let w = outside[index].slice(text);
+            is_role(w) || is_possessive(w) || is_determiner(w)
+        })
+        .map_or(first, |index| index + 1);
     // Lower-case title words just before the capitalised run ("spokeswoman Jen Psaki").
     let mut title_start = first;
     while title_start > 0
@@ -1440,7 +1613,14 @@ fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -> Option<Su
             role = Some((ByteSpan::new(phrase_start, word.end), lower(w)));
         } else if is_determiner(w) {
             after_determiner = true;
-        } else if is_capitalized(w) || !after_determiner {
+        } else if !outside[index + 1..]
+            .iter()
+            .take(2)
+            .any(|next| is_role(next.slice(text)))
+            && (!after_determiner || is_capitalized(w))
+        {
+            // A modifier needs a role within two words ("the Transport minister", "housing
+            // economist"); after a determiner, lower-case adjectives may precede it.
             break;
         }
         index += 1;
@@ -1535,11 +1715,12 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], mentions: &[Mention]) -> Option<
         Subject::Implicit => {
             // The main clause's named subject in the same sentence ("X said …, adding"),
             // else the last person named as a speaker before.
-            let same_sentence = cues.iter().rev().find(|other| {
-                other.sentence == cue.sentence
-                    && other.verb.start < cue.verb.start
-                    && matches!(other.subject, Subject::Named { .. })
-            });
+            let cue_index = cues.partition_point(|other| other.verb.start < cue.verb.start);
+            let same_sentence = cues[..cue_index]
+                .iter()
+                .rev()
+                .take_while(|other| other.sentence == cue.sentence)
+                .find(|other| matches!(other.subject, Subject::Named { .. }));
             let mention = match same_sentence.map(|c| &c.subject) {
                 Some(Subject::Named { name, title }) => Some(Mention {
                     name: *name,

@@ -2,7 +2,8 @@
 //!
 //! Paragraphs: when the text has blank lines, paragraphs are separated by blank lines (so a
 //! paragraph wrapped over several lines stays whole); otherwise each non-empty line is a
-//! paragraph. U+2029 PARAGRAPH SEPARATOR always ends one. CRLF, CR and LF all end a line.
+//! paragraph. A line opening with a dialogue dash (— – ―) always starts a paragraph, and
+//! U+2029 PARAGRAPH SEPARATOR always ends one. CRLF, CR and LF all end a line.
 //!
 //! Sentences: Unicode sentence boundaries (UAX #29, from `unicode-segmentation`) inside each
 //! paragraph; they handle decimals, sentence ends inside closing quotes, CJK and Arabic
@@ -144,6 +145,9 @@ const ABBREVIATIONS: &[&str] = &[
     "bsp",
     "inkl",
     "ggf",
+    "mio",
+    "mrd",
+    "tsd",
     "evtl",
     "zb",
     "dt",
@@ -201,48 +205,58 @@ struct Line {
     ends_paragraph: bool,
 }
 
-fn lines(text: &str) -> Vec<Line> {
-    let mut lines = Vec::new();
+/// The lines of `text`, lazily (a text of ten million line breaks allocates nothing).
+fn lines(text: &str) -> impl Iterator<Item = Line> + '_ {
     let mut start = 0;
     let mut chars = text.char_indices().peekable();
-    while let Some((offset, c)) = chars.next() {
-        let ends_paragraph = c == '\u{2029}';
-        if matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}' | '\u{85}') {
-            lines.push(Line {
-                span: ByteSpan::new(start, offset),
-                ends_paragraph,
-            });
-            start = offset + c.len_utf8();
-            if c == '\r' && chars.peek().map(|&(_, next)| next) == Some('\n') {
-                chars.next();
-                start += 1;
+    let mut finished = false;
+    std::iter::from_fn(move || {
+        if finished {
+            return None;
+        }
+        while let Some((offset, c)) = chars.next() {
+            if matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}' | '\u{85}') {
+                let line = Line {
+                    span: ByteSpan::new(start, offset),
+                    ends_paragraph: c == '\u{2029}',
+                };
+                start = offset + c.len_utf8();
+                if c == '\r' && chars.peek().map(|&(_, next)| next) == Some('\n') {
+                    chars.next();
+                    start += 1;
+                }
+                return Some(line);
             }
         }
-    }
-    lines.push(Line {
-        span: ByteSpan::new(start, text.len()),
-        ends_paragraph: false,
-    });
-    lines
+        finished = true;
+        Some(Line {
+            span: ByteSpan::new(start, text.len()),
+            ends_paragraph: false,
+        })
+    })
 }
 
 fn paragraph_spans(text: &str) -> Vec<ByteSpan> {
-    let lines = lines(text);
     let is_blank = |line: &Line| line.span.slice(text).trim().is_empty();
     // Blank lines separate paragraphs when the text uses them; otherwise every line is one.
-    let blank_line_separated = lines
-        .iter()
+    let blank_line_separated = lines(text)
         .skip_while(|line| is_blank(line))
-        .any(|line| is_blank(line));
+        .any(|line| is_blank(&line));
     let mut paragraphs = Vec::new();
     let mut current: Option<ByteSpan> = None;
-    for line in &lines {
-        if is_blank(line) {
+    for line in lines(text) {
+        if is_blank(&line) {
             paragraphs.extend(current.take());
             continue;
         }
+        // A line opening with a dash is a new line of dialogue, hence a new paragraph.
+        let starts_dialogue = line
+            .span
+            .slice(text)
+            .trim_start()
+            .starts_with(['—', '–', '―']);
         match current.as_mut() {
-            Some(span) if blank_line_separated => span.end = line.span.end,
+            Some(span) if blank_line_separated && !starts_dialogue => span.end = line.span.end,
             _ => {
                 paragraphs.extend(current.take());
                 current = Some(line.span);

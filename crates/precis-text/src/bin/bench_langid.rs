@@ -37,6 +37,9 @@ fn main() {
     }
 }
 
+/// A detector under test: the ISO 639-1 code it gives, if any.
+type DetectFn = dyn Fn(&str) -> Option<String>;
+
 /// One length class of one language: the expected code and its lines.
 struct Sample {
     language: String,
@@ -86,7 +89,7 @@ fn load_samples(dir: &Path) -> Result<Vec<Sample>, String> {
 fn run_child(detector: &str, dir: &Path) -> Result<(), String> {
     let samples = load_samples(dir)?;
     let started = Instant::now();
-    let detect: Box<dyn Fn(&str) -> Option<String>> = match detector {
+    let detect: Box<DetectFn> = match detector {
         "precis" => {
             let precis = LanguageDetector::new();
             Box::new(move |text| Some(precis.detect(text).iso639_1))
