@@ -219,8 +219,38 @@ pub fn select_sentences(
             })
             .collect(),
     );
-    // Lead bias decays smoothly: the first sentence counts fully, the tenth about a third.
-    let position: Vec<f32> = (0..n).map(|i| 1.0 / (1.0 + i as f32).sqrt()).collect();
+    // A sentence printed more than once (a caption repeated by the page, a boilerplate line)
+    // is page furniture, not the story.
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    for sentence in sentences {
+        *occurrences.entry(sentence.trim()).or_default() += 1;
+    }
+    let mut available: Vec<bool> = (0..n)
+        .map(|i| {
+            occurrences[sentences[i].trim()] == 1
+                && is_summary_candidate(sentences[i], word_counts[i])
+        })
+        .collect();
+    if !available.iter().any(|&a| a) {
+        // Nothing reads like a full sentence (a list, a caption-only text): take what has words.
+        available = word_counts.iter().map(|&words| words > 0).collect();
+    }
+    if !available.iter().any(|&a| a) {
+        available = vec![true; n];
+    }
+    // Lead bias decays smoothly over the sentences that can be chosen: the first (the lead,
+    // once headlines and captions are set aside) counts fully, the tenth about a third.
+    let mut rank = 0usize;
+    let position: Vec<f32> = available
+        .iter()
+        .map(|&eligible| {
+            let score = 1.0 / (1.0 + rank as f32).sqrt();
+            if eligible {
+                rank += 1;
+            }
+            score
+        })
+        .collect();
     let relevance: Vec<f32> = (0..n)
         .map(|i| weights.centrality * centrality[i] + weights.position * position[i])
         .collect();
@@ -235,16 +265,6 @@ pub fn select_sentences(
     };
     let mut chosen: Vec<usize> = Vec::new();
     let mut words_used = 0usize;
-    let mut available: Vec<bool> = (0..n)
-        .map(|i| is_summary_candidate(sentences[i], word_counts[i]))
-        .collect();
-    if !available.iter().any(|&a| a) {
-        // Nothing reads like a full sentence (a list, a caption-only text): take what has words.
-        available = word_counts.iter().map(|&words| words > 0).collect();
-    }
-    if !available.iter().any(|&a| a) {
-        available = vec![true; n];
-    }
     while chosen.len() < max_sentences.min(n) {
         let best = (0..n)
             .filter(|&i| available[i])
@@ -361,6 +381,20 @@ mod tests {
             SummaryLength::Sentences(2),
         );
         assert_eq!(indices, vec![2, 3]);
+        let indices = select(
+            &[
+                "A photo shows the north quay of the harbour in March.",
+                "A photo shows the north quay of the harbour in March.",
+                "The council approved the harbour plan on Monday.",
+                "Work on the quay starts in September.",
+            ],
+            SummaryLength::Sentences(2),
+        );
+        assert_eq!(
+            indices,
+            vec![2, 3],
+            "a caption printed twice is page furniture"
+        );
         assert!(is_summary_candidate("He said: “It works.”", 4));
         assert!(!is_summary_candidate("Breaking News", 2));
     }
