@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::RuntimeSettings;
-use crate::pipeline::{DigestOptions, Limits, ModelStatus, Pipeline, ValidArticle};
+use crate::pipeline::{DigestOptions, Limits, Pipeline, ValidArticle};
+use crate::runtime::ModelStatus;
 use crate::summarize::extractive::SummaryLength;
 
 #[derive(Debug, Parser)]

@@ -48,6 +48,17 @@ impl RuntimeSettings {
         self.models_dir.clone().unwrap_or_else(default_models_dir)
     }
 
+    /// The shape of a model pool, from these settings.
+    pub fn pool_config(&self, name: &str, max_batch_cost: usize) -> crate::runtime::PoolConfig {
+        crate::runtime::PoolConfig {
+            name: name.to_string(),
+            workers: self.model_workers,
+            queue_capacity: self.queue_capacity,
+            max_batch_cost,
+            torch_threads: self.torch_threads,
+        }
+    }
+
     pub fn catalog(&self) -> anyhow::Result<Catalog> {
         let text = match &self.config {
             Some(path) => std::fs::read_to_string(path).map_err(|error| {

@@ -534,32 +534,14 @@ mod tests {
     }
 }
 
-/// How one configured model fared at start-up: what `precis models list` prints.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelStatus {
-    pub id: String,
-    #[serde(flatten)]
-    pub role: crate::runtime::ModelRole,
-    pub location: String,
-    pub architecture: Option<crate::runtime::registry::Architecture>,
-    pub size_bytes: Option<u64>,
-    pub load_millis: Option<u64>,
-    pub ready: bool,
-    /// Why the model is not ready.
-    pub error: Option<String>,
-    /// Random weights made for tests: never serve their output as a result.
-    pub test_model: bool,
-}
-
 impl Pipeline {
     /// Loads every model of the catalog. A model that fails is reported in its status, not
     /// fatal here: `serve` refuses to start on it, `models list` shows why.
     pub fn load(
         settings: &crate::config::RuntimeSettings,
         limits: Limits,
-    ) -> anyhow::Result<(Self, Vec<ModelStatus>)> {
-        use crate::runtime::registry::inspect_directory;
-        use crate::runtime::{ModelLocation, ModelRole, PoolConfig};
+    ) -> anyhow::Result<(Self, Vec<crate::runtime::ModelStatus>)> {
+        use crate::runtime::{start_model_pool, ModelRole};
 
         let catalog = settings.catalog()?;
         let models_dir = settings.models_dir();
@@ -567,54 +549,27 @@ impl Pipeline {
         let mut embeddings = None;
         if let Some(model) = &catalog.embeddings {
             let spec = model.spec(ModelRole::SentenceEmbeddings, &models_dir)?;
-            let directory = match &spec.location {
-                ModelLocation::Directory(path) => {
-                    inspect_directory(&spec.id, &spec.role, path).ok()
-                }
-                ModelLocation::Remote(_) => None,
-            };
-            let pool_config = PoolConfig {
-                name: "embeddings".into(),
-                workers: settings.model_workers,
-                queue_capacity: settings.queue_capacity,
-                max_batch_cost: settings.embedding_batch * 4,
-                torch_threads: settings.torch_threads,
-            };
             let forward_batch = settings.embedding_batch;
-            let load_spec = spec.clone();
-            let started = Instant::now();
-            let pool = WorkerPool::start(pool_config, move || {
-                EmbeddingEngine::load(&load_spec, forward_batch)
-            });
-            let load_millis = started.elapsed().as_millis() as u64;
-            let (ready, error) = match pool {
-                Ok(pool) => {
-                    embeddings = Some(EmbeddingService {
-                        model_id: spec.id.clone(),
-                        pool,
-                        languages: model.languages.clone(),
-                    });
-                    (true, None)
-                }
-                Err(error) => (false, Some(error.to_string())),
-            };
-            statuses.push(ModelStatus {
-                id: spec.id.clone(),
-                role: spec.role.clone(),
-                location: spec.location.to_string(),
-                architecture: directory.as_ref().map(|d| d.architecture),
-                size_bytes: directory.as_ref().map(|d| d.size_bytes),
-                load_millis: ready.then_some(load_millis),
-                ready,
-                error,
-                test_model: directory.as_ref().is_some_and(|d| d.test_model),
+            let (pool, status) = start_model_pool(
+                &spec,
+                settings.pool_config("embeddings", settings.embedding_batch * 4),
+                move |spec| EmbeddingEngine::load(spec, forward_batch),
+            );
+            statuses.push(status);
+            embeddings = pool.map(|pool| EmbeddingService {
+                model_id: spec.id.clone(),
+                pool,
+                languages: model.languages.clone(),
             });
         }
+        let (neural_translators, neural_statuses) =
+            crate::translate::load_neural(&catalog, settings)?;
+        statuses.extend(neural_statuses);
         let apertium = precis_translate::apertium::ApertiumConfig {
             data_dir: settings.apertium_dir.clone(),
             ..Default::default()
         };
-        let router = crate::translate::build_router(Vec::new(), &apertium)?;
+        let router = crate::translate::build_router(neural_translators, &apertium)?;
         statuses.extend(crate::translate::apertium_statuses(&router));
         let pipeline = Self {
             detector: Arc::new(LanguageDetector::new()),
@@ -623,5 +578,148 @@ impl Pipeline {
             limits,
         };
         Ok((pipeline, statuses))
+    }
+}
+
+/// One summarizer this deployment runs, for capabilities.
+#[derive(Debug, Clone, Serialize)]
+pub struct SummarizerInfo {
+    /// ISO 639-1 code, or `*` for any language.
+    pub language: String,
+    pub method: SummaryMethod,
+    pub ranking: Ranking,
+    pub engine: String,
+}
+
+/// What this deployment can do: what GetCapabilities reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineCapabilities {
+    /// ISO 639-1 codes, sorted.
+    pub detectable_languages: Vec<String>,
+    /// Per-language summarizers first, then the any-language fallback.
+    pub summarizers: Vec<SummarizerInfo>,
+    /// Direct pairs with their engines, preferred engine first.
+    pub translation_pairs: Vec<precis_translate::PairCapability>,
+}
+
+/// A text beside its translation.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranslatedText {
+    pub original: String,
+    pub translation: Translation,
+}
+
+/// The result of [`Pipeline::translate_texts`].
+#[derive(Debug, Clone, Serialize)]
+pub struct TranslatedTexts {
+    /// The source language used, given or detected (ISO 639-1).
+    pub source_language: String,
+    pub texts: Vec<TranslatedText>,
+}
+
+impl Pipeline {
+    /// Languages, summarizers and translation pairs, as loaded.
+    pub fn capabilities(&self) -> PipelineCapabilities {
+        let mut summarizers: Vec<SummarizerInfo> = self
+            .embeddings
+            .iter()
+            .flat_map(|service| {
+                service.languages.iter().map(|language| SummarizerInfo {
+                    language: language.clone(),
+                    method: SummaryMethod::Extractive,
+                    ranking: Ranking::Embeddings,
+                    engine: service.model_id.clone(),
+                })
+            })
+            .collect();
+        // Mirrors `summarize_extractive`: every other language is ranked lexically.
+        summarizers.push(SummarizerInfo {
+            language: "*".into(),
+            method: SummaryMethod::Extractive,
+            ranking: Ranking::Lexical,
+            engine: "tfidf-centrality".into(),
+        });
+        let mut detectable_languages: Vec<String> = self
+            .detector
+            .supported_languages()
+            .into_iter()
+            .map(|language| language.iso639_1)
+            .collect();
+        detectable_languages.sort();
+        detectable_languages.dedup();
+        PipelineCapabilities {
+            detectable_languages,
+            summarizers,
+            translation_pairs: self.router.capabilities(),
+        }
+    }
+
+    /// Translates `texts` (one batch) from `source_language` (detected from all the texts
+    /// together when `None`) into `target_language`. Validated before any engine runs: at least
+    /// one text, all of them within the article size limit together, both codes well formed.
+    /// A pair with no route is `FailedPrecondition`, naming the pairs that exist.
+    pub async fn translate_texts(
+        &self,
+        texts: Vec<String>,
+        source_language: Option<&str>,
+        target_language: &str,
+        deadline: Option<Instant>,
+    ) -> Result<TranslatedTexts, PrecisError> {
+        if texts.is_empty() {
+            return Err(PrecisError::invalid("texts", "give at least one text"));
+        }
+        let total_bytes: usize = texts.iter().map(String::len).sum();
+        if total_bytes > self.limits.max_article_bytes {
+            return Err(PrecisError::invalid(
+                "texts",
+                format!(
+                    "the texts are {total_bytes} bytes together; the limit is {} bytes (UTF-8)",
+                    self.limits.max_article_bytes
+                ),
+            ));
+        }
+        let target = normalize_language(target_language)
+            .map_err(|error| PrecisError::invalid("target_language", error.to_string()))?;
+        let source = match source_language {
+            Some(code) => normalize_language(code)
+                .map_err(|error| PrecisError::invalid("source_language", error.to_string()))?,
+            None => {
+                let detection = self.detector.detect(&texts.join("\n"));
+                if detection.is_undetermined() {
+                    return Err(PrecisError::invalid(
+                        "source_language",
+                        "the language of the texts could not be detected; set source_language",
+                    ));
+                }
+                detection.iso639_1
+            }
+        };
+        check_deadline(deadline)?;
+        let plan = self.router.plan(&source, &target).map_err(translate_error)?;
+        let route = plan.route().clone();
+        // Engines block (a pipe, a model worker): wait for them off the async runtime.
+        let translated = tokio::task::spawn_blocking(move || {
+            let borrowed: Vec<&str> = texts.iter().map(String::as_str).collect();
+            precis_translate::translate_faithfully(
+                &plan,
+                &borrowed,
+                &[],
+                &FaithfulOptions::default(),
+                deadline,
+            )
+        })
+        .await
+        .map_err(|error| PrecisError::Internal(format!("translation task failed: {error}")))?
+        .map_err(translate_error)?;
+        Ok(TranslatedTexts {
+            source_language: source,
+            texts: translated
+                .into_iter()
+                .map(|faithful| TranslatedText {
+                    original: faithful.original.clone(),
+                    translation: Translation::new(faithful, &route),
+                })
+                .collect(),
+        })
     }
 }

@@ -6,3 +6,64 @@ pub mod worker;
 
 pub use registry::{ModelError, ModelLocation, ModelRole, ModelSpec};
 pub use worker::{ModelEngine, PoolConfig, WorkerPool};
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use registry::{inspect_directory, Architecture};
+
+/// How one configured model fared at start-up: what `precis models list` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStatus {
+    pub id: String,
+    #[serde(flatten)]
+    pub role: ModelRole,
+    pub location: String,
+    pub architecture: Option<Architecture>,
+    pub size_bytes: Option<u64>,
+    pub load_millis: Option<u64>,
+    pub ready: bool,
+    /// Why the model is not ready.
+    pub error: Option<String>,
+    /// Random weights made for tests: never serve their output as a result.
+    pub test_model: bool,
+}
+
+/// Starts a pool for one configured model and reports how it went; a failure is reported in
+/// the status (with the path, the file and the fix), not returned, so `models list` can show
+/// every model and `serve` can refuse to start with all reasons at once.
+pub fn start_model_pool<E, L>(
+    spec: &ModelSpec,
+    config: PoolConfig,
+    load: L,
+) -> (Option<WorkerPool<E>>, ModelStatus)
+where
+    E: ModelEngine,
+    L: Fn(&ModelSpec) -> Result<E, ModelError> + Send + Sync + 'static,
+{
+    let directory = match &spec.location {
+        ModelLocation::Directory(path) => inspect_directory(&spec.id, &spec.role, path).ok(),
+        ModelLocation::Remote(_) => None,
+    };
+    let load_spec = spec.clone();
+    let started = Instant::now();
+    let pool = WorkerPool::start(config, move || load(&load_spec));
+    let load_millis = started.elapsed().as_millis() as u64;
+    let (pool, error) = match pool {
+        Ok(pool) => (Some(pool), None),
+        Err(error) => (None, Some(error.to_string())),
+    };
+    let status = ModelStatus {
+        id: spec.id.clone(),
+        role: spec.role.clone(),
+        location: spec.location.to_string(),
+        architecture: directory.as_ref().map(|d| d.architecture),
+        size_bytes: directory.as_ref().map(|d| d.size_bytes),
+        load_millis: pool.is_some().then_some(load_millis),
+        ready: pool.is_some(),
+        error,
+        test_model: directory.as_ref().is_some_and(|d| d.test_model),
+    };
+    (pool, status)
+}

@@ -7,7 +7,11 @@ use std::sync::Arc;
 use precis_translate::apertium::{start_installed, ApertiumConfig};
 use precis_translate::{Router, Translator};
 
-use crate::pipeline::ModelStatus;
+use crate::config::{Catalog, RuntimeSettings};
+use crate::runtime::generation::{GenerationSettings, TranslationEngine};
+use crate::runtime::{start_model_pool, ModelStatus};
+use neural::NeuralTranslator;
+use precis_translate::LanguagePair;
 
 /// Builds the router: neural engines first (the router prefers them per pair), then every
 /// installed Apertium direction. An Apertium installation that cannot be read is an error;
@@ -26,6 +30,30 @@ pub fn build_router(
         }
     }
     Ok(router)
+}
+
+/// Starts a worker pool per neural pair of the catalog.
+pub fn load_neural(
+    catalog: &Catalog,
+    settings: &RuntimeSettings,
+) -> anyhow::Result<(Vec<Arc<dyn Translator>>, Vec<ModelStatus>)> {
+    let models_dir = settings.models_dir();
+    let mut translators: Vec<Arc<dyn Translator>> = Vec::new();
+    let mut statuses = Vec::new();
+    for pair in &catalog.translation.neural {
+        let spec = pair.spec(&models_dir)?;
+        let (pool, status) = start_model_pool(
+            &spec,
+            settings.pool_config(&format!("translate-{}-{}", pair.source, pair.target), 32),
+            |spec| TranslationEngine::load(spec, GenerationSettings::default()),
+        );
+        statuses.push(status);
+        if let Some(pool) = pool {
+            let language_pair = LanguagePair::new(pair.source.clone(), pair.target.clone());
+            translators.push(Arc::new(NeuralTranslator::new(&spec.id, language_pair, pool)));
+        }
+    }
+    Ok((translators, statuses))
 }
 
 /// For `models list`: Apertium pairs are engines too.
