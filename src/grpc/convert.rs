@@ -1,10 +1,15 @@
 //! proto ↔ domain. No logic beyond mapping lives here.
+use std::time::Instant;
+
 use precis_text::language::Detection;
 use precis_text::quotes::{Quote, SpeakerKind};
 use precis_text::ByteSpan;
 
 use crate::error::PrecisError;
-use crate::pipeline::{Digest, KeyQuote, Summary, SummaryMethod, Translation};
+use crate::pipeline::{
+    Digest, DigestOptions, KeyQuote, PipelineCapabilities, Summary, SummaryMethod, TranslatedTexts,
+    Translation,
+};
 use crate::proto;
 use crate::summarize::extractive::{Ranking, SummaryLength};
 
@@ -44,15 +49,31 @@ pub fn summary(summary: &Summary) -> proto::Summary {
                 score: sentence.score,
             })
             .collect(),
-        method: match summary.method {
-            SummaryMethod::Extractive => proto::SummaryMethod::Extractive,
-            SummaryMethod::Abstractive => proto::SummaryMethod::Abstractive,
-        } as i32,
-        ranking: match summary.ranking {
-            Ranking::Embeddings => proto::Ranking::Embeddings,
-            Ranking::Lexical => proto::Ranking::Lexical,
-        } as i32,
+        method: summary_method(summary.method) as i32,
+        ranking: ranking(summary.ranking) as i32,
         engine: summary.engine.clone(),
+    }
+}
+
+fn summary_method(method: SummaryMethod) -> proto::SummaryMethod {
+    match method {
+        SummaryMethod::Extractive => proto::SummaryMethod::Extractive,
+        SummaryMethod::Abstractive => proto::SummaryMethod::Abstractive,
+    }
+}
+
+fn ranking(ranking: Ranking) -> proto::Ranking {
+    match ranking {
+        Ranking::Embeddings => proto::Ranking::Embeddings,
+        Ranking::Lexical => proto::Ranking::Lexical,
+    }
+}
+
+fn engine_kind(kind: Option<precis_translate::EngineKind>) -> proto::EngineKind {
+    match kind {
+        None => proto::EngineKind::Unspecified,
+        Some(precis_translate::EngineKind::Neural) => proto::EngineKind::Neural,
+        Some(precis_translate::EngineKind::RuleBased) => proto::EngineKind::RuleBased,
     }
 }
 
@@ -62,11 +83,7 @@ pub fn translation(translation: &Translation) -> proto::Translation {
         source_language: translation.source_language.clone(),
         target_language: translation.target_language.clone(),
         engines: translation.engines.clone(),
-        engine_kind: match translation.engine_kind {
-            None => proto::EngineKind::Unspecified,
-            Some(precis_translate::EngineKind::Neural) => proto::EngineKind::Neural,
-            Some(precis_translate::EngineKind::RuleBased) => proto::EngineKind::RuleBased,
-        } as i32,
+        engine_kind: engine_kind(translation.engine_kind) as i32,
         unpreserved_terms: translation.unpreserved_terms.clone(),
     }
 }
@@ -91,12 +108,14 @@ pub fn quote(quote: &Quote) -> proto::Quote {
                 SpeakerKind::Resolved => proto::SpeakerKind::Resolved,
                 SpeakerKind::TitleOnly => proto::SpeakerKind::TitleOnly,
             } as i32,
+            title: speaker.title.clone().unwrap_or_default(),
         }),
         cue: quote.cue_verb.clone().unwrap_or_default(),
         language: Some(detection(&quote.language)),
         confidence: quote.confidence,
         salience: quote.salience,
         translation: None,
+        sentence_index: quote.sentence_index as u32,
     }
 }
 
@@ -136,5 +155,195 @@ pub fn summary_length(length: Option<&proto::SummaryLength>) -> Result<SummaryLe
             "summary_length.ratio",
             format!("{ratio} is outside (0, 1]"),
         )),
+    }
+}
+
+/// What a DigestRequest asks for, validated (the article itself is validated separately).
+pub fn digest_options(
+    request: &proto::DigestRequest,
+    deadline: Option<Instant>,
+) -> Result<DigestOptions, PrecisError> {
+    Ok(DigestOptions {
+        summary_length: summary_length(request.summary_length.as_ref())?,
+        max_quotes: request.max_quotes as usize,
+        skip_summary: request.skip_summary,
+        skip_quotes: request.skip_quotes,
+        target_language: (!request.target_language.trim().is_empty() && !request.skip_translation)
+            .then(|| request.target_language.clone()),
+        deadline,
+    })
+}
+
+pub fn capabilities(capabilities: &PipelineCapabilities, limits: proto::Limits) -> proto::Capabilities {
+    proto::Capabilities {
+        detectable_languages: capabilities.detectable_languages.clone(),
+        summarizers: capabilities
+            .summarizers
+            .iter()
+            .map(|summarizer| proto::SummarizerInfo {
+                language: summarizer.language.clone(),
+                method: summary_method(summarizer.method) as i32,
+                ranking: ranking(summarizer.ranking) as i32,
+                engine: summarizer.engine.clone(),
+            })
+            .collect(),
+        translation_pairs: capabilities
+            .translation_pairs
+            .iter()
+            .flat_map(|pair| {
+                pair.engines
+                    .iter()
+                    .enumerate()
+                    .map(|(rank, engine)| proto::TranslationPair {
+                        source_language: pair.pair.source.clone(),
+                        target_language: pair.pair.target.clone(),
+                        engine: engine.id.clone(),
+                        engine_kind: engine_kind(Some(engine.kind)) as i32,
+                        // The router lists a pair's engines preferred first.
+                        preferred: rank == 0,
+                    })
+            })
+            .collect(),
+        limits: Some(limits),
+    }
+}
+
+pub fn translated_texts(translated: &TranslatedTexts) -> proto::TranslateResponse {
+    proto::TranslateResponse {
+        translations: translated
+            .texts
+            .iter()
+            .map(|text| proto::TranslatedText {
+                original: text.original.clone(),
+                translation: Some(translation(&text.translation)),
+            })
+            .collect(),
+        source_language: translated.source_language.clone(),
+    }
+}
+
+/// proto → domain, for clients (the CLI prints a server's answer exactly as its own).
+pub mod from_proto {
+    use super::*;
+    use crate::pipeline::{StageTiming, SummarySentence};
+    use precis_text::language::Alternative;
+    use precis_text::quotes::Speaker;
+
+    fn span(span: Option<proto::Span>) -> ByteSpan {
+        let span = span.unwrap_or_default();
+        ByteSpan::new(span.start as usize, span.end as usize)
+    }
+
+    pub fn detection(detection: Option<proto::LanguageDetection>) -> Detection {
+        let Some(detection) = detection else {
+            return Detection::undetermined("");
+        };
+        Detection {
+            iso639_1: detection.language,
+            iso639_3: detection.iso639_3,
+            script: detection.script,
+            confidence: detection.confidence,
+            alternatives: detection
+                .alternatives
+                .into_iter()
+                .map(|alternative| Alternative {
+                    iso639_1: alternative.language,
+                    confidence: alternative.confidence,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn summary(summary: proto::Summary) -> Summary {
+        Summary {
+            method: match summary.method() {
+                proto::SummaryMethod::Abstractive => SummaryMethod::Abstractive,
+                _ => SummaryMethod::Extractive,
+            },
+            ranking: match summary.ranking() {
+                proto::Ranking::Embeddings => Ranking::Embeddings,
+                _ => Ranking::Lexical,
+            },
+            text: summary.text,
+            sentences: summary
+                .sentences
+                .into_iter()
+                .map(|sentence| SummarySentence {
+                    text: sentence.text,
+                    span: span(sentence.span),
+                    score: sentence.score,
+                })
+                .collect(),
+            engine: summary.engine,
+        }
+    }
+
+    pub fn translation(translation: proto::Translation) -> Translation {
+        Translation {
+            engine_kind: match translation.engine_kind() {
+                proto::EngineKind::Neural => Some(precis_translate::EngineKind::Neural),
+                proto::EngineKind::RuleBased => Some(precis_translate::EngineKind::RuleBased),
+                proto::EngineKind::Unspecified => None,
+            },
+            text: translation.text,
+            source_language: translation.source_language,
+            target_language: translation.target_language,
+            engines: translation.engines,
+            unpreserved_terms: translation.unpreserved_terms,
+        }
+    }
+
+    pub fn quote(quote: proto::Quote) -> KeyQuote {
+        let speaker = quote.speaker.map(|speaker| Speaker {
+            kind: match speaker.kind() {
+                proto::SpeakerKind::Resolved => SpeakerKind::Resolved,
+                proto::SpeakerKind::TitleOnly => SpeakerKind::TitleOnly,
+                _ => SpeakerKind::Named,
+            },
+            name: speaker.name,
+            span: span(speaker.span),
+            title: (!speaker.title.is_empty()).then_some(speaker.title),
+        });
+        KeyQuote {
+            quote: Quote {
+                text: quote.text,
+                span: span(quote.span),
+                outer_span: span(quote.outer_span),
+                speaker,
+                cue_verb: (!quote.cue.is_empty()).then_some(quote.cue),
+                language: detection(quote.language),
+                confidence: quote.confidence,
+                salience: quote.salience,
+                sentence_index: quote.sentence_index as usize,
+            },
+            translation: quote.translation.map(translation),
+        }
+    }
+
+    /// The stage names the pipeline uses, as the static strings its timings carry.
+    fn stage(name: &str) -> &'static str {
+        const STAGES: [&str; 5] = ["language", "segment", "quotes", "summarize", "translate"];
+        STAGES
+            .into_iter()
+            .find(|stage| *stage == name)
+            .unwrap_or("other")
+    }
+
+    pub fn digest(response: proto::DigestResponse) -> Digest {
+        Digest {
+            language: detection(response.language),
+            summary: response.summary.map(summary),
+            translated_summary: response.translated_summary.map(translation),
+            quotes: response.quotes.into_iter().map(quote).collect(),
+            warnings: response.warnings,
+            timings: response
+                .timings
+                .into_iter()
+                .map(|timing| StageTiming {
+                    stage: stage(&timing.stage),
+                    micros: timing.micros,
+                })
+                .collect(),
+        }
     }
 }

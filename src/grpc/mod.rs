@@ -1,192 +1,124 @@
 //! The gRPC layer: maps proto ↔ domain and errors ↔ status; no domain logic here.
+//!
+//! - `server`: start-up (health NOT_SERVING until warm-up), reflection, TLS, drain on signal.
+//! - `admission`: one tower layer in front of every `precis.v1.Precis` call: API key, readiness
+//!   and draining, the concurrency limit, the call's deadline, request metrics.
+//! - `service`: the RPC handlers, each a thin proto → domain → proto mapping.
+//! - `convert`, `status`: the mappings themselves.
+//! - `client`: what the CLI and the load test use to talk to a server.
+mod admission;
+mod auth;
+pub mod client;
 mod convert;
+mod server;
+mod service;
 mod status;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use tonic::{Request, Response, Status};
+pub use admission::CallDeadline;
+pub use auth::ApiKeys;
+pub use convert::from_proto;
+pub use server::{load_pipeline, serve, serve_on, Listeners};
 
 use crate::config::RuntimeSettings;
-use crate::pipeline::{DigestOptions, Limits, Pipeline, ValidArticle};
-use crate::proto;
-use crate::proto::precis_server::{Precis, PrecisServer};
 
+/// Defaults shared by the flags and [`ServeSettings::new`], so tests and the CLI agree.
+pub mod defaults {
+    pub const LISTEN: &str = "127.0.0.1:50051";
+    pub const MAX_ARTICLE_BYTES: usize = 256 * 1024;
+    pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+    pub const MAX_CONCURRENT_REQUESTS: usize = 256;
+    pub const MAX_STREAM_IN_FLIGHT: usize = 4;
+    pub const DRAIN_GRACE_SECONDS: f64 = 20.0;
+}
+
+/// Every setting of `precis serve`; each is a flag with a `PRECIS_*` env var.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeSettings {
     /// Address to listen on for gRPC
-    #[arg(long, env = "PRECIS_LISTEN", default_value = "127.0.0.1:50051")]
-    pub listen: SocketAddr,
+    #[arg(long, env = "PRECIS_LISTEN", default_value = defaults::LISTEN)]
+    pub listen: std::net::SocketAddr,
 
-    /// Largest accepted article, in UTF-8 bytes
-    #[arg(long, env = "PRECIS_MAX_ARTICLE_BYTES", default_value_t = 256 * 1024)]
+    /// Largest accepted article, in UTF-8 bytes (larger: INVALID_ARGUMENT naming the limit)
+    #[arg(long, env = "PRECIS_MAX_ARTICLE_BYTES", default_value_t = defaults::MAX_ARTICLE_BYTES)]
     pub max_article_bytes: usize,
+
+    /// Largest gRPC message accepted, in bytes (larger: RESOURCE_EXHAUSTED)
+    #[arg(long, env = "PRECIS_MAX_MESSAGE_BYTES", default_value_t = defaults::MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+
+    /// Calls served at once; beyond that, calls get RESOURCE_EXHAUSTED at once
+    #[arg(long, env = "PRECIS_MAX_CONCURRENT_REQUESTS", default_value_t = defaults::MAX_CONCURRENT_REQUESTS)]
+    pub max_concurrent_requests: usize,
+
+    /// Articles worked on at once within one DigestStream call
+    #[arg(long, env = "PRECIS_MAX_STREAM_IN_FLIGHT", default_value_t = defaults::MAX_STREAM_IN_FLIGHT)]
+    pub max_stream_in_flight: usize,
+
+    /// On SIGTERM or Ctrl-C, how long in-flight calls may take to finish (seconds)
+    #[arg(long, env = "PRECIS_DRAIN_GRACE_SECONDS", default_value_t = defaults::DRAIN_GRACE_SECONDS)]
+    pub drain_grace_seconds: f64,
+
+    /// API keys, comma-separated; when any key is set (here or in --api-keys-file), calls need
+    /// `authorization: Bearer <key>`
+    #[arg(long, env = "PRECIS_API_KEYS", hide_env_values = true)]
+    pub api_keys: Option<String>,
+
+    /// File with one API key per line (`#` starts a comment)
+    #[arg(long, env = "PRECIS_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+
+    /// TLS certificate chain (PEM); serve TLS when set, together with --tls-key
+    #[arg(long, env = "PRECIS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM)
+    #[arg(long, env = "PRECIS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Address for Prometheus metrics over HTTP (GET /metrics); empty: no metrics endpoint
+    #[arg(long, env = "PRECIS_METRICS_LISTEN", default_value = "")]
+    pub metrics_listen: String,
 
     #[command(flatten)]
     pub runtime: RuntimeSettings,
 }
 
-pub struct PrecisService {
-    pipeline: Arc<Pipeline>,
-}
-
-impl PrecisService {
-    pub fn new(pipeline: Arc<Pipeline>) -> Self {
-        Self { pipeline }
-    }
-
-    fn article(&self, text: String) -> Result<ValidArticle, Status> {
-        Ok(ValidArticle::new(text, &self.pipeline.limits)?)
-    }
-}
-
-/// The deadline the client set (`grpc-timeout`), as an instant.
-fn deadline_of<T>(request: &Request<T>) -> Option<Instant> {
-    let header = request.metadata().get("grpc-timeout")?.to_str().ok()?;
-    let (value, unit) = header.split_at(header.len().checked_sub(1)?);
-    let value: u64 = value.parse().ok()?;
-    let duration = match unit {
-        "H" => std::time::Duration::from_secs(value * 3600),
-        "M" => std::time::Duration::from_secs(value * 60),
-        "S" => std::time::Duration::from_secs(value),
-        "m" => std::time::Duration::from_millis(value),
-        "u" => std::time::Duration::from_micros(value),
-        "n" => std::time::Duration::from_nanos(value),
-        _ => return None,
-    };
-    Some(Instant::now() + duration)
-}
-
-#[tonic::async_trait]
-impl Precis for PrecisService {
-    async fn digest(
-        &self,
-        request: Request<proto::DigestRequest>,
-    ) -> Result<Response<proto::DigestResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let article = self.article(request.text)?;
-        let options = DigestOptions {
-            summary_length: convert::summary_length(request.summary_length.as_ref())?,
-            max_quotes: request.max_quotes as usize,
-            skip_summary: request.skip_summary,
-            skip_quotes: request.skip_quotes,
-            target_language: (!request.target_language.is_empty() && !request.skip_translation)
-                .then_some(request.target_language),
-            deadline,
-        };
-        let digest = self.pipeline.digest(&article, &options).await?;
-        Ok(Response::new(convert::digest(request.client_id, &digest)))
-    }
-
-    type DigestStreamStream =
-        tokio_stream::wrappers::ReceiverStream<Result<proto::DigestStreamResult, Status>>;
-
-    async fn digest_stream(
-        &self,
-        _request: Request<tonic::Streaming<proto::DigestRequest>>,
-    ) -> Result<Response<Self::DigestStreamStream>, Status> {
-        Err(Status::unimplemented("DigestStream is not implemented yet"))
-    }
-
-    async fn detect_language(
-        &self,
-        request: Request<proto::DetectLanguageRequest>,
-    ) -> Result<Response<proto::DetectLanguageResponse>, Status> {
-        let text = request.into_inner().text;
-        let article = self.article(text)?;
-        let detection = self.pipeline.detector.detect(article.text());
-        Ok(Response::new(proto::DetectLanguageResponse {
-            language: Some(convert::detection(&detection)),
-        }))
-    }
-
-    async fn extract_quotes(
-        &self,
-        _request: Request<proto::ExtractQuotesRequest>,
-    ) -> Result<Response<proto::ExtractQuotesResponse>, Status> {
-        Err(Status::unimplemented(
-            "ExtractQuotes is not implemented yet",
-        ))
-    }
-
-    async fn summarize(
-        &self,
-        _request: Request<proto::SummarizeRequest>,
-    ) -> Result<Response<proto::SummarizeResponse>, Status> {
-        Err(Status::unimplemented("Summarize is not implemented yet"))
-    }
-
-    async fn translate(
-        &self,
-        _request: Request<proto::TranslateRequest>,
-    ) -> Result<Response<proto::TranslateResponse>, Status> {
-        Err(Status::unimplemented("Translate is not implemented yet"))
-    }
-
-    async fn get_capabilities(
-        &self,
-        _request: Request<proto::GetCapabilitiesRequest>,
-    ) -> Result<Response<proto::Capabilities>, Status> {
-        Err(Status::unimplemented(
-            "GetCapabilities is not implemented yet",
-        ))
-    }
-}
-
-/// Loads the models, warms them up, then serves until Ctrl-C or SIGTERM.
-pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_not_serving::<PrecisServer<PrecisService>>()
-        .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-
-    let limits = Limits {
-        max_article_bytes: settings.max_article_bytes,
-    };
-    let runtime = settings.runtime.clone();
-    let (pipeline, statuses) =
-        tokio::task::spawn_blocking(move || Pipeline::load(&runtime, limits)).await??;
-    for status in &statuses {
-        if let Some(error) = &status.error {
-            anyhow::bail!("{error}");
+impl ServeSettings {
+    /// The flag defaults around `runtime`: what an in-process server (tests, benches) starts with.
+    pub fn new(runtime: RuntimeSettings) -> Self {
+        Self {
+            listen: defaults::LISTEN.parse().unwrap_or_else(|_| {
+                std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 50051))
+            }),
+            max_article_bytes: defaults::MAX_ARTICLE_BYTES,
+            max_message_bytes: defaults::MAX_MESSAGE_BYTES,
+            max_concurrent_requests: defaults::MAX_CONCURRENT_REQUESTS,
+            max_stream_in_flight: defaults::MAX_STREAM_IN_FLIGHT,
+            drain_grace_seconds: defaults::DRAIN_GRACE_SECONDS,
+            api_keys: None,
+            api_keys_file: None,
+            tls_cert: None,
+            tls_key: None,
+            metrics_listen: String::new(),
+            runtime,
         }
-        tracing::info!(model = %status.id, role = %status.role, load_ms = ?status.load_millis, "model ready");
     }
-    let pipeline = Arc::new(pipeline);
-    warm_up(&pipeline).await?;
-    health_reporter
-        .set_serving::<PrecisServer<PrecisService>>()
-        .await;
 
-    tracing::info!(listen = %settings.listen, "serving");
-    tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_service(PrecisServer::new(PrecisService::new(pipeline)))
-        .serve_with_shutdown(settings.listen, async {
-            let _ = tokio::signal::ctrl_c().await;
+    pub fn drain_grace(&self) -> Duration {
+        Duration::try_from_secs_f64(self.drain_grace_seconds.max(0.0)).unwrap_or(Duration::ZERO)
+    }
+
+    /// The metrics address, or none when the flag is empty.
+    pub fn metrics_address(&self) -> anyhow::Result<Option<std::net::SocketAddr>> {
+        let text = self.metrics_listen.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|error| {
+            anyhow::anyhow!("--metrics-listen {text:?} is not an address like 127.0.0.1:9090: {error}")
         })
-        .await?;
-    Ok(())
-}
-
-/// One real digest through every model before health says SERVING.
-async fn warm_up(pipeline: &Pipeline) -> anyhow::Result<()> {
-    let article = ValidArticle::new(
-        "The city council approved the new harbour budget on Monday. \
-         \"This is a good day for the port,\" the mayor said. \
-         Work starts in March."
-            .to_string(),
-        &pipeline.limits,
-    )?;
-    pipeline
-        .digest(&article, &DigestOptions::default())
-        .await
-        .map_err(|error| anyhow::anyhow!("warm-up failed: {error}"))?;
-    Ok(())
+    }
 }

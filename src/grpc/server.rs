@@ -1,0 +1,325 @@
+//! Start-up, readiness and drain.
+//!
+//! The port opens at once, with health NOT_SERVING and precis calls answered UNAVAILABLE, so an
+//! orchestrator sees a live process while the models load. Health turns SERVING only after one
+//! real digest (the warm-up) went through every model. On SIGTERM or Ctrl-C: health NOT_SERVING,
+//! new calls UNAVAILABLE, calls in flight finish within the grace period, then the connections
+//! close and `serve_on` returns.
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::server::NamedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, ServerTlsConfig};
+use tonic_health::server::HealthReporter;
+use tonic_health::ServingStatus;
+
+use crate::config::RuntimeSettings;
+use crate::grpc::admission::{AdmissionLayer, ServerState};
+use crate::grpc::auth::ApiKeys;
+use crate::grpc::service::PrecisService;
+use crate::grpc::ServeSettings;
+use crate::pipeline::{DigestOptions, Limits, Pipeline, ValidArticle};
+use crate::proto;
+use crate::proto::precis_server::PrecisServer;
+use crate::telemetry;
+
+/// The sockets a server uses, bound before it starts (tests bind port 0 and read the address).
+pub struct Listeners {
+    pub grpc: TcpListener,
+    /// Prometheus `GET /metrics`; none to expose no metrics.
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    pub async fn bind(settings: &ServeSettings) -> anyhow::Result<Self> {
+        let grpc = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", settings.listen))?;
+        let metrics = match settings.metrics_address()? {
+            Some(address) => Some(TcpListener::bind(address).await.map_err(|error| {
+                anyhow::anyhow!("cannot listen for metrics on {address}: {error}")
+            })?),
+            None => None,
+        };
+        Ok(Self { grpc, metrics })
+    }
+}
+
+/// `precis serve`: binds, loads the models, serves until Ctrl-C or SIGTERM, then drains.
+pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let listeners = Listeners::bind(&settings).await?;
+    let limits = Limits {
+        max_article_bytes: settings.max_article_bytes,
+    };
+    let pipeline = load_pipeline(settings.runtime.clone(), limits);
+    serve_on(listeners, settings, pipeline, shutdown_signal()).await
+}
+
+/// Loads every configured model off the async runtime. A configured model that does not load
+/// stops the server: never a silent downgrade.
+pub fn load_pipeline(
+    runtime: RuntimeSettings,
+    limits: Limits,
+) -> impl Future<Output = anyhow::Result<Arc<Pipeline>>> + Send + 'static {
+    async move {
+        let (pipeline, statuses) =
+            tokio::task::spawn_blocking(move || Pipeline::load(&runtime, limits)).await??;
+        for status in &statuses {
+            if let Some(error) = &status.error {
+                anyhow::bail!("{error}");
+            }
+            tracing::info!(model = %status.id, role = %status.role, load_ms = ?status.load_millis, "model ready");
+        }
+        Ok(Arc::new(pipeline))
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C drains");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Serves on bound `listeners` until `shutdown` resolves, then drains (see the module doc).
+/// `pipeline` is awaited in the background while health says NOT_SERVING; an error from it (or
+/// from the warm-up) stops the server and is returned.
+pub async fn serve_on<P, S>(
+    listeners: Listeners,
+    settings: ServeSettings,
+    pipeline: P,
+    shutdown: S,
+) -> anyhow::Result<()>
+where
+    P: Future<Output = anyhow::Result<Arc<Pipeline>>> + Send + 'static,
+    S: Future<Output = ()> + Send + 'static,
+{
+    let api_keys = ApiKeys::load(
+        settings.api_keys.as_deref(),
+        settings.api_keys_file.as_deref(),
+    )?;
+    let tls = tls_config(&settings)?;
+    let state = ServerState::new(settings.max_concurrent_requests, api_keys.clone());
+    let (health, health_service) = tonic_health::server::health_reporter();
+    set_health(&health, ServingStatus::NotServing).await;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    // v1alpha too: grpcurl and grpcio's Python reflection client still speak it.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let _metrics = match listeners.metrics {
+        Some(listener) => {
+            let handle = telemetry::install_metrics()?;
+            tracing::info!(address = %listener.local_addr()?, "metrics at GET /metrics");
+            Some(AbortOnDrop::spawn(telemetry::serve_metrics(
+                listener, handle,
+            )))
+        }
+        None => None,
+    };
+
+    let precis = PrecisServer::new(PrecisService::new(
+        Arc::clone(&state),
+        settings.max_stream_in_flight,
+        settings.max_message_bytes,
+    ))
+    .max_decoding_message_size(settings.max_message_bytes);
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder
+        .layer(AdmissionLayer::new(Arc::clone(&state)))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(precis);
+
+    let address = listeners.grpc.local_addr()?;
+    let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
+    tracing::info!(%address, tls = settings.tls_cert.is_some(), api_keys = api_keys.is_enabled(), "listening; loading models");
+
+    let (startup_failed, startup_failure) = oneshot::channel::<()>();
+    let readiness = AbortOnDrop::spawn(become_ready(
+        pipeline,
+        Arc::clone(&state),
+        health.clone(),
+        startup_failed,
+    ));
+
+    let grace = settings.drain_grace();
+    let (drained, hard_stop) = oneshot::channel::<Instant>();
+    let drain = {
+        let state = Arc::clone(&state);
+        async move {
+            tokio::select! {
+                () = shutdown => tracing::info!(grace_seconds = grace.as_secs_f64(), "shutdown requested: draining"),
+                Ok(()) = startup_failure => {}
+            }
+            let stop_by = Instant::now() + grace;
+            state.start_draining();
+            set_health(&health, ServingStatus::NotServing).await;
+            if tokio::time::timeout(grace, state.wait_idle()).await.is_err() {
+                tracing::warn!("grace period over with calls still in flight; closing");
+            }
+            let _ = drained.send(stop_by);
+        }
+    };
+    let server = router.serve_with_incoming_shutdown(incoming, drain);
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result?,
+        Ok(stop_by) = hard_stop => {
+            // Calls are done (or out of time); give connections the rest of the grace period to
+            // close cleanly, then drop them.
+            let remaining = stop_by.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+            match tokio::time::timeout(remaining, &mut server).await {
+                Ok(result) => result?,
+                Err(_) => tracing::warn!("connections still open after the grace period; dropped"),
+            }
+        }
+    }
+    // A server that stopped because start-up failed reports why.
+    if readiness.is_finished() {
+        readiness.join().await??;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Loads (awaits) the pipeline, runs the warm-up digest, then opens the gate and reports SERVING.
+async fn become_ready<P>(
+    pipeline: P,
+    state: Arc<ServerState>,
+    health: HealthReporter,
+    startup_failed: oneshot::Sender<()>,
+) -> anyhow::Result<()>
+where
+    P: Future<Output = anyhow::Result<Arc<Pipeline>>>,
+{
+    let started = Instant::now();
+    let ready = async {
+        let pipeline = pipeline.await?;
+        warm_up(&pipeline).await?;
+        anyhow::Ok(pipeline)
+    }
+    .await;
+    match ready {
+        Ok(pipeline) => {
+            state.set_ready(pipeline);
+            if !state.is_draining() {
+                set_health(&health, ServingStatus::Serving).await;
+            }
+            tracing::info!(
+                millis = started.elapsed().as_millis() as u64,
+                "models loaded and warmed up: SERVING"
+            );
+            Ok(())
+        }
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "start-up failed; stopping");
+            let _ = startup_failed.send(());
+            Err(error)
+        }
+    }
+}
+
+/// One real digest through every model before health says SERVING.
+async fn warm_up(pipeline: &Pipeline) -> anyhow::Result<()> {
+    let article = ValidArticle::new(
+        "The city council approved the new harbour budget on Monday. \
+         \"This is a good day for the port,\" the mayor said. \
+         Work starts in March."
+            .to_string(),
+        &pipeline.limits,
+    )?;
+    pipeline
+        .digest(&article, &DigestOptions::default())
+        .await
+        .map_err(|error| anyhow::anyhow!("warm-up failed: {error}"))?;
+    Ok(())
+}
+
+/// The overall status ("") and the Precis service's, always together.
+async fn set_health(health: &HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    health
+        .set_service_status(
+            <PrecisServer<PrecisService> as NamedService>::NAME,
+            status,
+        )
+        .await;
+}
+
+fn tls_config(settings: &ServeSettings) -> anyhow::Result<Option<ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path)
+            .map_err(|error| anyhow::anyhow!("cannot read the TLS {what} {}: {error}", path.display()))
+    };
+    let identity = Identity::from_pem(read(cert, "certificate")?, read(key, "key")?);
+    Ok(Some(ServerTlsConfig::new().identity(identity)))
+}
+
+/// A spawned task that ends with its owner.
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> AbortOnDrop<T> {
+    fn spawn(task: impl Future<Output = T> + Send + 'static) -> Self
+    where
+        T: Send + 'static,
+    {
+        Self(Some(tokio::spawn(task)))
+    }
+
+    fn is_finished(&self) -> bool {
+        self.0.as_ref().is_some_and(|handle| handle.is_finished())
+    }
+
+    async fn join(mut self) -> anyhow::Result<T> {
+        let handle = self
+            .0
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("task already joined"))?;
+        handle
+            .await
+            .map_err(|error| anyhow::anyhow!("task failed: {error}"))
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
+    }
+}
