@@ -876,10 +876,8 @@ fn dialogue_quotes(text: &str, paragraph: ByteSpan) -> Vec<(RawQuote, bool)> {
         paragraph.start + paragraph_text.chars().next().map_or(0, char::len_utf8);
     let mut in_narration = false;
     let mut previous: Option<char> = None;
-    let mut chars = paragraph_text.char_indices().skip(1).peekable();
-    while let Some((relative, c)) = chars.next() {
+    for (relative, c) in paragraph_text.char_indices().skip(1) {
         let at = paragraph.start + relative;
-        let next = chars.peek().map(|&(_, next)| next);
         if is_dialogue_dash(c) {
             if !in_narration && previous.is_some_and(char::is_whitespace) {
                 // Spanish: " —afirmó el ministro—": the narrator speaks until the next dash.
@@ -906,7 +904,6 @@ fn dialogue_quotes(text: &str, paragraph: ByteSpan) -> Vec<(RawQuote, bool)> {
             }
         }
         previous = Some(c);
-        let _ = next;
     }
     if in_narration {
         narration_has_cue |= contains_cue(&text[segment_start..paragraph.end]);

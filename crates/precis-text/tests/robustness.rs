@@ -113,7 +113,11 @@ proptest! {
 /// quadratic work, takes far longer than linear work on these sizes).
 fn check_within(text: &str, limit: Duration) {
     // Unoptimised builds run several times slower; the limit only has to catch a hang.
-    let limit = if cfg!(debug_assertions) { limit * 10 } else { limit };
+    let limit = if cfg!(debug_assertions) {
+        limit * 10
+    } else {
+        limit
+    };
     let started = Instant::now();
     check_invariants(text);
     let elapsed = started.elapsed();
