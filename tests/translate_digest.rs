@@ -1,0 +1,129 @@
+//! The whole digest with translation, on the shared sample article (read from ../shared at test
+//! time, never copied into the repo) and on articles the team wrote.
+mod common;
+
+use precis::pipeline::{Digest, DigestOptions, Limits, Pipeline, ValidArticle};
+use precis_translate::EngineKind;
+
+fn sample_article() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples/voa-iran-islamic-state.txt");
+    std::fs::read_to_string(&path).unwrap_or_else(|error| {
+        panic!("the shared sample article {} is missing: {error}", path.display())
+    })
+}
+
+fn pipeline() -> Pipeline {
+    let (pipeline, statuses) =
+        Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
+    assert!(statuses.iter().all(|s| s.ready), "{statuses:?}");
+    assert!(
+        !pipeline.router.available_pairs().is_empty(),
+        "no Apertium pair is installed: run scripts/setup"
+    );
+    pipeline
+}
+
+async fn digest_to(pipeline: &Pipeline, text: &str, target: &str) -> Digest {
+    let article = ValidArticle::new(text.to_string(), &pipeline.limits).unwrap();
+    let options = DigestOptions {
+        target_language: Some(target.to_string()),
+        ..DigestOptions::default()
+    };
+    pipeline.digest(&article, &options).await.unwrap()
+}
+
+/// Every quote is translated, precis detects the translations (together) as `target`, and each
+/// speaker's name is unchanged in the output and absent from the lost terms.
+async fn assert_translated(target: &str) -> Digest {
+    let pipeline = pipeline();
+    let digest = digest_to(&pipeline, &sample_article(), target).await;
+    assert_eq!(digest.quotes.len(), 9, "the sample has nine direct quotes");
+    let mut translated_quotes = Vec::new();
+    for key_quote in &digest.quotes {
+        let translation = key_quote
+            .translation
+            .as_ref()
+            .unwrap_or_else(|| panic!("quote not translated: {:?}", key_quote.quote.text));
+        assert_eq!(translation.target_language, target);
+        assert_eq!(translation.engine_kind, Some(EngineKind::RuleBased));
+        assert!(!translation.engines.is_empty());
+        assert_ne!(translation.text, key_quote.quote.text, "an actual translation");
+        assert!(translation.unpreserved_terms.is_empty(), "{translation:?}");
+        translated_quotes.push(translation.text.clone());
+    }
+    let all = translated_quotes.join(" ");
+    let detected = pipeline.detector.detect(&all);
+    assert_eq!(detected.iso639_1, target, "{all}");
+    // The longer quotes are each recognisably in the target language on their own.
+    for text in translated_quotes.iter().filter(|t| t.split_whitespace().count() >= 8) {
+        assert_eq!(pipeline.detector.detect(text).iso639_1, target, "{text}");
+    }
+    let summary = digest.translated_summary.as_ref().expect("the summary is translated");
+    assert_eq!(pipeline.detector.detect(&summary.text).iso639_1, target, "{}", summary.text);
+    digest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_to_spanish_translates_every_quote_and_keeps_speakers() {
+    let digest = assert_translated("es").await;
+    for key_quote in &digest.quotes {
+        assert_eq!(key_quote.translation.as_ref().unwrap().engines, vec!["apertium/eng-spa"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_to_catalan_uses_the_direct_pair() {
+    let digest = assert_translated("ca").await;
+    assert_eq!(
+        digest.quotes[0].translation.as_ref().unwrap().engines,
+        vec!["apertium/eng-cat"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_to_portuguese_pivots_through_spanish() {
+    let digest = assert_translated("pt").await;
+    let engines = &digest.quotes[0].translation.as_ref().unwrap().engines;
+    assert_eq!(engines.len(), 2, "en→es→pt: {engines:?}");
+    assert!(engines[0].contains("eng-spa") && engines[1].contains("es-pt"), "{engines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_to_german_keeps_quotes_untranslated_with_a_warning() {
+    let pipeline = pipeline();
+    let digest = digest_to(&pipeline, &sample_article(), "de").await;
+    assert_eq!(digest.quotes.len(), 9);
+    assert!(digest.quotes.iter().all(|q| q.translation.is_none()));
+    assert!(digest.translated_summary.is_none());
+    let warning = digest.warnings.join("\n");
+    assert!(
+        warning.contains("from en to de") && warning.contains("untranslated"),
+        "{warning}"
+    );
+    assert!(warning.contains("en→es"), "the warning lists the pairs that exist: {warning}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_language_target_is_a_no_op() {
+    let pipeline = pipeline();
+    let text = "The council approved the harbour plan on Monday. \
+                \"This is a good day for the port,\" the mayor, Ana Ruiz, said after the vote.";
+    let digest = digest_to(&pipeline, text, "en-GB").await;
+    let translation = digest.quotes[0].translation.as_ref().unwrap();
+    assert_eq!(translation.text, digest.quotes[0].quote.text);
+    assert!(translation.engines.is_empty() && translation.engine_kind.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_target_language_is_an_invalid_argument() {
+    let pipeline = pipeline();
+    let article = ValidArticle::new("The bridge opens on Saturday.".into(), &pipeline.limits).unwrap();
+    let options = DigestOptions {
+        target_language: Some("klingon!".into()),
+        ..DigestOptions::default()
+    };
+    let error = pipeline.digest(&article, &options).await.unwrap_err();
+    assert_eq!(error.kind(), "invalid_argument", "{error}");
+    assert!(error.to_string().contains("target_language"), "{error}");
+}
