@@ -79,6 +79,33 @@ pub const CUE_VERBS: &[&str] = &[
     // English
     "said",
     "called",
+    "félicite",
+    "réjouit",
+    "indigne",
+    "insurge",
+    "inquiète",
+    "interroge",
+    "plaide",
+    "détaille",
+    "rétorque",
+    "glisse",
+    "souffle",
+    "lâche",
+    "tacle",
+    "avoue",
+    "témoigne",
+    "relève",
+    "warf",
+    "aseguraron",
+    "dijeron",
+    "afirmaron",
+    "señalaron",
+    "explicaron",
+    "indicaron",
+    "preguntó",
+    "demande",
+    "demandé",
+    "fragte",
     "described",
     "says",
     "say",
@@ -359,10 +386,11 @@ const ADVERBS: &[&str] = &[
     "dann", "también", "luego", "después", "anche", "poi", "ainda", "já",
 ];
 
-/// Subject pronouns (third person), lower case.
+/// Subject pronouns (third person) and relative pronouns, lower case.
 const PRONOUNS: &[&str] = &[
-    "he", "she", "they", "il", "elle", "ils", "elles", "er", "sie", "él", "ella", "ellos", "ellas",
-    "lui", "lei", "ele", "ela",
+    // relative pronouns refer back to the name just before: "López, quien añadió"
+    "who", "quien", "quienes", "qui", "welcher", "welche", "chi", "he", "she", "they", "il", "elle",
+    "ils", "elles", "er", "sie", "él", "ella", "ellos", "ellas", "lui", "lei", "ele", "ela",
 ];
 
 /// Determiners and possessive markers that may open a role noun phrase.
@@ -1178,6 +1206,12 @@ fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> (Vec<C
                     Some(CueKind::Postposition) => {
                         subject_before(text, &outside, position).map(|subject| (word, subject))
                     }
+                    // "Pour l'économiste X, « … »", "Para el ministro, …", "Für Merz ist …".
+                    None if position == 0 && is_opening_viewpoint_word(word_text) => {
+                        subject_after(text, &outside, position + 1)
+                            .filter(|subject| !matches!(subject, Subject::Implicit))
+                            .map(|subject| (word, subject))
+                    }
                     None if is_after_quote_cue(text, word, quote_spans) => {
                         subject_after(text, &outside, position + 1).map(|subject| (word, subject))
                     }
@@ -1250,15 +1284,28 @@ fn role_complement_before(text: &str, outside: &[ByteSpan], run_start: usize) ->
             is_preposition(w) || is_determiner(w) || (is_capitalized(w) && cue_kind(w).is_none())
         });
     let gap = &text[outside[role_index].end..outside[run_start].start];
+    // "ministre des Transports, Claire Dubois" (apposition after a complement) or "spokeswoman
+    // Jen Psaki"; not "secrétaire général de la CFDT", where the run is the complement.
+    let commas = gap.matches(',').count();
+    let comma_right_before_run = text[..outside[run_start].start].trim_end().ends_with(',');
     let gap_ok = gap
         .chars()
         .all(|c| c.is_alphanumeric() || c.is_whitespace() || matches!(c, ',' | '-' | '\'' | '’'))
-        && gap.matches(',').count() <= 1;
+        && if between.is_empty() {
+            commas == 0
+        } else {
+            commas == 1 && comma_right_before_run
+        };
     (complement_ok && gap_ok).then(|| {
         lower(
             text[outside[role_index].start..outside[run_start].start].trim_end_matches([' ', ',']),
         )
     })
+}
+
+/// Prepositions that, opening a sentence, give whose view it states: "Pour X, …".
+fn is_opening_viewpoint_word(word: &str) -> bool {
+    matches!(word, "Pour" | "Para" | "Für" | "For" | "Per")
 }
 
 /// German "so" right after a closing quote mark (and a comma).
@@ -1585,62 +1632,107 @@ fn split_name_and_title(text: &str, outside: &[ByteSpan], first: usize, end: usi
     }
 }
 
-/// The subject starting at `outside[position]` (after an inverted verb or a preposition).
+/// Words a subject after its cue may span ("la ministra de Trabajo").
+const MAX_SUBJECT_AFTER_WORDS: usize = 8;
+
+/// The subject starting at `outside[position]` (after an inverted verb or a preposition):
+/// a name, possibly after role words ("Bürgermeisterin Anna Schmidt", "el economista Luis
+/// Herrera"); a role phrase ("le ministre"), possibly followed by the name in apposition ("la
+/// ministra de Trabajo, Yolanda Díaz"); or a pronoun ("dit-il", "she").
 fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
-    let mut index = position;
-    let first = *outside.get(index)?;
-    if index > 0 && !only_spaces_between(text, outside[index - 1], first) {
+    let first = *outside.get(position)?;
+    if position > 0 && !only_spaces_between(text, outside[position - 1], first) {
         return None;
     }
     let first_text = first.slice(text);
     if is_pronoun(first_text) || inverted_cue(first_text) {
         return Some(Subject::Implicit);
     }
-    // Determiners, adjectives after a determiner, and role words, remembering the role:
-    // "le nouveau ministre", "the minister", "Innenminister".
-    let phrase_start = first.start;
-    let mut role: Option<(ByteSpan, String)> = None;
-    let mut after_determiner = false;
-    while let Some(&word) = outside.get(index) {
-        let w = word.slice(text);
-        if index > position && !only_spaces_between(text, outside[index - 1], word) {
-            break;
-        }
+    // The words joined to the first by spaces only.
+    let mut end = position + 1;
+    while end < outside.len()
+        && end - position < MAX_SUBJECT_AFTER_WORDS
+        && only_spaces_between(text, outside[end - 1], outside[end])
+    {
+        end += 1;
+    }
+    let mut last_role: Option<usize> = None;
+    let mut index = position;
+    while index < end {
+        let w = outside[index].slice(text);
+        let after_preposition = index > position && is_preposition(outside[index - 1].slice(text));
         if is_role(w) {
-            role = Some((ByteSpan::new(phrase_start, word.end), lower(w)));
-        } else if is_determiner(w) {
-            after_determiner = true;
-        } else if !outside[index + 1..]
-            .iter()
-            .take(2)
-            .any(|next| is_role(next.slice(text)))
-            && (!after_determiner || is_capitalized(w))
-        {
-            // A modifier needs a role within two words ("the Transport minister", "housing
-            // economist"); after a determiner, lower-case adjectives may precede it.
-            break;
-        }
-        index += 1;
-        if index - position > 5 {
-            break;
-        }
-    }
-    let name_start = index;
-    while let Some(&word) = outside.get(index) {
-        let w = word.slice(text);
-        let joined = index == name_start || only_spaces_between(text, outside[index - 1], word);
-        if !joined || !(is_capitalized(w) || is_name_particle(w)) || index - name_start >= 5 {
+            last_role = Some(index);
+        } else if is_capitalized(w) && !is_determiner(w) && !after_preposition {
+            // A name, if nothing but determiners, modifiers and roles came before it.
+            if index == position || last_role.is_some() {
+                let name_end = name_run_end(text, outside, index, end);
+                return Some(Subject::Named {
+                    name: ByteSpan::new(outside[index].start, outside[name_end - 1].end),
+                    title: (index > position)
+                        .then(|| lower(&text[first.start..outside[index - 1].end])),
+                });
+            }
+        } else if is_capitalized(w) && after_preposition {
+            // A complement ("de Trabajo", "at KPMG"): part of the role phrase, not a name.
+            index = name_run_end(text, outside, index, end);
+            continue;
+        } else if cue_kind(w).is_some() || is_pronoun(w) {
             break;
         }
         index += 1;
     }
-    if index > name_start {
-        return Some(Subject::Named {
-            name: ByteSpan::new(outside[name_start].start, outside[index - 1].end),
-            title: role.as_ref().map(|(phrase, _)| lower(phrase.slice(text))),
+    let Some(role_end) = last_role else {
+        // A determiner and a common noun naming no person: "preguntó un periodista".
+        let noun = outside
+            .get(position + 1)
+            .filter(|_| is_determiner(first_text) && end > position + 1)?;
+        return is_content_noun_candidate(noun.slice(text)).then(|| Subject::Role {
+            phrase: ByteSpan::new(first.start, noun.end),
+            head: lower(noun.slice(text)),
         });
+    };
+    // The phrase runs to the role and its complement; a name may follow after a comma.
+    let phrase_end = if index > role_end {
+        index.min(end)
+    } else {
+        role_end + 1
+    };
+    let phrase = ByteSpan::new(first.start, outside[phrase_end - 1].end);
+    if let Some(&next) = outside.get(phrase_end) {
+        let gap = &text[outside[phrase_end - 1].end..next.start];
+        if gap.trim() == "," && is_capitalized(next.slice(text)) && !is_role(next.slice(text)) {
+            let name_end = name_run_end(text, outside, phrase_end, outside.len());
+            return Some(Subject::Named {
+                name: ByteSpan::new(next.start, outside[name_end - 1].end),
+                title: Some(lower(phrase.slice(text))),
+            });
+        }
     }
-    role.map(|(phrase, head)| Subject::Role { phrase, head })
+    Some(Subject::Role {
+        phrase,
+        head: lower(outside[role_end].slice(text)),
+    })
+}
+
+/// The end of the run of capitalised words (and name particles) starting at `start`.
+fn name_run_end(text: &str, outside: &[ByteSpan], start: usize, limit: usize) -> usize {
+    let mut end = start + 1;
+    while end < limit.min(outside.len())
+        && end - start < 5
+        && only_spaces_between(text, outside[end - 1], outside[end])
+        && {
+            let w = outside[end].slice(text);
+            (is_capitalized(w) && !is_role(w)) || (is_name_particle(w) && end + 1 < outside.len())
+        }
+    {
+        end += 1;
+    }
+    // A name does not end with a particle.
+    while end > start + 1 && is_name_particle(outside[end - 1].slice(text)) {
+        end -= 1;
+    }
+    end
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -293,3 +293,80 @@ fn sentence_index_points_at_the_quote() {
         assert!(sentence.span.start <= quote.span.start && quote.span.start < sentence.span.end);
     }
 }
+
+const ENGLISH_WIRE: &str = "Port strike enters second week
+
+The dockworkers' union rejected the latest offer on Friday. Union leader Carla Benton, who has led the walkout since Monday, said the offer \"ignores everything we asked for.\"
+
+\"We will stay out as long as it takes,\" said Owen Pike, a crane operator at the north terminal. Pike, who has worked at the port for 22 years, said he had never seen morale so high.
+
+A port authority spokesman said talks would resume \"as soon as both sides are ready.\"
+";
+
+#[test]
+fn english_parenthetical_subjects_and_apposition() {
+    use SpeakerKind::*;
+    assert_quotes(
+        ENGLISH_WIRE,
+        &[
+            (
+                "ignores everything we asked for.",
+                Some("Carla Benton"),
+                Some(Named),
+                Some("said"),
+            ),
+            (
+                "We will stay out as long as it takes,",
+                Some("Owen Pike"),
+                Some(Named),
+                Some("said"),
+            ),
+            (
+                "as soon as both sides are ready.",
+                Some("A port authority spokesman"),
+                Some(TitleOnly),
+                Some("said"),
+            ),
+        ],
+    );
+}
+
+const SPANISH_INTERVIEW: &str = "La alcaldesa de Villanueva, Rosa Medina, inauguró ayer el nuevo mercado. “Es un sueño cumplido”, dijo Medina, quien añadió que las obras “terminaron a tiempo”.
+
+—¿Y el aparcamiento? —preguntó un vecino.
+—Estará listo en marzo —respondió la alcaldesa.
+";
+
+#[test]
+fn spanish_relative_pronoun_and_dialogue_roles() {
+    use SpeakerKind::*;
+    assert_quotes(
+        SPANISH_INTERVIEW,
+        &[
+            (
+                "Es un sueño cumplido",
+                Some("Medina"),
+                Some(Named),
+                Some("dijo"),
+            ),
+            (
+                "terminaron a tiempo",
+                Some("Medina"),
+                Some(Resolved),
+                Some("añadió"),
+            ),
+            (
+                "¿Y el aparcamiento?",
+                Some("un vecino"),
+                Some(TitleOnly),
+                Some("preguntó"),
+            ),
+            (
+                "Estará listo en marzo",
+                Some("Medina"),
+                Some(Resolved),
+                Some("respondió"),
+            ),
+        ],
+    );
+}
