@@ -654,23 +654,28 @@ pub fn extract_quotes(text: &str, seg: &Segmentation, detector: &LanguageDetecto
 pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Quote> {
     let raw_quotes = find_quotes(text, seg);
     let quote_spans: Vec<ByteSpan> = raw_quotes.iter().map(|q| q.outer).collect();
-    let (cues, mut mentions) = find_cues(text, seg, &quote_spans);
-    // Speakers named next to a cue are people too.
-    mentions.extend(cues.iter().filter_map(|cue| match &cue.subject {
-        Subject::Named { name, title } => Some(Mention {
-            name: *name,
-            title: title.clone(),
-        }),
-        _ => None,
-    }));
-    mentions.sort_by_key(|mention| mention.name);
-    mentions.dedup_by_key(|mention| mention.name);
+    let (cues, mut people) = find_cues(text, seg, &quote_spans);
+    // Subjects of cues are people too.
+    for cue in &cues {
+        match &cue.subject {
+            Subject::Named { name, title } => people.named.push(Mention {
+                name: *name,
+                title: title.clone(),
+            }),
+            Subject::Role { phrase, .. } => people.roles.push(*phrase),
+            Subject::Implicit => {}
+        }
+    }
+    people.named.sort_by_key(|mention| mention.name);
+    people.named.dedup_by_key(|mention| mention.name);
+    people.roles.sort();
+    people.roles.dedup();
     let total = text.len().max(1) as f64;
     let mut quotes = Vec::with_capacity(raw_quotes.len());
     for (index, raw) in raw_quotes.iter().enumerate() {
         let quote_text = raw.span.slice(text);
         let words = quote_text.split_whitespace().count();
-        let attribution = attribute(text, seg, raw, index, &raw_quotes, &cues, &mentions);
+        let attribution = attribute(text, seg, raw, index, &raw_quotes, &cues, &people);
         if attribution.is_none() && words < MIN_WORDS_WITHOUT_CUE {
             continue;
         }
@@ -1155,11 +1160,19 @@ struct Mention {
     title: Option<String>,
 }
 
+/// People mentioned in the text, in text order: named ones, and roles written without a name
+/// ("The Prime Minister"), which pronouns fall back to when nobody is named.
+#[derive(Debug, Default)]
+struct People {
+    named: Vec<Mention>,
+    roles: Vec<ByteSpan>,
+}
+
 /// Cue words in the sentences, outside quotes, in text order; and people named with a title
 /// ("Mayor Linda Park", "la ministra de Vivienda, Isabel Romero"), who may be referred to later.
-fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> (Vec<Cue>, Vec<Mention>) {
+fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> (Vec<Cue>, People) {
     let mut cues = Vec::new();
-    let mut mentions = Vec::new();
+    let mut people = People::default();
     let mut quote_index = 0;
     for (sentence_index, sentence) in seg.sentences.iter().enumerate() {
         let all_words = words(sentence.span.slice(text), sentence.span.start);
@@ -1176,7 +1189,7 @@ fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> (Vec<C
                 outside.push(word);
             }
         }
-        titled_mentions(text, &outside, &mut mentions);
+        titled_mentions(text, &outside, &mut people);
         for (position, &word) in outside.iter().enumerate() {
             let word_text = word.slice(text);
             let subject = if inverted_cue(word_text) {
@@ -1228,13 +1241,13 @@ fn find_cues(text: &str, seg: &Segmentation, quote_spans: &[ByteSpan]) -> (Vec<C
             }
         }
     }
-    (cues, mentions)
+    (cues, people)
 }
 
 /// People named with a title in a sentence's words: a run of capitalised words holding a role
 /// ("Secretary Kerry"), or preceded within a few words by one ("spokeswoman Jen Psaki",
 /// "la ministra de Vivienda, Isabel Romero").
-fn titled_mentions(text: &str, outside: &[ByteSpan], mentions: &mut Vec<Mention>) {
+fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
     let mut index = 0;
     while index < outside.len() {
         let starts_run = is_capitalized(outside[index].slice(text));
@@ -1256,11 +1269,14 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], mentions: &mut Vec<Mention>
         while end > index + 1 && !is_capitalized(outside[end - 1].slice(text)) {
             end -= 1;
         }
-        if let Subject::Named { name, title } = split_name_and_title(text, outside, index, end) {
+        let split = split_name_and_title(text, outside, index, end);
+        if let Subject::Role { phrase, .. } = split {
+            people.roles.push(phrase);
+        } else if let Subject::Named { name, title } = split {
             let title = title.or_else(|| role_complement_before(text, outside, index));
             let run_has_role = (index..end).any(|i| is_role(outside[i].slice(text)));
             if title.is_some() || run_has_role {
-                mentions.push(Mention { name, title });
+                people.named.push(Mention { name, title });
             }
         }
         index = end;
@@ -1619,10 +1635,19 @@ fn split_name_and_title(text: &str, outside: &[ByteSpan], first: usize, end: usi
     let has_role = title_words.iter().any(|w| is_role(w));
     let title = has_role.then(|| lower(&title_words.join(" ")));
     if name_start >= end {
-        // Only title words: "Der Minister sagte".
+        // Only title words: "Der Minister sagte", "the Chancellor said", "Ihr Sprecher".
         let head = outside[end - 1].slice(text);
+        let phrase_start = match first.checked_sub(1).map(|i| outside[i]) {
+            Some(determiner)
+                if is_determiner(determiner.slice(text))
+                    && only_spaces_between(text, determiner, outside[first]) =>
+            {
+                determiner.start
+            }
+            _ => outside[first].start,
+        };
         return Subject::Role {
-            phrase: ByteSpan::new(outside[first].start, outside[end - 1].end),
+            phrase: ByteSpan::new(phrase_start, outside[end - 1].end),
             head: lower(head),
         };
     }
@@ -1746,7 +1771,7 @@ fn attribute(
     index: usize,
     quotes: &[RawQuote],
     cues: &[Cue],
-    mentions: &[Mention],
+    people: &People,
 ) -> Option<(Option<Speaker>, ByteSpan)> {
     let open_sentence = seg.sentence_at(quote.outer.start);
     let close_sentence = seg.sentence_at(quote.outer.end.saturating_sub(1));
@@ -1779,7 +1804,7 @@ fn attribute(
         .or(before)
         .or(later_after)
         .or(from_previous)?;
-    let speaker = resolve(text, cue, cues, mentions);
+    let speaker = resolve(text, cue, cues, people);
     Some((speaker, cue.verb))
 }
 
@@ -1793,7 +1818,8 @@ fn introduces(text: &str, cue: &Cue, next_quote_start: usize) -> bool {
 }
 
 /// The speaker a cue's subject refers to.
-fn resolve(text: &str, cue: &Cue, cues: &[Cue], mentions: &[Mention]) -> Option<Speaker> {
+fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speaker> {
+    let mentions = &people.named;
     match &cue.subject {
         Subject::Named { name, title } => Some(Speaker {
             name: name.slice(text).to_string(),
@@ -1803,7 +1829,7 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], mentions: &[Mention]) -> Option<
         }),
         Subject::Implicit => {
             // The main clause's named subject in the same sentence ("X said …, adding"),
-            // else the last person named as a speaker before.
+            // else the last person named before, else the last role written without a name.
             let cue_index = cues.partition_point(|other| other.verb.start < cue.verb.start);
             let same_sentence = cues[..cue_index]
                 .iter()
@@ -1816,8 +1842,17 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], mentions: &[Mention]) -> Option<
                     title: title.clone(),
                 }),
                 _ => last_mention_before(mentions, cue.verb.start, |_| true).cloned(),
-            }?;
-            Some(resolved_speaker(text, &mention, mentions, cue.verb.start))
+            };
+            match mention {
+                Some(mention) => Some(resolved_speaker(text, &mention, mentions, cue.verb.start)),
+                None => {
+                    let before = people
+                        .roles
+                        .partition_point(|role| role.start < cue.verb.start);
+                    let role = *people.roles[..before].last()?;
+                    Some(title_only(text, role))
+                }
+            }
         }
         Subject::Role { phrase, head } => {
             let fitting = last_mention_before(mentions, cue.verb.start, |mention| {
@@ -1828,14 +1863,18 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], mentions: &[Mention]) -> Option<
             });
             match fitting {
                 Some(mention) => Some(resolved_speaker(text, mention, mentions, cue.verb.start)),
-                None => Some(Speaker {
-                    name: phrase.slice(text).to_string(),
-                    span: *phrase,
-                    kind: SpeakerKind::TitleOnly,
-                    title: Some(lower(phrase.slice(text))),
-                }),
+                None => Some(title_only(text, *phrase)),
             }
         }
+    }
+}
+
+fn title_only(text: &str, phrase: ByteSpan) -> Speaker {
+    Speaker {
+        name: phrase.slice(text).to_string(),
+        span: phrase,
+        kind: SpeakerKind::TitleOnly,
+        title: Some(lower(phrase.slice(text))),
     }
 }
 

@@ -370,3 +370,36 @@ fn spanish_relative_pronoun_and_dialogue_roles() {
         ],
     );
 }
+
+const BRITISH: &str = "The Prime Minister faced a rebellion on Tuesday. ‘We will not be bullied into a bad deal,’ she told MPs, adding that voters’ patience was ‘not unlimited’.
+
+Speaking later, the Chancellor said the budget ‘will go ahead as planned’.
+";
+
+#[test]
+fn british_single_quotes_and_roles_without_names() {
+    use SpeakerKind::*;
+    assert_quotes(
+        BRITISH,
+        &[
+            (
+                "We will not be bullied into a bad deal,",
+                Some("The Prime Minister"),
+                Some(TitleOnly),
+                Some("told"),
+            ),
+            (
+                "not unlimited",
+                Some("The Prime Minister"),
+                Some(TitleOnly),
+                Some("adding"),
+            ),
+            (
+                "will go ahead as planned",
+                Some("the Chancellor"),
+                Some(TitleOnly),
+                Some("said"),
+            ),
+        ],
+    );
+}
