@@ -66,6 +66,19 @@ pub enum ModelsCommand {
         /// The model directory
         dir: PathBuf,
     },
+    /// Download one of rust-bert's pretrained summarizers into the models directory (needs a
+    /// network; for baking models into an image)
+    Pull {
+        /// distilbart-cnn-6-6, distilbart-cnn-12-6, bart-large-cnn, bart-large-xsum, t5-small,
+        /// t5-base, pegasus-cnn-dailymail or longt5-tglobal-base-book-summary
+        id: String,
+        /// Directory that receives <id>/ [default: ~/.cache/precis/models]
+        #[arg(long, env = "PRECIS_MODELS_DIR")]
+        models_dir: Option<PathBuf>,
+        /// Seconds to wait for each connection before giving up
+        #[arg(long, env = "PRECIS_PULL_CONNECT_TIMEOUT", default_value_t = 10)]
+        connect_timeout: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +246,22 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
         ModelsCommand::Convert { dir } => {
             let written = crate::runtime::registry::convert_safetensors(&dir)?;
             println!("wrote {}", written.display());
+            Ok(())
+        }
+        ModelsCommand::Pull {
+            id,
+            models_dir,
+            connect_timeout,
+        } => {
+            let models_dir = models_dir.unwrap_or_else(crate::config::default_models_dir);
+            let written = crate::summarize::pull::pull(
+                &id,
+                &models_dir,
+                std::time::Duration::from_secs(connect_timeout),
+            )?;
+            println!("wrote {}", written.display());
+            println!("to use it for English (or `default` for any language), add to the catalog:");
+            println!("[summarization.models.en]\nid = \"{id}\"\npath = \"{id}\"");
             Ok(())
         }
     }

@@ -41,6 +41,52 @@ pub struct RuntimeSettings {
     /// Sentences per embedding forward pass
     #[arg(long, env = "PRECIS_EMBEDDING_BATCH", default_value_t = 32)]
     pub embedding_batch: usize,
+
+    /// Abstractive summarizer per language, overriding the catalog: LANG=DIR or
+    /// LANG=remote:NAME, LANG an ISO 639-1 code or `default` (any language); DIR is resolved
+    /// against --models-dir. Repeat the flag, or separate with commas in the env var.
+    #[arg(long = "summarizer", env = "PRECIS_SUMMARIZERS", value_delimiter = ',', value_parser = parse_summarizer_flag)]
+    pub summarizers: Vec<SummarizerFlag>,
+}
+
+/// One `--summarizer LANG=LOCATION` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummarizerFlag {
+    pub language: String,
+    pub model: CatalogModel,
+}
+
+fn parse_summarizer_flag(value: &str) -> Result<SummarizerFlag, String> {
+    let (language, location) = value.split_once('=').ok_or_else(|| {
+        format!("'{value}' is not LANG=DIR or LANG=remote:NAME (e.g. en=distilbart-cnn-6-6)")
+    })?;
+    let language = language.trim().to_ascii_lowercase();
+    let location = location.trim();
+    if language.is_empty() || location.is_empty() {
+        return Err(format!("'{value}' needs both a language and a location"));
+    }
+    let (path, remote) = match location.strip_prefix("remote:") {
+        Some(name) => (None, Some(name.to_string())),
+        None => (Some(PathBuf::from(location)), None),
+    };
+    // The model's id is the directory's name or the remote name, as `models list` shows it.
+    let id = match (&path, &remote) {
+        (Some(path), _) => path.file_name().map_or_else(
+            || location.to_string(),
+            |name| name.to_string_lossy().into_owned(),
+        ),
+        (None, Some(name)) => name.clone(),
+        (None, None) => location.to_string(),
+    };
+    Ok(SummarizerFlag {
+        language,
+        model: CatalogModel {
+            id,
+            path,
+            remote,
+            languages: Vec::new(),
+        },
+    })
 }
 
 impl RuntimeSettings {
@@ -59,7 +105,19 @@ impl RuntimeSettings {
         }
     }
 
+    /// The catalog with the `--summarizer` flags applied over it.
     pub fn catalog(&self) -> anyhow::Result<Catalog> {
+        let mut catalog = self.catalog_file()?;
+        for flag in &self.summarizers {
+            catalog
+                .summarization
+                .models
+                .insert(flag.language.clone(), flag.model.clone());
+        }
+        Ok(catalog)
+    }
+
+    fn catalog_file(&self) -> anyhow::Result<Catalog> {
         let text = match &self.config {
             Some(path) => std::fs::read_to_string(path).map_err(|error| {
                 anyhow::anyhow!("cannot read the model catalog {}: {error}", path.display())
@@ -93,7 +151,7 @@ pub struct Catalog {
     pub translation: TranslationCatalog,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogModel {
     pub id: String,
@@ -112,7 +170,21 @@ pub struct SummarizationCatalog {
     /// Abstractive model per language code, or "default" for any language.
     #[serde(default)]
     pub models: BTreeMap<String, CatalogModel>,
+    /// Beams per generation; 1 is greedy.
+    pub num_beams: Option<i64>,
+    /// Fewest tokens a chunk's summary may have.
+    pub min_length: Option<i64>,
+    /// Most tokens a chunk's summary may have.
+    pub max_length: Option<i64>,
+    /// Tokens one model input may hold; longer articles are split into chunks. Defaults to the
+    /// model's position limit (config.json).
+    pub max_input_tokens: Option<usize>,
+    /// Chunks one batch may hold; chunks of requests waiting together share a batch.
+    pub max_batch_chunks: Option<usize>,
 }
+
+/// The key of the any-language summarizer in `[summarization.models]`.
+pub const DEFAULT_SUMMARIZER: &str = "default";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +266,45 @@ mod tests {
             ModelLocation::Directory(PathBuf::from("models/all-MiniLM-L6-v2"))
         );
         assert!(catalog.summarization.models.is_empty());
+    }
+
+    #[test]
+    fn summarizer_flags_name_a_directory_or_a_remote_model_per_language() {
+        let flag = parse_summarizer_flag("EN=summarizers/distilbart-cnn-6-6").unwrap();
+        assert_eq!(flag.language, "en");
+        assert_eq!(flag.model.id, "distilbart-cnn-6-6");
+        assert_eq!(
+            flag.model.path.as_deref(),
+            Some(Path::new("summarizers/distilbart-cnn-6-6"))
+        );
+        let flag = parse_summarizer_flag("default=remote:bart-large-cnn").unwrap();
+        assert_eq!(flag.language, DEFAULT_SUMMARIZER);
+        assert_eq!(flag.model.remote.as_deref(), Some("bart-large-cnn"));
+        let error = parse_summarizer_flag("distilbart").unwrap_err();
+        assert!(error.contains("LANG=DIR"), "{error}");
+    }
+
+    #[test]
+    fn the_summarization_section_takes_models_and_decoding_settings() {
+        let catalog: Catalog = toml::from_str(
+            r#"
+            [summarization]
+            num_beams = 2
+            max_input_tokens = 400
+            [summarization.models.default]
+            id = "distilbart-cnn-6-6"
+            path = "distilbart-cnn-6-6"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(catalog.summarization.num_beams, Some(2));
+        assert_eq!(catalog.summarization.max_input_tokens, Some(400));
+        assert!(catalog
+            .summarization
+            .models
+            .contains_key(DEFAULT_SUMMARIZER));
+        let error = toml::from_str::<Catalog>("[summarization]\nbeams = 2\n").unwrap_err();
+        assert!(error.to_string().contains("beams"), "{error}");
     }
 
     #[test]

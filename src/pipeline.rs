@@ -16,9 +16,9 @@ use serde::Serialize;
 use crate::error::PrecisError;
 use crate::runtime::embeddings::EmbeddingEngine;
 use crate::runtime::WorkerPool;
-use crate::summarize::extractive::{
-    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
-};
+use crate::summarize::extractive::{Ranking, SummaryLength};
+use crate::summarize::guard::{Evidence, GuardReport};
+use crate::summarize::service::{SummaryRequest, Summarizers};
 
 /// Limits applied before any work is queued.
 #[derive(Debug, Clone, Copy)]
@@ -96,8 +96,25 @@ pub struct DigestOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct SummarySentence {
     pub text: String,
+    /// `Article` sentences: their exact span in the article. `Generated` sentences: their span
+    /// in `Summary::text` (they are not in the article; `evidence` links them to it).
     pub span: ByteSpan,
+    /// Extractive: the ranking score in [0, 1]. Abstractive: the similarity of the best evidence.
     pub score: f32,
+    pub origin: SentenceOrigin,
+    /// The article sentences that support this one, best first. An extractive sentence is its
+    /// own evidence (similarity 1).
+    pub evidence: Vec<Evidence>,
+}
+
+/// Where a summary sentence comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SentenceOrigin {
+    /// Copied from the article.
+    Article,
+    /// Written by an abstractive model.
+    Generated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,9 +129,16 @@ pub struct Summary {
     pub text: String,
     pub sentences: Vec<SummarySentence>,
     pub method: SummaryMethod,
+    /// Extractive: what ranked the sentences. Abstractive: what linked them to their evidence.
     pub ranking: Ranking,
     /// The model or algorithm that ranked or wrote the summary.
     pub engine: String,
+    /// Present when an abstractive summary was written: what the faithfulness guard found and
+    /// did. With `method` extractive, the guard rejected the abstractive summary (the report
+    /// says why) and this extractive summary replaced it.
+    pub guard: Option<GuardReport>,
+    /// Model inputs the article was split into for the abstractive summary; 0 when none ran.
+    pub chunks: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -190,6 +214,8 @@ pub struct EmbeddingService {
 pub struct Pipeline {
     pub detector: Arc<LanguageDetector>,
     pub embeddings: Option<EmbeddingService>,
+    /// Abstractive summarizers by language; empty means every summary is extractive.
+    pub summarizers: Summarizers,
     pub router: Arc<Router>,
     pub limits: Limits,
 }
@@ -263,7 +289,7 @@ impl Pipeline {
             None
         } else {
             Some(
-                self.summarize_extractive(text, &segmentation, &language, options, &mut warnings)
+                self.summarize(text, &segmentation, &language, options, &mut warnings)
                     .await?,
             )
         };
@@ -388,7 +414,9 @@ impl Pipeline {
         Ok((translated_summary, quote_translations))
     }
 
-    async fn summarize_extractive(
+    /// Abstractive where a model serves the article's language (checked by the guard, with
+    /// the extractive summary as fallback), extractive otherwise: see `summarize::service`.
+    async fn summarize(
         &self,
         text: &str,
         segmentation: &Segmentation,
@@ -396,86 +424,20 @@ impl Pipeline {
         options: &DigestOptions,
         warnings: &mut Vec<String>,
     ) -> Result<Summary, PrecisError> {
-        let sentences: Vec<&str> = segmentation
-            .sentences
-            .iter()
-            .map(|sentence| text[sentence.span.start..sentence.span.end].trim())
-            .collect();
-        let word_counts: Vec<usize> = sentences
-            .iter()
-            .map(|sentence| {
-                unicode_segmentation::UnicodeSegmentation::unicode_words(*sentence).count()
-            })
-            .collect();
-        let embedding_service = self
-            .embeddings
-            .as_ref()
-            .filter(|service| service.languages.iter().any(|l| *l == language.iso639_1));
-        let (similarity, ranking, engine) = match embedding_service {
-            Some(service) => {
-                let owned: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
-                let embeddings = service.pool.run(owned, options.deadline).await?;
-                (
-                    SimilarityMatrix::from_embeddings(&embeddings),
-                    Ranking::Embeddings,
-                    service.model_id.clone(),
-                )
-            }
-            None => {
-                if self.embeddings.is_none() {
-                    warnings.push(
-                        "no sentence-embedding model is loaded; the summary is ranked lexically"
-                            .into(),
-                    );
-                }
-                (
-                    SimilarityMatrix::lexical(&sentences),
-                    Ranking::Lexical,
-                    "tfidf-centrality".to_string(),
-                )
-            }
+        let request = SummaryRequest {
+            text,
+            segmentation,
+            language,
+            length: options.summary_length,
+            deadline: options.deadline,
         };
-        let chosen = select_sentences(
-            &similarity,
-            &sentences,
-            &word_counts,
-            options.summary_length,
-            ExtractiveWeights::for_ranking(ranking),
-        );
-        let sentences: Vec<SummarySentence> = chosen
-            .into_iter()
-            .map(|ranked| {
-                let span = trimmed_span(text, segmentation.sentences[ranked.index].span);
-                SummarySentence {
-                    text: text[span.start..span.end].to_string(),
-                    span,
-                    score: ranked.score,
-                }
-            })
-            .collect();
-        let summary_text = sentences
-            .iter()
-            .map(|s| s.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        Ok(Summary {
-            text: summary_text,
-            sentences,
-            method: SummaryMethod::Extractive,
-            ranking,
-            engine,
-        })
-    }
-}
-
-/// The span without surrounding whitespace, so `article[span]` is exactly the sentence shown.
-fn trimmed_span(text: &str, span: ByteSpan) -> ByteSpan {
-    let slice = &text[span.start..span.end];
-    let start = span.start + (slice.len() - slice.trim_start().len());
-    let end = span.end - (slice.len() - slice.trim_end().len());
-    ByteSpan {
-        start,
-        end: end.max(start),
+        crate::summarize::service::summarize(
+            self.embeddings.as_ref(),
+            &self.summarizers,
+            &request,
+            warnings,
+        )
+        .await
     }
 }
 
@@ -519,19 +481,6 @@ mod tests {
         assert!(error.to_string().contains("offset 1"), "{error}");
         assert!(ValidArticle::new("Hello.".into(), &limits).is_ok());
     }
-
-    #[test]
-    fn trimmed_span_drops_outer_whitespace() {
-        let text = "  Hi there.  ";
-        let span = trimmed_span(
-            text,
-            ByteSpan {
-                start: 0,
-                end: text.len(),
-            },
-        );
-        assert_eq!(&text[span.start..span.end], "Hi there.");
-    }
 }
 
 impl Pipeline {
@@ -562,6 +511,8 @@ impl Pipeline {
                 languages: model.languages.clone(),
             });
         }
+        let summarizers =
+            crate::summarize::service::load_summarizers(&catalog, settings, &mut statuses)?;
         let (neural_translators, neural_statuses) =
             crate::translate::load_neural(&catalog, settings)?;
         statuses.extend(neural_statuses);
@@ -574,6 +525,7 @@ impl Pipeline {
         let pipeline = Self {
             detector: Arc::new(LanguageDetector::new()),
             embeddings,
+            summarizers,
             router: Arc::new(router),
             limits,
         };
@@ -721,5 +673,49 @@ impl Pipeline {
                 })
                 .collect(),
         })
+    }
+}
+
+impl Pipeline {
+    /// The summarizers this deployment runs, for Capabilities: per language, the preferred one
+    /// first. Abstractive models (with the ranking their evidence uses) come first; the
+    /// extractive summarizers follow, since they serve every other language and replace an
+    /// abstractive summary the guard rejects. `*` stands for any other language.
+    pub fn summarizers(&self) -> Vec<SummarizerInfo> {
+        let embedding_languages: &[String] = self
+            .embeddings
+            .as_ref()
+            .map_or(&[], |service| service.languages.as_slice());
+        let mut summarizers = Vec::new();
+        for (language, service) in &self.summarizers.by_language {
+            let any = language == crate::config::DEFAULT_SUMMARIZER;
+            summarizers.push(SummarizerInfo {
+                language: if any { "*".into() } else { language.clone() },
+                method: SummaryMethod::Abstractive,
+                ranking: if !any && embedding_languages.contains(language) {
+                    Ranking::Embeddings
+                } else {
+                    Ranking::Lexical
+                },
+                engine: service.model_id.clone(),
+            });
+        }
+        if let Some(service) = &self.embeddings {
+            for language in &service.languages {
+                summarizers.push(SummarizerInfo {
+                    language: language.clone(),
+                    method: SummaryMethod::Extractive,
+                    ranking: Ranking::Embeddings,
+                    engine: service.model_id.clone(),
+                });
+            }
+        }
+        summarizers.push(SummarizerInfo {
+            language: "*".into(),
+            method: SummaryMethod::Extractive,
+            ranking: Ranking::Lexical,
+            engine: crate::summarize::service::LEXICAL_ENGINE.into(),
+        });
+        summarizers
     }
 }

@@ -41,5 +41,6 @@ pub fn runtime_settings() -> RuntimeSettings {
         queue_capacity: 16,
         embedding_batch: 32,
         apertium_dir: precis_translate::apertium::DEFAULT_DATA_DIR.into(),
+        summarizers: Vec::new(),
     }
 }

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Python side of `cargo run --release --bin bench_models` (which runs this script itself).
+
+    python scripts/bench_models.py --task embeddings|generation --workload FILE
+
+Reads the workload the Rust side wrote (model directories, sentences, the 512-token input,
+thread count, durations), measures the same thing with sentence-transformers or transformers
+`generate()` on the same weights, and prints one JSON line: throughput or seconds per
+generation, the token counts actually seen, and this process's peak RSS (VmHWM).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def embeddings(work: dict) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(work["embedding_model"], device="cpu")
+    sentences = work["sentences"]
+    rates = {}
+    for batch in (1, 32):
+        jobs = [sentences[i:i + batch] for i in range(0, len(sentences), batch)]
+        for job in jobs[:4]:
+            model.encode(job, batch_size=batch)
+        count = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < work["seconds"]:
+            for job in jobs:
+                # One call per request, as a service would make it.
+                count += len(model.encode(job, batch_size=batch, normalize_embeddings=False))
+        rates[batch] = count / (time.perf_counter() - started)
+    return {"batch1_per_second": rates[1], "batch32_per_second": rates[32]}
+
+
+def generation(work: dict) -> dict:
+    import torch
+    from transformers import BartForConditionalGeneration, BartTokenizer
+
+    directory = work["generation_model"]
+    tokenizer = BartTokenizer.from_pretrained(directory)
+    model = BartForConditionalGeneration.from_pretrained(directory).eval()
+    encoded = tokenizer(work["generation_input"], return_tensors="pt")
+    input_tokens = int(encoded["input_ids"].shape[1])
+    new_tokens = work["new_tokens"]
+    seconds = {}
+    generated = None
+    for beams in (1, 4):
+        def run():
+            # min_new_tokens = max_new_tokens: EOS is banned until the last step, so exactly
+            # `new_tokens` are generated; the other settings are the model's own (config.json).
+            with torch.inference_mode():
+                return model.generate(
+                    **encoded,
+                    num_beams=beams,
+                    do_sample=False,
+                    min_new_tokens=new_tokens,
+                    max_new_tokens=new_tokens,
+                )
+        output = run()
+        if beams == 1:
+            generated = int(output.shape[1]) - 1  # minus the decoder start token
+        times = []
+        for _ in range(work["generations"]):
+            started = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - started)
+        seconds[beams] = statistics.median(times)
+    return {
+        "greedy_seconds": seconds[1],
+        "beam4_seconds": seconds[4],
+        "input_tokens": input_tokens,
+        "new_tokens": generated,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--task", choices=["embeddings", "generation"], required=True)
+    parser.add_argument("--workload", required=True)
+    args = parser.parse_args()
+    with open(args.workload) as file:
+        work = json.load(file)
+    threads = str(work["threads"])
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = threads
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    import torch
+
+    torch.set_num_threads(work["threads"])
+    result = embeddings(work) if args.task == "embeddings" else generation(work)
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

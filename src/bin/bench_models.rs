@@ -1,0 +1,456 @@
+//! Side-by-side model benchmarks: precis (rust-bert on libtorch, through the worker pools it
+//! serves with) against the Python libraries on the same weights, same machine, same number of
+//! torch threads, in one invocation.
+//!
+//!   cargo run --release --bin bench_models -- [--threads 1] [--seconds 10] [--only embeddings]
+//!
+//! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, against sentence-transformers;
+//! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
+//!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
+//!   against transformers `generate()`;
+//! - the peak RSS of each side: every measurement runs in its own process (this binary re-runs
+//!   itself with `--side`, Python runs scripts/bench_models.py), which reports its VmHWM.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+use precis::runtime::embeddings::EmbeddingEngine;
+use precis::runtime::generation::{GenerationSettings, SummarizationEngine, SummarizerInput};
+use precis::runtime::{ModelLocation, ModelRole, ModelSpec, PoolConfig, WorkerPool};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// torch intra-op threads, the same on both sides
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seconds per embedding measurement (each side)
+    #[arg(long, default_value_t = 8.0)]
+    seconds: f64,
+    /// Timed generations per setting (after one warm-up)
+    #[arg(long, default_value_t = 3)]
+    generations: usize,
+    /// Run only `embeddings` or `generation`
+    #[arg(long)]
+    only: Option<String>,
+    #[arg(long, env = "PRECIS_MODELS_DIR")]
+    models_dir: PathBuf,
+    #[arg(long, env = "PRECIS_TEST_MODELS_DIR")]
+    test_models_dir: PathBuf,
+    #[arg(long, env = "PRECIS_VENV")]
+    venv: PathBuf,
+    /// Internal: run one side's measurement in this process and print JSON
+    #[arg(long, hide = true)]
+    side: Option<String>,
+    /// Internal: the workload file for `--side`
+    #[arg(long, hide = true)]
+    workload: Option<PathBuf>,
+}
+
+/// What both sides run; written to a file the Python side reads too.
+#[derive(Debug, Serialize, Deserialize)]
+struct Workload {
+    threads: usize,
+    seconds: f64,
+    generations: usize,
+    embedding_model: PathBuf,
+    generation_model: PathBuf,
+    sentences: Vec<String>,
+    /// Tokenizes to exactly 512 ids with BOS and EOS (checked on both sides).
+    generation_input: String,
+    new_tokens: usize,
+}
+
+/// One side's answer.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Measurement {
+    /// sentences/s at batch 1 and 32
+    batch1_per_second: Option<f64>,
+    batch32_per_second: Option<f64>,
+    /// seconds per generation
+    greedy_seconds: Option<f64>,
+    beam4_seconds: Option<f64>,
+    input_tokens: Option<usize>,
+    new_tokens: Option<usize>,
+    peak_rss_mb: f64,
+}
+
+/// News-like sentences of varied length, written for this benchmark.
+const SENTENCES: &[&str] = &[
+    "The council approved the harbour budget on Monday.",
+    "Rain is expected across the north on Tuesday.",
+    "Fishing crews have had to land their catch 30 kilometres away since March, and the local market has lost half its trade.",
+    "The minister said the new rail line would open in 2027.",
+    "Prices rose 3.5% in October.",
+    "Thousands of people marched through the capital on Saturday to protest against rising rents and the shortage of social housing.",
+    "The company will cut 800 jobs.",
+    "Doctors urged older residents to get vaccinated before the winter, when hospitals are usually at their busiest.",
+    "Police arrested two men suspected of stealing copper cable from the railway line near the border.",
+    "The museum reopened after a renovation that cost 14 million euros.",
+    "Voters will elect a new governor on Sunday.",
+    "Scientists published a study on the decline of coastal wetlands, warning that half of them could vanish by the end of the century unless sea defences are rethought.",
+    "The strike delayed thousands of containers.",
+    "Firefighters brought the forest fire under control after three days.",
+    "The central bank kept interest rates unchanged, citing uncertainty about energy prices and weak demand in the euro zone.",
+    "The trial of the former mayor is due to begin in March.",
+];
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(side) = &args.side {
+        let workload_path = args
+            .workload
+            .as_deref()
+            .context("--side needs --workload")?;
+        let workload: Workload = serde_json::from_str(&std::fs::read_to_string(workload_path)?)?;
+        let measurement = match side.as_str() {
+            "embeddings" => rust_embeddings(&workload)?,
+            "generation" => rust_generation(&workload)?,
+            other => bail!("unknown side {other}"),
+        };
+        println!("{}", serde_json::to_string(&measurement)?);
+        return Ok(());
+    }
+
+    let embedding_model = args.models_dir.join("all-MiniLM-L6-v2");
+    let generation_model = args.test_models_dir.join("bench-distilbart-cnn-6-6-random");
+    for (dir, fix) in [
+        (&embedding_model, "run scripts/setup"),
+        (
+            &generation_model,
+            "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it",
+        ),
+    ] {
+        if !dir.join("rust_model.ot").is_file() {
+            bail!("{} has no rust_model.ot: {fix}", dir.display());
+        }
+    }
+    let python = args.venv.join("bin").join("python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_models.py");
+    let generation_input = input_of_512_tokens(&generation_model)?;
+    let sentences = (0..4)
+        .flat_map(|_| SENTENCES.iter().map(|s| s.to_string()))
+        .collect();
+    let workload = Workload {
+        threads: args.threads,
+        seconds: args.seconds,
+        generations: args.generations,
+        embedding_model,
+        generation_model,
+        sentences,
+        generation_input,
+        new_tokens: 64,
+    };
+    let workload_file = WorkloadFile(
+        std::env::temp_dir().join(format!("precis-bench-{}.json", std::process::id())),
+    );
+    std::fs::write(&workload_file.0, serde_json::to_string(&workload)?)?;
+    let me = std::env::current_exe()?;
+
+    println!(
+        "machine: {} cores, torch threads per side: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        args.threads
+    );
+    let tasks: Vec<&str> = match args.only.as_deref() {
+        Some(task) => vec![task],
+        None => vec!["embeddings", "generation"],
+    };
+    let mut rows = Vec::new();
+    for task in tasks {
+        let ours: Measurement = run_json(
+            Command::new(&me)
+                .args(["--side", task, "--workload"])
+                .arg(&workload_file.0)
+                .args(["--models-dir", ".", "--test-models-dir", ".", "--venv", "."]),
+        )
+        .with_context(|| format!("precis side of {task}"))?;
+        let theirs: Measurement = run_json(
+            Command::new(&python)
+                .arg(&script)
+                .args(["--task", task, "--workload"])
+                .arg(&workload_file.0),
+        )
+        .with_context(|| format!("Python side of {task}"))?;
+        rows.extend(table_rows(task, &ours, &theirs));
+    }
+    println!();
+    println!(
+        "{:<44} {:>12} {:>12} {:>8}",
+        "measure", "precis", "python", "ratio"
+    );
+    for (name, ours, theirs, ratio) in rows {
+        println!("{name:<44} {ours:>12} {theirs:>12} {ratio:>7.2}x");
+    }
+    println!(
+        "\nratio: precis relative to Python, >1 means precis is better (faster, or smaller RSS)"
+    );
+    Ok(())
+}
+
+/// The workload file, removed when the benchmark ends.
+struct WorkloadFile(PathBuf);
+
+impl Drop for WorkloadFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn run_json<T: for<'de> Deserialize<'de>>(command: &mut Command) -> anyhow::Result<T> {
+    let output = command.output().context("could not start")?;
+    if !output.status.success() {
+        bail!(
+            "failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("unexpected output: {stdout}"))
+}
+
+fn table_rows(
+    task: &str,
+    ours: &Measurement,
+    theirs: &Measurement,
+) -> Vec<(String, String, String, f64)> {
+    let mut rows = Vec::new();
+    let mut throughput = |name: &str, a: Option<f64>, b: Option<f64>| {
+        if let (Some(a), Some(b)) = (a, b) {
+            rows.push((
+                name.to_string(),
+                format!("{a:.1}"),
+                format!("{b:.1}"),
+                a / b,
+            ));
+        }
+    };
+    if task == "embeddings" {
+        throughput(
+            "MiniLM sentences/s, batch 1",
+            ours.batch1_per_second,
+            theirs.batch1_per_second,
+        );
+        throughput(
+            "MiniLM sentences/s, batch 32",
+            ours.batch32_per_second,
+            theirs.batch32_per_second,
+        );
+    }
+    let mut latency = |name: &str, a: Option<f64>, b: Option<f64>| {
+        if let (Some(a), Some(b)) = (a, b) {
+            rows.push((
+                name.to_string(),
+                format!("{a:.2} s"),
+                format!("{b:.2} s"),
+                b / a,
+            ));
+        }
+    };
+    if task == "generation" {
+        let tokens = format!(
+            "{}+{} tokens",
+            ours.input_tokens.unwrap_or(0),
+            ours.new_tokens.unwrap_or(0)
+        );
+        latency(
+            &format!("distilbart-6-6 dims greedy, {tokens}"),
+            ours.greedy_seconds,
+            theirs.greedy_seconds,
+        );
+        latency(
+            &format!("distilbart-6-6 dims beam 4, {tokens}"),
+            ours.beam4_seconds,
+            theirs.beam4_seconds,
+        );
+        if ours.input_tokens != theirs.input_tokens || ours.new_tokens != theirs.new_tokens {
+            rows.push((
+                format!(
+                    "WARNING tokens differ: python {:?}+{:?}",
+                    theirs.input_tokens, theirs.new_tokens
+                ),
+                String::new(),
+                String::new(),
+                0.0,
+            ));
+        }
+    }
+    rows.push((
+        format!("peak RSS ({task} process)"),
+        format!("{:.0} MB", ours.peak_rss_mb),
+        format!("{:.0} MB", theirs.peak_rss_mb),
+        theirs.peak_rss_mb / ours.peak_rss_mb,
+    ));
+    rows
+}
+
+/// A text of exactly 510 BPE tokens (512 with BOS and EOS) for the generation model's own
+/// tokenizer: words are added one at a time, skipping any that would overshoot.
+fn input_of_512_tokens(model: &Path) -> anyhow::Result<String> {
+    let input = SummarizerInput::load(&generation_spec(model))?;
+    let words: Vec<&str> = SENTENCES
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .collect();
+    let mut text = String::new();
+    for word in words.iter().cycle().take(words.len() * 20) {
+        let candidate = if text.is_empty() {
+            word.to_string()
+        } else {
+            format!("{text} {word}")
+        };
+        match input.count_tokens(&candidate) {
+            n if n < 510 => text = candidate,
+            510 => return Ok(candidate),
+            _ => {}
+        }
+    }
+    bail!("could not build a 510-token input")
+}
+
+fn generation_spec(model: &Path) -> ModelSpec {
+    ModelSpec {
+        id: "bench-distilbart-cnn-6-6-random".into(),
+        role: ModelRole::Summarization,
+        location: ModelLocation::Directory(model.to_path_buf()),
+    }
+}
+
+fn pool_config(name: &str, threads: usize, max_batch_cost: usize) -> PoolConfig {
+    PoolConfig {
+        name: name.into(),
+        workers: 1,
+        queue_capacity: 64,
+        max_batch_cost,
+        torch_threads: threads,
+    }
+}
+
+/// Sentences/s through the embedding pool, one job per batch, as requests use it.
+fn rust_embeddings(workload: &Workload) -> anyhow::Result<Measurement> {
+    let spec = ModelSpec {
+        id: "all-MiniLM-L6-v2".into(),
+        role: ModelRole::SentenceEmbeddings,
+        location: ModelLocation::Directory(workload.embedding_model.clone()),
+    };
+    let pool = WorkerPool::start(pool_config("embeddings", workload.threads, 32), move || {
+        EmbeddingEngine::load(&spec, 32)
+    })?;
+    let mut rates = Vec::new();
+    for batch in [1usize, 32] {
+        let jobs: Vec<Vec<String>> = workload
+            .sentences
+            .chunks(batch)
+            .map(|chunk| chunk.to_vec())
+            .collect();
+        for job in jobs.iter().take(4) {
+            pool.run_blocking(job.clone(), None)?;
+        }
+        let started = Instant::now();
+        let mut sentences = 0usize;
+        while started.elapsed() < Duration::from_secs_f64(workload.seconds) {
+            for job in &jobs {
+                sentences += pool.run_blocking(job.clone(), None)?.len();
+            }
+        }
+        rates.push(sentences as f64 / started.elapsed().as_secs_f64());
+    }
+    Ok(Measurement {
+        batch1_per_second: Some(rates[0]),
+        batch32_per_second: Some(rates[1]),
+        peak_rss_mb: peak_rss_mb(),
+        ..Measurement::default()
+    })
+}
+
+/// Seconds per generation through the summarization pool, exactly `new_tokens` new tokens:
+/// min_length = max_length = new_tokens + 1 (rust-bert counts the decoder start token), so EOS
+/// is banned until the last step.
+fn rust_generation(workload: &Workload) -> anyhow::Result<Measurement> {
+    let spec = generation_spec(&workload.generation_model);
+    let input = SummarizerInput::load(&spec)?;
+    let input_tokens = input.count_tokens(&workload.generation_input) + 2;
+    let length = workload.new_tokens as i64 + 1;
+    let mut seconds = Vec::new();
+    for beams in [1i64, 4] {
+        let spec = spec.clone();
+        let settings = GenerationSettings {
+            num_beams: beams,
+            min_length: length,
+            max_length: length,
+        };
+        let pool = WorkerPool::start(
+            pool_config("summarization", workload.threads, 1),
+            move || SummarizationEngine::load(&spec, settings),
+        )?;
+        pool.run_blocking(workload.generation_input.clone(), None)?;
+        let mut times = Vec::new();
+        for _ in 0..workload.generations {
+            let started = Instant::now();
+            pool.run_blocking(workload.generation_input.clone(), None)?;
+            times.push(started.elapsed().as_secs_f64());
+        }
+        seconds.push(median(&mut times));
+    }
+    Ok(Measurement {
+        greedy_seconds: Some(seconds[0]),
+        beam4_seconds: Some(seconds[1]),
+        input_tokens: Some(input_tokens),
+        new_tokens: Some(generated_tokens(workload, length)?),
+        peak_rss_mb: peak_rss_mb(),
+        ..Measurement::default()
+    })
+}
+
+/// Generates once more through rust-bert's BART generator with the pipeline's settings and
+/// counts the new token ids, so the table shows what was generated rather than what was asked.
+fn generated_tokens(workload: &Workload, length: i64) -> anyhow::Result<usize> {
+    use rust_bert::bart::BartGenerator;
+    use rust_bert::pipelines::common::{ModelResource, ModelType};
+    use rust_bert::pipelines::generation_utils::{GenerateConfig, LanguageGenerator};
+    use rust_bert::resources::LocalResource;
+
+    let dir = &workload.generation_model;
+    let local = |file: &str| Box::new(LocalResource::from(dir.join(file)));
+    let generator = BartGenerator::new(GenerateConfig {
+        model_type: ModelType::Bart,
+        model_resource: ModelResource::Torch(local("rust_model.ot")),
+        config_resource: local("config.json"),
+        vocab_resource: local("vocab.json"),
+        merges_resource: Some(local("merges.txt")),
+        min_length: length,
+        max_length: Some(length),
+        num_beams: 1,
+        do_sample: false,
+        device: tch::Device::Cpu,
+        ..GenerateConfig::default()
+    })?;
+    let output = generator.generate_indices(Some(&[workload.generation_input.as_str()]), None)?;
+    let indices = &output.first().context("no generation")?.indices;
+    // The first id is the decoder start token, not generated.
+    Ok(indices.len().saturating_sub(1))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// VmHWM of this process, in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
