@@ -45,12 +45,23 @@ pub fn load_neural(
         let (pool, status) = start_model_pool(
             &spec,
             settings.pool_config(&format!("translate-{}-{}", pair.source, pair.target), 32),
-            |spec| TranslationEngine::load(spec, GenerationSettings::default()),
+            |spec| {
+                // A translation may be as short as its source allows.
+                let settings = GenerationSettings {
+                    min_length: 0,
+                    ..GenerationSettings::default()
+                };
+                TranslationEngine::load(spec, settings)
+            },
         );
         statuses.push(status);
         if let Some(pool) = pool {
             let language_pair = LanguagePair::new(pair.source.clone(), pair.target.clone());
-            translators.push(Arc::new(NeuralTranslator::new(&spec.id, language_pair, pool)));
+            translators.push(Arc::new(NeuralTranslator::new(
+                &spec.id,
+                language_pair,
+                pool,
+            )));
         }
     }
     Ok((translators, statuses))
