@@ -1,7 +1,7 @@
 //! Seq2seq models (summarization, translation) as batched worker engines.
 use std::path::Path;
 
-use rust_bert::pipelines::common::ModelResource;
+use rust_bert::pipelines::common::{ModelResource, TokenizerOption};
 use rust_bert::pipelines::summarization::{SummarizationConfig, SummarizationModel};
 use rust_bert::pipelines::translation::{Language, TranslationConfig, TranslationModel};
 use rust_bert::resources::LocalResource;
@@ -66,6 +66,68 @@ fn tokenizer_files(directory: &ModelDirectory) -> (LocalResource, Option<LocalRe
 
 pub struct SummarizationEngine {
     model: SummarizationModel,
+}
+
+/// Tokens reserved in every model input for what the pipeline adds around the text: BOS/EOS
+/// and T5's "summarize: " prefix.
+pub const RESERVED_INPUT_TOKENS: usize = 8;
+
+/// What the request path needs to know about a summarization model before running it: how many
+/// tokens one input may hold, and how many tokens a text makes.
+pub struct SummarizerInput {
+    tokenizer: TokenizerOption,
+    /// The model's position limit (config.json), the longest input it reads without truncating.
+    pub position_limit: usize,
+}
+
+impl SummarizerInput {
+    /// Loads the model's tokenizer only (no weights), as rust-bert's generators load it, so
+    /// that counts match what the model will see.
+    pub fn load(spec: &ModelSpec) -> Result<Self, ModelError> {
+        let dir = directory_of(spec)?;
+        let directory = inspect_directory(&spec.id, &ModelRole::Summarization, dir)?;
+        let (vocab, merges) = tokenizer_files(&directory);
+        let path_text =
+            |resource: &LocalResource| resource.local_path.to_string_lossy().into_owned();
+        let vocab_path = path_text(&vocab);
+        let merges_path = merges.as_ref().map(path_text);
+        let tokenizer = load_with(spec, || {
+            TokenizerOption::from_file(
+                directory.architecture.rust_bert_type(),
+                &vocab_path,
+                merges_path.as_deref(),
+                false,
+                None,
+                // BART's generator reads its byte-level BPE without a prefix space.
+                matches!(directory.architecture, Architecture::Bart).then_some(false),
+            )
+        })?;
+        Ok(Self {
+            tokenizer,
+            position_limit: position_limit(&directory.path.join(CONFIG_FILE)),
+        })
+    }
+
+    /// Tokens `text` makes for this model, without special tokens.
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer.tokenize(text).len()
+    }
+}
+
+/// `max_position_embeddings` (BART, Pegasus, LongT5) or `n_positions` (T5) from config.json;
+/// 512 when neither is there, the shortest limit of the summarizers rust-bert runs.
+fn position_limit(config: &Path) -> usize {
+    const FALLBACK: usize = 512;
+    let Ok(text) = std::fs::read_to_string(config) else {
+        return FALLBACK;
+    };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return FALLBACK;
+    };
+    ["max_position_embeddings", "n_positions"]
+        .iter()
+        .find_map(|key| value.get(*key).and_then(serde_json::Value::as_u64))
+        .map_or(FALLBACK, |limit| limit as usize)
 }
 
 impl SummarizationEngine {
