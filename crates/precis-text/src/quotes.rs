@@ -761,9 +761,7 @@ fn find_quotes(text: &str, seg: &Segmentation) -> Vec<RawQuote> {
                 continued = true;
             }
         }
-        let dialogue = !continued
-            && paragraph_text.chars().next().is_some_and(is_dialogue_dash)
-            && stack.is_empty();
+        let dialogue = !continued && paragraph_text.chars().next().is_some_and(is_dialogue_dash);
         if dialogue {
             let found = dialogue_quotes(text, paragraph.span);
             let accepted = !found.is_empty()
@@ -776,14 +774,14 @@ fn find_quotes(text: &str, seg: &Segmentation) -> Vec<RawQuote> {
             previous_dialogue_accepted = accepted;
         } else {
             previous_dialogue_accepted = false;
-            let multi_paragraph = continued;
             scan_marks(
                 text,
                 scan_from,
                 paragraph.span.end,
                 &mut stack,
                 &mut |open, close| {
-                    let style = if multi_paragraph && open.at < paragraph.span.start {
+                    // Only a quote carried over from an earlier paragraph opened before this one.
+                    let style = if open.at < paragraph.span.start {
                         MarkStyle::MultiParagraph
                     } else {
                         MarkStyle::Paired

@@ -37,8 +37,12 @@ fn main() {
     }
 }
 
-/// A detector under test: the ISO 639-1 code it gives, if any.
-type DetectFn = dyn Fn(&str) -> Option<String>;
+/// A detector under test: the ISO 639-1 code it gives, if any, and its confidence if it
+/// states one.
+type DetectFn = dyn Fn(&str) -> (Option<String>, Option<f64>);
+
+/// Confidence bins of the calibration table: [0, 0.1), [0.1, 0.2), … [0.9, 1].
+const CALIBRATION_BINS: usize = 10;
 
 /// One length class of one language: the expected code and its lines.
 struct Sample {
@@ -92,21 +96,26 @@ fn run_child(detector: &str, dir: &Path) -> Result<(), String> {
     let detect: Box<DetectFn> = match detector {
         "precis" => {
             let precis = LanguageDetector::new();
-            Box::new(move |text| Some(precis.detect(text).iso639_1))
+            Box::new(move |text| {
+                let detection = precis.detect(text);
+                (Some(detection.iso639_1), Some(detection.confidence))
+            })
         }
         "whatlang" => Box::new(|text| {
-            whatlang::detect_lang(text)
+            let code = whatlang::detect_lang(text)
                 .and_then(lingua_language_of)
-                .map(|language| language.iso_code_639_1().to_string())
+                .map(|language| language.iso_code_639_1().to_string());
+            (code, None)
         }),
         "lingua" => {
             let lingua = lingua::LanguageDetectorBuilder::from_all_languages()
                 .with_preloaded_language_models()
                 .build();
             Box::new(move |text| {
-                lingua
+                let code = lingua
                     .detect_language_of(text)
-                    .map(|language| language.iso_code_639_1().to_string())
+                    .map(|language| language.iso_code_639_1().to_string());
+                (code, None)
             })
         }
         other => return Err(format!("unknown detector {other}")),
@@ -114,13 +123,23 @@ fn run_child(detector: &str, dir: &Path) -> Result<(), String> {
     println!("setup\t{:.3}", started.elapsed().as_secs_f64());
     for class in CLASSES {
         let (mut bytes, mut lines, mut seconds) = (0usize, 0usize, 0f64);
+        // Per bin: lines, correct lines, summed confidence.
+        let mut bins = [(0usize, 0usize, 0f64); CALIBRATION_BINS];
         for sample in samples.iter().filter(|s| s.class == class) {
             let started = Instant::now();
-            let correct = sample
-                .lines
-                .iter()
-                .filter(|line| detect(line).as_deref() == Some(sample.language.as_str()))
-                .count();
+            let mut correct = 0;
+            for line in &sample.lines {
+                let (code, confidence) = detect(line);
+                let is_correct = code.as_deref() == Some(sample.language.as_str());
+                correct += usize::from(is_correct);
+                if let Some(confidence) = confidence {
+                    let bin =
+                        ((confidence * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+                    bins[bin].0 += 1;
+                    bins[bin].1 += usize::from(is_correct);
+                    bins[bin].2 += confidence;
+                }
+            }
             seconds += started.elapsed().as_secs_f64();
             bytes += sample.lines.iter().map(String::len).sum::<usize>();
             lines += sample.lines.len();
@@ -131,6 +150,11 @@ fn run_child(detector: &str, dir: &Path) -> Result<(), String> {
             );
         }
         println!("speed\t{class}\t{bytes}\t{lines}\t{seconds:.6}");
+        for (bin, (count, correct, confidence_sum)) in bins.iter().enumerate() {
+            if *count > 0 {
+                println!("cal\t{class}\t{bin}\t{count}\t{correct}\t{confidence_sum:.6}");
+            }
+        }
     }
     println!("vmhwm_kb\t{}", peak_memory_kb().unwrap_or(0));
     Ok(())
@@ -150,6 +174,8 @@ struct Report {
     speed: BTreeMap<String, (f64, f64, f64)>,
     setup_seconds: f64,
     peak_kb: u64,
+    /// (class, bin) → (lines, correct, summed confidence).
+    calibration: BTreeMap<(String, usize), (f64, f64, f64)>,
 }
 
 fn run_parent(dir: &Path) -> Result<(), String> {
@@ -171,6 +197,7 @@ fn run_parent(dir: &Path) -> Result<(), String> {
         reports.push(parse_report(&String::from_utf8_lossy(&output.stdout)));
     }
     print_tables(&reports);
+    print_calibration(&reports);
     Ok(())
 }
 
@@ -197,12 +224,55 @@ fn parse_report(stdout: &str) -> Report {
                     .speed
                     .insert(fields[1].to_string(), (number(2), number(3), number(4)));
             }
+            Some("cal") if fields.len() == 6 => {
+                let bin = number(2) as usize;
+                report.calibration.insert(
+                    (fields[1].to_string(), bin),
+                    (number(3), number(4), number(5)),
+                );
+            }
             Some("setup") => report.setup_seconds = number(1),
             Some("vmhwm_kb") => report.peak_kb = number(1) as u64,
             _ => {}
         }
     }
     report
+}
+
+/// Accuracy against stated confidence, per class, for detectors that state one; and the
+/// expected calibration error (the line-weighted gap between the two).
+fn print_calibration(reports: &[Report]) {
+    for (detector, report) in DETECTORS.iter().zip(reports) {
+        if report.calibration.is_empty() {
+            continue;
+        }
+        println!("\n## Calibration of {detector}: accuracy per confidence bin\n");
+        println!("| class | confidence bin | lines | mean confidence | accuracy |");
+        println!("|---|---|---:|---:|---:|");
+        for class in CLASSES {
+            let rows: Vec<(usize, (f64, f64, f64))> = report
+                .calibration
+                .iter()
+                .filter(|((c, _), _)| c == class)
+                .map(|((_, bin), values)| (*bin, *values))
+                .collect();
+            let total: f64 = rows.iter().map(|(_, (lines, _, _))| lines).sum();
+            let ece: f64 = rows
+                .iter()
+                .map(|(_, (_, correct, confidence))| (correct - confidence).abs() / total.max(1.0))
+                .sum();
+            for (bin, (lines, correct, confidence)) in &rows {
+                println!(
+                    "| {class} | {:.1}–{:.1} | {lines:.0} | {:.3} | {:.3} |",
+                    *bin as f64 / CALIBRATION_BINS as f64,
+                    (*bin + 1) as f64 / CALIBRATION_BINS as f64,
+                    confidence / lines,
+                    correct / lines,
+                );
+            }
+            println!("| {class} | expected calibration error | {total:.0} | | {ece:.3} |");
+        }
+    }
 }
 
 fn print_tables(reports: &[Report]) {
