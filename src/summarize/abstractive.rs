@@ -203,8 +203,9 @@ mod tests {
         ];
         let chunks = plan_chunks(&sentences, &words, 8);
         let ranges: Vec<Range<usize>> = chunks.iter().map(|c| c.sentences.clone()).collect();
-        assert_eq!(ranges, vec![0..2, 2..3, 3..4]);
-        assert_eq!(chunks[0].text, "One two three. Four five six seven.");
+        // 3+1, 4+1, 2+1 and 5+1 tokens (words and a seam) in chunks of 8.
+        assert_eq!(ranges, vec![0..1, 1..3, 3..4]);
+        assert_eq!(chunks[1].text, "Four five six seven. Eight nine.");
         assert!(chunks.iter().all(|c| c.tokens <= 8), "{chunks:?}");
         let rejoined: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
         assert_eq!(rejoined.join(" "), sentences.join(" "));

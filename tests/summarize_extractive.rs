@@ -1,0 +1,185 @@
+//! Extractive summaries through the pipeline: the real all-MiniLM-L6-v2 for English, the
+//! lexical ranking for French and German, on articles the team wrote with a known answer
+//! (the lead, the central facts; not the aside, not the restatement).
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use precis::pipeline::{
+    DigestOptions, Limits, Pipeline, SentenceOrigin, Summary, SummaryMethod, ValidArticle,
+};
+use precis::summarize::extractive::{Ranking, SummaryLength};
+
+/// Lead: the strike. Central facts: how many, why, what happens next. Aside: the weather and
+/// a concert. Restatement: the last sentence repeats the lead.
+const STRIKE: &str = "\
+Nurses at the three public hospitals of Valmont walked out on Tuesday to demand higher pay and more staff on night shifts.
+
+About 2,400 nurses joined the strike, according to their union, and only emergency wards stayed open.
+
+The union says nurses have lost 12% of their pay to inflation since 2021 and that night shifts are often run by two nurses for forty patients.
+
+The regional health minister said she would meet union leaders on Thursday and offered a 4% rise.
+
+A jazz festival opened in the old town on the same evening, drawing a large crowd.
+
+The union rejected the offer and said the strike would continue until the government agreed to hire more night staff.
+
+Nurses in Valmont's three public hospitals went on strike on Tuesday over pay and staffing, the union said.
+";
+
+async fn summarize(
+    pipeline: &Pipeline,
+    text: &str,
+    length: SummaryLength,
+) -> (Summary, Vec<String>) {
+    let article = ValidArticle::new(text.to_string(), &pipeline.limits).unwrap();
+    let options = DigestOptions {
+        summary_length: length,
+        skip_quotes: true,
+        ..DigestOptions::default()
+    };
+    let digest = pipeline.digest(&article, &options).await.unwrap();
+    (digest.summary.unwrap(), digest.warnings)
+}
+
+fn texts(summary: &Summary) -> Vec<&str> {
+    summary.sentences.iter().map(|s| s.text.as_str()).collect()
+}
+
+fn assert_exact_spans_in_order(text: &str, summary: &Summary) {
+    for sentence in &summary.sentences {
+        assert_eq!(&text[sentence.span.start..sentence.span.end], sentence.text);
+        assert_eq!(sentence.origin, SentenceOrigin::Article);
+        assert_eq!(
+            sentence.evidence.len(),
+            1,
+            "an article sentence is its own evidence"
+        );
+    }
+    assert!(summary
+        .sentences
+        .windows(2)
+        .all(|pair| pair[0].span.end <= pair[1].span.start));
+    assert_eq!(summary.method, SummaryMethod::Extractive);
+    assert!(summary.guard.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minilm_picks_the_lead_and_central_facts_without_asides_or_repeats() {
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
+    let embeddings = pipeline.embeddings.as_ref().unwrap();
+    let jobs_before = embeddings.pool.counters().completed.load(Ordering::Relaxed);
+    let (summary, _) = summarize(&pipeline, STRIKE, SummaryLength::Sentences(3)).await;
+    assert_eq!(
+        embeddings.pool.counters().completed.load(Ordering::Relaxed) - jobs_before,
+        1,
+        "all sentences of the article are embedded in one job (split into forward batches there)"
+    );
+    assert_eq!(summary.ranking, Ranking::Embeddings);
+    assert_eq!(summary.engine, "all-MiniLM-L6-v2");
+    assert_exact_spans_in_order(STRIKE, &summary);
+    let chosen = texts(&summary);
+    assert_eq!(chosen.len(), 3);
+    assert!(
+        chosen[0].starts_with("Nurses at the three public hospitals"),
+        "{chosen:?}"
+    );
+    assert!(
+        !chosen.iter().any(|t| t.contains("jazz")),
+        "the aside: {chosen:?}"
+    );
+    assert!(
+        !chosen
+            .iter()
+            .any(|t| t.contains("went on strike on Tuesday over pay")),
+        "the restated lead repeats its meaning: {chosen:?}"
+    );
+    assert!(
+        chosen
+            .iter()
+            .any(|t| t.contains("2,400") || t.contains("12%") || t.contains("rejected the offer")),
+        "a central fact beside the lead: {chosen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn word_budget_and_ratio_set_the_length() {
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
+    let (summary, _) = summarize(&pipeline, STRIKE, SummaryLength::Words(45)).await;
+    let words: usize = summary
+        .sentences
+        .iter()
+        .map(|s| s.text.split_whitespace().count())
+        .sum();
+    assert!(
+        words <= 45 && !summary.sentences.is_empty(),
+        "{words} words"
+    );
+    assert!(summary.sentences[0].text.starts_with("Nurses at the three"));
+    let (summary, _) = summarize(&pipeline, STRIKE, SummaryLength::Ratio(0.3)).await;
+    assert_eq!(summary.sentences.len(), 2, "30% of 7 sentences");
+    assert_exact_spans_in_order(STRIKE, &summary);
+}
+
+/// Lead: the bridge closure. Central facts: why, the detour, the reopening. Aside: a football
+/// result. Restatement: the last sentence repeats the lead.
+const FRENCH: &str = "\
+Le pont de Saint-Aubin sur la Loire sera fermé à la circulation pendant six mois à partir de lundi pour des travaux de réparation.
+
+Les ingénieurs ont découvert des fissures dans deux piliers du pont lors d'une inspection en janvier.
+
+Les automobilistes devront faire un détour de quinze kilomètres par le pont de Varennes, et des navettes gratuites seront mises en place pour les piétons.
+
+La mairie prévoit de rouvrir le pont de Saint-Aubin en septembre si les travaux de réparation avancent comme prévu.
+
+Le club de football local a gagné son match de samedi contre Tours.
+
+La fermeture du pont de Saint-Aubin pour six mois de travaux commence lundi, a rappelé la mairie.
+";
+
+const GERMAN: &str = "\
+Die Stadt Lindenau baut bis 2027 eine neue Straßenbahnlinie vom Bahnhof zum Universitätsklinikum.
+
+Die Baukosten für die Straßenbahnlinie liegen nach Angaben der Stadt bei 180 Millionen Euro, den größten Teil zahlt das Land.
+
+Während der Bauarbeiten wird die Hauptstraße in der Innenstadt für Autos gesperrt.
+
+Die neue Straßenbahnlinie soll täglich rund 20.000 Fahrgäste zwischen Bahnhof und Klinikum befördern.
+
+Im Stadtpark blühen in diesem Frühjahr besonders viele Tulpen.
+
+Die Stadt Lindenau will bis 2027 eine Straßenbahnlinie zum Klinikum bauen, sagte ein Sprecher.
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn french_and_german_articles_get_a_sensible_lexical_summary() {
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
+    for (text, lead, aside, restatement) in [
+        (
+            FRENCH,
+            "Le pont de Saint-Aubin sur la Loire sera fermé",
+            "football",
+            "a rappelé la mairie",
+        ),
+        (
+            GERMAN,
+            "Die Stadt Lindenau baut bis 2027",
+            "Tulpen",
+            "sagte ein Sprecher",
+        ),
+    ] {
+        let (summary, warnings) = summarize(&pipeline, text, SummaryLength::Sentences(3)).await;
+        assert_eq!(summary.ranking, Ranking::Lexical, "{warnings:?}");
+        assert_eq!(summary.engine, "tfidf-centrality");
+        assert_exact_spans_in_order(text, &summary);
+        let chosen = texts(&summary);
+        assert_eq!(chosen.len(), 3);
+        assert!(chosen[0].starts_with(lead), "{chosen:?}");
+        assert!(!chosen.iter().any(|t| t.contains(aside)), "{chosen:?}");
+        assert!(
+            !chosen.iter().any(|t| t.contains(restatement)),
+            "{chosen:?}"
+        );
+    }
+}
