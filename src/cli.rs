@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::RuntimeSettings;
-use crate::pipeline::{DigestOptions, Limits, Pipeline, ValidArticle};
+use crate::grpc::client::{status_error, ClientSettings, Connection};
+use crate::grpc::from_proto;
+use crate::pipeline::{Digest, DigestOptions, Limits, Pipeline, TranslatedTexts, ValidArticle};
+use crate::proto;
 use crate::runtime::ModelStatus;
 use crate::summarize::extractive::SummaryLength;
 
@@ -39,11 +42,14 @@ pub enum Command {
     /// Detect the language of text
     Detect(DetectArgs),
     /// Extract direct quotes and their speakers
-    Quotes(FileArgs),
+    Quotes(QuotesArgs),
     /// Summarize an article
     Summarize(DigestArgs),
     /// Translate text from stdin
     Translate(TranslateArgs),
+    /// Ask a running server whether it is SERVING (exit 0) or not (exit 1): the container
+    /// health check
+    Health(HealthArgs),
     /// Inspect and prepare models
     Models {
         #[command(subcommand)]
@@ -103,6 +109,16 @@ pub struct DigestArgs {
     pub sentences: usize,
     #[command(flatten)]
     pub runtime: RuntimeSettings,
+    #[command(flatten)]
+    pub client: ClientSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct QuotesArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    #[command(flatten)]
+    pub client: ClientSettings,
 }
 
 #[derive(Debug, Args)]
@@ -113,14 +129,35 @@ pub struct DetectArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub client: ClientSettings,
 }
 
 #[derive(Debug, Args)]
 pub struct TranslateArgs {
+    /// Language of the text (ISO 639-1 / BCP-47); detected when absent
     #[arg(long)]
     pub from: Option<String>,
+    /// Language to translate into (ISO 639-1 / BCP-47)
     #[arg(long)]
     pub to: String,
+    /// Print JSON: the original beside its translation, with the engines
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub runtime: RuntimeSettings,
+    #[command(flatten)]
+    pub client: ClientSettings,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The server, e.g. http://127.0.0.1:50051
+    #[arg(long, env = "PRECIS_SERVER")]
+    pub server: String,
+    /// CA certificate (PEM) to trust for an https:// server
+    #[arg(long, env = "PRECIS_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Runs a CLI command; the error is printed by `main` with a non-zero exit.
@@ -128,10 +165,12 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(settings) => crate::grpc::serve(settings).await,
         Command::Digest(args) => digest(args).await,
+        Command::Summarize(args) => summarize(args).await,
+        Command::Detect(args) => detect(args).await,
+        Command::Quotes(args) => quotes(args).await,
+        Command::Translate(args) => translate(args).await,
+        Command::Health(args) => health(args).await,
         Command::Models { command } => models(command),
-        Command::Detect(_) | Command::Quotes(_) | Command::Summarize(_) | Command::Translate(_) => {
-            anyhow::bail!("not implemented yet")
-        }
     }
 }
 
@@ -149,55 +188,260 @@ fn read_article(args: &FileArgs, limits: &Limits) -> anyhow::Result<ValidArticle
 }
 
 async fn digest(args: DigestArgs) -> anyhow::Result<()> {
-    let limits = Limits::default();
-    let article = read_article(&args.input, &limits)?;
-    let (pipeline, statuses) =
-        tokio::task::block_in_place(|| Pipeline::load(&args.runtime, limits))?;
-    fail_on_unready(&statuses)?;
-    let options = DigestOptions {
-        summary_length: SummaryLength::Sentences(args.sentences),
-        target_language: args.to.clone(),
-        ..DigestOptions::default()
-    };
-    let digest = pipeline.digest(&article, &options).await?;
+    let digest = digest_with(&args, false).await?;
     if args.input.json {
         println!("{}", serde_json::to_string_pretty(&digest)?);
-    } else {
-        println!(
-            "language: {} ({:.2})",
-            digest.language.iso639_1, digest.language.confidence
-        );
-        if let Some(summary) = &digest.summary {
-            println!("summary ({:?}, {}):", summary.ranking, summary.engine);
-            for sentence in &summary.sentences {
-                println!("  - {}", sentence.text);
-            }
-        }
-        if let Some(translation) = &digest.translated_summary {
+        return Ok(());
+    }
+    println!(
+        "language: {} ({:.2})",
+        digest.language.iso639_1, digest.language.confidence
+    );
+    print_summary(&digest);
+    for key_quote in &digest.quotes {
+        print_quote(&key_quote.quote);
+        if let Some(translation) = &key_quote.translation {
             println!(
-                "summary in {}: {}",
+                "    {}: “{}”",
                 translation.target_language, translation.text
             );
         }
-        for key_quote in &digest.quotes {
-            let quote = &key_quote.quote;
-            let speaker = quote
-                .speaker
-                .as_ref()
-                .map_or("unknown", |s| s.name.as_str());
-            println!("  “{}” — {}", quote.text, speaker);
-            if let Some(translation) = &key_quote.translation {
-                println!(
-                    "    {}: “{}”",
-                    translation.target_language, translation.text
-                );
-            }
+    }
+    print_warnings(&digest.warnings);
+    Ok(())
+}
+
+/// `summarize` is a digest without quotes: the same engines, in-process or on a server.
+async fn summarize(args: DigestArgs) -> anyhow::Result<()> {
+    let digest = digest_with(&args, true).await?;
+    if args.input.json {
+        let summary = serde_json::json!({
+            "language": digest.language,
+            "summary": digest.summary,
+            "translated_summary": digest.translated_summary,
+            "warnings": digest.warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    print_summary(&digest);
+    print_warnings(&digest.warnings);
+    Ok(())
+}
+
+/// A digest made here or, with `--server`, by a running server: the same value either way.
+async fn digest_with(args: &DigestArgs, skip_quotes: bool) -> anyhow::Result<Digest> {
+    let limits = Limits::default();
+    let article = read_article(&args.input, &limits)?;
+    if let Some(url) = &args.client.server {
+        let connection = Connection::from_settings(&args.client, url).await?;
+        let request = proto::DigestRequest {
+            text: article.text().to_string(),
+            target_language: args.to.clone().unwrap_or_default(),
+            summary_length: Some(proto::SummaryLength {
+                length: Some(proto::summary_length::Length::Sentences(
+                    u32::try_from(args.sentences).unwrap_or(u32::MAX),
+                )),
+            }),
+            skip_quotes,
+            ..Default::default()
+        };
+        let response = connection
+            .precis()
+            .digest(connection.request(request))
+            .await
+            .map_err(status_error)?;
+        return Ok(from_proto::digest(response.into_inner()));
+    }
+    let pipeline = load_pipeline(&args.runtime, limits)?;
+    let options = DigestOptions {
+        summary_length: SummaryLength::Sentences(args.sentences),
+        target_language: args.to.clone(),
+        skip_quotes,
+        ..DigestOptions::default()
+    };
+    Ok(pipeline.digest(&article, &options).await?)
+}
+
+fn load_pipeline(runtime: &RuntimeSettings, limits: Limits) -> anyhow::Result<Pipeline> {
+    let (pipeline, statuses) = tokio::task::block_in_place(|| Pipeline::load(runtime, limits))?;
+    fail_on_unready(&statuses)?;
+    Ok(pipeline)
+}
+
+fn print_summary(digest: &Digest) {
+    if let Some(summary) = &digest.summary {
+        println!("summary ({:?}, {}):", summary.ranking, summary.engine);
+        for sentence in &summary.sentences {
+            println!("  - {}", sentence.text);
         }
-        for warning in &digest.warnings {
-            println!("warning: {warning}");
+    }
+    if let Some(translation) = &digest.translated_summary {
+        println!(
+            "summary in {}: {}",
+            translation.target_language, translation.text
+        );
+    }
+}
+
+fn print_quote(quote: &precis_text::quotes::Quote) {
+    let speaker = quote
+        .speaker
+        .as_ref()
+        .map_or("unknown", |s| s.name.as_str());
+    println!("  “{}” — {}", quote.text, speaker);
+}
+
+fn print_warnings(warnings: &[String]) {
+    for warning in warnings {
+        println!("warning: {warning}");
+    }
+}
+
+/// Detects stdin as a whole, or each line (`--lines`); blank lines are undetermined.
+async fn detect(args: DetectArgs) -> anyhow::Result<()> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let texts: Vec<&str> = if args.lines {
+        input.lines().collect()
+    } else {
+        vec![input.as_str()]
+    };
+    enum Detector {
+        Server(Connection),
+        Local(Box<precis_text::language::LanguageDetector>),
+    }
+    let detector = match &args.client.server {
+        Some(url) => Detector::Server(Connection::from_settings(&args.client, url).await?),
+        None => Detector::Local(Box::default()),
+    };
+    for text in texts {
+        let detection = if text.trim().is_empty() && args.lines {
+            precis_text::language::Detection::undetermined("")
+        } else {
+            match &detector {
+                Detector::Server(connection) => {
+                    let response = connection
+                        .precis()
+                        .detect_language(connection.request(proto::DetectLanguageRequest {
+                            text: text.to_string(),
+                        }))
+                        .await
+                        .map_err(status_error)?;
+                    from_proto::detection(response.into_inner().language)
+                }
+                Detector::Local(detector) => {
+                    // The same validation as the server's, so both refuse the same input.
+                    ValidArticle::new(text.to_string(), &Limits::default())?;
+                    detector.detect(text)
+                }
+            }
+        };
+        if args.json || args.lines {
+            println!("{}", serde_json::to_string(&detection)?);
+        } else {
+            println!(
+                "{} ({:.2}, {})",
+                detection.iso639_1, detection.confidence, detection.script
+            );
         }
     }
     Ok(())
+}
+
+/// Every quote of the article, in article order.
+async fn quotes(args: QuotesArgs) -> anyhow::Result<()> {
+    let limits = Limits::default();
+    let article = read_article(&args.input, &limits)?;
+    let quotes: Vec<precis_text::quotes::Quote> = match &args.client.server {
+        Some(url) => {
+            let connection = Connection::from_settings(&args.client, url).await?;
+            let response = connection
+                .precis()
+                .extract_quotes(connection.request(proto::ExtractQuotesRequest {
+                    text: article.text().to_string(),
+                    max_quotes: 0,
+                }))
+                .await
+                .map_err(status_error)?;
+            response
+                .into_inner()
+                .quotes
+                .into_iter()
+                .map(|quote| from_proto::quote(quote).quote)
+                .collect()
+        }
+        // Quotes are model-free: no need to load the models to find them.
+        None => {
+            let detector = precis_text::language::LanguageDetector::new();
+            let text = article.text();
+            precis_text::quotes::extract_quotes(
+                text,
+                &precis_text::segment::segment(text),
+                &detector,
+            )
+        }
+    };
+    if args.input.json {
+        println!("{}", serde_json::to_string_pretty(&quotes)?);
+    } else {
+        for quote in &quotes {
+            print_quote(quote);
+        }
+    }
+    Ok(())
+}
+
+/// Translates stdin as one text.
+async fn translate(args: TranslateArgs) -> anyhow::Result<()> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    let translated: TranslatedTexts = match &args.client.server {
+        Some(url) => {
+            let connection = Connection::from_settings(&args.client, url).await?;
+            let response = connection
+                .precis()
+                .translate(connection.request(proto::TranslateRequest {
+                    texts: vec![text],
+                    source_language: args.from.clone().unwrap_or_default(),
+                    target_language: args.to.clone(),
+                }))
+                .await
+                .map_err(status_error)?;
+            from_proto::translated_texts(response.into_inner())
+        }
+        None => {
+            let pipeline = load_pipeline(&args.runtime, Limits::default())?;
+            pipeline
+                .translate_texts(vec![text], args.from.as_deref(), &args.to, None)
+                .await?
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&translated)?);
+    } else {
+        for text in &translated.texts {
+            println!("{}", text.translation.text);
+        }
+    }
+    Ok(())
+}
+
+/// Exit 0 only when the server says SERVING.
+async fn health(args: HealthArgs) -> anyhow::Result<()> {
+    let connection = Connection::connect(&args.server, args.ca_cert.as_deref(), None).await?;
+    let status = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        connection.serving_status(),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("{} did not answer within 5 s", args.server))??;
+    println!("{}", status.as_str_name());
+    if status == tonic_health::pb::health_check_response::ServingStatus::Serving {
+        Ok(())
+    } else {
+        anyhow::bail!("{} is {}", args.server, status.as_str_name())
+    }
 }
 
 /// A model the configuration names but that did not load is an error, never a silent downgrade.

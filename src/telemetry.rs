@@ -34,7 +34,12 @@ pub fn record_call(rpc: &'static str, code: Code, elapsed: Duration) {
     metrics::histogram!("precis_request_seconds", "rpc" => rpc, "code" => code)
         .record(elapsed.as_secs_f64());
     // Per call at debug only: at thousands of calls per second, info would drown the logs.
-    tracing::debug!(rpc, code, micros = elapsed.as_micros() as u64, "call finished");
+    tracing::debug!(
+        rpc,
+        code,
+        micros = elapsed.as_micros() as u64,
+        "call finished"
+    );
 }
 
 /// One failure, by error type (`PrecisError::kind`, or a transport-level kind).

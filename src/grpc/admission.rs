@@ -186,8 +186,9 @@ where
                             Ok(response) => response?,
                             // Dropping the handler drops its model jobs' replies: queued work
                             // for this call is skipped by the workers.
-                            Err(_) => Status::from(PrecisError::DeadlineExceeded(timeout))
-                                .into_http(),
+                            Err(_) => {
+                                Status::from(PrecisError::DeadlineExceeded(timeout)).into_http()
+                            }
                         }
                     }
                     _ => call.await?,

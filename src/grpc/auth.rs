@@ -66,10 +66,9 @@ impl ApiKeys {
             })
             .ok_or("the authorization header must be `Bearer <key>`")?;
         // Compare against every key, without stopping early, so timing tells nothing.
-        let matched = self
-            .keys
-            .iter()
-            .fold(false, |found, key| found | constant_time_eq(key, presented.as_bytes()));
+        let matched = self.keys.iter().fold(false, |found, key| {
+            found | constant_time_eq(key, presented.as_bytes())
+        });
         if matched {
             Ok(())
         } else {

@@ -72,7 +72,12 @@ impl Connection {
     }
 
     pub async fn from_settings(settings: &ClientSettings, url: &str) -> anyhow::Result<Self> {
-        Self::connect(url, settings.ca_cert.as_deref(), settings.api_key.as_deref()).await
+        Self::connect(
+            url,
+            settings.ca_cert.as_deref(),
+            settings.api_key.as_deref(),
+        )
+        .await
     }
 
     pub fn precis(&self) -> PrecisClient<Channel> {

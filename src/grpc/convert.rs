@@ -7,8 +7,8 @@ use precis_text::ByteSpan;
 
 use crate::error::PrecisError;
 use crate::pipeline::{
-    Digest, DigestOptions, KeyQuote, PipelineCapabilities, Summary, SummaryMethod, TranslatedTexts,
-    Translation,
+    Digest, DigestOptions, KeyQuote, PipelineCapabilities, SentenceOrigin, Summary, SummaryMethod,
+    TranslatedTexts, Translation,
 };
 use crate::proto;
 use crate::summarize::extractive::{Ranking, SummaryLength};
@@ -47,6 +47,18 @@ pub fn summary(summary: &Summary) -> proto::Summary {
                 text: sentence.text.clone(),
                 span: Some(span(sentence.span)),
                 score: sentence.score,
+                origin: match sentence.origin {
+                    SentenceOrigin::Article => proto::SentenceOrigin::Article,
+                    SentenceOrigin::Generated => proto::SentenceOrigin::Generated,
+                } as i32,
+                evidence: sentence
+                    .evidence
+                    .iter()
+                    .map(|evidence| proto::Evidence {
+                        sentence_index: evidence.sentence_index as u32,
+                        similarity: evidence.similarity,
+                    })
+                    .collect(),
             })
             .collect(),
         method: summary_method(summary.method) as i32,
@@ -174,7 +186,10 @@ pub fn digest_options(
     })
 }
 
-pub fn capabilities(capabilities: &PipelineCapabilities, limits: proto::Limits) -> proto::Capabilities {
+pub fn capabilities(
+    capabilities: &PipelineCapabilities,
+    limits: proto::Limits,
+) -> proto::Capabilities {
     proto::Capabilities {
         detectable_languages: capabilities.detectable_languages.clone(),
         summarizers: capabilities
@@ -269,12 +284,28 @@ pub mod from_proto {
                 .sentences
                 .into_iter()
                 .map(|sentence| SummarySentence {
+                    origin: match sentence.origin() {
+                        proto::SentenceOrigin::Generated => SentenceOrigin::Generated,
+                        _ => SentenceOrigin::Article,
+                    },
                     text: sentence.text,
                     span: span(sentence.span),
                     score: sentence.score,
+                    evidence: sentence
+                        .evidence
+                        .into_iter()
+                        .map(|evidence| crate::summarize::guard::Evidence {
+                            sentence_index: evidence.sentence_index as usize,
+                            similarity: evidence.similarity,
+                        })
+                        .collect(),
                 })
                 .collect(),
             engine: summary.engine,
+            // The guard's report stays on the server (its outcome shows in the method, the
+            // evidence and the warnings).
+            guard: None,
+            chunks: 0,
         }
     }
 
@@ -317,6 +348,22 @@ pub mod from_proto {
                 sentence_index: quote.sentence_index as usize,
             },
             translation: quote.translation.map(translation),
+        }
+    }
+
+    pub fn translated_texts(response: proto::TranslateResponse) -> TranslatedTexts {
+        TranslatedTexts {
+            source_language: response.source_language,
+            texts: response
+                .translations
+                .into_iter()
+                .filter_map(|text| {
+                    Some(crate::pipeline::TranslatedText {
+                        translation: translation(text.translation?),
+                        original: text.original,
+                    })
+                })
+                .collect(),
         }
     }
 

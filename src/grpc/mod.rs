@@ -118,7 +118,9 @@ impl ServeSettings {
             return Ok(None);
         }
         text.parse().map(Some).map_err(|error| {
-            anyhow::anyhow!("--metrics-listen {text:?} is not an address like 127.0.0.1:9090: {error}")
+            anyhow::anyhow!(
+                "--metrics-listen {text:?} is not an address like 127.0.0.1:9090: {error}"
+            )
         })
     }
 }

@@ -167,15 +167,16 @@ where
     tracing::info!(%address, tls = settings.tls_cert.is_some(), api_keys = api_keys.is_enabled(), "listening; loading models");
 
     let (startup_failed, startup_failure) = oneshot::channel::<()>();
-    let readiness = AbortOnDrop::spawn(become_ready(
+    let startup_error = Arc::new(std::sync::Mutex::new(None::<anyhow::Error>));
+    let _readiness = AbortOnDrop::spawn(become_ready(
         pipeline,
         Arc::clone(&state),
         health.clone(),
-        startup_failed,
+        (Arc::clone(&startup_error), startup_failed),
     ));
 
     let grace = settings.drain_grace();
-    let (drained, hard_stop) = oneshot::channel::<Instant>();
+    let (drained, calls_done) = oneshot::channel::<()>();
     let drain = {
         let state = Arc::clone(&state);
         async move {
@@ -183,45 +184,51 @@ where
                 () = shutdown => tracing::info!(grace_seconds = grace.as_secs_f64(), "shutdown requested: draining"),
                 Ok(()) = startup_failure => {}
             }
-            let stop_by = Instant::now() + grace;
             state.start_draining();
             set_health(&health, ServingStatus::NotServing).await;
-            if tokio::time::timeout(grace, state.wait_idle()).await.is_err() {
+            if tokio::time::timeout(grace, state.wait_idle())
+                .await
+                .is_err()
+            {
                 tracing::warn!("grace period over with calls still in flight; closing");
             }
-            let _ = drained.send(stop_by);
+            let _ = drained.send(());
         }
     };
     let server = router.serve_with_incoming_shutdown(incoming, drain);
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => result?,
-        Ok(stop_by) = hard_stop => {
-            // Calls are done (or out of time); give connections the rest of the grace period to
-            // close cleanly, then drop them.
-            let remaining = stop_by.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
-            match tokio::time::timeout(remaining, &mut server).await {
-                Ok(result) => result?,
-                Err(_) => tracing::warn!("connections still open after the grace period; dropped"),
+        Ok(()) = calls_done => {
+            // Every precis call has answered (or the grace period is over). What may still hold
+            // a connection open is a health Watch or a reflection stream, which never end by
+            // themselves: let the last frames flush, then drop the connections.
+            if tokio::time::timeout(CONNECTION_LINGER, &mut server).await.is_err() {
+                tracing::info!("closing the connections still open (health watches, idle clients)");
             }
         }
     }
     // A server that stopped because start-up failed reports why.
-    if readiness.is_finished() {
-        readiness.join().await??;
+    if let Some(error) = startup_error.lock().ok().and_then(|mut slot| slot.take()) {
+        return Err(error);
     }
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long connections may stay open once every call has been answered on shutdown.
+const CONNECTION_LINGER: Duration = Duration::from_secs(2);
+
+/// Where a failed start-up leaves its reason for `serve_on` to return.
+type StartupError = Arc<std::sync::Mutex<Option<anyhow::Error>>>;
 
 /// Loads (awaits) the pipeline, runs the warm-up digest, then opens the gate and reports SERVING.
 async fn become_ready<P>(
     pipeline: P,
     state: Arc<ServerState>,
     health: HealthReporter,
-    startup_failed: oneshot::Sender<()>,
-) -> anyhow::Result<()>
-where
+    (startup_error, startup_failed): (StartupError, oneshot::Sender<()>),
+) where
     P: Future<Output = anyhow::Result<Arc<Pipeline>>>,
 {
     let started = Instant::now();
@@ -241,12 +248,13 @@ where
                 millis = started.elapsed().as_millis() as u64,
                 "models loaded and warmed up: SERVING"
             );
-            Ok(())
         }
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "start-up failed; stopping");
+            if let Ok(mut slot) = startup_error.lock() {
+                *slot = Some(error);
+            }
             let _ = startup_failed.send(());
-            Err(error)
         }
     }
 }
@@ -271,10 +279,7 @@ async fn warm_up(pipeline: &Pipeline) -> anyhow::Result<()> {
 async fn set_health(health: &HealthReporter, status: ServingStatus) {
     health.set_service_status("", status).await;
     health
-        .set_service_status(
-            <PrecisServer<PrecisService> as NamedService>::NAME,
-            status,
-        )
+        .set_service_status(<PrecisServer<PrecisService> as NamedService>::NAME, status)
         .await;
 }
 
@@ -283,43 +288,28 @@ fn tls_config(settings: &ServeSettings) -> anyhow::Result<Option<ServerTlsConfig
         return Ok(None);
     };
     let read = |path: &std::path::Path, what: &str| {
-        std::fs::read(path)
-            .map_err(|error| anyhow::anyhow!("cannot read the TLS {what} {}: {error}", path.display()))
+        std::fs::read(path).map_err(|error| {
+            anyhow::anyhow!("cannot read the TLS {what} {}: {error}", path.display())
+        })
     };
     let identity = Identity::from_pem(read(cert, "certificate")?, read(key, "key")?);
     Ok(Some(ServerTlsConfig::new().identity(identity)))
 }
 
 /// A spawned task that ends with its owner.
-struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> AbortOnDrop<T> {
     fn spawn(task: impl Future<Output = T> + Send + 'static) -> Self
     where
         T: Send + 'static,
     {
-        Self(Some(tokio::spawn(task)))
-    }
-
-    fn is_finished(&self) -> bool {
-        self.0.as_ref().is_some_and(|handle| handle.is_finished())
-    }
-
-    async fn join(mut self) -> anyhow::Result<T> {
-        let handle = self
-            .0
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("task already joined"))?;
-        handle
-            .await
-            .map_err(|error| anyhow::anyhow!("task failed: {error}"))
+        Self(tokio::spawn(task))
     }
 }
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
-        if let Some(handle) = &self.0 {
-            handle.abort();
-        }
+        self.0.abort();
     }
 }

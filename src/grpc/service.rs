@@ -25,7 +25,11 @@ pub(crate) struct PrecisService {
 }
 
 impl PrecisService {
-    pub fn new(state: Arc<ServerState>, max_stream_in_flight: usize, max_message_bytes: usize) -> Self {
+    pub fn new(
+        state: Arc<ServerState>,
+        max_stream_in_flight: usize,
+        max_message_bytes: usize,
+    ) -> Self {
         Self {
             state,
             max_stream_in_flight: max_stream_in_flight.max(1),

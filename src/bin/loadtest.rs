@@ -1,0 +1,383 @@
+//! Load test: N concurrent callers against a precis server on loopback, for a bounded time.
+//!
+//! By default it starts the `precis` binary next to it (`precis serve --listen 127.0.0.1:0`) with
+//! the given server flags, waits for SERVING, runs the load, prints throughput, p50/p99 latency,
+//! rejections (RESOURCE_EXHAUSTED) and the server's resident memory, then stops the server
+//! with SIGTERM. `--server` targets a running server instead (loopback only).
+//!
+//!   loadtest --rpc detect --callers 64 --seconds 10
+//!   loadtest --rpc digest --callers 16 --seconds 20 --model-workers 2
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use precis::grpc::client::Connection;
+use precis::proto;
+use tonic::Code;
+
+#[derive(Debug, Parser)]
+#[command(about = "Load test a precis server on loopback")]
+struct Args {
+    /// Which call to repeat
+    #[arg(long, value_enum, default_value_t = Rpc::Detect)]
+    rpc: Rpc,
+    /// Concurrent callers, each with at most one call outstanding
+    #[arg(long, default_value_t = 64)]
+    callers: usize,
+    /// HTTP/2 connections the callers share (round-robin)
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// How long to send for, after a warm-up of one call per caller
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Stop earlier after this many calls in total
+    #[arg(long)]
+    max_calls: Option<u64>,
+    /// Target language for digest (empty: no translation)
+    #[arg(long, default_value = "")]
+    to: String,
+    /// A running server (http://127.0.0.1:PORT) instead of starting one
+    #[arg(long)]
+    server: Option<String>,
+    /// With --server: its process id, to report its memory
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Started server: worker threads per model
+    #[arg(long, default_value_t = 1)]
+    model_workers: usize,
+    /// Started server: libtorch threads per worker
+    #[arg(long, default_value_t = 1)]
+    torch_threads: usize,
+    /// Started server: concurrent calls before RESOURCE_EXHAUSTED
+    #[arg(long, default_value_t = precis::grpc::defaults::MAX_CONCURRENT_REQUESTS)]
+    max_concurrent_requests: usize,
+    /// Started server: jobs waiting per model before RESOURCE_EXHAUSTED
+    #[arg(long, default_value_t = 64)]
+    queue_capacity: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Rpc {
+    Detect,
+    Digest,
+}
+
+/// Texts written for the load test: short, in several languages, like headlines and ledes.
+const DETECT_TEXTS: &[&str] = &[
+    "The city council approved the new harbour budget on Monday.",
+    "El ayuntamiento aprobó el lunes el nuevo presupuesto del puerto.",
+    "Le conseil municipal a approuvé lundi le nouveau budget du port.",
+    "Der Stadtrat hat am Montag den neuen Hafenhaushalt beschlossen.",
+    "Il consiglio comunale ha approvato lunedì il nuovo bilancio del porto.",
+    "A câmara municipal aprovou na segunda-feira o novo orçamento do porto.",
+];
+
+const DIGEST_ARTICLE: &str = "\
+The city council of Port Elwyn approved a 40 million euro plan on Monday to rebuild the collapsing north quay of the harbour.
+
+The quay, built in 1962, was closed to ships in March after engineers found deep cracks in its concrete piles.
+
+\"We cannot let the port die while we argue about the bill,\" said Mayor Ana Ruiz after the vote.
+
+Fishing crews have since had to land their catch 30 kilometres away, and the fish market has lost half its trade.
+
+\"Every week without the quay costs us customers we will never win back,\" said Tomas Berg, who runs the market.
+
+Council members voted 21 to 4 in favour of the plan, which the regional government and a European fund will pay for.
+
+Work on the new quay is due to start in September and to end within two years.
+";
+
+/// Each caller walks the texts with this stride, so callers do not send the same text in
+/// lockstep.
+const TEXT_STRIDE: usize = 7;
+
+/// The started server, stopped with SIGTERM (or killed) when dropped.
+struct StartedServer {
+    child: Child,
+}
+
+impl Drop for StartedServer {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(args: &Args) -> anyhow::Result<(StartedServer, String)> {
+    use std::io::{BufRead, BufReader};
+    let binary = std::env::current_exe()?
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("the load test binary has no directory"))?
+        .join("precis");
+    let mut child = Command::new(&binary)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--model-workers", &args.model_workers.to_string()])
+        .args(["--torch-threads", &args.torch_threads.to_string()])
+        .args(["--queue-capacity", &args.queue_capacity.to_string()])
+        .args([
+            "--max-concurrent-requests",
+            &args.max_concurrent_requests.to_string(),
+        ])
+        .env_remove("PRECIS_API_KEYS")
+        .env_remove("PRECIS_API_KEYS_FILE")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| anyhow::anyhow!("cannot start {}: {error}", binary.display()))?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+    let server = StartedServer { child };
+    let mut lines = BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("the server exited before listening"))??;
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if entry["level"] == "ERROR" {
+            anyhow::bail!("the server failed: {line}");
+        }
+        if let Some(address) = entry["fields"]["address"].as_str() {
+            break address.to_string();
+        }
+    };
+    // Keep draining its log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok((server, format!("http://{address}")))
+}
+
+fn is_loopback(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
+}
+
+/// Resident memory of a process, from /proc (Linux).
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.0} MB", bytes as f64 / 1_000_000.0)
+}
+
+#[derive(Default)]
+struct CallerReport {
+    latencies: Vec<Duration>,
+    rejected: u64,
+    other_errors: Vec<String>,
+}
+
+async fn one_call(
+    connection: &Connection,
+    rpc: Rpc,
+    index: usize,
+    to: &str,
+) -> Result<(), tonic::Status> {
+    let mut client = connection.precis();
+    match rpc {
+        Rpc::Detect => client
+            .detect_language(connection.request(proto::DetectLanguageRequest {
+                text: DETECT_TEXTS[index % DETECT_TEXTS.len()].to_string(),
+            }))
+            .await
+            .map(drop),
+        Rpc::Digest => client
+            .digest(connection.request(proto::DigestRequest {
+                text: DIGEST_ARTICLE.to_string(),
+                target_language: to.to_string(),
+                ..Default::default()
+            }))
+            .await
+            .map(drop),
+    }
+}
+
+fn percentile(sorted: &[Duration], share: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() as f64 * share).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let (started, url) = match &args.server {
+        Some(url) => {
+            anyhow::ensure!(
+                is_loopback(url),
+                "the load test only targets loopback servers, not {url}"
+            );
+            (None, url.clone())
+        }
+        None => {
+            let (server, url) = tokio::task::block_in_place(|| start_server(&args))?;
+            (Some(server), url)
+        }
+    };
+    let server_pid = started
+        .as_ref()
+        .map(|server| server.child.id())
+        .or(args.server_pid);
+
+    let mut connections = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        connections.push(Connection::connect(&url, None, None).await?);
+    }
+    let startup = Instant::now();
+    loop {
+        match connections[0].serving_status().await {
+            Ok(tonic_health::pb::health_check_response::ServingStatus::Serving) => break,
+            _ if startup.elapsed() < Duration::from_secs(300) => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            other => anyhow::bail!("the server never became SERVING: {other:?}"),
+        }
+    }
+    let rss_before = server_pid.and_then(rss_bytes);
+
+    // Warm-up: one call per caller, not measured.
+    for index in 0..args.callers {
+        let _ = one_call(
+            &connections[index % connections.len()],
+            args.rpc,
+            index,
+            &args.to,
+        )
+        .await;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls_left = Arc::new(AtomicU64::new(args.max_calls.unwrap_or(u64::MAX)));
+    let peak_rss = Arc::new(AtomicU64::new(rss_before.unwrap_or(0)));
+    let sampler = server_pid.map(|pid| {
+        let (stop, peak_rss) = (Arc::clone(&stop), Arc::clone(&peak_rss));
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Some(rss) = rss_bytes(pid) {
+                    peak_rss.fetch_max(rss, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    });
+
+    let started_at = Instant::now();
+    let deadline = started_at + Duration::from_secs_f64(args.seconds);
+    let mut callers = Vec::new();
+    for caller in 0..args.callers {
+        let connection = connections[caller % connections.len()].clone();
+        let (stop, calls_left, to) = (Arc::clone(&stop), Arc::clone(&calls_left), args.to.clone());
+        let rpc = args.rpc;
+        callers.push(tokio::spawn(async move {
+            let mut report = CallerReport::default();
+            let mut index = caller;
+            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                if calls_left
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                        left.checked_sub(1)
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+                let sent = Instant::now();
+                match one_call(&connection, rpc, index, &to).await {
+                    Ok(()) => report.latencies.push(sent.elapsed()),
+                    Err(status) if status.code() == Code::ResourceExhausted => {
+                        report.rejected += 1;
+                        // A shed call costs the server almost nothing; back off a little, as
+                        // a well-behaved client would, so the figure is about capacity.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err(status) => report.other_errors.push(format!(
+                        "{:?}: {}",
+                        status.code(),
+                        status.message()
+                    )),
+                }
+                index += TEXT_STRIDE;
+            }
+            report
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut rejected = 0;
+    let mut other_errors = Vec::new();
+    for caller in callers {
+        let report = caller.await?;
+        latencies.extend(report.latencies);
+        rejected += report.rejected;
+        other_errors.extend(report.other_errors);
+    }
+    let elapsed = started_at.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(sampler) = sampler {
+        let _ = sampler.await;
+    }
+    let rss_after = server_pid.and_then(rss_bytes);
+    latencies.sort();
+
+    let ok = latencies.len() as u64;
+    println!(
+        "rpc={:?} callers={} connections={} seconds={:.1}{}",
+        args.rpc,
+        args.callers,
+        connections.len(),
+        elapsed.as_secs_f64(),
+        if started.is_some() {
+            format!(
+                " (started server: model_workers={} torch_threads={} max_concurrent_requests={} queue_capacity={})",
+                args.model_workers, args.torch_threads, args.max_concurrent_requests, args.queue_capacity
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "ok={ok} throughput={:.1}/s p50={:.2}ms p99={:.2}ms max={:.2}ms",
+        ok as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
+        percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+    );
+    println!(
+        "rejected(RESOURCE_EXHAUSTED)={rejected} other_errors={}",
+        other_errors.len()
+    );
+    for error in other_errors.iter().take(5) {
+        println!("  error: {error}");
+    }
+    match (rss_before, rss_after) {
+        (Some(before), Some(after)) => println!(
+            "server_rss before={} peak={} after={}",
+            megabytes(before),
+            megabytes(peak_rss.load(Ordering::Relaxed)),
+            megabytes(after)
+        ),
+        _ => println!("server_rss unknown (give --server-pid)"),
+    }
+    drop(started);
+    Ok(())
+}

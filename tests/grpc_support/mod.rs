@@ -1,0 +1,227 @@
+//! Shared by the gRPC integration tests: an in-process server on an ephemeral loopback port,
+//! one pipeline loaded once per test binary, and articles written for the tests.
+#![allow(dead_code)]
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use precis::grpc::client::Connection;
+use precis::grpc::{serve_on, Listeners, ServeSettings};
+use precis::pipeline::{Limits, Pipeline};
+use precis::proto;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::HealthCheckRequest;
+
+use crate::common;
+
+/// Long enough for a loaded 2-core machine; tests that hit it have failed anyway.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+/// An English article written for these tests: a lead, two attributed quotes, background.
+pub const HARBOUR_ARTICLE: &str = "\
+The city council of Port Elwyn approved a 40 million euro plan on Monday to rebuild the collapsing north quay of the harbour.
+
+The quay, built in 1962, was closed to ships in March after engineers found deep cracks in its concrete piles.
+
+\"We cannot let the port die while we argue about the bill,\" said Mayor Ana Ruiz after the vote.
+
+Fishing crews have since had to land their catch 30 kilometres away, and the fish market has lost half its trade.
+
+\"Every week without the quay costs us customers we will never win back,\" said Tomas Berg, who runs the market.
+
+Council members voted 21 to 4 in favour of the plan, which the regional government and a European fund will pay for.
+
+Work on the new quay is due to start in September and to end within two years.
+";
+
+/// A short Spanish article written for these tests.
+pub const SPANISH_ARTICLE: &str = "\
+El ayuntamiento de Valdemora aprobó el lunes un plan para renovar el mercado central de la ciudad.
+
+\"Es un día importante para los comerciantes\", dijo la alcaldesa Lucía Prieto tras la votación.
+
+Las obras comenzarán en otoño y durarán un año, según el proyecto aprobado por el pleno.
+";
+
+/// The pipeline every in-process server of a test binary shares: loading MiniLM and the
+/// Apertium pairs once keeps the tests fast.
+pub fn shared_pipeline() -> Arc<Pipeline> {
+    static PIPELINE: OnceLock<Arc<Pipeline>> = OnceLock::new();
+    PIPELINE
+        .get_or_init(|| {
+            let (pipeline, statuses) = tokio::task::block_in_place(|| {
+                Pipeline::load(&common::runtime_settings(), Limits::default())
+            })
+            .expect("the pipeline loads");
+            for status in statuses {
+                assert!(status.error.is_none(), "{:?}", status.error);
+            }
+            Arc::new(pipeline)
+        })
+        .clone()
+}
+
+pub fn settings() -> ServeSettings {
+    ServeSettings::new(common::runtime_settings())
+}
+
+/// A server running in this process until `stop` (or drop).
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub metrics_address: Option<SocketAddr>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// The shared pipeline, ready at once (after the warm-up digest).
+    pub async fn start(settings: ServeSettings) -> Self {
+        let pipeline = shared_pipeline();
+        let server = Self::start_with(settings, async move { Ok(pipeline) }, false).await;
+        server.wait_serving().await;
+        server
+    }
+
+    /// `pipeline` resolves when the test decides; health is NOT_SERVING until then.
+    pub async fn start_with<P>(settings: ServeSettings, pipeline: P, with_metrics: bool) -> Self
+    where
+        P: Future<Output = anyhow::Result<Arc<Pipeline>>> + Send + 'static,
+    {
+        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = grpc.local_addr().unwrap();
+        let metrics = if with_metrics {
+            Some(TcpListener::bind("127.0.0.1:0").await.unwrap())
+        } else {
+            None
+        };
+        let metrics_address = metrics
+            .as_ref()
+            .map(|listener| listener.local_addr().unwrap());
+        let (shutdown, shutdown_received) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve_on(
+            Listeners { grpc, metrics },
+            settings,
+            pipeline,
+            async move {
+                let _ = shutdown_received.await;
+            },
+        ));
+        Self {
+            address,
+            metrics_address,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub async fn connect(&self) -> Connection {
+        Connection::connect(&self.url(), None, None).await.unwrap()
+    }
+
+    pub async fn connect_with_key(&self, key: &str) -> Connection {
+        Connection::connect(&self.url(), None, Some(key))
+            .await
+            .unwrap()
+    }
+
+    pub async fn health(&self) -> ServingStatus {
+        self.connect().await.serving_status().await.unwrap()
+    }
+
+    /// Waits (watching, not polling) until health reports SERVING.
+    pub async fn wait_serving(&self) {
+        let connection = self.connect().await;
+        let mut updates = connection
+            .health()
+            .watch(HealthCheckRequest {
+                service: "precis.v1.Precis".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        tokio::time::timeout(PATIENCE, async {
+            while let Some(update) = updates.message().await.unwrap() {
+                if update.status() == ServingStatus::Serving {
+                    return;
+                }
+            }
+            panic!("the health stream ended before SERVING");
+        })
+        .await
+        .expect("the server became SERVING");
+    }
+
+    /// Starts the drain (as SIGTERM would) without waiting for it to end.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Waits for `serve_on` to return by itself.
+    pub async fn wait_stopped(mut self) -> anyhow::Result<()> {
+        let task = self.task.take().expect("stopped once");
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("the server stopped within the patience")?
+    }
+
+    /// Drains and waits for `serve_on` to return.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.begin_shutdown();
+        let task = self.task.take().expect("stopped once");
+        tokio::time::timeout(PATIENCE, task)
+            .await
+            .expect("the server stopped within the patience")?
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+pub fn digest_request(text: &str) -> proto::DigestRequest {
+    proto::DigestRequest {
+        text: text.to_string(),
+        ..Default::default()
+    }
+}
+
+/// The virtualenv's python, checked to import grpcio and grpcio-reflection.
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var_os("PRECIS_VENV").unwrap_or_else(|| {
+        panic!("PRECIS_VENV is not set: run `. scripts/env.sh` (scripts/test does) first")
+    });
+    let python = Path::new(&venv).join("bin").join("python");
+    assert!(
+        python.is_file(),
+        "{} does not exist: run scripts/setup to create the virtualenv",
+        python.display()
+    );
+    let check = Command::new(&python)
+        .args(["-c", "import grpc, grpc_reflection, grpc_tools"])
+        .output()
+        .expect("python runs");
+    assert!(
+        check.status.success(),
+        "{} cannot import grpcio, grpcio-reflection and grpcio-tools: \
+         `{} -m pip install grpcio grpcio-reflection grpcio-tools`\n{}",
+        python.display(),
+        python.display(),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    python
+}
