@@ -60,8 +60,12 @@ struct Args {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Rpc {
+    /// DetectLanguage on a short sentence (six languages in turn)
     Detect,
+    /// Digest of a seven-paragraph article (MiniLM-ranked summary, quotes)
     Digest,
+    /// GetCapabilities: no model, no detector; measures the serving layer itself
+    Capabilities,
 }
 
 /// Texts written for the load test: short, in several languages, like headlines and ledes.
@@ -207,6 +211,10 @@ async fn one_call(
                 target_language: to.to_string(),
                 ..Default::default()
             }))
+            .await
+            .map(drop),
+        Rpc::Capabilities => client
+            .get_capabilities(connection.request(proto::GetCapabilitiesRequest {}))
             .await
             .map(drop),
     }

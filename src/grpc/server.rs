@@ -61,21 +61,19 @@ pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
 
 /// Loads every configured model off the async runtime. A configured model that does not load
 /// stops the server: never a silent downgrade.
-pub fn load_pipeline(
+pub async fn load_pipeline(
     runtime: RuntimeSettings,
     limits: Limits,
-) -> impl Future<Output = anyhow::Result<Arc<Pipeline>>> + Send + 'static {
-    async move {
-        let (pipeline, statuses) =
-            tokio::task::spawn_blocking(move || Pipeline::load(&runtime, limits)).await??;
-        for status in &statuses {
-            if let Some(error) = &status.error {
-                anyhow::bail!("{error}");
-            }
-            tracing::info!(model = %status.id, role = %status.role, load_ms = ?status.load_millis, "model ready");
+) -> anyhow::Result<Arc<Pipeline>> {
+    let (pipeline, statuses) =
+        tokio::task::spawn_blocking(move || Pipeline::load(&runtime, limits)).await??;
+    for status in &statuses {
+        if let Some(error) = &status.error {
+            anyhow::bail!("{error}");
         }
-        Ok(Arc::new(pipeline))
+        tracing::info!(model = %status.id, role = %status.role, load_ms = ?status.load_millis, "model ready");
     }
+    Ok(Arc::new(pipeline))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

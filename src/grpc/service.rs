@@ -104,9 +104,17 @@ impl Precis for PrecisService {
     ) -> Result<Response<proto::DetectLanguageResponse>, Status> {
         let pipeline = self.pipeline()?;
         let text = ValidArticle::new(request.into_inner().text, &pipeline.limits)?;
-        // Detection is model-free and reads a bounded sample of the text (tens of microseconds):
-        // cheaper inline than a hop to a blocking thread.
-        let detection = pipeline.detector.detect(text.text());
+        // Model-free, but lingua's high-accuracy scoring costs milliseconds per sentence: on a
+        // blocking thread, so the async workers stay free for other calls and health checks.
+        // The admission limit bounds how many run at once.
+        let detector = Arc::clone(&pipeline.detector);
+        let detection = tokio::task::spawn_blocking(move || detector.detect(text.text()))
+            .await
+            .map_err(|error| {
+                Status::from(PrecisError::Internal(format!(
+                    "language detection failed: {error}"
+                )))
+            })?;
         Ok(Response::new(proto::DetectLanguageResponse {
             language: Some(convert::detection(&detection)),
         }))
