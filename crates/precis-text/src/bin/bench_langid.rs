@@ -1,7 +1,8 @@
 //! Language-identification benchmark: precis, whatlang alone and lingua alone, side by side.
 //!
-//! Usage: `bench_langid [EVAL_DIR]` where EVAL_DIR holds `<iso639-1>/{sentences,word-pairs,
-//! single-words}.txt` (default `../shared/eval/langid`, relative to the repository root).
+//! Usage: `bench_langid [--lines N] [EVAL_DIR]` where EVAL_DIR holds `<iso639-1>/{sentences,
+//! word-pairs,single-words}.txt` (default `../shared/eval/langid`, relative to the repository
+//! root); `--lines N` reads only the first N lines of each file (a quicker, rougher run).
 //!
 //! Each detector runs in a child process of its own (this binary again, with `--detector`), one
 //! after the other on one core, so its peak memory (VmHWM) is its own. Prints accuracy per
@@ -21,15 +22,25 @@ const DETECTORS: [&str; 3] = ["precis", "whatlang", "lingua"];
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
-        Some("--detector") => match (args.get(2), args.get(3)) {
-            (Some(detector), Some(dir)) => run_child(detector, Path::new(dir)),
-            _ => Err("usage: bench_langid --detector NAME EVAL_DIR".to_string()),
+        Some("--detector") => match (args.get(2), args.get(3), args.get(4)) {
+            (Some(detector), Some(dir), Some(lines)) => match lines.parse() {
+                Ok(lines) => run_child(detector, Path::new(dir), lines),
+                Err(_) => Err(format!("bad line count {lines}")),
+            },
+            _ => Err("usage: bench_langid --detector NAME EVAL_DIR LINES".to_string()),
         },
         Some("-h" | "--help") => {
-            println!("usage: bench_langid [EVAL_DIR]   (default {DEFAULT_EVAL_DIR})");
+            println!("usage: bench_langid [--lines N] [EVAL_DIR]   (default {DEFAULT_EVAL_DIR})");
             Ok(())
         }
-        dir => run_parent(Path::new(dir.unwrap_or(DEFAULT_EVAL_DIR))),
+        Some("--lines") => match args.get(2).map(|n| n.parse::<usize>()) {
+            Some(Ok(lines)) => run_parent(
+                Path::new(args.get(3).map_or(DEFAULT_EVAL_DIR, String::as_str)),
+                lines,
+            ),
+            _ => Err("usage: bench_langid --lines N [EVAL_DIR]".to_string()),
+        },
+        dir => run_parent(Path::new(dir.unwrap_or(DEFAULT_EVAL_DIR)), usize::MAX),
     };
     if let Err(message) = result {
         eprintln!("bench_langid: {message}");
@@ -51,7 +62,7 @@ struct Sample {
     lines: Vec<String>,
 }
 
-fn load_samples(dir: &Path) -> Result<Vec<Sample>, String> {
+fn load_samples(dir: &Path, max_lines: usize) -> Result<Vec<Sample>, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
     let mut languages: Vec<(String, PathBuf)> = entries
@@ -74,6 +85,7 @@ fn load_samples(dir: &Path) -> Result<Vec<Sample>, String> {
             let lines = text
                 .lines()
                 .filter(|l| !l.trim().is_empty())
+                .take(max_lines)
                 .map(str::to_string)
                 .collect();
             samples.push(Sample {
@@ -90,8 +102,8 @@ fn load_samples(dir: &Path) -> Result<Vec<Sample>, String> {
 }
 
 /// Runs one detector over every sample and prints tab-separated records for the parent.
-fn run_child(detector: &str, dir: &Path) -> Result<(), String> {
-    let samples = load_samples(dir)?;
+fn run_child(detector: &str, dir: &Path, max_lines: usize) -> Result<(), String> {
+    let samples = load_samples(dir, max_lines)?;
     let started = Instant::now();
     let detect: Box<DetectFn> = match detector {
         "precis" => {
@@ -178,7 +190,7 @@ struct Report {
     calibration: BTreeMap<(String, usize), (f64, f64, f64)>,
 }
 
-fn run_parent(dir: &Path) -> Result<(), String> {
+fn run_parent(dir: &Path, max_lines: usize) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut reports = Vec::new();
     for detector in DETECTORS {
@@ -186,6 +198,7 @@ fn run_parent(dir: &Path) -> Result<(), String> {
         let output = Command::new(&exe)
             .args(["--detector", detector])
             .arg(dir)
+            .arg(max_lines.to_string())
             .output()
             .map_err(|e| format!("cannot run child: {e}"))?;
         if !output.status.success() {
