@@ -710,3 +710,118 @@ async fn prometheus_metrics_count_calls_stages_and_failures() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_stream_stops_working_when_the_client_goes_away() {
+    let mut settings = settings();
+    settings.max_concurrent_requests = 1;
+    let server = TestServer::start(settings).await;
+    let connection = server.connect().await;
+
+    // Hold the one embedding worker, so the stream's articles wait in the model queue.
+    let pipeline = shared_pipeline();
+    let embeddings = &pipeline.embeddings.as_ref().unwrap().pool;
+    let counters = embeddings.counters();
+    let gone_before = counters
+        .dropped_caller_gone
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let long_sentence = "The regional government said the harbour works would be paid for by a fund that also covers roads, schools and the new hospital in the north of the province.";
+    let blocker = embeddings
+        .submit(vec![long_sentence.to_string(); 600], None)
+        .unwrap();
+
+    let (sender, receiver) = mpsc::channel(8);
+    for index in 0..4 {
+        sender
+            .send(proto::DigestRequest {
+                client_id: format!("article-{index}"),
+                ..digest_request(HARBOUR_ARTICLE)
+            })
+            .await
+            .unwrap();
+    }
+    let results = connection
+        .precis()
+        .digest_stream(connection.request(ReceiverStream::new(receiver)))
+        .await
+        .unwrap()
+        .into_inner();
+    // The client goes away while its articles wait for the model.
+    drop(results);
+    drop(sender);
+
+    blocker.await.unwrap().expect("the blocker ran");
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let gone = counters
+                .dropped_caller_gone
+                .load(std::sync::atomic::Ordering::SeqCst);
+            if gone > gone_before {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the abandoned articles' model jobs were dropped, never run");
+    // And the call let go of its admission permit: the one slot is free again.
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match connection
+                .precis()
+                .detect_language(connection.request(proto::DetectLanguageRequest {
+                    text: "Bonjour à tous.".into(),
+                }))
+                .await
+            {
+                Ok(_) => return,
+                Err(status) if status.code() == Code::ResourceExhausted => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Err(status) => panic!("{status:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_served_when_a_certificate_is_configured() {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let cert = directory.path().join("cert.pem");
+    let key = directory.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let mut settings = settings();
+    settings.tls_cert = Some(cert);
+    settings.tls_key = Some(key);
+    let server = TestServer::start(settings).await;
+    assert!(server.url().starts_with("https://"));
+
+    let connection = server.connect().await;
+    let language = connection
+        .precis()
+        .detect_language(connection.request(proto::DetectLanguageRequest {
+            text: "The council approved the plan on Monday.".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .language
+        .unwrap();
+    assert_eq!(language.language, "en");
+    // A plaintext client gets no answer from a TLS port.
+    let plaintext = precis::grpc::client::Connection::connect(
+        &format!("http://{}", server.address),
+        None,
+        None,
+    )
+    .await;
+    if let Ok(plaintext) = plaintext {
+        assert!(plaintext.serving_status().await.is_err());
+    }
+    server.stop().await.unwrap();
+}

@@ -73,6 +73,8 @@ pub fn settings() -> ServeSettings {
 /// A server running in this process until `stop` (or drop).
 pub struct TestServer {
     pub address: SocketAddr,
+    /// With TLS: the certificate to trust (self-signed, so its own CA).
+    pub tls_ca: Option<PathBuf>,
     pub metrics_address: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -102,6 +104,7 @@ impl TestServer {
         let metrics_address = metrics
             .as_ref()
             .map(|listener| listener.local_addr().unwrap());
+        let tls_ca = settings.tls_cert.clone();
         let (shutdown, shutdown_received) = oneshot::channel::<()>();
         let task = tokio::spawn(serve_on(
             Listeners { grpc, metrics },
@@ -113,6 +116,7 @@ impl TestServer {
         ));
         Self {
             address,
+            tls_ca,
             metrics_address,
             shutdown: Some(shutdown),
             task: Some(task),
@@ -120,15 +124,22 @@ impl TestServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls_ca.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.address)
     }
 
     pub async fn connect(&self) -> Connection {
-        Connection::connect(&self.url(), None, None).await.unwrap()
+        Connection::connect(&self.url(), self.tls_ca.as_deref(), None)
+            .await
+            .unwrap()
     }
 
     pub async fn connect_with_key(&self, key: &str) -> Connection {
-        Connection::connect(&self.url(), None, Some(key))
+        Connection::connect(&self.url(), self.tls_ca.as_deref(), Some(key))
             .await
             .unwrap()
     }
