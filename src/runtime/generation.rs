@@ -36,7 +36,7 @@ fn local(dir: &Path, file: &str) -> LocalResource {
     LocalResource::from(dir.join(file))
 }
 
-fn directory_of<'a>(spec: &'a ModelSpec) -> Result<&'a Path, ModelError> {
+fn directory_of(spec: &ModelSpec) -> Result<&Path, ModelError> {
     match &spec.location {
         ModelLocation::Directory(path) => Ok(path),
         ModelLocation::Remote(name) => Err(ModelError::Unsupported {

@@ -336,7 +336,8 @@ pub fn select_sentences(
 fn normalise(values: Vec<f32>) -> Vec<f32> {
     let min = values.iter().copied().fold(f32::INFINITY, f32::min);
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if !(max > min) {
+    // Also true when the values are empty or not numbers: nothing to scale then.
+    if max.partial_cmp(&min) != Some(std::cmp::Ordering::Greater) {
         return vec![1.0; values.len()];
     }
     values

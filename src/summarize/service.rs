@@ -147,12 +147,8 @@ pub async fn summarize(
     warnings: &mut Vec<String>,
 ) -> Result<Summary, PrecisError> {
     let article = ArticleSentences::new(request.text, request.segmentation);
-    let embedder = embeddings.filter(|service| {
-        service
-            .languages
-            .iter()
-            .any(|l| *l == request.language.iso639_1)
-    });
+    let embedder =
+        embeddings.filter(|service| service.languages.contains(&request.language.iso639_1));
     if embeddings.is_none() {
         warnings
             .push("no sentence-embedding model is loaded; the summary is ranked lexically".into());
