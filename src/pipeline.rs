@@ -18,7 +18,7 @@ use crate::runtime::embeddings::EmbeddingEngine;
 use crate::runtime::WorkerPool;
 use crate::summarize::extractive::{Ranking, SummaryLength};
 use crate::summarize::guard::{Evidence, GuardReport};
-use crate::summarize::service::{SummaryRequest, Summarizers};
+use crate::summarize::service::{Summarizers, SummaryRequest};
 
 /// Limits applied before any work is queued.
 #[derive(Debug, Clone, Copy)]
@@ -513,14 +513,13 @@ impl Pipeline {
         }
         let summarizers =
             crate::summarize::service::load_summarizers(&catalog, settings, &mut statuses)?;
-        let (neural_translators, neural_statuses) =
-            crate::translate::load_neural(&catalog, settings)?;
-        statuses.extend(neural_statuses);
+        let neural = crate::translate::load_neural(&catalog, settings)?;
+        statuses.extend(neural.statuses);
         let apertium = precis_translate::apertium::ApertiumConfig {
             data_dir: settings.apertium_dir.clone(),
             ..Default::default()
         };
-        let router = crate::translate::build_router(neural_translators, &apertium)?;
+        let router = crate::translate::build_router(neural.translators, &apertium)?;
         statuses.extend(crate::translate::apertium_statuses(&router));
         let pipeline = Self {
             detector: Arc::new(LanguageDetector::new()),
@@ -647,7 +646,10 @@ impl Pipeline {
             }
         };
         check_deadline(deadline)?;
-        let plan = self.router.plan(&source, &target).map_err(translate_error)?;
+        let plan = self
+            .router
+            .plan(&source, &target)
+            .map_err(translate_error)?;
         let route = plan.route().clone();
         // Engines block (a pipe, a model worker): wait for them off the async runtime.
         let translated = tokio::task::spawn_blocking(move || {

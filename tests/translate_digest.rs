@@ -9,7 +9,10 @@ fn sample_article() -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/samples/voa-iran-islamic-state.txt");
     std::fs::read_to_string(&path).unwrap_or_else(|error| {
-        panic!("the shared sample article {} is missing: {error}", path.display())
+        panic!(
+            "the shared sample article {} is missing: {error}",
+            path.display()
+        )
     })
 }
 
@@ -48,7 +51,10 @@ async fn assert_translated(target: &str) -> Digest {
         assert_eq!(translation.target_language, target);
         assert_eq!(translation.engine_kind, Some(EngineKind::RuleBased));
         assert!(!translation.engines.is_empty());
-        assert_ne!(translation.text, key_quote.quote.text, "an actual translation");
+        assert_ne!(
+            translation.text, key_quote.quote.text,
+            "an actual translation"
+        );
         assert!(translation.unpreserved_terms.is_empty(), "{translation:?}");
         translated_quotes.push(translation.text.clone());
     }
@@ -56,11 +62,22 @@ async fn assert_translated(target: &str) -> Digest {
     let detected = pipeline.detector.detect(&all);
     assert_eq!(detected.iso639_1, target, "{all}");
     // The longer quotes are each recognisably in the target language on their own.
-    for text in translated_quotes.iter().filter(|t| t.split_whitespace().count() >= 8) {
+    for text in translated_quotes
+        .iter()
+        .filter(|t| t.split_whitespace().count() >= 8)
+    {
         assert_eq!(pipeline.detector.detect(text).iso639_1, target, "{text}");
     }
-    let summary = digest.translated_summary.as_ref().expect("the summary is translated");
-    assert_eq!(pipeline.detector.detect(&summary.text).iso639_1, target, "{}", summary.text);
+    let summary = digest
+        .translated_summary
+        .as_ref()
+        .expect("the summary is translated");
+    assert_eq!(
+        pipeline.detector.detect(&summary.text).iso639_1,
+        target,
+        "{}",
+        summary.text
+    );
     digest
 }
 
@@ -68,7 +85,10 @@ async fn assert_translated(target: &str) -> Digest {
 async fn sample_to_spanish_translates_every_quote_and_keeps_speakers() {
     let digest = assert_translated("es").await;
     for key_quote in &digest.quotes {
-        assert_eq!(key_quote.translation.as_ref().unwrap().engines, vec!["apertium/eng-spa"]);
+        assert_eq!(
+            key_quote.translation.as_ref().unwrap().engines,
+            vec!["apertium/eng-spa"]
+        );
     }
 }
 
@@ -86,7 +106,10 @@ async fn sample_to_portuguese_pivots_through_spanish() {
     let digest = assert_translated("pt").await;
     let engines = &digest.quotes[0].translation.as_ref().unwrap().engines;
     assert_eq!(engines.len(), 2, "en→es→pt: {engines:?}");
-    assert!(engines[0].contains("eng-spa") && engines[1].contains("es-pt"), "{engines:?}");
+    assert!(
+        engines[0].contains("eng-spa") && engines[1].contains("es-pt"),
+        "{engines:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +124,10 @@ async fn sample_to_german_keeps_quotes_untranslated_with_a_warning() {
         warning.contains("from en to de") && warning.contains("untranslated"),
         "{warning}"
     );
-    assert!(warning.contains("en→es"), "the warning lists the pairs that exist: {warning}");
+    assert!(
+        warning.contains("en→es"),
+        "the warning lists the pairs that exist: {warning}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +144,8 @@ async fn same_language_target_is_a_no_op() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_target_language_is_an_invalid_argument() {
     let pipeline = pipeline();
-    let article = ValidArticle::new("The bridge opens on Saturday.".into(), &pipeline.limits).unwrap();
+    let article =
+        ValidArticle::new("The bridge opens on Saturday.".into(), &pipeline.limits).unwrap();
     let options = DigestOptions {
         target_language: Some("klingon!".into()),
         ..DigestOptions::default()

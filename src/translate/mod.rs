@@ -32,11 +32,14 @@ pub fn build_router(
     Ok(router)
 }
 
+/// The neural engines that loaded, and the status of every configured pair.
+pub struct NeuralEngines {
+    pub translators: Vec<Arc<dyn Translator>>,
+    pub statuses: Vec<ModelStatus>,
+}
+
 /// Starts a worker pool per neural pair of the catalog.
-pub fn load_neural(
-    catalog: &Catalog,
-    settings: &RuntimeSettings,
-) -> anyhow::Result<(Vec<Arc<dyn Translator>>, Vec<ModelStatus>)> {
+pub fn load_neural(catalog: &Catalog, settings: &RuntimeSettings) -> anyhow::Result<NeuralEngines> {
     let models_dir = settings.models_dir();
     let mut translators: Vec<Arc<dyn Translator>> = Vec::new();
     let mut statuses = Vec::new();
@@ -64,7 +67,10 @@ pub fn load_neural(
             )));
         }
     }
-    Ok((translators, statuses))
+    Ok(NeuralEngines {
+        translators,
+        statuses,
+    })
 }
 
 /// For `models list`: Apertium pairs are engines too.
