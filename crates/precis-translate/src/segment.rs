@@ -2,16 +2,31 @@
 
 use std::ops::Range;
 
-use unicode_segmentation::UnicodeSegmentation;
-
 /// Sentence byte ranges of `text`, covering it without gaps.
 ///
-/// UAX #29 sentence boundaries for now; this is the one function to swap for
-/// `precis_text::segment::segment` once the sibling crate ships it, so both agree on sentences.
+/// The sentences are precis-text's (abbreviations, initials, decimals, CJK), so a quote is cut
+/// for translation exactly where the rest of precis sees its sentences end; the whitespace
+/// between two sentences goes with the first.
 pub fn sentence_ranges(text: &str) -> Vec<Range<usize>> {
-    text.split_sentence_bound_indices()
-        .map(|(start, sentence)| start..start + sentence.len())
-        .collect()
+    let starts: Vec<usize> = precis_text::segment::segment(text)
+        .sentences
+        .iter()
+        .map(|sentence| sentence.span.start)
+        .collect();
+    if starts.is_empty() {
+        return if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![0..text.len()]
+        };
+    }
+    let mut ranges = Vec::with_capacity(starts.len());
+    for (index, &start) in starts.iter().enumerate() {
+        let start = if index == 0 { 0 } else { start };
+        let end = starts.get(index + 1).copied().unwrap_or(text.len());
+        ranges.push(start..end);
+    }
+    ranges
 }
 
 /// Pieces of a text sent to an engine separately, and the whitespace that joins them back.
