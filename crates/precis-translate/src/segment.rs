@@ -14,11 +14,10 @@ pub fn sentence_ranges(text: &str) -> Vec<Range<usize>> {
         .map(|sentence| sentence.span.start)
         .collect();
     if starts.is_empty() {
-        return if text.is_empty() {
-            Vec::new()
-        } else {
-            vec![0..text.len()]
-        };
+        // No sentence found (blank text): the whole text is one piece.
+        return std::iter::once(0..text.len())
+            .filter(|range| !range.is_empty())
+            .collect();
     }
     let mut ranges = Vec::with_capacity(starts.len());
     for (index, &start) in starts.iter().enumerate() {
