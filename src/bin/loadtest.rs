@@ -180,6 +180,16 @@ fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kilobytes * 1024)
 }
 
+/// CPU time a process has used (user + system), from /proc (Linux; 100 ticks per second).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
+
 fn megabytes(bytes: u64) -> String {
     format!("{:.0} MB", bytes as f64 / 1_000_000.0)
 }
@@ -291,6 +301,7 @@ async fn main() -> anyhow::Result<()> {
         })
     });
 
+    let cpu_before = server_pid.and_then(cpu_seconds);
     let started_at = Instant::now();
     let deadline = started_at + Duration::from_secs_f64(args.seconds);
     let mut callers = Vec::new();
@@ -345,6 +356,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = sampler.await;
     }
     let rss_after = server_pid.and_then(rss_bytes);
+    let cpu_after = server_pid.and_then(cpu_seconds);
     latencies.sort();
 
     let ok = latencies.len() as u64;
@@ -385,6 +397,15 @@ async fn main() -> anyhow::Result<()> {
             megabytes(after)
         ),
         _ => println!("server_rss unknown (give --server-pid)"),
+    }
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        let used = after - before;
+        let calls = (ok + rejected).max(1) as f64;
+        println!(
+            "server_cpu={used:.1}s ({:.0}% of one core) = {:.0}us per call",
+            100.0 * used / elapsed.as_secs_f64(),
+            1e6 * used / calls
+        );
     }
     drop(started);
     Ok(())
