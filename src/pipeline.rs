@@ -571,25 +571,7 @@ pub struct TranslatedTexts {
 impl Pipeline {
     /// Languages, summarizers and translation pairs, as loaded.
     pub fn capabilities(&self) -> PipelineCapabilities {
-        let mut summarizers: Vec<SummarizerInfo> = self
-            .embeddings
-            .iter()
-            .flat_map(|service| {
-                service.languages.iter().map(|language| SummarizerInfo {
-                    language: language.clone(),
-                    method: SummaryMethod::Extractive,
-                    ranking: Ranking::Embeddings,
-                    engine: service.model_id.clone(),
-                })
-            })
-            .collect();
-        // Mirrors `summarize_extractive`: every other language is ranked lexically.
-        summarizers.push(SummarizerInfo {
-            language: "*".into(),
-            method: SummaryMethod::Extractive,
-            ranking: Ranking::Lexical,
-            engine: "tfidf-centrality".into(),
-        });
+        let summarizers = self.summarizers();
         let mut detectable_languages: Vec<String> = self
             .detector
             .supported_languages()
