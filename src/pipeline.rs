@@ -233,6 +233,12 @@ impl Stopwatch {
         }
     }
 
+    /// Takes over laps timed elsewhere (another thread) and restarts from now.
+    fn extend(&mut self, timings: Vec<StageTiming>) {
+        self.timings.extend(timings);
+        self.last = Instant::now();
+    }
+
     fn lap(&mut self, stage: &'static str) {
         let now = Instant::now();
         let elapsed = now - self.last;
@@ -264,26 +270,25 @@ impl Pipeline {
             })
             .transpose()?;
 
-        let language = self.detector.detect(text);
-        clock.lap("language");
-
-        let segmentation = precis_text::segment::segment(text);
-        clock.lap("segment");
-
-        let quotes = if options.skip_quotes {
-            Vec::new()
-        } else {
-            let mut quotes =
-                precis_text::quotes::extract_quotes(text, &segmentation, &self.detector);
-            if options.max_quotes > 0 && quotes.len() > options.max_quotes {
-                // Keep the most salient, then restore article order.
-                quotes.sort_by(|a, b| b.salience.total_cmp(&a.salience));
-                quotes.truncate(options.max_quotes);
-                quotes.sort_by_key(|quote| quote.span.start);
-            }
-            quotes
+        // Detection, segmentation and quote extraction take milliseconds of CPU on a long
+        // article: they run on a blocking thread so the async workers keep serving.
+        let analysis = {
+            let detector = Arc::clone(&self.detector);
+            let owned_text = text.to_string();
+            let (skip_quotes, max_quotes) = (options.skip_quotes, options.max_quotes);
+            tokio::task::spawn_blocking(move || {
+                analyse_text(&detector, &owned_text, skip_quotes, max_quotes)
+            })
+            .await
+            .map_err(|error| PrecisError::Internal(format!("text analysis failed: {error}")))?
         };
-        clock.lap("quotes");
+        clock.extend(analysis.timings);
+        let TextAnalysis {
+            language,
+            segmentation,
+            quotes,
+            ..
+        } = analysis;
 
         let summary = if options.skip_summary {
             None
@@ -441,6 +446,46 @@ impl Pipeline {
     }
 }
 
+/// The model-free stages of a digest.
+struct TextAnalysis {
+    language: Detection,
+    segmentation: Segmentation,
+    quotes: Vec<Quote>,
+    timings: Vec<StageTiming>,
+}
+
+fn analyse_text(
+    detector: &LanguageDetector,
+    text: &str,
+    skip_quotes: bool,
+    max_quotes: usize,
+) -> TextAnalysis {
+    let mut clock = Stopwatch::new();
+    let language = detector.detect(text);
+    clock.lap("language");
+    let segmentation = precis_text::segment::segment(text);
+    clock.lap("segment");
+    let quotes = if skip_quotes {
+        Vec::new()
+    } else {
+        let mut quotes = precis_text::quotes::extract_quotes(text, &segmentation, detector);
+        if max_quotes > 0 && quotes.len() > max_quotes {
+            // Keep the most salient, then restore article order.
+            quotes.sort_by(|a, b| b.salience.total_cmp(&a.salience));
+            quotes.truncate(max_quotes);
+            quotes.sort_by_key(|quote| quote.span.start);
+        }
+        quotes
+    };
+    clock.lap("quotes");
+    TextAnalysis {
+        language,
+        segmentation,
+        quotes,
+        timings: clock.timings,
+    }
+}
+
 /// Translation errors in domain terms.
 pub fn translate_error(error: TranslateError) -> PrecisError {
     match error {
@@ -501,7 +546,9 @@ impl Pipeline {
             let forward_batch = settings.embedding_batch;
             let (pool, status) = start_model_pool(
                 &spec,
-                settings.pool_config("embeddings", settings.embedding_batch * 4),
+                // One forward batch per job pick-up, so a second worker finds work waiting
+                // instead of the first taking the whole queue.
+                settings.pool_config("embeddings", settings.embedding_batch),
                 move |spec| EmbeddingEngine::load(spec, forward_batch),
             );
             statuses.push(status);

@@ -51,19 +51,68 @@ pub fn summary(summary: &Summary) -> proto::Summary {
                     SentenceOrigin::Article => proto::SentenceOrigin::Article,
                     SentenceOrigin::Generated => proto::SentenceOrigin::Generated,
                 } as i32,
-                evidence: sentence
-                    .evidence
-                    .iter()
-                    .map(|evidence| proto::Evidence {
-                        sentence_index: evidence.sentence_index as u32,
-                        similarity: evidence.similarity,
-                    })
-                    .collect(),
+                evidence: sentence.evidence.iter().map(evidence).collect(),
             })
             .collect(),
         method: summary_method(summary.method) as i32,
         ranking: ranking(summary.ranking) as i32,
         engine: summary.engine.clone(),
+        guard: summary.guard.as_ref().map(guard_report),
+        chunks: summary.chunks as u32,
+    }
+}
+
+fn evidence(evidence: &crate::summarize::guard::Evidence) -> proto::Evidence {
+    proto::Evidence {
+        sentence_index: evidence.sentence_index as u32,
+        similarity: evidence.similarity,
+    }
+}
+
+fn guard_report(report: &crate::summarize::guard::GuardReport) -> proto::GuardReport {
+    use crate::summarize::guard::{GuardIssue, GuardOutcome};
+    proto::GuardReport {
+        outcome: match report.outcome {
+            GuardOutcome::Passed => proto::GuardOutcome::Passed,
+            GuardOutcome::SentencesDropped => proto::GuardOutcome::SentencesDropped,
+            GuardOutcome::FellBackToExtractive => proto::GuardOutcome::FellBackToExtractive,
+        } as i32,
+        model: report.model.clone(),
+        sentences: report
+            .sentences
+            .iter()
+            .map(|sentence| proto::CheckedSentence {
+                text: sentence.text.clone(),
+                evidence: sentence.evidence.iter().map(evidence).collect(),
+                issues: sentence
+                    .issues
+                    .iter()
+                    .map(|issue| {
+                        let (kind, value, best_similarity) = match issue {
+                            GuardIssue::UnsupportedNumber { value } => {
+                                (proto::GuardIssueKind::UnsupportedNumber, value.clone(), 0.0)
+                            }
+                            GuardIssue::UnsupportedName { value } => {
+                                (proto::GuardIssueKind::UnsupportedName, value.clone(), 0.0)
+                            }
+                            GuardIssue::UnsupportedQuote { value } => {
+                                (proto::GuardIssueKind::UnsupportedQuote, value.clone(), 0.0)
+                            }
+                            GuardIssue::NoEvidence { best_similarity } => (
+                                proto::GuardIssueKind::NoEvidence,
+                                String::new(),
+                                *best_similarity,
+                            ),
+                        };
+                        proto::GuardIssue {
+                            kind: kind as i32,
+                            value,
+                            best_similarity,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }
 
@@ -291,21 +340,57 @@ pub mod from_proto {
                     text: sentence.text,
                     span: span(sentence.span),
                     score: sentence.score,
-                    evidence: sentence
-                        .evidence
+                    evidence: sentence.evidence.into_iter().map(evidence).collect(),
+                })
+                .collect(),
+            engine: summary.engine,
+            guard: summary.guard.map(guard_report),
+            chunks: summary.chunks as usize,
+        }
+    }
+
+    fn evidence(evidence: proto::Evidence) -> crate::summarize::guard::Evidence {
+        crate::summarize::guard::Evidence {
+            sentence_index: evidence.sentence_index as usize,
+            similarity: evidence.similarity,
+        }
+    }
+
+    fn guard_report(report: proto::GuardReport) -> crate::summarize::guard::GuardReport {
+        use crate::summarize::guard::{CheckedSentence, GuardIssue, GuardOutcome, GuardReport};
+        GuardReport {
+            outcome: match report.outcome() {
+                proto::GuardOutcome::SentencesDropped => GuardOutcome::SentencesDropped,
+                proto::GuardOutcome::FellBackToExtractive => GuardOutcome::FellBackToExtractive,
+                _ => GuardOutcome::Passed,
+            },
+            model: report.model,
+            sentences: report
+                .sentences
+                .into_iter()
+                .map(|sentence| CheckedSentence {
+                    text: sentence.text,
+                    evidence: sentence.evidence.into_iter().map(evidence).collect(),
+                    issues: sentence
+                        .issues
                         .into_iter()
-                        .map(|evidence| crate::summarize::guard::Evidence {
-                            sentence_index: evidence.sentence_index as usize,
-                            similarity: evidence.similarity,
+                        .map(|issue| match issue.kind() {
+                            proto::GuardIssueKind::UnsupportedNumber => {
+                                GuardIssue::UnsupportedNumber { value: issue.value }
+                            }
+                            proto::GuardIssueKind::UnsupportedName => {
+                                GuardIssue::UnsupportedName { value: issue.value }
+                            }
+                            proto::GuardIssueKind::UnsupportedQuote => {
+                                GuardIssue::UnsupportedQuote { value: issue.value }
+                            }
+                            _ => GuardIssue::NoEvidence {
+                                best_similarity: issue.best_similarity,
+                            },
                         })
                         .collect(),
                 })
                 .collect(),
-            engine: summary.engine,
-            // The guard's report stays on the server (its outcome shows in the method, the
-            // evidence and the warnings).
-            guard: None,
-            chunks: 0,
         }
     }
 
