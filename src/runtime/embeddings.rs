@@ -66,10 +66,22 @@ impl ModelEngine for EmbeddingEngine {
         // Requests that arrived together share forward passes; answers are split back in order.
         let lengths: Vec<usize> = inputs.iter().map(Vec::len).collect();
         let sentences: Vec<String> = inputs.into_iter().flatten().collect();
-        let mut embeddings = Vec::with_capacity(sentences.len());
-        for chunk in sentences.chunks(self.forward_batch) {
-            match tch::no_grad(|| self.model.encode(chunk)) {
-                Ok(batch) => embeddings.extend(batch),
+        // A forward batch is padded to its longest sentence: batching sentences of similar
+        // length (as sentence-transformers does) wastes far less compute on padding.
+        let mut by_length: Vec<usize> = (0..sentences.len()).collect();
+        by_length.sort_by_key(|&index| std::cmp::Reverse(sentences[index].len()));
+        let mut slots: Vec<Option<Embedding>> = vec![None; sentences.len()];
+        for chunk in by_length.chunks(self.forward_batch) {
+            let texts: Vec<&str> = chunk
+                .iter()
+                .map(|&index| sentences[index].as_str())
+                .collect();
+            match tch::no_grad(|| self.model.encode(&texts)) {
+                Ok(batch) => {
+                    for (&index, embedding) in chunk.iter().zip(batch) {
+                        slots[index] = Some(embedding);
+                    }
+                }
                 Err(error) => {
                     let message = format!("sentence embedding failed: {error}");
                     return lengths
@@ -79,6 +91,13 @@ impl ModelEngine for EmbeddingEngine {
                 }
             }
         }
+        let Some(embeddings) = slots.into_iter().collect::<Option<Vec<Embedding>>>() else {
+            let message = "the embedding model returned fewer vectors than sentences".to_string();
+            return lengths
+                .iter()
+                .map(|_| Err(PrecisError::Internal(message.clone())))
+                .collect();
+        };
         let mut embeddings = embeddings.into_iter();
         lengths
             .into_iter()
