@@ -205,35 +205,44 @@ pub struct NeuralPair {
 
 impl CatalogModel {
     pub fn spec(&self, role: ModelRole, models_dir: &Path) -> anyhow::Result<ModelSpec> {
-        Ok(ModelSpec {
-            id: self.id.clone(),
+        model_spec(
+            &self.id,
             role,
-            location: location(
-                &self.id,
-                self.path.as_deref(),
-                self.remote.as_deref(),
-                models_dir,
-            )?,
-        })
+            self.path.as_deref(),
+            self.remote.as_deref(),
+            models_dir,
+        )
     }
 }
 
 impl NeuralPair {
     pub fn spec(&self, models_dir: &Path) -> anyhow::Result<ModelSpec> {
-        Ok(ModelSpec {
-            id: self.id.clone(),
-            role: ModelRole::Translation {
-                source: self.source.clone(),
-                target: self.target.clone(),
-            },
-            location: location(
-                &self.id,
-                self.path.as_deref(),
-                self.remote.as_deref(),
-                models_dir,
-            )?,
-        })
+        let role = ModelRole::Translation {
+            source: self.source.clone(),
+            target: self.target.clone(),
+        };
+        model_spec(
+            &self.id,
+            role,
+            self.path.as_deref(),
+            self.remote.as_deref(),
+            models_dir,
+        )
     }
+}
+
+fn model_spec(
+    id: &str,
+    role: ModelRole,
+    path: Option<&Path>,
+    remote: Option<&str>,
+    models_dir: &Path,
+) -> anyhow::Result<ModelSpec> {
+    Ok(ModelSpec {
+        id: id.to_string(),
+        role,
+        location: location(id, path, remote, models_dir)?,
+    })
 }
 
 fn location(

@@ -3,23 +3,11 @@ mod common;
 
 use precis::pipeline::{DigestOptions, Limits, Pipeline, ValidArticle};
 use precis::runtime::embeddings::{cosine, EmbeddingEngine};
-use precis::runtime::{ModelLocation, ModelRole, ModelSpec, PoolConfig, WorkerPool};
+use precis::runtime::WorkerPool;
 use precis::summarize::extractive::{Ranking, SummaryLength};
 
 fn embedding_pool() -> WorkerPool<EmbeddingEngine> {
-    let spec = ModelSpec {
-        id: "all-MiniLM-L6-v2".into(),
-        role: ModelRole::SentenceEmbeddings,
-        location: ModelLocation::Directory(common::models_dir().join("all-MiniLM-L6-v2")),
-    };
-    let config = PoolConfig {
-        name: "embeddings".into(),
-        workers: 1,
-        queue_capacity: 8,
-        max_batch_cost: 64,
-        torch_threads: 1,
-    };
-    WorkerPool::start(config, move || EmbeddingEngine::load(&spec, 32)).expect("MiniLM loads")
+    common::minilm_pool()
 }
 
 #[test]

@@ -11,7 +11,6 @@ use precis::error::PrecisError;
 use precis::pipeline::{
     DigestOptions, EmbeddingService, Limits, Pipeline, SentenceOrigin, SummaryMethod, ValidArticle,
 };
-use precis::runtime::embeddings::EmbeddingEngine;
 use precis::runtime::generation::{GenerationSettings, SummarizationEngine, SummarizerInput};
 use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec, PoolConfig, WorkerPool};
 use precis::summarize::extractive::{Ranking, SummaryLength};
@@ -383,21 +382,9 @@ impl TokenCount for Words {
 }
 
 fn embedding_service() -> EmbeddingService {
-    let spec = ModelSpec {
-        id: "all-MiniLM-L6-v2".into(),
-        role: ModelRole::SentenceEmbeddings,
-        location: ModelLocation::Directory(common::models_dir().join("all-MiniLM-L6-v2")),
-    };
-    let config = PoolConfig {
-        name: "embeddings".into(),
-        workers: 1,
-        queue_capacity: 8,
-        max_batch_cost: 64,
-        torch_threads: 1,
-    };
     EmbeddingService {
         model_id: "all-MiniLM-L6-v2".into(),
-        pool: WorkerPool::start(config, move || EmbeddingEngine::load(&spec, 32)).unwrap(),
+        pool: common::minilm_pool(),
         languages: vec!["en".into()],
     }
 }

@@ -44,3 +44,22 @@ pub fn runtime_settings() -> RuntimeSettings {
         summarizers: Vec::new(),
     }
 }
+
+/// A one-worker pool running the real all-MiniLM-L6-v2.
+pub fn minilm_pool() -> precis::runtime::WorkerPool<precis::runtime::embeddings::EmbeddingEngine> {
+    use precis::runtime::embeddings::EmbeddingEngine;
+    use precis::runtime::{ModelLocation, ModelRole, ModelSpec, PoolConfig, WorkerPool};
+    let spec = ModelSpec {
+        id: "all-MiniLM-L6-v2".into(),
+        role: ModelRole::SentenceEmbeddings,
+        location: ModelLocation::Directory(models_dir().join("all-MiniLM-L6-v2")),
+    };
+    let config = PoolConfig {
+        name: "embeddings".into(),
+        workers: 1,
+        queue_capacity: 8,
+        max_batch_cost: 64,
+        torch_threads: 1,
+    };
+    WorkerPool::start(config, move || EmbeddingEngine::load(&spec, 32)).expect("MiniLM loads")
+}
