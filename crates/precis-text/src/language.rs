@@ -54,6 +54,9 @@ pub const MIN_LETTERS: usize = 3;
 /// whole text and a few kilobytes settle it, so a 10 MB article costs no more than a short one.
 pub const MAX_SAMPLE_BYTES: usize = 2048;
 
+/// Alternatives less likely than this are noise (1e-200 and the like) and are not listed.
+pub const MIN_ALTERNATIVE_CONFIDENCE: f64 = 0.001;
+
 /// How many alternatives a [`Detection`] lists besides its answer.
 const MAX_ALTERNATIVES: usize = 3;
 
@@ -383,6 +386,7 @@ impl LanguageDetector {
                     iso639_1: self.index.language(*index).iso_code_639_1().to_string(),
                     confidence: confidence(*score),
                 })
+                .filter(|alternative| alternative.confidence >= MIN_ALTERNATIVE_CONFIDENCE)
                 .collect(),
         }
     }
@@ -467,6 +471,7 @@ impl LanguageDetector {
                     iso639_1: language.iso_code_639_1().to_string(),
                     confidence: (probability / total * evidence).clamp(0.0, 1.0),
                 })
+                .filter(|alternative| alternative.confidence >= MIN_ALTERNATIVE_CONFIDENCE)
                 .collect(),
         }
     }
@@ -594,6 +599,7 @@ mod tests {
         let mut previous = detection.confidence;
         for alternative in &detection.alternatives {
             assert!(alternative.confidence <= previous);
+            assert!(alternative.confidence >= MIN_ALTERNATIVE_CONFIDENCE);
             previous = alternative.confidence;
         }
     }
