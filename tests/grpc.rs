@@ -433,6 +433,29 @@ async fn open_stream(
     (sender, results)
 }
 
+/// Retries a small call until the server admits it again (its one permit was released).
+async fn wait_until_admitted(connection: &precis::grpc::client::Connection) {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let answer = connection
+                .precis()
+                .detect_language(connection.request(proto::DetectLanguageRequest {
+                    text: "Bonjour à tous.".into(),
+                }))
+                .await;
+            match answer {
+                Ok(_) => return,
+                Err(status) if status.code() == Code::ResourceExhausted => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Err(status) => panic!("{status:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the permit is released");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_server_answers_resource_exhausted_at_once() {
     let mut settings = settings();
@@ -460,25 +483,7 @@ async fn a_full_server_answers_resource_exhausted_at_once() {
     drop(sender);
     assert!(results.message().await.unwrap().is_none());
     // The permit is back once the stream ended.
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let answer = connection
-                .precis()
-                .detect_language(connection.request(proto::DetectLanguageRequest {
-                    text: "Bonjour à tous.".into(),
-                }))
-                .await;
-            match answer {
-                Ok(_) => return,
-                Err(status) if status.code() == Code::ResourceExhausted => {
-                    tokio::time::sleep(Duration::from_millis(20)).await
-                }
-                Err(status) => panic!("{status:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap();
+    wait_until_admitted(&connection).await;
     server.stop().await.unwrap();
 }
 
@@ -765,25 +770,7 @@ async fn a_digest_stream_stops_working_when_the_client_goes_away() {
     .await
     .expect("the abandoned articles' model jobs were dropped, never run");
     // And the call let go of its admission permit: the one slot is free again.
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            match connection
-                .precis()
-                .detect_language(connection.request(proto::DetectLanguageRequest {
-                    text: "Bonjour à tous.".into(),
-                }))
-                .await
-            {
-                Ok(_) => return,
-                Err(status) if status.code() == Code::ResourceExhausted => {
-                    tokio::time::sleep(Duration::from_millis(20)).await
-                }
-                Err(status) => panic!("{status:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap();
+    wait_until_admitted(&connection).await;
     server.stop().await.unwrap();
 }
 
