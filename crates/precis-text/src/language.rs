@@ -1,48 +1,38 @@
-//! Language detection: whatlang and lingua combined, as a cascade.
+//! Language detection: lingua's models and whatlang combined.
 //!
-//! lingua's high-accuracy scoring is the most accurate opinion on short text, but costs about
-//! 60 µs per candidate language for a sentence (one finite-state lookup per n-gram, per order,
-//! per language), over 2 ms with all 75. So the cheap opinions decide how much of it to run:
+//! 1. **lingua's scores, for every language at once.** [`NgramScorer`](crate::ngram_scorer)
+//!    computes lingua's high-accuracy n-gram scores of all 75 languages in one pass over the
+//!    text (one hash lookup per distinct n-gram prefix instead of one finite-state lookup per
+//!    n-gram and language): the same sums lingua computes, about a hundred times faster.
+//! 2. **lingua's rules.** An alphabet written by one language names it (Greek, Hangul, …);
+//!    Han text with kana is Japanese, Han alone Chinese; otherwise only the languages written
+//!    in the text's main alphabet are ranked.
+//! 3. **whatlang's vote in close calls.** whatlang's pick multiplies the probability of that
+//!    language by `1 + its confidence` (a product of two experts: it can settle a near tie but
+//!    never overturn a clear answer). It votes only when it has a model of both of the two best
+//!    languages (it would otherwise push Bosnian towards Croatian, Nynorsk towards Bokmål, …),
+//!    and it is only asked when the two best are within a factor of two, the only case its
+//!    vote can change.
+//! 4. **lingua itself for short text.** Under [`MIN_SCORED_TRIGRAMS`] trigrams (a few words)
+//!    lingua's full detector runs, with all its character rules (letters unique to a language
+//!    decide a word pair), and whatlang votes as above.
 //!
-//! 1. **Cheap opinions.** whatlang gives the script and its own pick (trigram profiles of its
-//!    own); [`TrigramIndex`](crate::trigram_index) ranks all 75 lingua languages at once from
-//!    lingua's own trigram probabilities, read once into one hash table (one lookup per trigram
-//!    instead of one per trigram and language).
-//! 2. **Agreement.** When both cheap opinions name the same language, that language has no
-//!    close relative (see [`CLOSE_LANGUAGES`]), and the text holds at least
-//!    [`MIN_FAST_TRIGRAMS`] trigrams, that is the answer, with the index's naive-Bayes posterior
-//!    as confidence. whatlang knows 58 of the 75 languages, so a text in one it lacks never
-//!    passes here.
-//! 3. **lingua over candidates.** Otherwise lingua's high-accuracy scoring runs over the index's
-//!    [`INDEX_CANDIDATES`] best languages, every close relative of the first, and whatlang's
-//!    pick (a restricted lingua detector per candidate set, built once and kept). Chinese,
-//!    Japanese and Korean, which lingua models by characters, go to lingua over those three.
-//! 4. **lingua over every language** for text under [`MIN_INDEX_TRIGRAMS`] trigrams (a few
-//!    words: too little for the index to rule languages out, and cheap for lingua).
+//! Scripts lingua does not know (Ethiopic, Kannada, …) are answered by whatlang alone.
+//! Confidence is the probability scaled by how much evidence the text holds (letters seen), so
+//! two letters never give a confident answer; under [`MIN_LETTERS`] letters the answer is
+//! `und` unless the script belongs to one language only. Only the first [`MAX_SAMPLE_BYTES`]
+//! of a text are read.
 //!
-//! In stages 3 and 4 whatlang's pick multiplies lingua's probability of that language by
-//! `1 + whatlang_confidence`: a product of two experts, so whatlang can settle a near tie of
-//! lingua's but cannot overturn a clear lingua answer. It votes only when it has a model of
-//! both of lingua's two best candidates (it would otherwise push Bosnian text towards Croatian,
-//! Nynorsk towards Bokmål, …). Scripts lingua does not know (Ethiopic, Kannada, …) are answered
-//! by whatlang alone. Confidence is the fused probability scaled by how much evidence the text
-//! holds (letters seen), so two letters never give a confident answer; under [`MIN_LETTERS`]
-//! letters the answer is `und` unless the script belongs to one language only.
-//!
-//! Cost: lingua's models are finite-state maps compiled into the binary (about 270 MB of the
-//! binary; nothing is downloaded). "Preloading" them builds zero-copy views over those bytes;
-//! the trigram index (about 1.1 million entries, ~15 MB) is read from them at construction, in
-//! about 0.3 s. Resident memory grows as the model pages a text touches are read from the
-//! binary. lingua's models live in its process-wide cache: restricted detectors cost nothing
-//! more. [`LanguageDetector`] is `Send + Sync`: build it once and share it.
+//! Cost: lingua's models are finite-state maps compiled into the binary (nothing is
+//! downloaded); the scorer's tables are built from them when the detector is made (about
+//! 1.5 s, ~170 MB). [`LanguageDetector`] is `Send + Sync`: build it once and share it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
 
 use lingua::{Language, LanguageDetectorBuilder};
 use serde::Serialize;
 
-use crate::trigram_index::{self, TrigramIndex};
+use crate::ngram_scorer::{self, alphabet_named, NgramScorer, ALPHABETS};
 
 /// Code given when the language cannot be told.
 pub const UNDETERMINED: &str = "und";
@@ -64,74 +54,27 @@ const MAX_ALTERNATIVES: usize = 3;
 /// (`1 - e^-1`); about 95% at three times that.
 const EVIDENCE_SCALE_LETTERS: f64 = 8.0;
 
-/// Fewer trigrams than this (about a short sentence; a pair of words has fewer) and the index
-/// does not narrow the candidates: lingua scores every language (short text is cheap for it,
-/// and a few trigrams are too little evidence to rule languages out).
-const MIN_INDEX_TRIGRAMS: usize = 24;
+/// Fewer trigrams than this (a few words) and lingua's own detector answers: its character
+/// rules (letters unique to one language) matter most on such text, and it is cheap there.
+const MIN_SCORED_TRIGRAMS: usize = 12;
 
-/// The agreement of the index and whatlang answers alone only over at least this many trigrams
-/// (about a short sentence); shorter text always goes to lingua.
-const MIN_FAST_TRIGRAMS: usize = 24;
-
-/// How many of the index's best languages lingua scores (besides close relatives and
-/// whatlang's pick).
-const INDEX_CANDIDATES: usize = 3;
-
-/// Bound on the restricted lingua detectors kept (one per distinct candidate set).
-const MAX_CACHED_DETECTORS: usize = 4096;
-
-/// Groups of closely related languages, written much alike (same branch and script): within a
-/// group neither cheap opinion is trusted, and lingua always weighs the whole group.
-const CLOSE_LANGUAGES: &[&[Language]] = &[
-    &[Language::Spanish, Language::Portuguese, Language::Catalan],
-    &[Language::Italian, Language::Latin],
-    &[
-        Language::Danish,
-        Language::Bokmal,
-        Language::Nynorsk,
-        Language::Swedish,
-    ],
-    &[Language::Dutch, Language::Afrikaans],
-    &[
-        Language::Bosnian,
-        Language::Croatian,
-        Language::Serbian,
-        Language::Slovene,
-    ],
-    &[Language::Czech, Language::Slovak],
-    &[Language::Russian, Language::Ukrainian, Language::Belarusian],
-    &[Language::Bulgarian, Language::Macedonian, Language::Serbian],
-    &[Language::Indonesian, Language::Malay],
-    &[Language::Finnish, Language::Estonian],
-    &[Language::Latvian, Language::Lithuanian],
-    &[Language::Turkish, Language::Azerbaijani],
-    &[Language::Zulu, Language::Xhosa],
-    &[Language::Sotho, Language::Tswana],
-    &[Language::Hindi, Language::Marathi],
-    &[Language::Arabic, Language::Persian, Language::Urdu],
-    &[Language::Chinese, Language::Japanese],
-];
-
-/// The close relatives of `language` (see [`CLOSE_LANGUAGES`]).
-fn relatives(language: Language) -> impl Iterator<Item = Language> {
-    CLOSE_LANGUAGES
-        .iter()
-        .filter(move |group| group.contains(&language))
-        .flat_map(|group| group.iter().copied())
-        .filter(move |other| *other != language)
-}
+/// whatlang's vote multiplies a probability by at most 2: it can only change the answer when
+/// the best language leads the second by less than this (natural log of their ratio).
+const WHATLANG_CAN_DECIDE: f64 = std::f64::consts::LN_2;
 
 /// Which stage of the cascade answered (see [`LanguageDetector::detect_with_trace`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DetectionPath {
     /// No letters: `und` at once.
     NoLetters,
-    /// The trigram index and whatlang agreed on a language with no close relative.
-    Agreement,
-    /// lingua's high-accuracy scoring of this many candidate languages.
-    Candidates(usize),
-    /// lingua's high-accuracy scoring of every language (short text).
-    AllLanguages,
+    /// The text is written in an alphabet of one language (Greek, Hangul, …), or in Han.
+    SingleLanguageScript,
+    /// lingua's n-gram scores gave a clear answer.
+    Scores,
+    /// lingua's n-gram scores were close: whatlang voted.
+    ScoresAndWhatlang,
+    /// lingua's full detector (short text, or an alphabet it does not know), whatlang voting.
+    Lingua,
 }
 
 /// A supported language.
@@ -217,10 +160,8 @@ pub struct LanguageDetector {
     from_whatlang: HashMap<whatlang::Lang, Language>,
     /// The lingua languages whatlang has a model of.
     whatlang_languages: HashSet<Language>,
-    /// lingua's trigrams of all languages in one table: the cheap first stage.
-    index: TrigramIndex,
-    /// lingua detectors restricted to a candidate set, built on first use.
-    candidate_detectors: RwLock<HashMap<Vec<Language>, Arc<lingua::LanguageDetector>>>,
+    /// lingua's n-gram scores of every language in one pass: the first stage.
+    scorer: NgramScorer,
 }
 
 impl Default for LanguageDetector {
@@ -230,11 +171,9 @@ impl Default for LanguageDetector {
 }
 
 impl LanguageDetector {
-    /// Builds the detector and preloads every lingua model (see the module docs for the cost).
+    /// Builds the detector (see the module docs for the cost).
     pub fn new() -> Self {
-        let lingua = LanguageDetectorBuilder::from_all_languages()
-            .with_preloaded_language_models()
-            .build();
+        let lingua = LanguageDetectorBuilder::from_all_languages().build();
         let from_whatlang: HashMap<whatlang::Lang, Language> = whatlang::Lang::all()
             .iter()
             .filter_map(|&lang| lingua_language_of(lang).map(|language| (lang, language)))
@@ -246,8 +185,7 @@ impl LanguageDetector {
             whatlang_shared,
             whatlang_languages: from_whatlang.values().copied().collect(),
             from_whatlang,
-            index: TrigramIndex::build(),
-            candidate_detectors: RwLock::new(HashMap::new()),
+            scorer: NgramScorer::build(),
         }
     }
 
@@ -282,98 +220,85 @@ impl LanguageDetector {
     /// [`detect`](Self::detect), and which stage of the cascade gave the answer.
     pub fn detect_with_trace(&self, text: &str) -> (Detection, DetectionPath) {
         let sample = prefix_on_char_boundary(text, MAX_SAMPLE_BYTES);
-        let letters = sample.chars().filter(|c| c.is_alphabetic()).count();
+        let ranking = self.scorer.rank(sample);
+        let letters = ranking.letters;
         if letters == 0 {
             return (Detection::undetermined(""), DetectionPath::NoLetters);
         }
-        let script = whatlang::detect_script(sample);
-        let script_name = script.as_ref().map_or("", |script| script.name());
-        let whatlang_info = self.whatlang_shared.detect(sample);
-        let whatlang_pick = whatlang_info
-            .as_ref()
-            .and_then(|info| self.from_whatlang.get(&info.lang()).copied());
+        let Some(alphabet) = ranking.alphabet else {
+            // No alphabet lingua knows dominates: lingua itself, and for scripts it has no
+            // model of, whatlang's answer.
+            let script = whatlang::detect_script(sample);
+            let script = script.as_ref().map_or("", |script| script.name());
+            let values = self.lingua.compute_language_confidence_values(sample);
+            let detection = self.fuse(values, sample, script, letters, None);
+            return (detection, DetectionPath::Lingua);
+        };
+        let script_name = ALPHABETS[alphabet].1;
 
-        if script.is_some_and(|script| {
-            matches!(
-                script,
-                whatlang::Script::Mandarin
-                    | whatlang::Script::Hiragana
-                    | whatlang::Script::Katakana
-                    | whatlang::Script::Hangul
-            )
-        }) {
-            // lingua models these by characters, not trigrams: it weighs the three itself.
-            let candidates = vec![Language::Chinese, Language::Japanese, Language::Korean];
-            let values = match self.candidate_detector(candidates) {
-                Some(detector) => detector.compute_language_confidence_values(sample),
-                None => self.lingua.compute_language_confidence_values(sample),
-            };
-            let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
-            return (detection, DetectionPath::Candidates(3));
+        // lingua's rules: an alphabet of one language names it; Han with kana is Japanese,
+        // Han alone Chinese.
+        let single = if alphabet == alphabet_named("Han") {
+            Some(if ranking.kana > 0 {
+                Language::Japanese
+            } else {
+                Language::Chinese
+            })
+        } else if ranking.alphabet_languages == 1 {
+            (0..self.scorer.language_count())
+                .find(|index| self.scorer.writes(*index, alphabet))
+                .map(|index| self.scorer.language(index))
+        } else {
+            None
+        };
+        if let Some(language) = single {
+            let detection = single_language_detection(language, script_name, letters);
+            return (detection, DetectionPath::SingleLanguageScript);
         }
-        let (ranked, trigrams) = self.index.rank(sample);
-        let best = ranked
-            .first()
-            .filter(|(_, score)| score.is_finite())
-            .map(|(index, _)| self.index.language(*index));
-        let Some(best) = best.filter(|_| trigrams >= MIN_INDEX_TRIGRAMS) else {
-            // Too few trigrams for the index to narrow anything: lingua over every language
-            // (cheap on such short text).
+
+        if ranking.trigrams < MIN_SCORED_TRIGRAMS {
+            let whatlang_info = self.whatlang_shared.detect(sample);
             let values = self.lingua.compute_language_confidence_values(sample);
             let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
-            return (detection, DetectionPath::AllLanguages);
+            return (detection, DetectionPath::Lingua);
+        }
+        let Some(&(_, best_score)) = ranking.ranked.first() else {
+            let detection = self.detect_with_whatlang_only(sample, script_name, letters);
+            return (detection, DetectionPath::Lingua);
         };
-
-        // Stage 1: two independent cheap opinions agree (lingua's trigrams through the index,
-        // whatlang's own profiles) on a language with no close relative, over a sentence's worth
-        // of trigrams: that answer stands without lingua's full scoring.
-        if trigrams >= MIN_FAST_TRIGRAMS
-            && whatlang_pick == Some(best)
-            && relatives(best).next().is_none()
-        {
+        let second_score = ranking
+            .ranked
+            .get(1)
+            .map_or(f64::NEG_INFINITY, |(_, score)| *score);
+        if best_score - second_score >= WHATLANG_CAN_DECIDE {
             return (
-                self.index_detection(&ranked, script_name, letters),
-                DetectionPath::Agreement,
+                self.scorer_detection(&ranking.ranked, script_name, letters),
+                DetectionPath::Scores,
             );
         }
-
-        // Stage 2: lingua's high-accuracy scoring, but only of the index's best candidates, the
-        // close relatives of its first, and whatlang's pick.
-        let mut candidates: Vec<Language> = ranked
+        // A close call: lingua's probabilities (its softmax of the scores) and whatlang's vote.
+        let values: Vec<(Language, f64)> = ranking
+            .ranked
             .iter()
-            .take(INDEX_CANDIDATES)
-            .filter(|(_, score)| score.is_finite())
-            .map(|(index, _)| self.index.language(*index))
-            .chain(relatives(best))
-            .chain(whatlang_pick)
+            .map(|(index, score)| (self.scorer.language(*index), (score - best_score).exp()))
             .collect();
-        candidates.sort();
-        candidates.dedup();
-        let count = candidates.len();
-        let values = match self.candidate_detector(candidates) {
-            Some(detector) => detector.compute_language_confidence_values(sample),
-            None => self.lingua.compute_language_confidence_values(sample),
-        };
+        let whatlang_info = self.whatlang_shared.detect(sample);
         let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
-        (detection, DetectionPath::Candidates(count))
+        (detection, DetectionPath::ScoresAndWhatlang)
     }
 
-    /// The answer of the trigram index alone: its naive-Bayes posterior over all languages.
-    fn index_detection(
+    /// The scorer's answer alone: lingua's softmax over the languages' scores.
+    fn scorer_detection(
         &self,
-        ranked: &[trigram_index::Ranked],
+        ranked: &[ngram_scorer::Scored],
         script: &str,
         letters: usize,
     ) -> Detection {
         let top = ranked[0].1;
-        let total: f64 = ranked
-            .iter()
-            .filter(|(_, score)| score.is_finite())
-            .map(|(_, score)| (score - top).exp())
-            .sum();
+        let total: f64 = ranked.iter().map(|(_, score)| (score - top).exp()).sum();
         let evidence = evidence_factor(letters);
         let confidence = |score: f64| ((score - top).exp() / total * evidence).clamp(0.0, 1.0);
-        let best = self.index.language(ranked[0].0);
+        let best = self.scorer.language(ranked[0].0);
         Detection {
             iso639_1: best.iso_code_639_1().to_string(),
             iso639_3: best.iso_code_639_3().to_string(),
@@ -383,37 +308,12 @@ impl LanguageDetector {
                 .iter()
                 .take(MAX_ALTERNATIVES)
                 .map(|(index, score)| Alternative {
-                    iso639_1: self.index.language(*index).iso_code_639_1().to_string(),
+                    iso639_1: self.scorer.language(*index).iso_code_639_1().to_string(),
                     confidence: confidence(*score),
                 })
                 .filter(|alternative| alternative.confidence >= MIN_ALTERNATIVE_CONFIDENCE)
                 .collect(),
         }
-    }
-
-    /// A lingua detector restricted to `candidates` (sorted), built once per set and kept.
-    fn candidate_detector(
-        &self,
-        candidates: Vec<Language>,
-    ) -> Option<Arc<lingua::LanguageDetector>> {
-        if candidates.len() < 2 {
-            // lingua built from one language answers by other rules; score against all.
-            return None;
-        }
-        if let Ok(cache) = self.candidate_detectors.read() {
-            if let Some(detector) = cache.get(&candidates) {
-                return Some(Arc::clone(detector));
-            }
-        }
-        // No preloading: the full detector has already put every model in lingua's
-        // process-wide cache, which this one shares.
-        let detector = Arc::new(LanguageDetectorBuilder::from_languages(&candidates).build());
-        if let Ok(mut cache) = self.candidate_detectors.write() {
-            if cache.len() < MAX_CACHED_DETECTORS {
-                cache.insert(candidates, Arc::clone(&detector));
-            }
-        }
-        Some(detector)
     }
 
     /// lingua's confidence values, with whatlang's vote, as a [`Detection`].
@@ -494,6 +394,17 @@ impl LanguageDetector {
             confidence: (info.confidence() * evidence_factor(letters)).clamp(0.0, 1.0),
             alternatives: Vec::new(),
         }
+    }
+}
+
+/// The answer for text in an alphabet only one language is written in.
+fn single_language_detection(language: Language, script: &str, letters: usize) -> Detection {
+    Detection {
+        iso639_1: language.iso_code_639_1().to_string(),
+        iso639_3: language.iso_code_639_3().to_string(),
+        script: script.to_string(),
+        confidence: evidence_factor(letters),
+        alternatives: Vec::new(),
     }
 }
 
@@ -623,7 +534,7 @@ mod tests {
     }
 
     #[test]
-    fn clear_sentence_is_answered_by_the_cheap_agreement() {
+    fn clear_sentence_is_answered_by_the_scores() {
         let cases = [
             (
                 "The minister said on Tuesday that the talks with the union would resume next week.",
@@ -641,76 +552,73 @@ mod tests {
         for (text, expected) in cases {
             let (detection, path) = detector().detect_with_trace(text);
             assert_eq!(detection.iso639_1, expected, "{text}");
-            assert_eq!(path, DetectionPath::Agreement, "{text}");
+            assert_eq!(path, DetectionPath::Scores, "{text}");
             assert!(detection.confidence > 0.9, "{detection:?}");
         }
     }
 
     #[test]
-    fn close_languages_go_to_lingua_with_their_whole_group() {
+    fn close_languages_are_told_apart() {
         let cases = [
             (
                 "El ministro dijo el martes que las negociaciones con el sindicato se reanudarán la próxima semana.",
                 "es",
-                3,
             ),
             (
                 "O ministro disse na terça-feira que as negociações com o sindicato serão retomadas na próxima semana.",
                 "pt",
-                3,
+            ),
+            (
+                "El ministre va dir dimarts que les negociacions amb el sindicat es reprendran la setmana vinent.",
+                "ca",
             ),
             (
                 "Ministeren sagde tirsdag, at forhandlingerne med fagforeningen vil blive genoptaget i næste uge.",
                 "da",
-                4,
             ),
             (
                 "Ministeren sa tirsdag at forhandlingene med fagforeningen vil bli gjenopptatt neste uke.",
                 "nb",
-                4,
             ),
         ];
-        for (text, expected, group) in cases {
+        for (text, expected) in cases {
             let (detection, path) = detector().detect_with_trace(text);
-            assert_eq!(detection.iso639_1, expected, "{text}");
-            match path {
-                DetectionPath::Candidates(count) => assert!(count >= group, "{text}: {path:?}"),
-                other => panic!("{text}: expected lingua over candidates, got {other:?}"),
-            }
+            assert_eq!(detection.iso639_1, expected, "{text}: {path:?}");
         }
     }
 
     #[test]
-    fn short_text_is_scored_against_every_language() {
-        let (_, path) = detector().detect_with_trace("buenos días, señora");
-        assert_eq!(path, DetectionPath::AllLanguages);
+    fn short_text_goes_to_lingua_itself() {
+        let (detection, path) = detector().detect_with_trace("buenos días, señora");
+        assert_eq!(path, DetectionPath::Lingua);
+        assert_eq!(detection.iso639_1, "es");
         let (detection, path) = detector().detect_with_trace("");
         assert_eq!(path, DetectionPath::NoLetters);
         assert!(detection.is_undetermined());
     }
 
     #[test]
-    fn han_and_kana_text_is_told_apart_by_lingua() {
-        let (chinese, _) = detector().detect_with_trace("部长周二表示，与工会的谈判将于下周恢复。");
+    fn alphabets_of_one_language_and_han_follow_lingua_rules() {
+        let (chinese, path) =
+            detector().detect_with_trace("部长周二表示，与工会的谈判将于下周恢复。");
         assert_eq!(chinese.iso639_1, "zh");
+        assert_eq!(path, DetectionPath::SingleLanguageScript);
         let (japanese, _) =
             detector().detect_with_trace("大臣は火曜日、組合との交渉を来週再開すると述べた。");
         assert_eq!(japanese.iso639_1, "ja");
+        let (greek, path) =
+            detector().detect_with_trace("Ο καιρός ήταν καλός και τα παιδιά έπαιζαν.");
+        assert_eq!(greek.iso639_1, "el");
+        assert_eq!(path, DetectionPath::SingleLanguageScript);
+        let (korean, _) = detector()
+            .detect_with_trace("장관은 화요일 노조와의 협상이 다음 주에 재개될 것이라고 말했다.");
+        assert_eq!(korean.iso639_1, "ko");
     }
 
     #[test]
-    fn relatives_are_symmetric_and_exclude_the_language() {
-        for group in CLOSE_LANGUAGES {
-            for &language in group.iter() {
-                let related: Vec<Language> = relatives(language).collect();
-                assert!(!related.contains(&language));
-                for other in group.iter().filter(|other| **other != language) {
-                    assert!(related.contains(other));
-                    assert!(relatives(*other).any(|back| back == language));
-                }
-            }
-        }
-        assert_eq!(relatives(Language::English).count(), 0);
+    fn scripts_lingua_lacks_are_answered_by_whatlang() {
+        let detection = detector().detect("ሰላም ለሁላችሁ ይሁን። ዛሬ ጥሩ ቀን ነው እና ሁሉም ሰው ደስተኛ ነው።");
+        assert_eq!(detection.iso639_1, "am", "{detection:?}");
     }
 
     #[test]

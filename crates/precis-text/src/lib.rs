@@ -7,9 +7,10 @@
 use serde::Serialize;
 
 pub mod language;
+mod lingua_models;
+mod ngram_scorer;
 pub mod quotes;
 pub mod segment;
-mod trigram_index;
 
 /// A half-open range of UTF-8 byte offsets into the analysed text, on char boundaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -1,0 +1,125 @@
+//! Checks the language detector on the team's own development set (`devdata/langid`), never
+//! on the evaluation data: accuracy of precis and of lingua alone, how often precis agrees
+//! with lingua, which stage answered, and precis' throughput on one core.
+//!
+//! `cargo run --release -p precis-text --example langid_dev [-- DIR]`
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use precis_text::language::LanguageDetector;
+
+fn main() {
+    let dir = std::env::args().nth(1).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("devdata/langid"),
+        PathBuf::from,
+    );
+    let mut samples: Vec<(String, String)> = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "txt"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let code = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+        samples.extend(
+            text.lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| (code.clone(), line.to_string())),
+        );
+    }
+
+    // Word pairs of the same lines (the second and third words, or the first two), for the
+    // short-text path.
+    let pairs: Vec<(String, String)> = samples
+        .iter()
+        .filter_map(|(code, line)| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let pair = words.get(1..3).or_else(|| words.get(0..2))?;
+            Some((code.clone(), pair.join(" ")))
+        })
+        .collect();
+
+    let started = Instant::now();
+    let precis = LanguageDetector::new();
+    let setup = started.elapsed();
+    let lingua = lingua::LanguageDetectorBuilder::from_all_languages().build();
+
+    let mut paths: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut precis_right, mut lingua_right, mut agree) = (0usize, 0usize, 0usize);
+    let mut wrong: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (code, line) in &samples {
+        let (detection, path) = precis.detect_with_trace(line);
+        let lingua_code = lingua
+            .detect_language_of(line.as_str())
+            .map_or("und".to_string(), |language| {
+                language.iso_code_639_1().to_string()
+            });
+        *paths.entry(format!("{path:?}")).or_default() += 1;
+        precis_right += usize::from(detection.iso639_1 == *code);
+        lingua_right += usize::from(lingua_code == *code);
+        agree += usize::from(lingua_code == detection.iso639_1);
+        if detection.iso639_1 != *code {
+            wrong
+                .entry(code.clone())
+                .or_default()
+                .push(format!("{} (lingua {lingua_code})", detection.iso639_1));
+        }
+    }
+
+    let (mut pairs_precis, mut pairs_lingua) = (0usize, 0usize);
+    for (code, pair) in &pairs {
+        pairs_precis += usize::from(precis.detect(pair).iso639_1 == *code);
+        pairs_lingua += usize::from(
+            lingua
+                .detect_language_of(pair.as_str())
+                .is_some_and(|language| language.iso_code_639_1().to_string() == *code),
+        );
+    }
+    println!(
+        "word pairs: precis {:.2}%  lingua {:.2}%",
+        100.0 * pairs_precis as f64 / pairs.len() as f64,
+        100.0 * pairs_lingua as f64 / pairs.len() as f64
+    );
+
+    let bytes: usize = samples.iter().map(|(_, line)| line.len()).sum();
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for (_, line) in &samples {
+            std::hint::black_box(precis.detect(line));
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+
+    let total = samples.len() as f64;
+    println!("lines: {}", samples.len());
+    println!("setup: {:.2} s", setup.as_secs_f64());
+    println!(
+        "accuracy: precis {:.2}%  lingua {:.2}%  precis = lingua on {:.2}%",
+        100.0 * precis_right as f64 / total,
+        100.0 * lingua_right as f64 / total,
+        100.0 * agree as f64 / total
+    );
+    println!("paths: {paths:?}");
+    println!(
+        "throughput: {:.2} MB/s, {:.0} lines/s",
+        (bytes * rounds) as f64 / seconds / 1e6,
+        (samples.len() * rounds) as f64 / seconds
+    );
+    for (code, answers) in wrong {
+        println!("  {code}: {}", answers.join(", "));
+    }
+}

@@ -1,0 +1,873 @@
+//! lingua's high-accuracy n-gram scoring, computed for every language in one pass.
+//!
+//! lingua scores a text per language: for each distinct n-gram of the text (orders 1–5, or
+//! trigrams alone once the text has [`TRIGRAMS_ONLY_FROM_LETTERS`] letters), it adds the log
+//! probability of the longest prefix of that n-gram the language's model knows; with orders 1–5
+//! the sum is then divided by how many of the text's distinct letters the model knows. It looks
+//! every n-gram up once per language in a finite-state map: about 60 µs per language for a
+//! sentence, several milliseconds for all 75.
+//!
+//! lingua's models are prefix-closed (a model that knows an n-gram knows its prefixes), so the
+//! log probability of the longest known prefix telescopes into a sum of increments, one per
+//! known prefix: `p(g[..k]) - p(g[..k-1])`. This module stores the increments of all languages
+//! in one hash table per order, keyed by the n-gram: one lookup per distinct prefix in the text
+//! scores every language at once, and a prefix no language knows ends its chain. The sums are
+//! lingua's own, to within 1/[`SCALE`] nat per n-gram (log probabilities are held as integers).
+//!
+//! The tables are built from the model bytes once per detector (about 170 MB, a few seconds
+//! on one core).
+
+use fst::Streamer;
+use lingua::Language;
+use regex::RegexSet;
+
+use crate::lingua_models::ngram_model_bytes;
+
+/// lingua reads n-grams of at most this many characters.
+const MAX_ORDER: usize = 5;
+
+/// From this many letters on, lingua scores trigrams only (below, orders 1 to 5).
+pub(crate) const TRIGRAMS_ONLY_FROM_LETTERS: usize = 120;
+
+/// Log probabilities are held as integers in units of 1/SCALE nat (lingua's model values lie
+/// in [-19, 0], increments in [-19, 19]: well inside `i16` at this scale).
+const SCALE: f64 = 1500.0;
+
+/// Largest load of an order's hash table: linear probing stays within a cache line or two.
+const MAX_LOAD: f64 = 0.8;
+
+/// An alphabet must carry this share of a language's letter probability to count as one of
+/// the language's alphabets (rare foreign letters in its training text do not).
+const MIN_ALPHABET_SHARE: f64 = 0.05;
+
+/// lingua's word pattern, alternative by alternative, in its order: a run of one of these
+/// scripts, or (`false`) a single character of it.
+const WORD_ALTERNATIVES: [(&str, bool); 11] = [
+    ("Bengali", true),
+    ("Devanagari", true),
+    ("Gujarati", true),
+    ("Gurmukhi", true),
+    ("Han", false),
+    ("Hangul", true),
+    ("Hiragana", false),
+    ("Katakana", false),
+    ("Tamil", true),
+    ("Telugu", true),
+    ("Thai", true),
+];
+
+/// Bit of [`WORD_ALTERNATIVES`]' last alternative: a run of letters of any script (`\p{L}+`).
+const LETTER_ALTERNATIVE: usize = WORD_ALTERNATIVES.len();
+
+/// The alphabets lingua tells languages apart by, with whatlang's name of the script (shown
+/// in detections).
+pub(crate) const ALPHABETS: [(&str, &str); 18] = [
+    ("Arabic", "Arabic"),
+    ("Armenian", "Armenian"),
+    ("Bengali", "Bengali"),
+    ("Cyrillic", "Cyrillic"),
+    ("Devanagari", "Devanagari"),
+    ("Georgian", "Georgian"),
+    ("Greek", "Greek"),
+    ("Gujarati", "Gujarati"),
+    ("Gurmukhi", "Gurmukhi"),
+    ("Han", "Mandarin"),
+    ("Hangul", "Hangul"),
+    ("Hebrew", "Hebrew"),
+    ("Hiragana", "Hiragana"),
+    ("Katakana", "Katakana"),
+    ("Latin", "Latin"),
+    ("Tamil", "Tamil"),
+    ("Telugu", "Telugu"),
+    ("Thai", "Thai"),
+];
+
+/// Index of an alphabet in [`ALPHABETS`].
+pub(crate) type Alphabet = usize;
+
+/// Index of `name` in [`ALPHABETS`] (a compile-time table: always present).
+pub(crate) fn alphabet_named(name: &str) -> Alphabet {
+    ALPHABETS
+        .iter()
+        .position(|(alphabet, _)| *alphabet == name)
+        .unwrap_or(usize::MAX)
+}
+
+/// Per character: which word alternatives it matches (bits 0–11) and its alphabet + 1
+/// (bits 16–23, 0 for none).
+struct CharTable {
+    basic_plane: Vec<u32>,
+    patterns: RegexSet,
+}
+
+const ALPHABET_SHIFT: u32 = 16;
+
+impl CharTable {
+    fn build() -> Self {
+        let patterns: Vec<String> = WORD_ALTERNATIVES
+            .iter()
+            .map(|(script, _)| format!(r"^\p{{{script}}}$"))
+            .chain(std::iter::once(r"^\p{L}$".to_string()))
+            .chain(
+                ALPHABETS
+                    .iter()
+                    .map(|(alphabet, _)| format!(r"^\p{{{alphabet}}}$")),
+            )
+            .collect();
+        // The patterns are fixed Unicode classes the regex crate knows.
+        let patterns = RegexSet::new(patterns).expect("fixed Unicode class patterns");
+        let mut table = CharTable {
+            basic_plane: vec![0; 0x1_0000],
+            patterns,
+        };
+        for code in 0..0x1_0000u32 {
+            if let Some(c) = char::from_u32(code) {
+                table.basic_plane[code as usize] = table.classify(c);
+            }
+        }
+        table
+    }
+
+    fn classify(&self, c: char) -> u32 {
+        let mut buffer = [0u8; 4];
+        let matches = self.patterns.matches(c.encode_utf8(&mut buffer));
+        let mut bits = 0u32;
+        let mut alphabet = 0u32;
+        for index in matches.iter() {
+            if index <= LETTER_ALTERNATIVE {
+                bits |= 1 << index;
+            } else if alphabet == 0 {
+                alphabet = (index - LETTER_ALTERNATIVE) as u32;
+            }
+        }
+        bits | (alphabet << ALPHABET_SHIFT)
+    }
+
+    #[inline]
+    fn get(&self, c: char) -> u32 {
+        match self.basic_plane.get(c as usize) {
+            Some(&bits) => bits,
+            None => self.classify(c),
+        }
+    }
+}
+
+/// The words of a text as lingua reads them: lower-cased, split by its word pattern.
+struct Words {
+    chars: Vec<char>,
+    /// Each word's range in `chars`.
+    bounds: Vec<(usize, usize)>,
+    /// Characters per alphabet, over words written in one alphabet only.
+    alphabet_chars: [usize; ALPHABETS.len()],
+}
+
+impl Words {
+    fn read(text: &str, table: &CharTable) -> Self {
+        let lower = text.trim().to_lowercase();
+        let mut words = Words {
+            chars: Vec::with_capacity(lower.len()),
+            bounds: Vec::new(),
+            alphabet_chars: [0; ALPHABETS.len()],
+        };
+        let mut chars = lower.chars().peekable();
+        while let Some(c) = chars.next() {
+            let class = table.get(c);
+            let alternatives = class & ((1 << (LETTER_ALTERNATIVE + 1)) - 1);
+            if alternatives == 0 {
+                continue;
+            }
+            // The regex takes the first alternative that matches, and a run as far as it goes.
+            let first = alternatives.trailing_zeros() as usize;
+            let runs = first == LETTER_ALTERNATIVE || WORD_ALTERNATIVES[first].1;
+            let start = words.chars.len();
+            let mut alphabet = class >> ALPHABET_SHIFT;
+            words.chars.push(c);
+            if runs {
+                while let Some(&next) = chars.peek() {
+                    let next_class = table.get(next);
+                    if next_class & (1 << first) == 0 {
+                        break;
+                    }
+                    if next_class >> ALPHABET_SHIFT != alphabet {
+                        alphabet = 0;
+                    }
+                    words.chars.push(next);
+                    chars.next();
+                }
+            }
+            let end = words.chars.len();
+            if alphabet != 0 {
+                words.alphabet_chars[alphabet as usize - 1] += end - start;
+            }
+            words.bounds.push((start, end));
+        }
+        words
+    }
+
+    fn letters(&self) -> usize {
+        self.chars.len()
+    }
+
+    /// The alphabet most of the text is written in, as lingua decides it: `None` when no word
+    /// is in one alphabet, or when several alphabets are equally frequent.
+    fn dominant_alphabet(&self) -> Option<Alphabet> {
+        let counts: Vec<(Alphabet, usize)> = self
+            .alphabet_chars
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, count)| *count > 0)
+            .collect();
+        let (best, best_count) = counts.iter().copied().max_by_key(|(_, count)| *count)?;
+        if counts.len() > 1 && counts.iter().all(|(_, count)| *count == best_count) {
+            return None;
+        }
+        Some(best)
+    }
+}
+
+/// Step of the n-gram hash: a bijection of the running hash for each character, so prefixes
+/// chain (the hash of `abc` extends the hash of `ab`).
+#[inline]
+fn extend(hash: u64, c: char) -> u64 {
+    (hash ^ u64::from(c))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(29)
+}
+
+const HASH_SEED: u64 = 0x243F_6A88_85A3_08D3;
+
+/// Final mix (MurmurHash3's) of a chained hash: table index from the low bits, fingerprint
+/// from the high ones.
+#[inline]
+fn finish(mut hash: u64) -> u64 {
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    hash ^ (hash >> 33)
+}
+
+/// The increments of every language for the n-grams of one order.
+struct OrderTable {
+    /// Open addressing, linear probing: key fingerprint (high 32 bits) | first entry << 7 |
+    /// entry count; 0 is an empty slot.
+    slots: Vec<u64>,
+    /// A key's home slot is its top bits: `key >> index_shift`.
+    index_shift: u32,
+    mask: usize,
+    /// Entries, grouped by n-gram: the language's index << 16 | its increment (1/SCALE nat,
+    /// two's complement), in one word so that an n-gram's entries share a cache line.
+    entries: Vec<u32>,
+}
+
+const COUNT_BITS: u32 = 7;
+
+impl OrderTable {
+    /// A table from packed entries (key, language, increment), sorted: entries of a key are
+    /// adjacent, and keys come in the order of their home slots, so slots and entries are
+    /// written front to back.
+    fn from_sorted(packed: &[u64]) -> Self {
+        let mut unique = 0usize;
+        let mut previous = None;
+        for &entry in packed {
+            let key = entry >> PAYLOAD_BITS;
+            if previous != Some(key) {
+                unique += 1;
+                previous = Some(key);
+            }
+        }
+        let capacity = ((unique as f64 / MAX_LOAD).ceil() as usize)
+            .max(16)
+            .next_power_of_two();
+        let mut table = OrderTable {
+            slots: vec![0; capacity],
+            index_shift: KEY_BITS - capacity.trailing_zeros(),
+            mask: capacity - 1,
+            entries: vec![0; packed.len()],
+        };
+        advise_huge_pages(&table.slots);
+        advise_huge_pages(&table.entries);
+        for (entry, packed) in table.entries.iter_mut().zip(packed) {
+            *entry = *packed as u32 & 0x7F_FFFF;
+        }
+        let mut start = 0usize;
+        while start < packed.len() {
+            let key = packed[start] >> PAYLOAD_BITS;
+            let mut end = start + 1;
+            while end < packed.len() && packed[end] >> PAYLOAD_BITS == key {
+                end += 1;
+            }
+            let count = (end - start).min((1 << COUNT_BITS) - 1);
+            let mut index = table.home(key);
+            while table.slots[index] != 0 {
+                index = (index + 1) & table.mask;
+            }
+            // A slot's low word is never 0: every key has at least one entry.
+            table.slots[index] =
+                ((key as u32 as u64) << 32) | ((start as u64) << COUNT_BITS) | count as u64;
+            start = end;
+        }
+        table
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        (key >> self.index_shift) as usize & self.mask
+    }
+
+    /// The slot of the n-gram with this key, if any language knows it.
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
+        let wanted = key as u32 as u64;
+        let mut index = self.home(key);
+        loop {
+            let slot = self.slots[index];
+            if slot == 0 {
+                return None;
+            }
+            if slot >> 32 == wanted {
+                return Some(index);
+            }
+            index = (index + 1) & self.mask;
+        }
+    }
+
+    #[inline]
+    fn entry_range(&self, slot: usize) -> std::ops::Range<usize> {
+        let packed = self.slots[slot] as u32;
+        let start = (packed >> COUNT_BITS) as usize;
+        start..start + (packed & ((1 << COUNT_BITS) - 1)) as usize
+    }
+}
+
+/// Asks the kernel to back `buffer` with huge pages where it can: every lookup lands on a
+/// random page of a large table, and with 4 KiB pages most would also miss the TLB. Call
+/// before the buffer is first written (freshly zero-allocated pages are not yet mapped).
+fn advise_huge_pages<T>(buffer: &[T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let start = buffer.as_ptr() as usize;
+        let end = start + std::mem::size_of_val(buffer);
+        let aligned = (start + PAGE - 1) & !(PAGE - 1);
+        if end > aligned {
+            // SAFETY: the range lies inside memory this buffer owns; MADV_HUGEPAGE only
+            // changes how the kernel backs it, never its contents. A refusal (no transparent
+            // huge pages) leaves ordinary pages, so the result is ignored.
+            unsafe {
+                libc::madvise(
+                    aligned as *mut libc::c_void,
+                    end - aligned,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+}
+
+/// Bits of an n-gram's key: its home slot is the top bits, its fingerprint in the slot the
+/// low 32 (together they tell keys apart as well as 41 bits can: in the largest table, of
+/// 6.5 million 5-grams, a handful of pairs share a key and so share their entries).
+const KEY_BITS: u32 = 41;
+
+/// Below the key in a packed entry: the language (7 bits, at 16) and the increment (16 bits).
+const PAYLOAD_BITS: u32 = 64 - KEY_BITS;
+
+#[inline]
+fn key_bits(chain_hash: u64) -> u64 {
+    finish(chain_hash) >> PAYLOAD_BITS
+}
+
+/// One language's score: its index in [`NgramScorer::language`] and lingua's log score.
+pub(crate) type Scored = (usize, f64);
+
+/// What the scorer read of a text and how it ranks the languages.
+pub(crate) struct Ranking {
+    /// The languages of the text's alphabet that know any of its n-grams, best first.
+    pub(crate) ranked: Vec<Scored>,
+    /// Letters in the text's words (lingua's character count).
+    pub(crate) letters: usize,
+    /// Trigrams in the text's words (with repeats).
+    pub(crate) trigrams: usize,
+    /// The alphabet most of the text is written in.
+    pub(crate) alphabet: Option<Alphabet>,
+    /// How many languages write that alphabet.
+    pub(crate) alphabet_languages: usize,
+    /// Characters of Hiragana or Katakana (a Han text with kana is Japanese to lingua).
+    pub(crate) kana: usize,
+}
+
+/// lingua's n-gram scores of all languages at once.
+pub(crate) struct NgramScorer {
+    languages: Vec<Language>,
+    /// Per language: the alphabets it is written in (bit per [`ALPHABETS`] index).
+    language_alphabets: Vec<u32>,
+    /// Orders 1 to 5.
+    tables: Vec<OrderTable>,
+    chars: CharTable,
+}
+
+impl NgramScorer {
+    /// Reads every lingua model into the tables.
+    pub(crate) fn build() -> Self {
+        let mut languages: Vec<Language> = Language::all().into_iter().collect();
+        languages.sort();
+        let chars = CharTable::build();
+
+        // One pass over every model: each n-gram's key and increment, packed into one word
+        // per (n-gram, language) so that sorting groups them by key; and each language's
+        // alphabets.
+        let mut packed: Vec<Vec<u64>> = vec![Vec::new(); MAX_ORDER];
+        let mut language_alphabets = vec![0u32; languages.len()];
+        for (index, language) in languages.iter().enumerate() {
+            let Some(model) =
+                ngram_model_bytes(*language).and_then(|bytes| fst::Map::new(bytes).ok())
+            else {
+                continue;
+            };
+            let mut mass = [0.0f64; ALPHABETS.len()];
+            // The last n-gram seen of each order: its chained hash and quantized log
+            // probability. A model streams in byte order, so an n-gram's prefix is the last
+            // n-gram seen of the order below.
+            let mut last: [(u64, i32); MAX_ORDER + 1] = [(0, 0); MAX_ORDER + 1];
+            for_each_ngram(&model, |chain, order, log_probability, first| {
+                let quantized = (log_probability * SCALE).round() as i32;
+                // The longest prefix the model knows (every one, in lingua's prefix-closed
+                // models).
+                let mut below = 0i32;
+                for prefix_order in (1..order).rev() {
+                    if last[prefix_order].0 == chain[prefix_order - 1] {
+                        below = last[prefix_order].1;
+                        break;
+                    }
+                }
+                last[order] = (chain[order - 1], quantized);
+                let increment = (quantized - below).clamp(i16::MIN.into(), i16::MAX.into()) as i16;
+                packed[order - 1].push(
+                    (key_bits(chain[order - 1]) << PAYLOAD_BITS)
+                        | ((index as u64) << 16)
+                        | u64::from(increment as u16),
+                );
+                if order == 1 {
+                    let alphabet = chars.get(first) >> ALPHABET_SHIFT;
+                    if alphabet != 0 {
+                        mass[alphabet as usize - 1] += log_probability.exp();
+                    }
+                }
+            });
+            let total: f64 = mass.iter().sum();
+            for (alphabet, share) in mass.iter().enumerate() {
+                if total > 0.0 && share / total >= MIN_ALPHABET_SHARE {
+                    language_alphabets[index] |= 1 << alphabet;
+                }
+            }
+        }
+        let tables = packed
+            .into_iter()
+            .map(|mut order_packed| {
+                order_packed.sort_unstable();
+                OrderTable::from_sorted(&order_packed)
+            })
+            .collect();
+        NgramScorer {
+            languages,
+            language_alphabets,
+            tables,
+            chars,
+        }
+    }
+
+    pub(crate) fn language(&self, index: usize) -> Language {
+        self.languages[index]
+    }
+
+    pub(crate) fn language_count(&self) -> usize {
+        self.languages.len()
+    }
+
+    /// Whether `language` (by index) is written in `alphabet`.
+    pub(crate) fn writes(&self, index: usize, alphabet: Alphabet) -> bool {
+        self.language_alphabets[index] & (1 << alphabet) != 0
+    }
+
+    /// lingua's n-gram scores of `text` for every language written in its alphabet. Linear
+    /// in the text.
+    pub(crate) fn rank(&self, text: &str) -> Ranking {
+        let words = Words::read(text, &self.chars);
+        let letters = words.letters();
+        let trigrams = words
+            .bounds
+            .iter()
+            .map(|(start, end)| (end - start).saturating_sub(2))
+            .sum();
+        let alphabet = words.dominant_alphabet();
+        let kana = words.alphabet_chars[alphabet_named("Hiragana")]
+            + words.alphabet_chars[alphabet_named("Katakana")];
+        let alphabet_languages = match alphabet {
+            Some(alphabet) => (0..self.languages.len())
+                .filter(|index| self.writes(*index, alphabet))
+                .count(),
+            None => self.languages.len(),
+        };
+        let mut ranking = Ranking {
+            ranked: Vec::new(),
+            letters,
+            trigrams,
+            alphabet,
+            alphabet_languages,
+            kana,
+        };
+        if letters == 0 {
+            return ranking;
+        }
+        let orders = if letters >= TRIGRAMS_ONLY_FROM_LETTERS {
+            3..=3
+        } else {
+            1..=MAX_ORDER
+        };
+        let mut prefixes = PrefixWeights::collect(&words, orders.clone());
+
+        // The lookups miss the cache (the tables are ~170 MB): first touch every prefix's
+        // home slot, all independent loads the processor overlaps, then find the slots and
+        // touch their entries the same way, and only then add up.
+        let mut touched = 0u64;
+        for prefix in &prefixes.entries {
+            let table = &self.tables[usize::from(prefix.order) - 1];
+            touched ^= table.slots[table.home(prefix.key)];
+        }
+        for index in 0..prefixes.entries.len() {
+            let prefix = &prefixes.entries[index];
+            // Parents come first: a prefix that no language knows rules out its extensions.
+            if prefix.parent != NO_PARENT && prefixes.entries[prefix.parent].slot == NO_SLOT {
+                continue;
+            }
+            let table = &self.tables[usize::from(prefix.order) - 1];
+            if let Some(slot) = table.find(prefix.key) {
+                touched ^= u64::from(table.entries[table.entry_range(slot).start]);
+                prefixes.entries[index].slot = slot;
+            }
+        }
+        std::hint::black_box(touched);
+
+        let mut sums = [0i64; 128];
+        let mut known_letters = [0u32; 128];
+        let count_letters = *orders.start() == 1;
+        for prefix in &prefixes.entries {
+            if prefix.slot == NO_SLOT {
+                continue;
+            }
+            let table = &self.tables[usize::from(prefix.order) - 1];
+            let weight = i64::from(prefix.weight);
+            for &entry in &table.entries[table.entry_range(prefix.slot)] {
+                let language = (entry >> 16) as usize & 0x7F;
+                sums[language] += weight * i64::from(entry as u16 as i16);
+                if count_letters && prefix.order == 1 {
+                    known_letters[language] += 1;
+                }
+            }
+        }
+        let sums = &sums[..self.languages.len()];
+        for (index, sum) in sums.iter().enumerate() {
+            if *sum == 0 || alphabet.is_some_and(|alphabet| !self.writes(index, alphabet)) {
+                continue;
+            }
+            let mut score = *sum as f64 / SCALE;
+            if known_letters[index] > 0 {
+                score /= f64::from(known_letters[index]);
+            }
+            ranking.ranked.push((index, score));
+        }
+        ranking.ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranking
+    }
+}
+
+/// Calls `visit(chain, order, log_probability, first_char)` for each n-gram of a model, in
+/// byte order; `chain[k]` is the chained hash of the n-gram's first k + 1 characters.
+fn for_each_ngram(
+    model: &fst::Map<&'static [u8]>,
+    mut visit: impl FnMut(&[u64; MAX_ORDER], usize, f64, char),
+) {
+    let mut stream = model.stream();
+    while let Some((key, value)) = stream.next() {
+        let Ok(ngram) = std::str::from_utf8(key) else {
+            continue;
+        };
+        let log_probability = f64::from_bits(value);
+        if !log_probability.is_finite() {
+            continue;
+        }
+        let mut chain = [0u64; MAX_ORDER];
+        let mut hash = HASH_SEED;
+        let mut order = 0;
+        let first = ngram.chars().next().unwrap_or('\0');
+        for c in ngram.chars() {
+            if order == MAX_ORDER {
+                order += 1;
+                break;
+            }
+            hash = extend(hash, c);
+            chain[order] = hash;
+            order += 1;
+        }
+        if (1..=MAX_ORDER).contains(&order) {
+            visit(&chain, order, log_probability, first);
+        }
+    }
+}
+
+const NO_PARENT: usize = usize::MAX;
+const NO_SLOT: usize = usize::MAX;
+
+/// A distinct prefix of the text's distinct n-grams, with how many of them it is a prefix of.
+struct PrefixEntry {
+    /// The prefix's key in its order's table.
+    key: u64,
+    /// Its length in characters.
+    order: u8,
+    weight: u32,
+    /// The entry of this prefix minus its last character (always earlier in the list).
+    parent: usize,
+    /// Its slot in the table, once found.
+    slot: usize,
+}
+
+/// How often each distinct prefix counts in lingua's sums: once for every distinct n-gram (of
+/// each order scored) that it begins.
+struct PrefixWeights {
+    entries: Vec<PrefixEntry>,
+}
+
+impl PrefixWeights {
+    fn collect(words: &Words, orders: std::ops::RangeInclusive<usize>) -> Self {
+        let (lowest, top) = (*orders.start(), *orders.end());
+        let positions: usize = words.bounds.iter().map(|(start, end)| end - start).sum();
+        let capacity = (positions * top * 2).max(16).next_power_of_two();
+        let mut weights = PrefixWeights {
+            entries: Vec::with_capacity(positions * top),
+        };
+        SCRATCH.with(|scratch| {
+            let mut prefix_index = scratch.borrow_mut();
+            prefix_index.reset(capacity);
+            for &(start, end) in &words.bounds {
+                let word = &words.chars[start..end];
+                for position in 0..word.len() {
+                    let longest = top.min(word.len() - position);
+                    let mut hash = HASH_SEED;
+                    let mut parent = NO_PARENT;
+                    for (k, &c) in word[position..position + longest].iter().enumerate() {
+                        let order = k + 1;
+                        hash = extend(hash, c);
+                        let key = key_bits(hash);
+                        let next = weights.entries.len();
+                        let index = match prefix_index.insert(tagged(key, order), next) {
+                            Some(existing) => existing,
+                            None => {
+                                weights.entries.push(PrefixEntry {
+                                    key,
+                                    order: order as u8,
+                                    weight: 0,
+                                    parent,
+                                    slot: NO_SLOT,
+                                });
+                                // A distinct n-gram of an order scored: it and each of its
+                                // prefixes count once more.
+                                if order >= lowest {
+                                    let mut counted = next;
+                                    while counted != NO_PARENT {
+                                        weights.entries[counted].weight += 1;
+                                        counted = weights.entries[counted].parent;
+                                    }
+                                }
+                                next
+                            }
+                        };
+                        parent = index;
+                    }
+                }
+            }
+        });
+        weights
+    }
+}
+
+thread_local! {
+    /// Per thread, reused across texts: the index of the text's distinct prefixes.
+    static SCRATCH: std::cell::RefCell<ScratchMap> = std::cell::RefCell::new(ScratchMap::default());
+}
+
+/// A finished hash made distinct per order, never 0.
+#[inline]
+fn tagged(hash: u64, order: usize) -> u64 {
+    (hash.wrapping_add(order as u64).rotate_left(7)) | 1
+}
+
+/// A small open-addressing map from non-zero u64 keys to indices, reused from text to text
+/// (only the slots used are cleared).
+#[derive(Default)]
+struct ScratchMap {
+    keys: Vec<u64>,
+    values: Vec<usize>,
+    used: Vec<usize>,
+    mask: usize,
+}
+
+impl ScratchMap {
+    /// Empties the map and makes room for `capacity` slots (a power of two).
+    fn reset(&mut self, capacity: usize) {
+        if self.keys.len() < capacity {
+            self.keys = vec![0; capacity];
+            self.values = vec![0; capacity];
+        } else {
+            for &index in &self.used {
+                self.keys[index] = 0;
+            }
+        }
+        self.used.clear();
+        self.mask = capacity - 1;
+    }
+
+    /// Inserts `key → value` unless present; returns the value already there.
+    #[inline]
+    fn insert(&mut self, key: u64, value: usize) -> Option<usize> {
+        let mut index = (key ^ (key >> 29)) as usize & self.mask;
+        loop {
+            match self.keys[index] {
+                0 => {
+                    self.keys[index] = key;
+                    self.values[index] = value;
+                    self.used.push(index);
+                    return None;
+                }
+                existing if existing == key => return Some(self.values[index]),
+                _ => index = (index + 1) & self.mask,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn scorer() -> &'static NgramScorer {
+        static SCORER: OnceLock<NgramScorer> = OnceLock::new();
+        SCORER.get_or_init(NgramScorer::build)
+    }
+
+    fn words_of(text: &str) -> Vec<String> {
+        let words = Words::read(text, &scorer().chars);
+        words
+            .bounds
+            .iter()
+            .map(|(start, end)| words.chars[*start..*end].iter().collect())
+            .collect()
+    }
+
+    #[test]
+    fn words_are_read_as_lingua_reads_them() {
+        assert_eq!(
+            words_of("  Hello, WORLD! 東京 café l'été 42 "),
+            ["hello", "world", "東", "京", "café", "l", "été"]
+        );
+        // Devanagari vowel signs are not letters (\p{L}) but belong to the script's run.
+        assert_eq!(words_of("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
+        assert!(words_of("12 — !? 😀").is_empty());
+    }
+
+    #[test]
+    fn prefixes_count_once_per_distinct_ngram_they_begin() {
+        let words = Words::read("aaaa aaaa", &scorer().chars);
+        let weights = PrefixWeights::collect(&words, 1..=MAX_ORDER);
+        let by_order: Vec<(u8, u32)> = weights
+            .entries
+            .iter()
+            .map(|entry| (entry.order, entry.weight))
+            .collect();
+        // Distinct n-grams: a, aa, aaa, aaaa; "a" begins all four, "aaaa" only itself.
+        assert_eq!(by_order, [(1, 4), (2, 3), (3, 2), (4, 1)]);
+
+        let trigrams_only = PrefixWeights::collect(&words, 3..=3);
+        let by_order: Vec<(u8, u32)> = trigrams_only
+            .entries
+            .iter()
+            .map(|entry| (entry.order, entry.weight))
+            .collect();
+        assert_eq!(by_order, [(1, 1), (2, 1), (3, 1)]);
+    }
+
+    #[test]
+    fn every_language_has_tables_and_an_alphabet() {
+        assert_eq!(scorer().language_count(), 75);
+        for index in 0..scorer().language_count() {
+            assert_ne!(
+                scorer().language_alphabets[index],
+                0,
+                "{:?}",
+                scorer().language(index)
+            );
+        }
+        let latin = alphabet_named("Latin");
+        let english = scorer()
+            .languages
+            .iter()
+            .position(|language| *language == Language::English)
+            .unwrap();
+        assert!(scorer().writes(english, latin));
+        assert!(!scorer().writes(english, alphabet_named("Cyrillic")));
+        assert!(scorer().tables[4].entries.len() > 1_000_000);
+    }
+
+    /// lingua's own probabilities of a text, over every language.
+    fn lingua_probabilities(text: &str) -> Vec<(Language, f64)> {
+        static LINGUA: OnceLock<lingua::LanguageDetector> = OnceLock::new();
+        LINGUA
+            .get_or_init(|| lingua::LanguageDetectorBuilder::from_all_languages().build())
+            .compute_language_confidence_values(text)
+    }
+
+    #[test]
+    fn scores_are_lingua_scores() {
+        // Texts on which lingua's character rules do not narrow the languages (no letters
+        // special to a few languages), so its answer is its n-gram scores alone: under 120
+        // letters (orders 1 to 5) and over (trigrams only).
+        let texts = [
+            "The weather was fine and the children played in the garden",
+            "The committee will publish its report on the state of the harbour next month, \
+             after hearing from the fishermen, the port authority and the town council, \
+             which has asked for more time",
+            "Погода была хорошей, и дети играли в саду",
+            "Het weer was mooi en de kinderen speelden in de tuin",
+        ];
+        for text in texts {
+            let ranking = scorer().rank(text);
+            let best = ranking.ranked[0].1;
+            let total: f64 = ranking
+                .ranked
+                .iter()
+                .map(|(_, score)| (score - best).exp())
+                .sum();
+            let ours: Vec<(Language, f64)> = ranking
+                .ranked
+                .iter()
+                .take(3)
+                .map(|(index, score)| (scorer().language(*index), (score - best).exp() / total))
+                .collect();
+            let theirs = lingua_probabilities(text);
+            for ((our_language, ours), (their_language, theirs)) in ours.iter().zip(&theirs) {
+                assert_eq!(our_language, their_language, "{text}");
+                assert!((ours - theirs).abs() < 0.01, "{text}: {ours} vs {theirs}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_without_letters_scores_nothing() {
+        let ranking = scorer().rank("12, 34 !? —");
+        assert_eq!(ranking.letters, 0);
+        assert!(ranking.ranked.is_empty());
+        assert_eq!(ranking.alphabet, None);
+    }
+}
