@@ -7,15 +7,17 @@
 //! 2. **lingua's rules.** An alphabet written by one language names it (Greek, Hangul, …);
 //!    Han text with kana is Japanese, Han alone Chinese; otherwise only the languages written
 //!    in the text's main alphabet are ranked.
-//! 3. **whatlang's vote in close calls.** whatlang's pick multiplies the probability of that
-//!    language by `1 + its confidence` (a product of two experts: it can settle a near tie but
-//!    never overturn a clear answer). It votes only when it has a model of both of the two best
-//!    languages (it would otherwise push Bosnian towards Croatian, Nynorsk towards Bokmål, …),
-//!    and it is only asked when the two best are within a factor of two, the only case its
-//!    vote can change.
-//! 4. **lingua itself for short text.** Under [`MIN_SCORED_TRIGRAMS`] trigrams (a few words)
-//!    lingua's full detector runs, with all its character rules (letters unique to a language
-//!    decide a word pair), and whatlang votes as above.
+//! 3. **whatlang's vote in close calls.** When the two best languages are within a factor of
+//!    two (the only case its vote can change), whatlang weighs those leaders and its pick's
+//!    probability is multiplied by `1 + its confidence` (a product of two experts: it can
+//!    settle a near tie but never overturn a clear answer). It votes only when it has a model
+//!    of both of the two best languages (it would otherwise push Bosnian towards Croatian,
+//!    Nynorsk towards Bokmål, …).
+//! 4. **lingua itself for short, unclear text.** Under [`MIN_SCORED_TRIGRAMS`] trigrams (a
+//!    word or two) whose best score does not lead by [`SHORT_TEXT_CLEAR_MARGIN`], lingua's own
+//!    detector runs over the scores' best [`SHORT_TEXT_CANDIDATES`] languages, with all its
+//!    character rules (letters unique to one language decide a word pair), and whatlang votes
+//!    as above.
 //!
 //! Scripts lingua does not know (Ethiopic, Kannada, …) are answered by whatlang alone.
 //! Confidence is the probability scaled by how much evidence the text holds (letters seen), so
@@ -28,6 +30,7 @@
 //! 1.5 s, ~170 MB). [`LanguageDetector`] is `Send + Sync`: build it once and share it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use lingua::{Language, LanguageDetectorBuilder};
 use serde::Serialize;
@@ -54,9 +57,20 @@ const MAX_ALTERNATIVES: usize = 3;
 /// (`1 - e^-1`); about 95% at three times that.
 const EVIDENCE_SCALE_LETTERS: f64 = 8.0;
 
-/// Fewer trigrams than this (a few words) and lingua's own detector answers: its character
-/// rules (letters unique to one language) matter most on such text, and it is cheap there.
+/// Fewer trigrams than this (a word or two) and lingua's own detector answers, over the
+/// scores' best candidates: its character rules (letters unique to one language) matter most
+/// on such text.
 const MIN_SCORED_TRIGRAMS: usize = 12;
+
+/// On short text lingua weighs this many of the scores' best languages (and whatlang's pick):
+/// the right one is almost always among them, and lingua's cost grows with each language.
+const SHORT_TEXT_CANDIDATES: usize = 6;
+
+/// On short text the scores answer alone only when their best language leads by this much.
+const SHORT_TEXT_CLEAR_MARGIN: f64 = 2.0;
+
+/// Bound on the restricted lingua detectors kept (one per distinct candidate set).
+const MAX_CACHED_DETECTORS: usize = 4096;
 
 /// whatlang's vote multiplies a probability by at most 2: it can only change the answer when
 /// the best language leads the second by less than this (natural log of their ratio).
@@ -73,7 +87,8 @@ pub enum DetectionPath {
     Scores,
     /// lingua's n-gram scores were close: whatlang voted.
     ScoresAndWhatlang,
-    /// lingua's full detector (short text, or an alphabet it does not know), whatlang voting.
+    /// lingua's own detector (over the best candidates for short text, over every language
+    /// for an alphabet it does not know), whatlang voting.
     Lingua,
 }
 
@@ -154,14 +169,16 @@ pub fn lingua_language_of(lang: whatlang::Lang) -> Option<Language> {
 /// Detects the language of articles and of short passages such as quotes.
 pub struct LanguageDetector {
     lingua: lingua::LanguageDetector,
-    /// whatlang restricted to the languages lingua knows, so its vote always names a candidate.
-    whatlang_shared: whatlang::Detector,
     /// whatlang's language → lingua's language.
     from_whatlang: HashMap<whatlang::Lang, Language>,
+    /// lingua's language → whatlang's language, for those whatlang has a model of.
+    to_whatlang: HashMap<Language, whatlang::Lang>,
     /// The lingua languages whatlang has a model of.
     whatlang_languages: HashSet<Language>,
     /// lingua's n-gram scores of every language in one pass: the first stage.
     scorer: NgramScorer,
+    /// lingua detectors restricted to a candidate set (for short text), built on first use.
+    candidate_detectors: RwLock<HashMap<Vec<Language>, Arc<lingua::LanguageDetector>>>,
 }
 
 impl Default for LanguageDetector {
@@ -178,14 +195,16 @@ impl LanguageDetector {
             .iter()
             .filter_map(|&lang| lingua_language_of(lang).map(|language| (lang, language)))
             .collect();
-        let whatlang_shared =
-            whatlang::Detector::with_allowlist(from_whatlang.keys().copied().collect());
         LanguageDetector {
             lingua,
-            whatlang_shared,
             whatlang_languages: from_whatlang.values().copied().collect(),
+            to_whatlang: from_whatlang
+                .iter()
+                .map(|(lang, language)| (*language, *lang))
+                .collect(),
             from_whatlang,
             scorer: NgramScorer::build(),
+            candidate_detectors: RwLock::new(HashMap::new()),
         }
     }
 
@@ -256,9 +275,26 @@ impl LanguageDetector {
             return (detection, DetectionPath::SingleLanguageScript);
         }
 
-        if ranking.trigrams < MIN_SCORED_TRIGRAMS {
-            let whatlang_info = self.whatlang_shared.detect(sample);
-            let values = self.lingua.compute_language_confidence_values(sample);
+        let margin = match ranking.ranked.as_slice() {
+            [(_, best), (_, second), ..] => best - second,
+            _ => f64::INFINITY,
+        };
+        if ranking.trigrams < MIN_SCORED_TRIGRAMS && margin < SHORT_TEXT_CLEAR_MARGIN {
+            // lingua itself, with its character rules, over the scores' best languages and
+            // whatlang's pick.
+            let mut candidates: Vec<Language> = ranking
+                .ranked
+                .iter()
+                .take(SHORT_TEXT_CANDIDATES)
+                .map(|(index, _)| self.scorer.language(*index))
+                .collect();
+            let whatlang_info = self.whatlang_among(sample, &candidates);
+            candidates.sort();
+            candidates.dedup();
+            let values = match self.candidate_detector(candidates) {
+                Some(detector) => detector.compute_language_confidence_values(sample),
+                None => self.lingua.compute_language_confidence_values(sample),
+            };
             let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
             return (detection, DetectionPath::Lingua);
         }
@@ -282,7 +318,13 @@ impl LanguageDetector {
             .iter()
             .map(|(index, score)| (self.scorer.language(*index), (score - best_score).exp()))
             .collect();
-        let whatlang_info = self.whatlang_shared.detect(sample);
+        let leaders: Vec<Language> = ranking
+            .ranked
+            .iter()
+            .take_while(|(_, score)| best_score - score < WHATLANG_CAN_DECIDE)
+            .map(|(index, _)| self.scorer.language(*index))
+            .collect();
+        let whatlang_info = self.whatlang_among(sample, &leaders);
         let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
         (detection, DetectionPath::ScoresAndWhatlang)
     }
@@ -314,6 +356,43 @@ impl LanguageDetector {
                 .filter(|alternative| alternative.confidence >= MIN_ALTERNATIVE_CONFIDENCE)
                 .collect(),
         }
+    }
+
+    /// whatlang's pick among `candidates` (those it has a model of): it arbitrates between
+    /// the scores' leaders, and weighing a few languages costs a fraction of weighing all.
+    fn whatlang_among(&self, sample: &str, candidates: &[Language]) -> Option<whatlang::Info> {
+        let allowed: Vec<whatlang::Lang> = candidates
+            .iter()
+            .filter_map(|language| self.to_whatlang.get(language).copied())
+            .collect();
+        if allowed.len() < 2 {
+            return None;
+        }
+        whatlang::Detector::with_allowlist(allowed).detect(sample)
+    }
+
+    /// A lingua detector restricted to `candidates` (sorted), built once per set and kept.
+    fn candidate_detector(
+        &self,
+        candidates: Vec<Language>,
+    ) -> Option<Arc<lingua::LanguageDetector>> {
+        if candidates.len() < 2 {
+            // lingua built from one language answers by other rules; score against all.
+            return None;
+        }
+        if let Ok(cache) = self.candidate_detectors.read() {
+            if let Some(detector) = cache.get(&candidates) {
+                return Some(Arc::clone(detector));
+            }
+        }
+        // lingua's models live in its process-wide cache: a restricted detector shares them.
+        let detector = Arc::new(LanguageDetectorBuilder::from_languages(&candidates).build());
+        if let Ok(mut cache) = self.candidate_detectors.write() {
+            if cache.len() < MAX_CACHED_DETECTORS {
+                cache.insert(candidates, Arc::clone(&detector));
+            }
+        }
+        Some(detector)
     }
 
     /// lingua's confidence values, with whatlang's vote, as a [`Detection`].

@@ -250,15 +250,19 @@ fn finish(mut hash: u64) -> u64 {
 
 /// The increments of every language for the n-grams of one order.
 struct OrderTable {
-    /// Open addressing, linear probing: key fingerprint (high 32 bits) | first entry << 7 |
-    /// entry count; 0 is an empty slot.
+    /// Open addressing, linear probing: key fingerprint (high 32 bits) | payload << 7 | entry
+    /// count, where the payload is the only entry (count 1) or the first entry's index in
+    /// `entries`; 0 is an empty slot.
     slots: Vec<u64>,
     /// A key's home slot is its top bits: `key >> index_shift`.
     index_shift: u32,
     mask: usize,
-    /// Entries, grouped by n-gram: the language's index << 16 | its increment (1/SCALE nat,
-    /// two's complement), in one word so that an n-gram's entries share a cache line.
+    /// Entries of the n-grams several languages know, grouped by n-gram: the language's index
+    /// << 16 | its increment (1/SCALE nat, two's complement), in one word so that an n-gram's
+    /// entries share a cache line.
     entries: Vec<u32>,
+    /// Rows of [`LANES`] increments of the n-grams many languages know.
+    dense: Vec<i16>,
 }
 
 const COUNT_BITS: u32 = 7;
@@ -268,14 +272,19 @@ impl OrderTable {
     /// adjacent, and keys come in the order of their home slots, so slots and entries are
     /// written front to back.
     fn from_sorted(packed: &[u64]) -> Self {
-        let mut unique = 0usize;
-        let mut previous = None;
-        for &entry in packed {
-            let key = entry >> PAYLOAD_BITS;
-            if previous != Some(key) {
-                unique += 1;
-                previous = Some(key);
+        // Keys, and entries of keys that more than one language knows (a key of one language
+        // keeps its entry in its slot).
+        let (mut unique, mut shared_entries, mut dense_rows) = (0usize, 0usize, 0usize);
+        let mut start = 0usize;
+        while start < packed.len() {
+            let end = group_end(packed, start);
+            unique += 1;
+            match end - start {
+                1 => {}
+                count if count >= DENSE_MIN_LANGUAGES => dense_rows += 1,
+                count => shared_entries += count,
             }
+            start = end;
         }
         let capacity = ((unique as f64 / MAX_LOAD).ceil() as usize)
             .max(16)
@@ -284,28 +293,46 @@ impl OrderTable {
             slots: vec![0; capacity],
             index_shift: KEY_BITS - capacity.trailing_zeros(),
             mask: capacity - 1,
-            entries: vec![0; packed.len()],
+            entries: vec![0; shared_entries],
+            dense: vec![0; dense_rows * LANES],
         };
         advise_huge_pages(&table.slots);
         advise_huge_pages(&table.entries);
-        for (entry, packed) in table.entries.iter_mut().zip(packed) {
-            *entry = *packed as u32 & 0x7F_FFFF;
-        }
+        advise_huge_pages(&table.dense);
+        let mut next_row = 0usize;
         let mut start = 0usize;
+        let mut next_entry = 0usize;
         while start < packed.len() {
             let key = packed[start] >> PAYLOAD_BITS;
-            let mut end = start + 1;
-            while end < packed.len() && packed[end] >> PAYLOAD_BITS == key {
-                end += 1;
-            }
-            let count = (end - start).min((1 << COUNT_BITS) - 1);
+            let end = group_end(packed, start);
+            let mut count = end - start;
+            let payload = if count == 1 {
+                packed[start] & ENTRY_MASK
+            } else if count >= DENSE_MIN_LANGUAGES {
+                let row = &mut table.dense[next_row * LANES..(next_row + 1) * LANES];
+                for packed in &packed[start..end] {
+                    row[(*packed >> 16) as usize & 0x7F] = *packed as u16 as i16;
+                }
+                count = DENSE_MARK;
+                next_row += 1;
+                (next_row - 1) as u64
+            } else {
+                for (entry, packed) in table.entries[next_entry..next_entry + count]
+                    .iter_mut()
+                    .zip(&packed[start..])
+                {
+                    *entry = (*packed & ENTRY_MASK) as u32;
+                }
+                next_entry += count;
+                (next_entry - count) as u64
+            };
             let mut index = table.home(key);
             while table.slots[index] != 0 {
                 index = (index + 1) & table.mask;
             }
             // A slot's low word is never 0: every key has at least one entry.
             table.slots[index] =
-                ((key as u32 as u64) << 32) | ((start as u64) << COUNT_BITS) | count as u64;
+                ((key as u32 as u64) << 32) | (payload << COUNT_BITS) | count as u64;
             start = end;
         }
         table
@@ -333,13 +360,52 @@ impl OrderTable {
         }
     }
 
+    /// The entries of the n-gram in `slot`.
     #[inline]
-    fn entry_range(&self, slot: usize) -> std::ops::Range<usize> {
-        let packed = self.slots[slot] as u32;
-        let start = (packed >> COUNT_BITS) as usize;
-        start..start + (packed & ((1 << COUNT_BITS) - 1)) as usize
+    fn entries_of(&self, slot: usize) -> Entries<'_> {
+        let low = self.slots[slot] as u32;
+        let count = (low & ((1 << COUNT_BITS) - 1)) as usize;
+        let payload = low as usize >> COUNT_BITS;
+        match count {
+            1 => Entries::One(payload as u32),
+            DENSE_MARK => Entries::Dense(&self.dense[payload * LANES..(payload + 1) * LANES]),
+            _ => Entries::Many(&self.entries[payload..payload + count]),
+        }
     }
 }
+
+/// Languages' lanes in a dense row (75 languages, padded for vector adds).
+const LANES: usize = 80;
+
+/// An n-gram known to at least this many languages keeps a dense row of increments (one lane
+/// per language, 0 where unknown): adding a row is a few vector instructions where a list
+/// of that length is as many scattered adds.
+const DENSE_MIN_LANGUAGES: usize = 12;
+
+/// Entry count of a slot whose payload is a dense row.
+const DENSE_MARK: usize = (1 << COUNT_BITS) - 1;
+
+/// The entries (language << 16 | increment) of one n-gram.
+enum Entries<'t> {
+    /// Known to one language: the entry sits in the slot itself (no second cache miss).
+    One(u32),
+    Many(&'t [u32]),
+    /// Known to many languages: an increment per language lane (0: unknown).
+    Dense(&'t [i16]),
+}
+
+/// End of the run of packed entries with the same key as `packed[start]`.
+fn group_end(packed: &[u64], start: usize) -> usize {
+    let key = packed[start] >> PAYLOAD_BITS;
+    let mut end = start + 1;
+    while end < packed.len() && packed[end] >> PAYLOAD_BITS == key {
+        end += 1;
+    }
+    end
+}
+
+/// The language and increment bits of a packed entry.
+const ENTRY_MASK: u64 = 0x7F_FFFF;
 
 /// Asks the kernel to back `buffer` with huge pages where it can: every lookup lands on a
 /// random page of a large table, and with 4 KiB pages most would also miss the TLB. Call
@@ -384,7 +450,8 @@ pub(crate) type Scored = (usize, f64);
 
 /// What the scorer read of a text and how it ranks the languages.
 pub(crate) struct Ranking {
-    /// The languages of the text's alphabet that know any of its n-grams, best first.
+    /// The languages of the text's alphabet that know any of its n-grams, best first (none
+    /// for an alphabet of one language, or Han: lingua's rules decide those).
     pub(crate) ranked: Vec<Scored>,
     /// Letters in the text's words (lingua's character count).
     pub(crate) letters: usize,
@@ -518,7 +585,13 @@ impl NgramScorer {
             alphabet_languages,
             kana,
         };
-        if letters == 0 {
+        // lingua's rules decide text in an alphabet of one language, and Han text (by its
+        // kana): no scores needed.
+        if letters == 0
+            || alphabet.is_some_and(|alphabet| {
+                alphabet_languages == 1 || alphabet == alphabet_named("Han")
+            })
+        {
             return ranking;
         }
         let orders = if letters >= TRIGRAMS_ONLY_FROM_LETTERS {
@@ -544,26 +617,49 @@ impl NgramScorer {
             }
             let table = &self.tables[usize::from(prefix.order) - 1];
             if let Some(slot) = table.find(prefix.key) {
-                touched ^= u64::from(table.entries[table.entry_range(slot).start]);
+                match table.entries_of(slot) {
+                    Entries::One(_) => {}
+                    Entries::Many(entries) => touched ^= u64::from(entries[0]),
+                    Entries::Dense(row) => {
+                        for lane in (0..LANES).step_by(32) {
+                            touched ^= row[lane] as u64;
+                        }
+                    }
+                }
                 prefixes.entries[index].slot = slot;
             }
         }
         std::hint::black_box(touched);
 
-        let mut sums = [0i64; 128];
-        let mut known_letters = [0u32; 128];
+        let mut sums = [0i32; LANES];
+        let mut known_letters = [0u32; LANES];
         let count_letters = *orders.start() == 1;
         for prefix in &prefixes.entries {
             if prefix.slot == NO_SLOT {
                 continue;
             }
             let table = &self.tables[usize::from(prefix.order) - 1];
-            let weight = i64::from(prefix.weight);
-            for &entry in &table.entries[table.entry_range(prefix.slot)] {
+            let weight = prefix.weight as i32;
+            let counts_letters = count_letters && prefix.order == 1;
+            let mut add = |entry: u32| {
                 let language = (entry >> 16) as usize & 0x7F;
-                sums[language] += weight * i64::from(entry as u16 as i16);
-                if count_letters && prefix.order == 1 {
-                    known_letters[language] += 1;
+                sums[language % LANES] += weight * i32::from(entry as u16 as i16);
+                if counts_letters {
+                    known_letters[language % LANES] += 1;
+                }
+            };
+            match table.entries_of(prefix.slot) {
+                Entries::One(entry) => add(entry),
+                Entries::Many(entries) => entries.iter().copied().for_each(add),
+                Entries::Dense(row) => {
+                    for (sum, &increment) in sums.iter_mut().zip(row) {
+                        *sum += weight * i32::from(increment);
+                    }
+                    if counts_letters {
+                        for (known, &increment) in known_letters.iter_mut().zip(row) {
+                            *known += u32::from(increment != 0);
+                        }
+                    }
                 }
             }
         }
@@ -572,7 +668,7 @@ impl NgramScorer {
             if *sum == 0 || alphabet.is_some_and(|alphabet| !self.writes(index, alphabet)) {
                 continue;
             }
-            let mut score = *sum as f64 / SCALE;
+            let mut score = f64::from(*sum) / SCALE;
             if known_letters[index] > 0 {
                 score /= f64::from(known_letters[index]);
             }
@@ -817,7 +913,12 @@ mod tests {
             .unwrap();
         assert!(scorer().writes(english, latin));
         assert!(!scorer().writes(english, alphabet_named("Cyrillic")));
-        assert!(scorer().tables[4].entries.len() > 1_000_000);
+        let five_grams = scorer().tables[4]
+            .slots
+            .iter()
+            .filter(|slot| **slot != 0)
+            .count();
+        assert!(five_grams > 1_000_000, "{five_grams}");
     }
 
     /// lingua's own probabilities of a text, over every language.
