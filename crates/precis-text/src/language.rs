@@ -1,6 +1,6 @@
 //! Language detection: lingua's models and whatlang combined.
 //!
-//! 1. **lingua's scores, for every language at once.** [`NgramScorer`](crate::ngram_scorer)
+//! 1. **lingua's scores, for every language at once.** `NgramScorer` (`ngram_scorer.rs`)
 //!    computes lingua's high-accuracy n-gram scores of all 75 languages in one pass over the
 //!    text (one hash lookup per distinct n-gram prefix instead of one finite-state lookup per
 //!    n-gram and language): the same sums lingua computes, about a hundred times faster.
@@ -13,11 +13,12 @@
 //!    settle a near tie but never overturn a clear answer). It votes only when it has a model
 //!    of both of the two best languages (it would otherwise push Bosnian towards Croatian,
 //!    Nynorsk towards Bokmål, …).
-//! 4. **lingua itself for short, unclear text.** Under [`MIN_SCORED_TRIGRAMS`] trigrams (a
-//!    word or two) whose best score does not lead by [`SHORT_TEXT_CLEAR_MARGIN`], lingua's own
-//!    detector runs over the scores' best [`SHORT_TEXT_CANDIDATES`] languages, with all its
-//!    character rules (letters unique to one language decide a word pair), and whatlang votes
-//!    as above.
+//! 4. **lingua itself for a word or two, and for short unclear text.** Text of at most
+//!    `MAX_WORDS_FOR_LINGUA` words goes to lingua's own detector over every language, with
+//!    all its character rules (letters unique to one language decide a word pair), and
+//!    whatlang votes as above. Longer text under `MIN_SCORED_TRIGRAMS` trigrams whose best
+//!    score does not lead by `SHORT_TEXT_CLEAR_MARGIN` goes to lingua over the scores' best
+//!    `SHORT_TEXT_CANDIDATES` languages.
 //!
 //! Scripts lingua does not know (Ethiopic, Kannada, …) are answered by whatlang alone.
 //! Confidence is the probability scaled by how much evidence the text holds (letters seen), so
@@ -61,6 +62,10 @@ const EVIDENCE_SCALE_LETTERS: f64 = 8.0;
 /// scores' best candidates: its character rules (letters unique to one language) matter most
 /// on such text.
 const MIN_SCORED_TRIGRAMS: usize = 12;
+
+/// Text of at most this many words (a word or two) is lingua's own: its character rules
+/// (letters unique to one language) decide such text, and it is cheap there.
+const MAX_WORDS_FOR_LINGUA: usize = 2;
 
 /// On short text lingua weighs this many of the scores' best languages (and whatlang's pick):
 /// the right one is almost always among them, and lingua's cost grows with each language.
@@ -169,6 +174,8 @@ pub fn lingua_language_of(lang: whatlang::Lang) -> Option<Language> {
 /// Detects the language of articles and of short passages such as quotes.
 pub struct LanguageDetector {
     lingua: lingua::LanguageDetector,
+    /// whatlang restricted to the languages lingua knows, so its vote always names one.
+    whatlang_all: whatlang::Detector,
     /// whatlang's language → lingua's language.
     from_whatlang: HashMap<whatlang::Lang, Language>,
     /// lingua's language → whatlang's language, for those whatlang has a model of.
@@ -197,6 +204,9 @@ impl LanguageDetector {
             .collect();
         LanguageDetector {
             lingua,
+            whatlang_all: whatlang::Detector::with_allowlist(
+                from_whatlang.keys().copied().collect(),
+            ),
             whatlang_languages: from_whatlang.values().copied().collect(),
             to_whatlang: from_whatlang
                 .iter()
@@ -275,6 +285,14 @@ impl LanguageDetector {
             return (detection, DetectionPath::SingleLanguageScript);
         }
 
+        if ranking.words <= MAX_WORDS_FOR_LINGUA {
+            // A word or two: lingua over every language, its character rules first, with
+            // whatlang's vote.
+            let whatlang_info = self.whatlang_all.detect(sample);
+            let values = self.lingua.compute_language_confidence_values(sample);
+            let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
+            return (detection, DetectionPath::Lingua);
+        }
         let margin = match ranking.ranked.as_slice() {
             [(_, best), (_, second), ..] => best - second,
             _ => f64::INFINITY,

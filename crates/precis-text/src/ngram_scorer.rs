@@ -163,13 +163,14 @@ struct Words {
 
 impl Words {
     fn read(text: &str, table: &CharTable) -> Self {
-        let lower = text.trim().to_lowercase();
         let mut words = Words {
-            chars: Vec::with_capacity(lower.len()),
+            chars: Vec::with_capacity(text.len()),
             bounds: Vec::new(),
             alphabet_chars: [0; ALPHABETS.len()],
         };
-        let mut chars = lower.chars().peekable();
+        // Lower-cased character by character: the same as lingua's `str::to_lowercase` except
+        // for a word-final Greek sigma, and Greek is never scored (one language writes it).
+        let mut chars = text.chars().flat_map(char::to_lowercase).peekable();
         while let Some(c) = chars.next() {
             let class = table.get(c);
             let alternatives = class & ((1 << (LETTER_ALTERNATIVE + 1)) - 1);
@@ -457,6 +458,8 @@ pub(crate) struct Ranking {
     pub(crate) letters: usize,
     /// Trigrams in the text's words (with repeats).
     pub(crate) trigrams: usize,
+    /// Words in the text (as lingua splits them).
+    pub(crate) words: usize,
     /// The alphabet most of the text is written in.
     pub(crate) alphabet: Option<Alphabet>,
     /// How many languages write that alphabet.
@@ -581,6 +584,7 @@ impl NgramScorer {
             ranked: Vec::new(),
             letters,
             trigrams,
+            words: words.bounds.len(),
             alphabet,
             alphabet_languages,
             kana,
