@@ -19,6 +19,13 @@ use precis::summarize::service::{
     summarize, SummarizerService, Summarizers, SummaryRequest, TokenCount,
 };
 
+/// One language detector for the whole test binary (it takes a second or two to build).
+fn detector() -> &'static precis_text::language::LanguageDetector {
+    static DETECTOR: std::sync::OnceLock<precis_text::language::LanguageDetector> =
+        std::sync::OnceLock::new();
+    DETECTOR.get_or_init(precis_text::language::LanguageDetector::new)
+}
+
 fn tiny_bart_spec() -> ModelSpec {
     ModelSpec {
         id: "tiny-bart".into(),
@@ -236,6 +243,25 @@ fn summarizers_of(service: SummarizerService) -> Summarizers {
     summarizers
 }
 
+/// The gated tiny BART with its one worker taken by a job held at the gate, so that the
+/// requests that follow wait in the queue together; and that job's answer.
+async fn tiny_bart_with_its_worker_busy() -> (
+    Arc<WorkerPool<Gated<SummarizationEngine>>>,
+    Summarizers,
+    Gate,
+    BusyJob,
+) {
+    let (pool, service, gate) = gated_tiny_bart();
+    let busy = pool
+        .submit("The harbour plan was approved.".into(), None)
+        .unwrap();
+    wait_for_queue(&pool, 0).await;
+    (pool, summarizers_of(service), gate, busy)
+}
+
+/// The answer of the job that keeps the worker busy.
+type BusyJob = tokio::sync::oneshot::Receiver<Result<String, PrecisError>>;
+
 async fn wait_for_queue<E: ModelEngine>(pool: &WorkerPool<E>, length: usize) {
     let until = Instant::now() + Duration::from_secs(10);
     while pool.queue_len() < length {
@@ -246,21 +272,15 @@ async fn wait_for_queue<E: ModelEngine>(pool: &WorkerPool<E>, length: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_share_one_batch() {
-    let (pool, service, (open, batches)) = gated_tiny_bart();
-    let summarizers = summarizers_of(service);
-    let busy = pool
-        .submit("The harbour plan was approved.".into(), None)
-        .unwrap();
-    wait_for_queue(&pool, 0).await;
+    let (pool, summarizers, (open, batches), busy) = tiny_bart_with_its_worker_busy().await;
     let articles = [
         "The council approved the harbour plan on Monday. Work starts in September.",
         "The museum reopened after a renovation. Visitors queued for an hour.",
         "The ferry service resumes on Friday. Tickets go on sale today.",
     ];
-    let detector = precis_text::language::LanguageDetector::new();
     let prepared: Vec<_> = articles
         .iter()
-        .map(|text| (precis_text::segment::segment(text), detector.detect(text)))
+        .map(|text| (precis_text::segment::segment(text), detector().detect(text)))
         .collect();
     let requests: Vec<SummaryRequest<'_>> = articles
         .iter()
@@ -299,15 +319,10 @@ async fn concurrent_requests_share_one_batch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chunks_whose_deadline_passed_in_the_queue_never_run() {
-    let (pool, service, (open, batches)) = gated_tiny_bart();
-    let summarizers = summarizers_of(service);
-    let busy = pool
-        .submit("The harbour plan was approved.".into(), None)
-        .unwrap();
-    wait_for_queue(&pool, 0).await;
+    let (pool, summarizers, (open, batches), busy) = tiny_bart_with_its_worker_busy().await;
     let text = long_article();
     let segmentation = precis_text::segment::segment(&text);
-    let language = precis_text::language::LanguageDetector::new().detect(&text);
+    let language = detector().detect(&text);
     let request = SummaryRequest {
         text: &text,
         segmentation: &segmentation,
@@ -421,7 +436,7 @@ async fn summarize_harbour(
     embeddings: &EmbeddingService,
 ) -> (precis::pipeline::Summary, Vec<String>) {
     let segmentation = precis_text::segment::segment(HARBOUR);
-    let language = precis_text::language::LanguageDetector::new().detect(HARBOUR);
+    let language = detector().detect(HARBOUR);
     let request = SummaryRequest {
         text: HARBOUR,
         segmentation: &segmentation,

@@ -78,21 +78,8 @@ const DETECT_TEXTS: &[&str] = &[
     "A câmara municipal aprovou na segunda-feira o novo orçamento do porto.",
 ];
 
-const DIGEST_ARTICLE: &str = "\
-The city council of Port Elwyn approved a 40 million euro plan on Monday to rebuild the collapsing north quay of the harbour.
-
-The quay, built in 1962, was closed to ships in March after engineers found deep cracks in its concrete piles.
-
-\"We cannot let the port die while we argue about the bill,\" said Mayor Ana Ruiz after the vote.
-
-Fishing crews have since had to land their catch 30 kilometres away, and the fish market has lost half its trade.
-
-\"Every week without the quay costs us customers we will never win back,\" said Tomas Berg, who runs the market.
-
-Council members voted 21 to 4 in favour of the plan, which the regional government and a European fund will pay for.
-
-Work on the new quay is due to start in September and to end within two years.
-";
+/// The team's harbour article (the same one the gRPC tests digest).
+const DIGEST_ARTICLE: &str = include_str!("../../tests/articles/harbour-en.txt");
 
 /// Each caller walks the texts with this stride, so callers do not send the same text in
 /// lockstep.

@@ -23,21 +23,7 @@ use crate::common;
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// An English article written for these tests: a lead, two attributed quotes, background.
-pub const HARBOUR_ARTICLE: &str = "\
-The city council of Port Elwyn approved a 40 million euro plan on Monday to rebuild the collapsing north quay of the harbour.
-
-The quay, built in 1962, was closed to ships in March after engineers found deep cracks in its concrete piles.
-
-\"We cannot let the port die while we argue about the bill,\" said Mayor Ana Ruiz after the vote.
-
-Fishing crews have since had to land their catch 30 kilometres away, and the fish market has lost half its trade.
-
-\"Every week without the quay costs us customers we will never win back,\" said Tomas Berg, who runs the market.
-
-Council members voted 21 to 4 in favour of the plan, which the regional government and a European fund will pay for.
-
-Work on the new quay is due to start in September and to end within two years.
-";
+pub const HARBOUR_ARTICLE: &str = include_str!("../articles/harbour-en.txt");
 
 /// A short Spanish article written for these tests.
 pub const SPANISH_ARTICLE: &str = "\
