@@ -58,17 +58,17 @@ const MAX_ALTERNATIVES: usize = 3;
 /// (`1 - e^-1`); about 95% at three times that.
 const EVIDENCE_SCALE_LETTERS: f64 = 8.0;
 
-/// Fewer trigrams than this (a word or two) and lingua's own detector answers, over the
-/// scores' best candidates: its character rules (letters unique to one language) matter most
-/// on such text.
+/// A text of fewer trigrams than this (a short sentence) whose scores are unclear goes to
+/// lingua's own detector over the scores' best candidates: its character rules (letters
+/// unique to one language) matter most on such text.
 const MIN_SCORED_TRIGRAMS: usize = 12;
 
 /// Text of at most this many words (a word or two) is lingua's own: its character rules
 /// (letters unique to one language) decide such text, and it is cheap there.
 const MAX_WORDS_FOR_LINGUA: usize = 2;
 
-/// On short text lingua weighs this many of the scores' best languages (and whatlang's pick):
-/// the right one is almost always among them, and lingua's cost grows with each language.
+/// On short text lingua weighs this many of the scores' best languages: the right one is
+/// almost always among them, and lingua's cost grows with each language.
 const SHORT_TEXT_CANDIDATES: usize = 6;
 
 /// On short text the scores answer alone only when their best language leads by this much.
