@@ -36,7 +36,7 @@ use std::sync::{Arc, RwLock};
 use lingua::{Language, LanguageDetectorBuilder};
 use serde::Serialize;
 
-use crate::ngram_scorer::{self, alphabet_named, NgramScorer, ALPHABETS};
+use crate::ngram_scorer::{self, NgramScorer, ALPHABETS, HAN};
 
 /// Code given when the language cannot be told.
 pub const UNDETERMINED: &str = "und";
@@ -267,7 +267,7 @@ impl LanguageDetector {
 
         // lingua's rules: an alphabet of one language names it; Han with kana is Japanese,
         // Han alone Chinese.
-        let single = if alphabet == alphabet_named("Han") {
+        let single = if alphabet == HAN {
             Some(if ranking.kana > 0 {
                 Language::Japanese
             } else {
