@@ -430,6 +430,26 @@ fn advise_huge_pages<T>(buffer: &[T]) {
     }
 }
 
+/// Lets the kernel reclaim the pages of data read once (a model's bytes in the binary): the 75
+/// models would otherwise stay resident, ~270 MB. Should they be read again, the pages come
+/// back.
+fn release_pages(bytes: &'static [u8]) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let start = (bytes.as_ptr() as usize + PAGE - 1) & !(PAGE - 1);
+        let end = (bytes.as_ptr() as usize + bytes.len()) & !(PAGE - 1);
+        if end > start {
+            // SAFETY: the whole pages in this range belong to `bytes`. MADV_PAGEOUT reclaims
+            // pages but keeps their contents (file pages are dropped and read back from the
+            // binary, anonymous ones swapped); an older kernel refuses it, which is harmless.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+            }
+        }
+    }
+}
+
 /// Bits of an n-gram's key: its home slot is the top bits, its fingerprint in the slot the
 /// low 32 (together they tell keys apart as well as 41 bits can: in the largest table, of
 /// 6.5 million 5-grams, a handful of pairs share a key and so share their entries).
@@ -488,9 +508,10 @@ impl NgramScorer {
         let mut packed: Vec<Vec<u64>> = vec![Vec::new(); MAX_ORDER];
         let mut language_alphabets = vec![0u32; languages.len()];
         for (index, language) in languages.iter().enumerate() {
-            let Some(model) =
-                ngram_model_bytes(*language).and_then(|bytes| fst::Map::new(bytes).ok())
-            else {
+            let Some(bytes) = ngram_model_bytes(*language) else {
+                continue;
+            };
+            let Ok(model) = fst::Map::new(bytes) else {
                 continue;
             };
             let mut mass = [0.0f64; ALPHABETS.len()];
@@ -523,6 +544,8 @@ impl NgramScorer {
                     }
                 }
             });
+            // Read once: its pages need not stay resident (lingua reads its own copy).
+            release_pages(bytes);
             let total: f64 = mass.iter().sum();
             for (alphabet, share) in mass.iter().enumerate() {
                 if total > 0.0 && share / total >= MIN_ALPHABET_SHARE {
