@@ -6,8 +6,8 @@ mod grpc_support;
 use std::time::{Duration, Instant};
 
 use grpc_support::{
-    digest_request, settings, shared_pipeline, TestServer, HARBOUR_ARTICLE, PATIENCE,
-    SPANISH_ARTICLE,
+    assert_status, digest_request, finish_stream, open_stream, settings, shared_pipeline,
+    TestServer, HARBOUR_ARTICLE, PATIENCE, SPANISH_ARTICLE,
 };
 use precis::proto;
 use precis::proto::digest_stream_result::Result as ItemResult;
@@ -197,8 +197,7 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         .digest(connection.request(digest_request(" \n ")))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("empty"), "{}", status.message());
+    assert_status(&status, Code::InvalidArgument, "empty");
     let status = precis
         .detect_language(connection.request(proto::DetectLanguageRequest::default()))
         .await
@@ -211,12 +210,7 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         .digest(connection.request(digest_request(&oversize)))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(
-        status.message().contains("the limit is 262144 bytes"),
-        "{}",
-        status.message()
-    );
+    assert_status(&status, Code::InvalidArgument, "the limit is 262144 bytes");
 
     // Over the message limit: refused by the codec before any work, with the limit.
     let huge = "Word. ".repeat(600 * 1024 / 6);
@@ -224,8 +218,7 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         .digest(connection.request(digest_request(&huge)))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::ResourceExhausted);
-    assert!(status.message().contains("524288"), "{}", status.message());
+    assert_status(&status, Code::ResourceExhausted, "524288");
 
     // A malformed target language, on Digest and on Translate.
     let status = precis
@@ -235,12 +228,7 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         }))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(
-        status.message().contains("target_language"),
-        "{}",
-        status.message()
-    );
+    assert_status(&status, Code::InvalidArgument, "target_language");
     let status = precis
         .translate(connection.request(proto::TranslateRequest {
             texts: vec!["Hello.".into()],
@@ -249,8 +237,7 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         }))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("\"qq\""), "{}", status.message());
+    assert_status(&status, Code::InvalidArgument, "\"qq\"");
 
     // A summary length of zero.
     let status = precis
@@ -262,12 +249,7 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         }))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(
-        status.message().contains("summary_length"),
-        "{}",
-        status.message()
-    );
+    assert_status(&status, Code::InvalidArgument, "summary_length");
     server.stop().await.unwrap();
 }
 
@@ -404,33 +386,13 @@ async fn a_passed_deadline_is_deadline_exceeded_and_queued_model_work_is_dropped
     server.stop().await.unwrap();
 }
 
-/// Opens a DigestStream and keeps it open: an admitted call in flight for as long as the test
-/// holds the sender. Returns the sender and the result stream.
-async fn open_stream(
-    connection: &precis::grpc::client::Connection,
-) -> (
-    mpsc::Sender<proto::DigestRequest>,
-    tonic::Streaming<proto::DigestStreamResult>,
-) {
-    let (sender, receiver) = mpsc::channel(4);
-    // The call is admitted when the server answers its headers, which the first result proves.
-    sender
-        .send(proto::DigestRequest {
-            client_id: "opening".into(),
-            skip_summary: true,
-            ..digest_request(HARBOUR_ARTICLE)
-        })
-        .await
-        .unwrap();
-    let mut results = connection
-        .precis()
-        .digest_stream(connection.request(ReceiverStream::new(receiver)))
-        .await
-        .unwrap()
-        .into_inner();
-    let first = results.message().await.unwrap().unwrap();
-    assert_eq!(first.client_id, "opening");
-    (sender, results)
+/// A stream's first request: a digest without summary, quick to answer.
+fn opening_request() -> proto::DigestRequest {
+    proto::DigestRequest {
+        client_id: "opening".into(),
+        skip_summary: true,
+        ..digest_request(HARBOUR_ARTICLE)
+    }
 }
 
 /// Retries a small call until the server admits it again (its one permit was released).
@@ -462,7 +424,7 @@ async fn a_full_server_answers_resource_exhausted_at_once() {
     settings.max_concurrent_requests = 1;
     let server = TestServer::start(settings).await;
     let connection = server.connect().await;
-    let (sender, mut results) = open_stream(&connection).await;
+    let (sender, mut results) = open_stream(&connection, opening_request()).await;
 
     let status = connection
         .precis()
@@ -471,11 +433,10 @@ async fn a_full_server_answers_resource_exhausted_at_once() {
         }))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::ResourceExhausted);
-    assert!(
-        status.message().contains("limit of 1 concurrent calls"),
-        "{}",
-        status.message()
+    assert_status(
+        &status,
+        Code::ResourceExhausted,
+        "limit of 1 concurrent calls",
     );
     // Health is never limited.
     assert_eq!(server.health().await, ServingStatus::Serving);
@@ -491,7 +452,7 @@ async fn a_full_server_answers_resource_exhausted_at_once() {
 async fn draining_refuses_new_calls_and_finishes_the_ones_in_flight() {
     let mut server = TestServer::start(settings()).await;
     let connection = server.connect().await;
-    let (sender, mut results) = open_stream(&connection).await;
+    let (sender, results) = open_stream(&connection, opening_request()).await;
 
     server.begin_shutdown();
     // Health goes NOT_SERVING first; watch for it rather than sleep.
@@ -507,26 +468,10 @@ async fn draining_refuses_new_calls_and_finishes_the_ones_in_flight() {
         .digest(connection.request(digest_request(HARBOUR_ARTICLE)))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable);
-    assert!(
-        status.message().contains("shutting down"),
-        "{}",
-        status.message()
-    );
+    assert_status(&status, Code::Unavailable, "shutting down");
 
     // The call in flight still gets every answer.
-    sender
-        .send(proto::DigestRequest {
-            client_id: "after-sigterm".into(),
-            ..digest_request(HARBOUR_ARTICLE)
-        })
-        .await
-        .unwrap();
-    drop(sender);
-    let last = results.message().await.unwrap().unwrap();
-    assert_eq!(last.client_id, "after-sigterm");
-    assert!(matches!(last.result, Some(ItemResult::Digest(_))));
-    assert!(results.message().await.unwrap().is_none());
+    finish_stream(sender, results, "after-sigterm").await;
     server.stop().await.unwrap();
 }
 
@@ -548,8 +493,7 @@ async fn api_keys_guard_every_call_but_health() {
         .detect_language(anonymous.request(detect.clone()))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unauthenticated);
-    assert!(status.message().contains("Bearer"), "{}", status.message());
+    assert_status(&status, Code::Unauthenticated, "Bearer");
 
     let wrong = server.connect_with_key("guessed").await;
     let status = wrong
@@ -647,12 +591,7 @@ async fn health_turns_serving_only_after_the_models_are_loaded_and_warm() {
         .digest(connection.request(digest_request(HARBOUR_ARTICLE)))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable);
-    assert!(
-        status.message().contains("starting"),
-        "{}",
-        status.message()
-    );
+    assert_status(&status, Code::Unavailable, "starting");
 
     release.send(()).unwrap();
     server.wait_serving().await;

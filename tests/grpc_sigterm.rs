@@ -7,12 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use grpc_support::{digest_request, HARBOUR_ARTICLE, PATIENCE};
+use grpc_support::{digest_request, finish_stream, open_stream, HARBOUR_ARTICLE, PATIENCE};
 use precis::grpc::client::Connection;
 use precis::proto;
-use precis::proto::digest_stream_result::Result as ItemResult;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -101,24 +98,14 @@ async fn sigterm_drains_without_losing_a_reply_in_flight() {
     .expect("SERVING after loading");
 
     // A stream whose first answer proves the call is admitted and in flight.
-    let (sender, receiver) = mpsc::channel(4);
-    sender
-        .send(proto::DigestRequest {
+    let (sender, results) = open_stream(
+        &connection,
+        proto::DigestRequest {
             client_id: "before".into(),
             ..digest_request(HARBOUR_ARTICLE)
-        })
-        .await
-        .unwrap();
-    let mut results = connection
-        .precis()
-        .digest_stream(connection.request(ReceiverStream::new(receiver)))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        results.message().await.unwrap().unwrap().client_id,
-        "before"
-    );
+        },
+    )
+    .await;
     // Unary calls racing the signal: each must end in a digest or UNAVAILABLE, nothing else.
     let racing: Vec<_> = (0..6)
         .map(|_| {
@@ -160,18 +147,7 @@ async fn sigterm_drains_without_losing_a_reply_in_flight() {
     }
 
     // The stream in flight is still served to the end.
-    sender
-        .send(proto::DigestRequest {
-            client_id: "after".into(),
-            ..digest_request(HARBOUR_ARTICLE)
-        })
-        .await
-        .unwrap();
-    drop(sender);
-    let last = results.message().await.unwrap().unwrap();
-    assert_eq!(last.client_id, "after");
-    assert!(matches!(last.result, Some(ItemResult::Digest(_))));
-    assert!(results.message().await.unwrap().is_none());
+    finish_stream(sender, results, "after").await;
 
     let status = tokio::task::spawn_blocking(move || {
         let deadline = std::time::Instant::now() + PATIENCE;

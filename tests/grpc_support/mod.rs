@@ -13,7 +13,8 @@ use precis::grpc::{serve_on, Listeners, ServeSettings};
 use precis::pipeline::{Limits, Pipeline};
 use precis::proto;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 
@@ -188,6 +189,59 @@ impl Drop for TestServer {
             task.abort();
         }
     }
+}
+
+/// Asserts a call failed with `code` and a message naming `needle`.
+pub fn assert_status(status: &tonic::Status, code: tonic::Code, needle: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(status.message().contains(needle), "{}", status.message());
+}
+
+/// Opens a DigestStream with `first` as its first request, and waits for its answer: the call
+/// is then admitted and in flight.
+pub async fn open_stream(
+    connection: &Connection,
+    first: proto::DigestRequest,
+) -> (
+    mpsc::Sender<proto::DigestRequest>,
+    tonic::Streaming<proto::DigestStreamResult>,
+) {
+    let client_id = first.client_id.clone();
+    let (sender, receiver) = mpsc::channel(4);
+    sender.send(first).await.unwrap();
+    let mut results = connection
+        .precis()
+        .digest_stream(connection.request(ReceiverStream::new(receiver)))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = results.message().await.unwrap().unwrap();
+    assert_eq!(answer.client_id, client_id);
+    (sender, results)
+}
+
+/// Sends one more article on an open stream, closes it, and checks that article is digested
+/// and the stream then ends: a stream in flight is served to the end.
+pub async fn finish_stream(
+    sender: mpsc::Sender<proto::DigestRequest>,
+    mut results: tonic::Streaming<proto::DigestStreamResult>,
+    client_id: &str,
+) {
+    sender
+        .send(proto::DigestRequest {
+            client_id: client_id.into(),
+            ..digest_request(HARBOUR_ARTICLE)
+        })
+        .await
+        .unwrap();
+    drop(sender);
+    let last = results.message().await.unwrap().unwrap();
+    assert_eq!(last.client_id, client_id);
+    assert!(matches!(
+        last.result,
+        Some(proto::digest_stream_result::Result::Digest(_))
+    ));
+    assert!(results.message().await.unwrap().is_none());
 }
 
 pub fn digest_request(text: &str) -> proto::DigestRequest {
