@@ -18,7 +18,10 @@
 //!    all its character rules (letters unique to one language decide a word pair), and
 //!    whatlang votes as above. Longer text under `MIN_SCORED_TRIGRAMS` trigrams whose best
 //!    score does not lead by `SHORT_TEXT_CLEAR_MARGIN` goes to lingua over the scores' best
-//!    `SHORT_TEXT_CANDIDATES` languages.
+//!    `SHORT_TEXT_CANDIDATES` languages. lingua's character rules only act on letters with
+//!    diacritics or of other alphabets, so when every letter is ASCII its answer is the scores'
+//!    and is computed from them (`DetectionPath::LinguaByScores`, checked against lingua by a
+//!    test) instead of asking lingua.
 //!
 //! Scripts lingua does not know (Ethiopic, Kannada, …) are answered by whatlang alone.
 //! Confidence is the probability scaled by how much evidence the text holds (letters seen), so
@@ -95,6 +98,10 @@ pub enum DetectionPath {
     /// lingua's own detector (over the best candidates for short text, over every language
     /// for an alphabet it does not know), whatlang voting.
     Lingua,
+    /// Where lingua's own detector would answer but the text's letters are all ASCII: its
+    /// character rules (letters with diacritics, letters of other alphabets) have nothing to
+    /// act on, so its answer is computed from the scores, whatlang voting as for lingua.
+    LinguaByScores,
 }
 
 /// A supported language.
@@ -289,6 +296,13 @@ impl LanguageDetector {
             // A word or two: lingua over every language, its character rules first, with
             // whatlang's vote.
             let whatlang_info = self.whatlang_all.detect(sample);
+            if ranking.ascii_only {
+                // lingua's rules have nothing to act on: its answer is the scores'.
+                let values = self.softmax_of(&ranking.ranked, ranking.ranked.len());
+                let detection =
+                    self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
+                return (detection, DetectionPath::LinguaByScores);
+            }
             let values = self.lingua.compute_language_confidence_values(sample);
             let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
             return (detection, DetectionPath::Lingua);
@@ -307,6 +321,14 @@ impl LanguageDetector {
                 .map(|(index, _)| self.scorer.language(*index))
                 .collect();
             let whatlang_info = self.whatlang_among(sample, &candidates);
+            if ranking.ascii_only {
+                // lingua's rules have nothing to act on: its answer over the candidates is the
+                // scores'.
+                let values = self.softmax_of(&ranking.ranked, SHORT_TEXT_CANDIDATES);
+                let detection =
+                    self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
+                return (detection, DetectionPath::LinguaByScores);
+            }
             candidates.sort();
             candidates.dedup();
             let values = match self.candidate_detector(candidates) {
@@ -345,6 +367,19 @@ impl LanguageDetector {
         let whatlang_info = self.whatlang_among(sample, &leaders);
         let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
         (detection, DetectionPath::ScoresAndWhatlang)
+    }
+
+    /// lingua's probabilities (its softmax of the scores) of the `count` best languages.
+    fn softmax_of(&self, ranked: &[ngram_scorer::Scored], count: usize) -> Vec<(Language, f64)> {
+        let Some(&(_, best)) = ranked.first() else {
+            return Vec::new();
+        };
+        let ranked = &ranked[..count.min(ranked.len())];
+        let total: f64 = ranked.iter().map(|(_, score)| (score - best).exp()).sum();
+        ranked
+            .iter()
+            .map(|(index, score)| (self.scorer.language(*index), (score - best).exp() / total))
+            .collect()
     }
 
     /// The scorer's answer alone: lingua's softmax over the languages' scores.
@@ -689,6 +724,10 @@ mod tests {
         let (detection, path) = detector().detect_with_trace("buenos días, señora");
         assert_eq!(path, DetectionPath::Lingua);
         assert_eq!(detection.iso639_1, "es");
+        // All ASCII: lingua's rules have nothing to act on, its answer comes from the scores.
+        let (detection, path) = detector().detect_with_trace("good morning");
+        assert_eq!(path, DetectionPath::LinguaByScores);
+        assert_eq!(detection.iso639_1, "en");
         let (detection, path) = detector().detect_with_trace("");
         assert_eq!(path, DetectionPath::NoLetters);
         assert!(detection.is_undetermined());

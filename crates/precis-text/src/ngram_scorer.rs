@@ -15,7 +15,9 @@
 //! lingua's own, to within 1/[`SCALE`] nat per n-gram (log probabilities are held as integers).
 //!
 //! The tables are built from the model bytes once per detector (about 170 MB, ~1.5 s on one
-//! core).
+//! core). Scoring a text prefetches every prefix's slot, then finds the slots and prefetches
+//! what they point to, then adds up; the languages of one alphabet are neighbouring lanes of a
+//! dense row, so a text adds only its alphabet's lanes.
 
 use fst::Streamer;
 use lingua::Language;
@@ -156,6 +158,8 @@ struct Words {
     bounds: Vec<(usize, usize)>,
     /// Characters per alphabet, over words written in one alphabet only.
     alphabet_chars: [usize; ALPHABETS.len()],
+    /// Whether every letter is ASCII.
+    ascii_only: bool,
 }
 
 impl Words {
@@ -164,11 +168,23 @@ impl Words {
             chars: Vec::with_capacity(text.len()),
             bounds: Vec::new(),
             alphabet_chars: [0; ALPHABETS.len()],
+            ascii_only: true,
         };
-        // Lower-cased character by character: the same as lingua's `str::to_lowercase` except
-        // for a word-final Greek sigma, and Greek is never scored (one language writes it).
-        let mut chars = text.chars().flat_map(char::to_lowercase).peekable();
-        while let Some(c) = chars.next() {
+        // Lower-cased character by character (ASCII, most of most texts, on its own): the same
+        // as lingua's `str::to_lowercase` except for a word-final Greek sigma, and Greek is
+        // never scored (one language writes it).
+        let mut lower: Vec<char> = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            if c.is_ascii() {
+                lower.push(c.to_ascii_lowercase());
+            } else {
+                lower.extend(c.to_lowercase());
+            }
+        }
+        let mut next = 0;
+        while next < lower.len() {
+            let c = lower[next];
+            next += 1;
             let class = table.get(c);
             let alternatives = class & ((1 << (LETTER_ALTERNATIVE + 1)) - 1);
             if alternatives == 0 {
@@ -181,22 +197,23 @@ impl Words {
             let mut alphabet = class >> ALPHABET_SHIFT;
             words.chars.push(c);
             if runs {
-                while let Some(&next) = chars.peek() {
-                    let next_class = table.get(next);
-                    if next_class & (1 << first) == 0 {
+                while let Some(&following) = lower.get(next) {
+                    let following_class = table.get(following);
+                    if following_class & (1 << first) == 0 {
                         break;
                     }
-                    if next_class >> ALPHABET_SHIFT != alphabet {
+                    if following_class >> ALPHABET_SHIFT != alphabet {
                         alphabet = 0;
                     }
-                    words.chars.push(next);
-                    chars.next();
+                    words.chars.push(following);
+                    next += 1;
                 }
             }
             let end = words.chars.len();
             if alphabet != 0 {
                 words.alphabet_chars[alphabet as usize - 1] += end - start;
             }
+            words.ascii_only &= words.chars[start..end].iter().all(char::is_ascii);
             words.bounds.push((start, end));
         }
         words
@@ -358,6 +375,12 @@ impl OrderTable {
         }
     }
 
+    /// The payload of `slot`: its one entry, or where its entries or dense row start.
+    #[inline]
+    fn payload(&self, slot: usize) -> usize {
+        self.slots[slot] as u32 as usize >> COUNT_BITS
+    }
+
     /// The entries of the n-gram in `slot`.
     #[inline]
     fn entries_of(&self, slot: usize) -> Entries<'_> {
@@ -372,8 +395,47 @@ impl OrderTable {
     }
 }
 
+/// The language (lane) of an entry.
+#[inline]
+fn entry_language(entry: u32) -> usize {
+    ((entry >> 16) as usize & 0x7F) % LANES
+}
+
+/// What a text's prefixes found in the tables, gathered before adding up: every entry with
+/// its prefix's weight, and every dense row (order, row index) with it.
+#[derive(Default)]
+struct Gathered {
+    /// Order, dense row and weight of each prefix many languages know.
+    rows: Vec<(u8, usize, i16)>,
+    /// Order, slot and weight of each prefix a few languages know.
+    lists: Vec<(u8, usize, i16)>,
+}
+
+/// Starts fetching the cache line of `value` without waiting for it.
+#[inline]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program sees and cannot fault; the
+    // address is that of a live reference.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            value as *const T as *const i8,
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
+thread_local! {
+    /// Per thread, reused across texts.
+    static GATHERED: std::cell::RefCell<Gathered> = std::cell::RefCell::new(Gathered::default());
+}
+
 /// Languages' lanes in a dense row (75 languages, padded for vector adds).
 const LANES: usize = 80;
+
+/// Lanes added as one vector.
+const LANE_GROUP: usize = 8;
 
 /// An n-gram known to at least this many languages keeps a dense row of increments (one lane
 /// per language, 0 where unknown): adding a row is a few vector instructions where a list
@@ -390,6 +452,45 @@ enum Entries<'t> {
     Many(&'t [u32]),
     /// Known to many languages: an increment per language lane (0: unknown).
     Dense(&'t [i16]),
+}
+
+/// `sums[lane] += weight × row[lane]`, for lanes in whole [`LANE_GROUP`]s. The hot loop of
+/// scoring (a hundred rows per sentence).
+#[inline]
+fn add_weighted_row(sums: &mut [i32], row: &[i16], weight: i16) {
+    debug_assert!(sums.len() == row.len() && row.len().is_multiple_of(LANE_GROUP));
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_add_epi32, _mm_loadu_si128, _mm_madd_epi16, _mm_set1_epi32,
+            _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi16, _mm_unpacklo_epi16,
+        };
+        // SSE2 (every x86-64 has it) multiplies i16 pairs and adds them into i32
+        // (`pmaddwd`): each increment paired with a 0, the weight with a 0, gives
+        // increment × weight exactly.
+        let lanes = sums.len().min(row.len()) / LANE_GROUP * LANE_GROUP;
+        // SAFETY: SSE2 is part of x86-64. Each iteration reads 8 i16 (16 bytes) at
+        // row[lane..lane + 8] and reads and writes 8 i32 (32 bytes) at sums[lane..lane + 8],
+        // inside both slices since lane + 8 <= lanes <= their lengths; unaligned loads and
+        // stores are used.
+        unsafe {
+            let weights = _mm_set1_epi32(i32::from(weight));
+            let zero = _mm_setzero_si128();
+            for lane in (0..lanes).step_by(LANE_GROUP) {
+                let increments = _mm_loadu_si128(row.as_ptr().add(lane) as *const __m128i);
+                let low = _mm_madd_epi16(_mm_unpacklo_epi16(increments, zero), weights);
+                let high = _mm_madd_epi16(_mm_unpackhi_epi16(increments, zero), weights);
+                let sums_low = sums.as_mut_ptr().add(lane) as *mut __m128i;
+                let sums_high = sums.as_mut_ptr().add(lane + 4) as *mut __m128i;
+                _mm_storeu_si128(sums_low, _mm_add_epi32(_mm_loadu_si128(sums_low), low));
+                _mm_storeu_si128(sums_high, _mm_add_epi32(_mm_loadu_si128(sums_high), high));
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    for (sum, &increment) in sums.iter_mut().zip(row) {
+        *sum += i32::from(weight) * i32::from(increment);
+    }
 }
 
 /// End of the run of packed entries with the same key as `packed[start]`.
@@ -483,6 +584,9 @@ pub(crate) struct Ranking {
     pub(crate) alphabet_languages: usize,
     /// Characters of Hiragana or Katakana (a Han text with kana is Japanese to lingua).
     pub(crate) kana: usize,
+    /// Whether every letter of the text's words is ASCII: lingua's character rules, which
+    /// look for letters with diacritics and letters of other alphabets, have nothing to act on.
+    pub(crate) ascii_only: bool,
 }
 
 /// lingua's n-gram scores of all languages at once.
@@ -490,6 +594,9 @@ pub(crate) struct NgramScorer {
     languages: Vec<Language>,
     /// Per language: the alphabets it is written in (bit per [`ALPHABETS`] index).
     language_alphabets: Vec<u32>,
+    /// Per alphabet: the lanes (indices) of the languages written in it, in whole
+    /// [`LANE_GROUP`]s.
+    alphabet_lanes: [(usize, usize); ALPHABETS.len()],
     /// Orders 1 to 5.
     tables: Vec<OrderTable>,
     chars: CharTable,
@@ -553,9 +660,37 @@ impl NgramScorer {
                 }
             }
         }
-        let tables = packed
+        // Lanes in alphabet order: the languages of one alphabet are neighbours, so scoring a
+        // text adds only its alphabet's stretch of each dense row.
+        let mut lane_order: Vec<usize> = (0..languages.len()).collect();
+        lane_order.sort_by_key(|index| (language_alphabets[*index].trailing_zeros(), *index));
+        let mut lane_of = vec![0u64; languages.len()];
+        for (lane, index) in lane_order.iter().enumerate() {
+            lane_of[*index] = lane as u64;
+        }
+        let languages: Vec<Language> = lane_order.iter().map(|index| languages[*index]).collect();
+        let language_alphabets: Vec<u32> = lane_order
+            .iter()
+            .map(|index| language_alphabets[*index])
+            .collect();
+        let alphabet_lanes = std::array::from_fn(|alphabet| {
+            let lanes = (0..languages.len())
+                .filter(|lane| language_alphabets[*lane] & (1 << alphabet) != 0);
+            let start = lanes.clone().min().unwrap_or(0);
+            let end = lanes.max().map_or(0, |last| last + 1);
+            // Whole vectors of lanes.
+            (
+                start / LANE_GROUP * LANE_GROUP,
+                end.div_ceil(LANE_GROUP) * LANE_GROUP,
+            )
+        });
+        let tables: Vec<OrderTable> = packed
             .into_iter()
             .map(|mut order_packed| {
+                for packed in order_packed.iter_mut() {
+                    let language = (*packed >> 16) as usize & 0x7F;
+                    *packed = (*packed & !(0x7F << 16)) | (lane_of[language] << 16);
+                }
                 order_packed.sort_unstable();
                 OrderTable::from_sorted(&order_packed)
             })
@@ -563,6 +698,7 @@ impl NgramScorer {
         NgramScorer {
             languages,
             language_alphabets,
+            alphabet_lanes,
             tables,
             chars,
         }
@@ -607,6 +743,7 @@ impl NgramScorer {
             alphabet,
             alphabet_languages,
             kana,
+            ascii_only: words.ascii_only,
         };
         // lingua's rules decide text in an alphabet of one language, and Han text (by its
         // kana): no scores needed.
@@ -623,69 +760,105 @@ impl NgramScorer {
         let mut prefixes = PrefixWeights::collect(&words, orders.clone());
 
         // The lookups miss the cache (the tables are ~170 MB): first touch every prefix's
-        // home slot, all independent loads the processor overlaps, then find the slots and
-        // touch their entries the same way, and only then add up.
-        let mut touched = 0u64;
+        // home slot, all independent loads the processor overlaps; then find the slots and
+        // gather what they hold (entries copied out, dense rows touched); only then add up,
+        // in two branch-free loops.
+        // Only the lanes of the text's alphabet's languages count.
+        let lanes = match alphabet {
+            Some(alphabet) => self.alphabet_lanes[alphabet].0..self.alphabet_lanes[alphabet].1,
+            None => 0..LANES,
+        };
         for prefix in &prefixes.entries {
             let table = &self.tables[usize::from(prefix.order) - 1];
-            touched ^= table.slots[table.home(prefix.key)];
+            prefetch(&table.slots[table.home(prefix.key)]);
         }
-        for index in 0..prefixes.entries.len() {
-            let prefix = &prefixes.entries[index];
-            // Parents come first: a prefix that no language knows rules out its extensions.
-            if prefix.parent != NO_PARENT && prefixes.entries[prefix.parent].slot == NO_SLOT {
-                continue;
-            }
-            let table = &self.tables[usize::from(prefix.order) - 1];
-            if let Some(slot) = table.find(prefix.key) {
+        let mut known_letters = [0u32; LANES];
+        let mut sums = [0i32; LANES];
+        let count_letters = *orders.start() == 1;
+        GATHERED.with(|gathered| {
+            let mut gathered = gathered.borrow_mut();
+            let Gathered { rows, lists } = &mut *gathered;
+            rows.clear();
+            lists.clear();
+            for index in 0..prefixes.entries.len() {
+                let prefix = &prefixes.entries[index];
+                // Parents come first: a prefix that no language knows rules out its
+                // extensions.
+                if prefix.parent != NO_PARENT && prefixes.entries[prefix.parent].slot == NO_SLOT {
+                    continue;
+                }
+                let order = usize::from(prefix.order);
+                let table = &self.tables[order - 1];
+                let Some(slot) = table.find(prefix.key) else {
+                    continue;
+                };
+                // At most 5 × MAX_SAMPLE_BYTES distinct n-grams: within i16.
+                let weight = prefix.weight.min(i16::MAX as u32) as i16;
+                // lingua divides by how many of the text's letters a language knows (the
+                // letters' table is small and stays in the cache).
+                let counts_letters = count_letters && order == 1;
+                // What the slot points to is fetched while the next prefixes are looked up,
+                // and added up afterwards, rows and lists each in a loop of their own.
                 match table.entries_of(slot) {
-                    Entries::One(_) => {}
-                    Entries::Many(entries) => touched ^= u64::from(entries[0]),
-                    Entries::Dense(row) => {
-                        for lane in (0..LANES).step_by(32) {
-                            touched ^= row[lane] as u64;
+                    Entries::One(entry) => {
+                        if counts_letters {
+                            known_letters[entry_language(entry)] += 1;
                         }
+                        lists.push((order as u8, slot, weight));
+                    }
+                    Entries::Many(entries) => {
+                        prefetch(&entries[0]);
+                        if counts_letters {
+                            for entry in entries {
+                                known_letters[entry_language(*entry)] += 1;
+                            }
+                        }
+                        lists.push((order as u8, slot, weight));
+                    }
+                    Entries::Dense(row) => {
+                        let row = &row[lanes.clone()];
+                        // Every cache line of the alphabet's lanes (32 lanes per line).
+                        for lane in (0..row.len()).step_by(32) {
+                            prefetch(&row[lane]);
+                        }
+                        prefetch(&row[row.len() - 1]);
+                        if counts_letters {
+                            for (known, &increment) in
+                                known_letters[lanes.clone()].iter_mut().zip(row)
+                            {
+                                *known += u32::from(increment != 0);
+                            }
+                        }
+                        rows.push((order as u8, table.payload(slot), weight));
                     }
                 }
                 prefixes.entries[index].slot = slot;
             }
-        }
-        std::hint::black_box(touched);
+            for &(order, row, weight) in rows.iter() {
+                let dense = &self.tables[usize::from(order) - 1].dense;
+                let row = &dense[row * LANES..(row + 1) * LANES];
+                add_weighted_row(&mut sums[lanes.clone()], &row[lanes.clone()], weight);
+            }
+            for &(order, slot, weight) in lists.iter() {
+                let mut add = |entry: u32| {
+                    sums[entry_language(entry)] +=
+                        i32::from(weight) * i32::from(entry as u16 as i16);
+                };
+                match self.tables[usize::from(order) - 1].entries_of(slot) {
+                    Entries::One(entry) => add(entry),
+                    Entries::Many(entries) => entries.iter().copied().for_each(add),
+                    Entries::Dense(_) => {}
+                }
+            }
+        });
 
-        let mut sums = [0i32; LANES];
-        let mut known_letters = [0u32; LANES];
-        let count_letters = *orders.start() == 1;
-        for prefix in &prefixes.entries {
-            if prefix.slot == NO_SLOT {
-                continue;
-            }
-            let table = &self.tables[usize::from(prefix.order) - 1];
-            let weight = prefix.weight as i32;
-            let counts_letters = count_letters && prefix.order == 1;
-            let mut add = |entry: u32| {
-                let language = (entry >> 16) as usize & 0x7F;
-                sums[language % LANES] += weight * i32::from(entry as u16 as i16);
-                if counts_letters {
-                    known_letters[language % LANES] += 1;
-                }
-            };
-            match table.entries_of(prefix.slot) {
-                Entries::One(entry) => add(entry),
-                Entries::Many(entries) => entries.iter().copied().for_each(add),
-                Entries::Dense(row) => {
-                    for (sum, &increment) in sums.iter_mut().zip(row) {
-                        *sum += weight * i32::from(increment);
-                    }
-                    if counts_letters {
-                        for (known, &increment) in known_letters.iter_mut().zip(row) {
-                            *known += u32::from(increment != 0);
-                        }
-                    }
-                }
-            }
-        }
-        let sums = &sums[..self.languages.len()];
-        for (index, sum) in sums.iter().enumerate() {
+        let scored_lanes = lanes.start..lanes.end.min(self.languages.len());
+        for (index, sum) in sums
+            .iter()
+            .enumerate()
+            .take(scored_lanes.end)
+            .skip(scored_lanes.start)
+        {
             if *sum == 0 || alphabet.is_some_and(|alphabet| !self.writes(index, alphabet)) {
                 continue;
             }
@@ -781,22 +954,15 @@ impl PrefixWeights {
                         let index = match prefix_index.insert(tagged(key, order), next) {
                             Some(existing) => existing,
                             None => {
+                                // A distinct n-gram of an order scored counts once for
+                                // itself (and, below, once for each of its prefixes).
                                 weights.entries.push(PrefixEntry {
                                     key,
                                     order: order as u8,
-                                    weight: 0,
+                                    weight: u32::from(order >= lowest),
                                     parent,
                                     slot: NO_SLOT,
                                 });
-                                // A distinct n-gram of an order scored: it and each of its
-                                // prefixes count once more.
-                                if order >= lowest {
-                                    let mut counted = next;
-                                    while counted != NO_PARENT {
-                                        weights.entries[counted].weight += 1;
-                                        counted = weights.entries[counted].parent;
-                                    }
-                                }
                                 next
                             }
                         };
@@ -805,6 +971,14 @@ impl PrefixWeights {
                 }
             }
         });
+        // Children come after their parent: in reverse, each entry's count is complete when
+        // it is handed to its parent.
+        for index in (0..weights.entries.len()).rev() {
+            let parent = weights.entries[index].parent;
+            if parent != NO_PARENT {
+                weights.entries[parent].weight += weights.entries[index].weight;
+            }
+        }
         weights
     }
 }
@@ -996,6 +1170,73 @@ mod tests {
                 assert_eq!(our_language, their_language, "{text}");
                 assert!((ours - theirs).abs() < 0.01, "{text}: {ours} vs {theirs}");
             }
+        }
+    }
+
+    #[test]
+    fn lingua_rules_leave_ascii_text_to_the_scores() {
+        // A word or two and short phrases whose letters are all ASCII: lingua's character
+        // rules (letters with diacritics or of other alphabets) do not apply, so its answer
+        // over every language is the scores' (the detector relies on this to skip lingua).
+        let texts = [
+            "harbour",
+            "good morning",
+            "selamat pagi",
+            "habari yako",
+            "goeie more",
+            "dobro jutro",
+            "the fishermen went home early",
+            "de vissers gingen vroeg naar huis",
+        ];
+        for text in texts {
+            let ranking = scorer().rank(text);
+            assert!(ranking.ascii_only, "{text}");
+            let best = ranking.ranked[0].1;
+            let total: f64 = ranking
+                .ranked
+                .iter()
+                .map(|(_, score)| (score - best).exp())
+                .sum();
+            let theirs = lingua_probabilities(text);
+            for ((index, score), (their_language, theirs)) in
+                ranking.ranked.iter().take(3).zip(&theirs)
+            {
+                let ours = (score - best).exp() / total;
+                assert_eq!(scorer().language(*index), *their_language, "{text}");
+                assert!((ours - theirs).abs() < 0.01, "{text}: {ours} vs {theirs}");
+            }
+        }
+        assert!(!scorer().rank("buenos días").ascii_only);
+        assert!(!scorer().rank("доброе утро").ascii_only);
+    }
+
+    #[test]
+    fn languages_of_an_alphabet_are_neighbouring_lanes() {
+        for (alphabet, (start, end)) in scorer().alphabet_lanes.iter().enumerate() {
+            assert!(start.is_multiple_of(LANE_GROUP));
+            assert!(end.is_multiple_of(LANE_GROUP));
+            assert!(*end <= LANES);
+            for index in 0..scorer().language_count() {
+                if scorer().writes(index, alphabet) {
+                    assert!(
+                        (*start..*end).contains(&index),
+                        "{:?}",
+                        scorer().language(index)
+                    );
+                }
+            }
+        }
+        let latin = scorer().alphabet_lanes[alphabet_named("Latin")];
+        assert!(latin.1 - latin.0 < LANES, "{latin:?}");
+    }
+
+    #[test]
+    fn weighted_rows_add_exactly() {
+        let row: Vec<i16> = (0..LANES as i16).map(|lane| (lane - 40) * 700).collect();
+        let mut sums = vec![5i32; LANES];
+        add_weighted_row(&mut sums, &row, 300);
+        for (lane, sum) in sums.iter().enumerate() {
+            assert_eq!(*sum, 5 + 300 * i32::from(row[lane]));
         }
     }
 
