@@ -84,6 +84,26 @@ const MAX_CACHED_DETECTORS: usize = 4096;
 /// the best language leads the second by less than this (natural log of their ratio).
 const WHATLANG_CAN_DECIDE: f64 = std::f64::consts::LN_2;
 
+// The cascade reads this many of the scores' best languages in order.
+const _: () = assert!(
+    SHORT_TEXT_CANDIDATES <= ngram_scorer::RANKED_IN_ORDER
+        && MAX_ALTERNATIVES < ngram_scorer::RANKED_IN_ORDER
+);
+
+/// A language this many nats (natural log) behind the best is e^-40 ≈ 4e-18 times as likely:
+/// below what an f64 sum beside the best's 1 can hold, so its exponential is not computed.
+const NEGLIGIBLE_NATS: f64 = 40.0;
+
+/// `e^(score - best)`: a language's likelihood relative to the best, 0 when negligible.
+fn relative_likelihood(score: f64, best: f64) -> f64 {
+    let behind = score - best;
+    if behind < -NEGLIGIBLE_NATS {
+        0.0
+    } else {
+        behind.exp()
+    }
+}
+
 /// Which stage of the cascade answered (see [`LanguageDetector::detect_with_trace`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DetectionPath {
@@ -356,12 +376,17 @@ impl LanguageDetector {
         let values: Vec<(Language, f64)> = ranking
             .ranked
             .iter()
-            .map(|(index, score)| (self.scorer.language(*index), (score - best_score).exp()))
+            .map(|(index, score)| {
+                (
+                    self.scorer.language(*index),
+                    relative_likelihood(*score, best_score),
+                )
+            })
             .collect();
         let leaders: Vec<Language> = ranking
             .ranked
             .iter()
-            .take_while(|(_, score)| best_score - score < WHATLANG_CAN_DECIDE)
+            .filter(|(_, score)| best_score - score < WHATLANG_CAN_DECIDE)
             .map(|(index, _)| self.scorer.language(*index))
             .collect();
         let whatlang_info = self.whatlang_among(sample, &leaders);
@@ -375,10 +400,18 @@ impl LanguageDetector {
             return Vec::new();
         };
         let ranked = &ranked[..count.min(ranked.len())];
-        let total: f64 = ranked.iter().map(|(_, score)| (score - best).exp()).sum();
+        let total: f64 = ranked
+            .iter()
+            .map(|(_, score)| relative_likelihood(*score, best))
+            .sum();
         ranked
             .iter()
-            .map(|(index, score)| (self.scorer.language(*index), (score - best).exp() / total))
+            .map(|(index, score)| {
+                (
+                    self.scorer.language(*index),
+                    relative_likelihood(*score, best) / total,
+                )
+            })
             .collect()
     }
 
@@ -390,9 +423,13 @@ impl LanguageDetector {
         letters: usize,
     ) -> Detection {
         let top = ranked[0].1;
-        let total: f64 = ranked.iter().map(|(_, score)| (score - top).exp()).sum();
+        let total: f64 = ranked
+            .iter()
+            .map(|(_, score)| relative_likelihood(*score, top))
+            .sum();
         let evidence = evidence_factor(letters);
-        let confidence = |score: f64| ((score - top).exp() / total * evidence).clamp(0.0, 1.0);
+        let confidence =
+            |score: f64| (relative_likelihood(score, top) / total * evidence).clamp(0.0, 1.0);
         let best = self.scorer.language(ranked[0].0);
         Detection {
             iso639_1: best.iso_code_639_1().to_string(),

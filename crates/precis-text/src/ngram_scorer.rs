@@ -567,10 +567,14 @@ fn key_bits(chain_hash: u64) -> u64 {
 /// One language's score: its index in [`NgramScorer::language`] and lingua's log score.
 pub(crate) type Scored = (usize, f64);
 
+/// How many of the best languages [`Ranking::ranked`] lists in order.
+pub(crate) const RANKED_IN_ORDER: usize = 8;
+
 /// What the scorer read of a text and how it ranks the languages.
 pub(crate) struct Ranking {
-    /// The languages of the text's alphabet that know any of its n-grams, best first (none
-    /// for an alphabet of one language, or Han: lingua's rules decide those).
+    /// The languages of the text's alphabet that know any of its n-grams: the best
+    /// [`RANKED_IN_ORDER`] first, best first, then the others in no order (none for an
+    /// alphabet of one language, or Han: lingua's rules decide those).
     pub(crate) ranked: Vec<Scored>,
     /// Letters in the text's words (lingua's character count).
     pub(crate) letters: usize,
@@ -868,7 +872,16 @@ impl NgramScorer {
             }
             ranking.ranked.push((index, score));
         }
-        ranking.ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        // The cascade reads the best few in order and the rest as a whole: order only those.
+        let by_score = |a: &Scored, b: &Scored| b.1.total_cmp(&a.1);
+        if ranking.ranked.len() > RANKED_IN_ORDER {
+            ranking
+                .ranked
+                .select_nth_unstable_by(RANKED_IN_ORDER - 1, by_score);
+            ranking.ranked[..RANKED_IN_ORDER].sort_unstable_by(by_score);
+        } else {
+            ranking.ranked.sort_unstable_by(by_score);
+        }
         ranking
     }
 }
