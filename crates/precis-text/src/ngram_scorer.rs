@@ -788,7 +788,9 @@ impl NgramScorer {
                 let prefix = &prefixes.entries[index];
                 // Parents come first: a prefix that no language knows rules out its
                 // extensions.
-                if prefix.parent != NO_PARENT && prefixes.entries[prefix.parent].slot == NO_SLOT {
+                if prefix.parent != NO_PARENT
+                    && prefixes.entries[prefix.parent as usize].slot == NO_SLOT
+                {
                     continue;
                 }
                 let order = usize::from(prefix.order);
@@ -836,7 +838,7 @@ impl NgramScorer {
                         rows.push((order as u8, table.payload(slot), weight));
                     }
                 }
-                prefixes.entries[index].slot = slot;
+                prefixes.entries[index].slot = slot as u32;
             }
             for &(order, row, weight) in rows.iter() {
                 let dense = &self.tables[usize::from(order) - 1].dense;
@@ -855,6 +857,7 @@ impl NgramScorer {
                 }
             }
         });
+        prefixes.recycle();
 
         let scored_lanes = lanes.start..lanes.end.min(self.languages.len());
         for (index, sum) in sums
@@ -920,20 +923,20 @@ fn for_each_ngram(
     }
 }
 
-const NO_PARENT: usize = usize::MAX;
-const NO_SLOT: usize = usize::MAX;
+const NO_PARENT: u32 = u32::MAX;
+const NO_SLOT: u32 = u32::MAX;
 
 /// A distinct prefix of the text's distinct n-grams, with how many of them it is a prefix of.
 struct PrefixEntry {
     /// The prefix's key in its order's table.
     key: u64,
-    /// Its length in characters.
-    order: u8,
     weight: u32,
     /// The entry of this prefix minus its last character (always earlier in the list).
-    parent: usize,
-    /// Its slot in the table, once found.
-    slot: usize,
+    parent: u32,
+    /// Its slot in the table, once found (tables have fewer than 2^32 slots).
+    slot: u32,
+    /// Its length in characters.
+    order: u8,
 }
 
 /// How often each distinct prefix counts in lingua's sums: once for every distinct n-gram (of
@@ -947,11 +950,18 @@ impl PrefixWeights {
         let (lowest, top) = (*orders.start(), *orders.end());
         let positions: usize = words.bounds.iter().map(|(start, end)| end - start).sum();
         let capacity = (positions * top * 2).max(16).next_power_of_two();
-        let mut weights = PrefixWeights {
-            entries: Vec::with_capacity(positions * top),
-        };
         SCRATCH.with(|scratch| {
-            let mut prefix_index = scratch.borrow_mut();
+            let mut scratch = scratch.borrow_mut();
+            let Scratch {
+                prefix_index,
+                spare_entries,
+            } = &mut *scratch;
+            // The list of a previous text, kept for its capacity.
+            let mut weights = PrefixWeights {
+                entries: std::mem::take(spare_entries),
+            };
+            weights.entries.clear();
+            weights.entries.reserve(positions * top);
             prefix_index.reset(capacity);
             for &(start, end) in &words.bounds {
                 let word = &words.chars[start..end];
@@ -963,7 +973,7 @@ impl PrefixWeights {
                         let order = k + 1;
                         hash = extend(hash, c);
                         let key = key_bits(hash);
-                        let next = weights.entries.len();
+                        let next = weights.entries.len() as u32;
                         let index = match prefix_index.insert(tagged(key, order), next) {
                             Some(existing) => existing,
                             None => {
@@ -971,10 +981,10 @@ impl PrefixWeights {
                                 // itself (and, below, once for each of its prefixes).
                                 weights.entries.push(PrefixEntry {
                                     key,
-                                    order: order as u8,
                                     weight: u32::from(order >= lowest),
                                     parent,
                                     slot: NO_SLOT,
+                                    order: order as u8,
                                 });
                                 next
                             }
@@ -983,22 +993,35 @@ impl PrefixWeights {
                     }
                 }
             }
-        });
-        // Children come after their parent: in reverse, each entry's count is complete when
-        // it is handed to its parent.
-        for index in (0..weights.entries.len()).rev() {
-            let parent = weights.entries[index].parent;
-            if parent != NO_PARENT {
-                weights.entries[parent].weight += weights.entries[index].weight;
+            // Children come after their parent: in reverse, each entry's count is complete
+            // when it is handed to its parent.
+            for index in (0..weights.entries.len()).rev() {
+                let parent = weights.entries[index].parent;
+                if parent != NO_PARENT {
+                    weights.entries[parent as usize].weight += weights.entries[index].weight;
+                }
             }
-        }
-        weights
+            weights
+        })
+    }
+
+    /// Hands the list back for the next text (its allocation is reused).
+    fn recycle(self) {
+        SCRATCH.with(|scratch| scratch.borrow_mut().spare_entries = self.entries);
     }
 }
 
+/// Per thread, reused across texts (a sentence's lists would otherwise be allocated and freed
+/// each time).
+#[derive(Default)]
+struct Scratch {
+    /// The index of the text's distinct prefixes.
+    prefix_index: ScratchMap,
+    spare_entries: Vec<PrefixEntry>,
+}
+
 thread_local! {
-    /// Per thread, reused across texts: the index of the text's distinct prefixes.
-    static SCRATCH: std::cell::RefCell<ScratchMap> = std::cell::RefCell::new(ScratchMap::default());
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// A finished hash made distinct per order, never 0.
@@ -1007,46 +1030,42 @@ fn tagged(hash: u64, order: usize) -> u64 {
     (hash.wrapping_add(order as u64).rotate_left(7)) | 1
 }
 
-/// A small open-addressing map from non-zero u64 keys to indices, reused from text to text
-/// (only the slots used are cleared).
+/// A small open-addressing map from u64 keys to indices, reused from text to text: a slot
+/// belongs to the current text only if it carries the current generation, so emptying the map
+/// is one increment.
 #[derive(Default)]
 struct ScratchMap {
-    keys: Vec<u64>,
-    values: Vec<usize>,
-    used: Vec<usize>,
+    /// Key, value, generation: one cache line holds four slots.
+    slots: Vec<(u64, u32, u32)>,
+    generation: u32,
     mask: usize,
 }
 
 impl ScratchMap {
     /// Empties the map and makes room for `capacity` slots (a power of two).
     fn reset(&mut self, capacity: usize) {
-        if self.keys.len() < capacity {
-            self.keys = vec![0; capacity];
-            self.values = vec![0; capacity];
-        } else {
-            for &index in &self.used {
-                self.keys[index] = 0;
-            }
+        self.generation = self.generation.wrapping_add(1);
+        if self.slots.len() < capacity || self.generation == 0 {
+            self.slots = vec![(0, 0, 0); capacity.max(self.slots.len())];
+            self.generation = 1;
         }
-        self.used.clear();
         self.mask = capacity - 1;
     }
 
     /// Inserts `key → value` unless present; returns the value already there.
     #[inline]
-    fn insert(&mut self, key: u64, value: usize) -> Option<usize> {
+    fn insert(&mut self, key: u64, value: u32) -> Option<u32> {
         let mut index = (key ^ (key >> 29)) as usize & self.mask;
         loop {
-            match self.keys[index] {
-                0 => {
-                    self.keys[index] = key;
-                    self.values[index] = value;
-                    self.used.push(index);
-                    return None;
-                }
-                existing if existing == key => return Some(self.values[index]),
-                _ => index = (index + 1) & self.mask,
+            let slot = &mut self.slots[index];
+            if slot.2 != self.generation {
+                *slot = (key, value, self.generation);
+                return None;
             }
+            if slot.0 == key {
+                return Some(slot.1);
+            }
+            index = (index + 1) & self.mask;
         }
     }
 }
