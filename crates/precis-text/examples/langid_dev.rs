@@ -104,11 +104,64 @@ fn main() {
                 .is_some_and(|language| language.iso_code_639_1().to_string() == *code),
         );
     }
+    let (mut singles, mut singles_precis, mut singles_lingua) = (0usize, 0usize, 0usize);
+    for (code, line) in &samples {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(word) = words.get(1).or(words.first()) else {
+            continue;
+        };
+        singles += 1;
+        singles_precis += usize::from(precis.detect(word).iso639_1 == *code);
+        singles_lingua += usize::from(
+            lingua
+                .detect_language_of(*word)
+                .is_some_and(|language| language.iso_code_639_1().to_string() == *code),
+        );
+    }
+    println!(
+        "single words: precis {:.2}%  lingua {:.2}%",
+        100.0 * singles_precis as f64 / singles as f64,
+        100.0 * singles_lingua as f64 / singles as f64
+    );
     println!(
         "word pairs: precis {:.2}%  lingua {:.2}%",
         100.0 * pairs_precis as f64 / pairs.len() as f64,
         100.0 * pairs_lingua as f64 / pairs.len() as f64
     );
+
+    // Short fragments of the same lines (their first 3, 4 and 5 words): the short sentences
+    // whose scores are often unclear.
+    for words_in_fragment in 3..=5 {
+        let (mut fragments, mut fragments_precis, mut fragments_lingua) = (0usize, 0usize, 0usize);
+        let mut fragment_paths: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for (code, line) in &samples {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.len() <= words_in_fragment {
+                continue;
+            }
+            let fragment = words[..words_in_fragment].join(" ");
+            let (detection, path) = precis.detect_with_trace(&fragment);
+            let right = detection.iso639_1 == *code;
+            if !right && std::env::var_os("PRINT_FRAGMENT_ERRORS").is_some() {
+                eprintln!("{code}\t{}\t{path:?}\t{fragment}", detection.iso639_1);
+            }
+            let entry = fragment_paths.entry(format!("{path:?}")).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(right);
+            fragments += 1;
+            fragments_precis += usize::from(right);
+            fragments_lingua += usize::from(
+                lingua
+                    .detect_language_of(fragment.as_str())
+                    .is_some_and(|language| language.iso_code_639_1().to_string() == *code),
+            );
+        }
+        println!(
+            "{words_in_fragment}-word fragments: {fragments}, precis {:.2}%  lingua {:.2}%  (path: lines, right) {fragment_paths:?}",
+            100.0 * fragments_precis as f64 / fragments as f64,
+            100.0 * fragments_lingua as f64 / fragments as f64
+        );
+    }
 
     let bytes: usize = samples.iter().map(|(_, line)| line.len()).sum();
     let rounds: usize = std::env::var("ROUNDS")

@@ -13,17 +13,18 @@
 //!    settle a near tie but never overturn a clear answer). It votes only when it has a model
 //!    of both of the two best languages (it would otherwise push Bosnian towards Croatian,
 //!    Nynorsk towards Bokmål, …).
-//! 4. **lingua itself for a word or two, and for short unclear text.** Text of at most
-//!    `MAX_WORDS_FOR_LINGUA` words goes to lingua's own detector over every language, with
-//!    all its character rules (letters unique to one language decide a word pair), and
-//!    whatlang votes as above. Longer text under `MIN_SCORED_TRIGRAMS` trigrams whose best
-//!    score does not lead by `SHORT_TEXT_CLEAR_MARGIN` goes to lingua over the scores' best
-//!    `SHORT_TEXT_CANDIDATES` languages. lingua's character rules only act on letters with
-//!    diacritics or of other alphabets, so when every letter is ASCII its answer is the scores'
-//!    and is computed from them (`DetectionPath::LinguaByScores`, checked against lingua by a
-//!    test) instead of asking lingua.
+//! 4. **The letters of short text.** For a word or two (at most
+//!    `MAX_WORDS_FOR_SHORT_TEXT_RULE` words), and for text under `MIN_SCORED_TRIGRAMS`
+//!    trigrams whose best score does not lead by `SHORT_TEXT_CLEAR_MARGIN`, only the
+//!    candidates (every language, or the scores' best `SHORT_TEXT_CANDIDATES`) that write the
+//!    most of the text's letters stay in the running: a language whose model (almost) never
+//!    sees `ū` or `ż` is not the language of a short text that has them. This is the part of
+//!    lingua's character rules ("letters unique to a few languages") derived from its own
+//!    models; on letters all ASCII it leaves the scores, so the answer is lingua's (a test
+//!    checks this). whatlang votes as above.
 //!
-//! Scripts lingua does not know (Ethiopic, Kannada, …) are answered by whatlang alone.
+//! Text in no alphabet lingua knows goes to lingua's own detector; scripts lingua does not
+//! know (Ethiopic, Kannada, …) are answered by whatlang alone.
 //! Confidence is the probability scaled by how much evidence the text holds (letters seen), so
 //! two letters never give a confident answer; under [`MIN_LETTERS`] letters the answer is
 //! `und` unless the script belongs to one language only. Only the first [`MAX_SAMPLE_BYTES`]
@@ -34,7 +35,6 @@
 //! 1.5 s, ~170 MB). [`LanguageDetector`] is `Send + Sync`: build it once and share it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
 
 use lingua::{Language, LanguageDetectorBuilder};
 use serde::Serialize;
@@ -66,19 +66,16 @@ const EVIDENCE_SCALE_LETTERS: f64 = 8.0;
 /// unique to one language) matter most on such text.
 const MIN_SCORED_TRIGRAMS: usize = 12;
 
-/// Text of at most this many words (a word or two) is lingua's own: its character rules
-/// (letters unique to one language) decide such text, and it is cheap there.
-const MAX_WORDS_FOR_LINGUA: usize = 2;
+/// Text of at most this many words (a word or two) is short text whatever its scores: its
+/// letters (those a language does not write) weigh most there.
+const MAX_WORDS_FOR_SHORT_TEXT_RULE: usize = 2;
 
-/// On short text lingua weighs this many of the scores' best languages: the right one is
-/// almost always among them, and lingua's cost grows with each language.
+/// Short unclear text is weighed among this many of the scores' best languages: the right
+/// one is almost always among them.
 const SHORT_TEXT_CANDIDATES: usize = 6;
 
 /// On short text the scores answer alone only when their best language leads by this much.
 const SHORT_TEXT_CLEAR_MARGIN: f64 = 2.0;
-
-/// Bound on the restricted lingua detectors kept (one per distinct candidate set).
-const MAX_CACHED_DETECTORS: usize = 4096;
 
 /// whatlang's vote multiplies a probability by at most 2: it can only change the answer when
 /// the best language leads the second by less than this (natural log of their ratio).
@@ -115,13 +112,12 @@ pub enum DetectionPath {
     Scores,
     /// lingua's n-gram scores were close: whatlang voted.
     ScoresAndWhatlang,
-    /// lingua's own detector (over the best candidates for short text, over every language
-    /// for an alphabet it does not know), whatlang voting.
+    /// lingua's own detector, for text in no alphabet it knows (whatlang's for scripts it
+    /// has no model of).
     Lingua,
-    /// Where lingua's own detector would answer but the text's letters are all ASCII: its
-    /// character rules (letters with diacritics, letters of other alphabets) have nothing to
-    /// act on, so its answer is computed from the scores, whatlang voting as for lingua.
-    LinguaByScores,
+    /// A word or two, or short text whose scores are unclear: the scores of the best
+    /// candidates that write every letter of the text, whatlang voting.
+    ShortText,
 }
 
 /// A supported language.
@@ -211,8 +207,6 @@ pub struct LanguageDetector {
     whatlang_languages: HashSet<Language>,
     /// lingua's n-gram scores of every language in one pass: the first stage.
     scorer: NgramScorer,
-    /// lingua detectors restricted to a candidate set (for short text), built on first use.
-    candidate_detectors: RwLock<HashMap<Vec<Language>, Arc<lingua::LanguageDetector>>>,
 }
 
 impl Default for LanguageDetector {
@@ -241,7 +235,6 @@ impl LanguageDetector {
                 .collect(),
             from_whatlang,
             scorer: NgramScorer::build(),
-            candidate_detectors: RwLock::new(HashMap::new()),
         }
     }
 
@@ -312,51 +305,32 @@ impl LanguageDetector {
             return (detection, DetectionPath::SingleLanguageScript);
         }
 
-        if ranking.words <= MAX_WORDS_FOR_LINGUA {
-            // A word or two: lingua over every language, its character rules first, with
-            // whatlang's vote.
-            let whatlang_info = self.whatlang_all.detect(sample);
-            if ranking.ascii_only {
-                // lingua's rules have nothing to act on: its answer is the scores'.
-                let values = self.softmax_of(&ranking.ranked, ranking.ranked.len());
-                let detection =
-                    self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
-                return (detection, DetectionPath::LinguaByScores);
-            }
-            let values = self.lingua.compute_language_confidence_values(sample);
-            let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
-            return (detection, DetectionPath::Lingua);
-        }
         let margin = match ranking.ranked.as_slice() {
             [(_, best), (_, second), ..] => best - second,
             _ => f64::INFINITY,
         };
-        if ranking.trigrams < MIN_SCORED_TRIGRAMS && margin < SHORT_TEXT_CLEAR_MARGIN {
-            // lingua itself, with its character rules, over the scores' best languages and
-            // whatlang's pick.
-            let mut candidates: Vec<Language> = ranking
-                .ranked
-                .iter()
-                .take(SHORT_TEXT_CANDIDATES)
-                .map(|(index, _)| self.scorer.language(*index))
-                .collect();
-            let whatlang_info = self.whatlang_among(sample, &candidates);
-            if ranking.ascii_only {
-                // lingua's rules have nothing to act on: its answer over the candidates is the
-                // scores'.
-                let values = self.softmax_of(&ranking.ranked, SHORT_TEXT_CANDIDATES);
-                let detection =
-                    self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
-                return (detection, DetectionPath::LinguaByScores);
-            }
-            candidates.sort();
-            candidates.dedup();
-            let values = match self.candidate_detector(candidates) {
-                Some(detector) => detector.compute_language_confidence_values(sample),
-                None => self.lingua.compute_language_confidence_values(sample),
+        let word_or_two = ranking.words <= MAX_WORDS_FOR_SHORT_TEXT_RULE;
+        if word_or_two
+            || (ranking.trigrams < MIN_SCORED_TRIGRAMS && margin < SHORT_TEXT_CLEAR_MARGIN)
+        {
+            // Short text: the best candidates that write every letter of it (as lingua's
+            // character rules would narrow them), then whatlang's vote.
+            let (considered, whatlang_info) = if word_or_two {
+                let candidates = self.candidates_writing_the_letters(&ranking, usize::MAX);
+                (candidates, self.whatlang_all.detect(sample))
+            } else {
+                let candidates =
+                    self.candidates_writing_the_letters(&ranking, SHORT_TEXT_CANDIDATES);
+                let languages: Vec<Language> = candidates
+                    .iter()
+                    .map(|(index, _)| self.scorer.language(*index))
+                    .collect();
+                let whatlang_info = self.whatlang_among(sample, &languages);
+                (candidates, whatlang_info)
             };
+            let values = self.softmax_of(&considered, considered.len());
             let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
-            return (detection, DetectionPath::Lingua);
+            return (detection, DetectionPath::ShortText);
         }
         let Some(&(_, best_score)) = ranking.ranked.first() else {
             let detection = self.detect_with_whatlang_only(sample, script_name, letters);
@@ -392,6 +366,29 @@ impl LanguageDetector {
         let whatlang_info = self.whatlang_among(sample, &leaders);
         let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
         (detection, DetectionPath::ScoresAndWhatlang)
+    }
+
+    /// The `count` best languages (all when `count` exceeds them), keeping only those that
+    /// write the most of the text's letters, best first.
+    fn candidates_writing_the_letters(
+        &self,
+        ranking: &ngram_scorer::Ranking,
+        count: usize,
+    ) -> Vec<ngram_scorer::Scored> {
+        let best = &ranking.ranked[..count.min(ranking.ranked.len())];
+        let fewest_unwritten = best
+            .iter()
+            .map(|(index, _)| ranking.unwritten_letters[*index])
+            .min()
+            .unwrap_or(0);
+        let mut candidates: Vec<ngram_scorer::Scored> = best
+            .iter()
+            .copied()
+            .filter(|(index, _)| ranking.unwritten_letters[*index] == fewest_unwritten)
+            .collect();
+        // Beyond the first few, the ranking is in no order.
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
+        candidates
     }
 
     /// lingua's probabilities (its softmax of the scores) of the `count` best languages.
@@ -459,30 +456,6 @@ impl LanguageDetector {
             return None;
         }
         whatlang::Detector::with_allowlist(allowed).detect(sample)
-    }
-
-    /// A lingua detector restricted to `candidates` (sorted), built once per set and kept.
-    fn candidate_detector(
-        &self,
-        candidates: Vec<Language>,
-    ) -> Option<Arc<lingua::LanguageDetector>> {
-        if candidates.len() < 2 {
-            // lingua built from one language answers by other rules; score against all.
-            return None;
-        }
-        if let Ok(cache) = self.candidate_detectors.read() {
-            if let Some(detector) = cache.get(&candidates) {
-                return Some(Arc::clone(detector));
-            }
-        }
-        // lingua's models live in its process-wide cache: a restricted detector shares them.
-        let detector = Arc::new(LanguageDetectorBuilder::from_languages(&candidates).build());
-        if let Ok(mut cache) = self.candidate_detectors.write() {
-            if cache.len() < MAX_CACHED_DETECTORS {
-                cache.insert(candidates, Arc::clone(&detector));
-            }
-        }
-        Some(detector)
     }
 
     /// lingua's confidence values, with whatlang's vote, as a [`Detection`].
@@ -757,13 +730,24 @@ mod tests {
     }
 
     #[test]
-    fn short_text_goes_to_lingua_itself() {
+    fn short_text_is_weighed_by_its_letters() {
         let (detection, path) = detector().detect_with_trace("buenos días, señora");
-        assert_eq!(path, DetectionPath::Lingua);
+        assert_eq!(path, DetectionPath::ShortText);
         assert_eq!(detection.iso639_1, "es");
-        // All ASCII: lingua's rules have nothing to act on, its answer comes from the scores.
+        // Letters few languages write settle short text.
+        for (text, expected) in [
+            ("Ačiū, labai gražu", "lt"),
+            ("Żółw śpi", "pl"),
+            ("Cảm ơn bạn", "vi"),
+            ("Dziękuję bardzo", "pl"),
+            ("Ďakujem pekne", "sk"),
+            ("Teşekkür ederim", "tr"),
+        ] {
+            let (detection, path) = detector().detect_with_trace(text);
+            assert_eq!(detection.iso639_1, expected, "{text}: {path:?}");
+        }
         let (detection, path) = detector().detect_with_trace("good morning");
-        assert_eq!(path, DetectionPath::LinguaByScores);
+        assert_eq!(path, DetectionPath::ShortText);
         assert_eq!(detection.iso639_1, "en");
         let (detection, path) = detector().detect_with_trace("");
         assert_eq!(path, DetectionPath::NoLetters);

@@ -158,8 +158,6 @@ struct Words {
     bounds: Vec<(usize, usize)>,
     /// Characters per alphabet, over words written in one alphabet only.
     alphabet_chars: [usize; ALPHABETS.len()],
-    /// Whether every letter is ASCII.
-    ascii_only: bool,
 }
 
 impl Words {
@@ -168,7 +166,6 @@ impl Words {
             chars: Vec::with_capacity(text.len()),
             bounds: Vec::new(),
             alphabet_chars: [0; ALPHABETS.len()],
-            ascii_only: true,
         };
         // Lower-cased character by character (ASCII, most of most texts, on its own): the same
         // as lingua's `str::to_lowercase` except for a word-final Greek sigma, and Greek is
@@ -213,7 +210,6 @@ impl Words {
             if alphabet != 0 {
                 words.alphabet_chars[alphabet as usize - 1] += end - start;
             }
-            words.ascii_only &= words.chars[start..end].iter().all(char::is_ascii);
             words.bounds.push((start, end));
         }
         words
@@ -567,6 +563,10 @@ fn key_bits(chain_hash: u64) -> u64 {
 /// One language's score: its index in [`NgramScorer::language`] and lingua's log score.
 pub(crate) type Scored = (usize, f64);
 
+/// A letter a language's model gives a lower probability than this is not one the language
+/// writes: models carry traces of foreign letters (names, loanwords) at such rates.
+const MIN_WRITTEN_LETTER_PROBABILITY: f64 = 1e-5;
+
 /// How many of the best languages [`Ranking::ranked`] lists in order.
 pub(crate) const RANKED_IN_ORDER: usize = 8;
 
@@ -588,9 +588,10 @@ pub(crate) struct Ranking {
     pub(crate) alphabet_languages: usize,
     /// Characters of Hiragana or Katakana (a Han text with kana is Japanese to lingua).
     pub(crate) kana: usize,
-    /// Whether every letter of the text's words is ASCII: lingua's character rules, which
-    /// look for letters with diacritics and letters of other alphabets, have nothing to act on.
-    pub(crate) ascii_only: bool,
+    /// Per language (by index): how many of the text's distinct letters it does not write
+    /// (its model gives them a probability under [`MIN_WRITTEN_LETTER_PROBABILITY`], or
+    /// none); counted for text under [`TRIGRAMS_ONLY_FROM_LETTERS`] letters, else 0.
+    pub(crate) unwritten_letters: [u16; LANES],
 }
 
 /// lingua's n-gram scores of all languages at once.
@@ -747,7 +748,7 @@ impl NgramScorer {
             alphabet,
             alphabet_languages,
             kana,
-            ascii_only: words.ascii_only,
+            unwritten_letters: [0; LANES],
         };
         // lingua's rules decide text in an alphabet of one language, and Han text (by its
         // kana): no scores needed.
@@ -777,6 +778,9 @@ impl NgramScorer {
             prefetch(&table.slots[table.home(prefix.key)]);
         }
         let mut known_letters = [0u32; LANES];
+        // A letter's increment is its log probability (it has no prefix).
+        let written_threshold = (MIN_WRITTEN_LETTER_PROBABILITY.ln() * SCALE) as i16;
+        let mut written_letters = [0u32; LANES];
         let mut sums = [0i32; LANES];
         let count_letters = *orders.start() == 1;
         GATHERED.with(|gathered| {
@@ -809,6 +813,8 @@ impl NgramScorer {
                     Entries::One(entry) => {
                         if counts_letters {
                             known_letters[entry_language(entry)] += 1;
+                            written_letters[entry_language(entry)] +=
+                                u32::from(entry as u16 as i16 >= written_threshold);
                         }
                         lists.push((order as u8, slot, weight));
                     }
@@ -817,6 +823,8 @@ impl NgramScorer {
                         if counts_letters {
                             for entry in entries {
                                 known_letters[entry_language(*entry)] += 1;
+                                written_letters[entry_language(*entry)] +=
+                                    u32::from(*entry as u16 as i16 >= written_threshold);
                             }
                         }
                         lists.push((order as u8, slot, weight));
@@ -833,6 +841,12 @@ impl NgramScorer {
                                 known_letters[lanes.clone()].iter_mut().zip(row)
                             {
                                 *known += u32::from(increment != 0);
+                            }
+                            for (written, &increment) in
+                                written_letters[lanes.clone()].iter_mut().zip(row)
+                            {
+                                *written +=
+                                    u32::from(increment != 0 && increment >= written_threshold);
                             }
                         }
                         rows.push((order as u8, table.payload(slot), weight));
@@ -857,6 +871,18 @@ impl NgramScorer {
                 }
             }
         });
+        if count_letters {
+            let distinct_letters = prefixes
+                .entries
+                .iter()
+                .filter(|prefix| prefix.order == 1)
+                .count();
+            for (unwritten, written) in ranking.unwritten_letters.iter_mut().zip(written_letters) {
+                *unwritten = distinct_letters
+                    .saturating_sub(written as usize)
+                    .min(u16::MAX.into()) as u16;
+            }
+        }
         prefixes.recycle();
 
         let scored_lanes = lanes.start..lanes.end.min(self.languages.len());
@@ -1205,11 +1231,14 @@ mod tests {
         }
     }
 
+    const SHORT_TEXT_LEADERS: usize = 6;
+
     #[test]
     fn lingua_rules_leave_ascii_text_to_the_scores() {
         // A word or two and short phrases whose letters are all ASCII: lingua's character
         // rules (letters with diacritics or of other alphabets) do not apply, so its answer
-        // over every language is the scores' (the detector relies on this to skip lingua).
+        // over every language is the scores'; and the leaders write every letter, so the
+        // detector's letter rule leaves them too.
         let texts = [
             "harbour",
             "good morning",
@@ -1222,7 +1251,10 @@ mod tests {
         ];
         for text in texts {
             let ranking = scorer().rank(text);
-            assert!(ranking.ascii_only, "{text}");
+            assert!(text.is_ascii(), "{text}");
+            for (index, _) in ranking.ranked.iter().take(SHORT_TEXT_LEADERS) {
+                assert_eq!(ranking.unwritten_letters[*index], 0, "{text}");
+            }
             let best = ranking.ranked[0].1;
             let total: f64 = ranking
                 .ranked
@@ -1238,8 +1270,16 @@ mod tests {
                 assert!((ours - theirs).abs() < 0.01, "{text}: {ours} vs {theirs}");
             }
         }
-        assert!(!scorer().rank("buenos días").ascii_only);
-        assert!(!scorer().rank("доброе утро").ascii_only);
+        // English does not write `ż`: one of the text's three distinct letters.
+        let ranking = scorer().rank("żaba");
+        let english = (0..scorer().language_count())
+            .find(|index| scorer().language(*index) == Language::English)
+            .unwrap();
+        let polish = (0..scorer().language_count())
+            .find(|index| scorer().language(*index) == Language::Polish)
+            .unwrap();
+        assert_eq!(ranking.unwritten_letters[english], 1);
+        assert_eq!(ranking.unwritten_letters[polish], 0);
     }
 
     #[test]
