@@ -162,15 +162,20 @@ struct Words {
 
 impl Words {
     fn read(text: &str, table: &CharTable) -> Self {
+        // Buffers of a previous text, kept for their capacity.
+        let (mut lower, mut chars, mut bounds) =
+            WORD_BUFFERS.with(|buffers| std::mem::take(&mut *buffers.borrow_mut()));
+        lower.clear();
+        chars.clear();
+        bounds.clear();
         let mut words = Words {
-            chars: Vec::with_capacity(text.len()),
-            bounds: Vec::new(),
+            chars,
+            bounds,
             alphabet_chars: [0; ALPHABETS.len()],
         };
         // Lower-cased character by character (ASCII, most of most texts, on its own): the same
         // as lingua's `str::to_lowercase` except for a word-final Greek sigma, and Greek is
         // never scored (one language writes it).
-        let mut lower: Vec<char> = Vec::with_capacity(text.len());
         for c in text.chars() {
             if c.is_ascii() {
                 lower.push(c.to_ascii_lowercase());
@@ -212,7 +217,17 @@ impl Words {
             }
             words.bounds.push((start, end));
         }
+        WORD_BUFFERS.with(|buffers| buffers.borrow_mut().0 = lower);
         words
+    }
+
+    /// Hands the buffers back for the next text.
+    fn recycle(self) {
+        WORD_BUFFERS.with(|buffers| {
+            let mut buffers = buffers.borrow_mut();
+            buffers.1 = self.chars;
+            buffers.2 = self.bounds;
+        });
     }
 
     fn letters(&self) -> usize {
@@ -236,6 +251,13 @@ impl Words {
         Some(best)
     }
 }
+
+thread_local! {
+    /// Per thread, reused across texts: the lower-cased text, the words' letters and bounds.
+    static WORD_BUFFERS: std::cell::RefCell<WordBuffers> = std::cell::RefCell::default();
+}
+
+type WordBuffers = (Vec<char>, Vec<char>, Vec<(usize, usize)>);
 
 /// Step of the n-gram hash: a bijection of the running hash for each character, so prefixes
 /// chain (the hash of `abc` extends the hash of `ab`).
@@ -755,6 +777,7 @@ impl NgramScorer {
         if letters == 0
             || alphabet.is_some_and(|alphabet| alphabet_languages == 1 || alphabet == HAN)
         {
+            words.recycle();
             return ranking;
         }
         let orders = if letters >= TRIGRAMS_ONLY_FROM_LETTERS {
@@ -763,6 +786,7 @@ impl NgramScorer {
             1..=MAX_ORDER
         };
         let mut prefixes = PrefixWeights::collect(&words, orders.clone());
+        words.recycle();
 
         // The lookups miss the cache (the tables are ~170 MB): first touch every prefix's
         // home slot, all independent loads the processor overlaps; then find the slots and
@@ -998,11 +1022,13 @@ impl PrefixWeights {
                     for (k, &c) in word[position..position + longest].iter().enumerate() {
                         let order = k + 1;
                         hash = extend(hash, c);
-                        let key = key_bits(hash);
                         let next = weights.entries.len() as u32;
-                        let index = match prefix_index.insert(tagged(key, order), next) {
+                        // The chained hash tells n-grams apart here; the table key (a further
+                        // mix) is needed only for each distinct one.
+                        let index = match prefix_index.insert(tagged(hash, order), next) {
                             Some(existing) => existing,
                             None => {
+                                let key = key_bits(hash);
                                 // A distinct n-gram of an order scored counts once for
                                 // itself (and, below, once for each of its prefixes).
                                 weights.entries.push(PrefixEntry {
@@ -1050,7 +1076,7 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-/// A finished hash made distinct per order, never 0.
+/// A chained hash made distinct per order, never 0.
 #[inline]
 fn tagged(hash: u64, order: usize) -> u64 {
     (hash.wrapping_add(order as u64).rotate_left(7)) | 1
