@@ -773,9 +773,9 @@ impl NgramScorer {
             unwritten_letters: [0; LANES],
         };
         // lingua's rules decide text in an alphabet of one language, and Han text (by its
-        // kana): no scores needed.
+        // kana): no scores needed (nor for an alphabet no language writes: no lanes to add).
         if letters == 0
-            || alphabet.is_some_and(|alphabet| alphabet_languages == 1 || alphabet == HAN)
+            || alphabet.is_some_and(|alphabet| alphabet_languages <= 1 || alphabet == HAN)
         {
             words.recycle();
             return ranking;
@@ -910,6 +910,7 @@ impl NgramScorer {
         prefixes.recycle();
 
         let scored_lanes = lanes.start..lanes.end.min(self.languages.len());
+        ranking.ranked.reserve_exact(scored_lanes.len());
         for (index, sum) in sums
             .iter()
             .enumerate()
