@@ -61,9 +61,8 @@ const MAX_ALTERNATIVES: usize = 3;
 /// (`1 - e^-1`); about 95% at three times that.
 const EVIDENCE_SCALE_LETTERS: f64 = 8.0;
 
-/// A text of fewer trigrams than this (a short sentence) whose scores are unclear goes to
-/// lingua's own detector over the scores' best candidates: its character rules (letters
-/// unique to one language) matter most on such text.
+/// A text of fewer trigrams than this (a short sentence) whose scores are unclear is short
+/// text: the letters it has that a language does not write matter most on such text.
 const MIN_SCORED_TRIGRAMS: usize = 12;
 
 /// Text of at most this many words (a word or two) is short text whatever its scores: its
@@ -328,7 +327,7 @@ impl LanguageDetector {
                 let whatlang_info = self.whatlang_among(sample, &languages);
                 (candidates, whatlang_info)
             };
-            let values = self.softmax_of(&considered, considered.len());
+            let values = self.softmax_of(&considered);
             let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
             return (detection, DetectionPath::ShortText);
         }
@@ -391,12 +390,11 @@ impl LanguageDetector {
         candidates
     }
 
-    /// lingua's probabilities (its softmax of the scores) of the `count` best languages.
-    fn softmax_of(&self, ranked: &[ngram_scorer::Scored], count: usize) -> Vec<(Language, f64)> {
+    /// lingua's probabilities (its softmax of the scores) of these languages, best first.
+    fn softmax_of(&self, ranked: &[ngram_scorer::Scored]) -> Vec<(Language, f64)> {
         let Some(&(_, best)) = ranked.first() else {
             return Vec::new();
         };
-        let ranked = &ranked[..count.min(ranked.len())];
         let total: f64 = ranked
             .iter()
             .map(|(_, score)| relative_likelihood(*score, best))
