@@ -788,10 +788,9 @@ impl NgramScorer {
         let mut prefixes = PrefixWeights::collect(&words, orders.clone());
         words.recycle();
 
-        // The lookups miss the cache (the tables are ~170 MB): first touch every prefix's
-        // home slot, all independent loads the processor overlaps; then find the slots and
-        // gather what they hold (entries copied out, dense rows touched); only then add up,
-        // in two branch-free loops.
+        // The lookups miss the cache (the tables are ~170 MB): first prefetch every prefix's
+        // home slot; then find the slots and prefetch what they point to; only then add up,
+        // rows and lists each in a loop of their own.
         // Only the lanes of the text's alphabet's languages count.
         let lanes = match alphabet {
             Some(alphabet) => self.alphabet_lanes[alphabet].0..self.alphabet_lanes[alphabet].1,
@@ -891,6 +890,7 @@ impl NgramScorer {
                 match self.tables[usize::from(order) - 1].entries_of(slot) {
                     Entries::One(entry) => add(entry),
                     Entries::Many(entries) => entries.iter().copied().for_each(add),
+                    // Rows were added above.
                     Entries::Dense(_) => {}
                 }
             }
@@ -1237,24 +1237,25 @@ mod tests {
             "Het weer was mooi en de kinderen speelden in de tuin",
         ];
         for text in texts {
-            let ranking = scorer().rank(text);
-            let best = ranking.ranked[0].1;
-            let total: f64 = ranking
-                .ranked
-                .iter()
-                .map(|(_, score)| (score - best).exp())
-                .sum();
-            let ours: Vec<(Language, f64)> = ranking
-                .ranked
-                .iter()
-                .take(3)
-                .map(|(index, score)| (scorer().language(*index), (score - best).exp() / total))
-                .collect();
-            let theirs = lingua_probabilities(text);
-            for ((our_language, ours), (their_language, theirs)) in ours.iter().zip(&theirs) {
-                assert_eq!(our_language, their_language, "{text}");
-                assert!((ours - theirs).abs() < 0.01, "{text}: {ours} vs {theirs}");
-            }
+            assert_top_three_are_linguas(text);
+        }
+    }
+
+    /// The scores' three best languages and their probabilities are lingua's.
+    fn assert_top_three_are_linguas(text: &str) {
+        let ranking = scorer().rank(text);
+        let best = ranking.ranked[0].1;
+        let total: f64 = ranking
+            .ranked
+            .iter()
+            .map(|(_, score)| (score - best).exp())
+            .sum();
+        let theirs = lingua_probabilities(text);
+        for ((index, score), (their_language, theirs)) in ranking.ranked.iter().take(3).zip(&theirs)
+        {
+            let ours = (score - best).exp() / total;
+            assert_eq!(scorer().language(*index), *their_language, "{text}");
+            assert!((ours - theirs).abs() < 0.01, "{text}: {ours} vs {theirs}");
         }
     }
 
@@ -1282,20 +1283,7 @@ mod tests {
             for (index, _) in ranking.ranked.iter().take(SHORT_TEXT_LEADERS) {
                 assert_eq!(ranking.unwritten_letters[*index], 0, "{text}");
             }
-            let best = ranking.ranked[0].1;
-            let total: f64 = ranking
-                .ranked
-                .iter()
-                .map(|(_, score)| (score - best).exp())
-                .sum();
-            let theirs = lingua_probabilities(text);
-            for ((index, score), (their_language, theirs)) in
-                ranking.ranked.iter().take(3).zip(&theirs)
-            {
-                let ours = (score - best).exp() / total;
-                assert_eq!(scorer().language(*index), *their_language, "{text}");
-                assert!((ours - theirs).abs() < 0.01, "{text}: {ours} vs {theirs}");
-            }
+            assert_top_three_are_linguas(text);
         }
         // English does not write `ż`: one of the text's three distinct letters.
         let ranking = scorer().rank("żaba");
