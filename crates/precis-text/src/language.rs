@@ -71,7 +71,7 @@ const MAX_WORDS_FOR_SHORT_TEXT_RULE: usize = 2;
 
 /// Short unclear text is weighed among this many of the scores' best languages: the right
 /// one is almost always among them.
-const SHORT_TEXT_CANDIDATES: usize = 6;
+pub(crate) const SHORT_TEXT_CANDIDATES: usize = 6;
 
 /// On short text the scores answer alone only when their best language leads by this much.
 const SHORT_TEXT_CLEAR_MARGIN: f64 = 2.0;

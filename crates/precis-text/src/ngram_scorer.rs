@@ -163,8 +163,11 @@ struct Words {
 impl Words {
     fn read(text: &str, table: &CharTable) -> Self {
         // Buffers of a previous text, kept for their capacity.
-        let (mut lower, mut chars, mut bounds) =
-            WORD_BUFFERS.with(|buffers| std::mem::take(&mut *buffers.borrow_mut()));
+        let WordBuffers {
+            mut lower,
+            mut chars,
+            mut bounds,
+        } = WORD_BUFFERS.with(|buffers| std::mem::take(&mut *buffers.borrow_mut()));
         lower.clear();
         chars.clear();
         bounds.clear();
@@ -217,7 +220,7 @@ impl Words {
             }
             words.bounds.push((start, end));
         }
-        WORD_BUFFERS.with(|buffers| buffers.borrow_mut().0 = lower);
+        WORD_BUFFERS.with(|buffers| buffers.borrow_mut().lower = lower);
         words
     }
 
@@ -225,8 +228,8 @@ impl Words {
     fn recycle(self) {
         WORD_BUFFERS.with(|buffers| {
             let mut buffers = buffers.borrow_mut();
-            buffers.1 = self.chars;
-            buffers.2 = self.bounds;
+            buffers.chars = self.chars;
+            buffers.bounds = self.bounds;
         });
     }
 
@@ -257,7 +260,12 @@ thread_local! {
     static WORD_BUFFERS: std::cell::RefCell<WordBuffers> = std::cell::RefCell::default();
 }
 
-type WordBuffers = (Vec<char>, Vec<char>, Vec<(usize, usize)>);
+#[derive(Default)]
+struct WordBuffers {
+    lower: Vec<char>,
+    chars: Vec<char>,
+    bounds: Vec<(usize, usize)>,
+}
 
 /// Step of the n-gram hash: a bijection of the running hash for each character, so prefixes
 /// chain (the hash of `abc` extends the hash of `ab`).
@@ -1259,8 +1267,6 @@ mod tests {
         }
     }
 
-    const SHORT_TEXT_LEADERS: usize = 6;
-
     #[test]
     fn lingua_rules_leave_ascii_text_to_the_scores() {
         // A word or two and short phrases whose letters are all ASCII: lingua's character
@@ -1280,7 +1286,11 @@ mod tests {
         for text in texts {
             let ranking = scorer().rank(text);
             assert!(text.is_ascii(), "{text}");
-            for (index, _) in ranking.ranked.iter().take(SHORT_TEXT_LEADERS) {
+            for (index, _) in ranking
+                .ranked
+                .iter()
+                .take(crate::language::SHORT_TEXT_CANDIDATES)
+            {
                 assert_eq!(ranking.unwritten_letters[*index], 0, "{text}");
             }
             assert_top_three_are_linguas(text);
