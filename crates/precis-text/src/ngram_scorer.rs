@@ -168,73 +168,42 @@ struct Words {
 impl Words {
     fn read(text: &str, table: &CharTable) -> Self {
         // Buffers of a previous text, kept for their capacity.
-        let WordBuffers {
-            mut lower,
-            mut chars,
-            mut bounds,
-        } = WORD_BUFFERS.with(|buffers| std::mem::take(&mut *buffers.borrow_mut()));
-        lower.clear();
+        let WordBuffers { mut chars, mut bounds } =
+            WORD_BUFFERS.with(|buffers| std::mem::take(&mut *buffers.borrow_mut()));
         chars.clear();
         bounds.clear();
-        let mut words = Words {
-            chars,
-            bounds,
-            alphabet_chars: [0; ALPHABETS.len()],
+        let mut reader = WordReader {
+            table,
+            words: Words {
+                chars,
+                bounds,
+                alphabet_chars: [0; ALPHABETS.len()],
+            },
+            word: None,
         };
         // Lower-cased character by character (ASCII, most of most texts, on its own): the same
         // as lingua's `str::to_lowercase` except for a word-final Greek sigma, and Greek is
         // never scored (one language writes it).
         for c in text.chars() {
             if c.is_ascii() {
-                lower.push(c.to_ascii_lowercase());
+                reader.step(c.to_ascii_lowercase());
             } else {
-                lower.extend(c.to_lowercase());
-            }
-        }
-        let mut next = 0;
-        while next < lower.len() {
-            let c = lower[next];
-            next += 1;
-            let class = table.get(c);
-            let alternatives = class & ((1 << (LETTER_ALTERNATIVE + 1)) - 1);
-            if alternatives == 0 {
-                continue;
-            }
-            // The regex takes the first alternative that matches, and a run as far as it goes.
-            let first = alternatives.trailing_zeros() as usize;
-            let runs = first == LETTER_ALTERNATIVE || WORD_ALTERNATIVES[first].1;
-            let start = words.chars.len();
-            let mut alphabet = class >> ALPHABET_SHIFT;
-            words.chars.push(c);
-            if runs {
-                while let Some(&following) = lower.get(next) {
-                    let following_class = table.get(following);
-                    if following_class & (1 << first) == 0 {
-                        break;
-                    }
-                    if following_class >> ALPHABET_SHIFT != alphabet {
-                        alphabet = 0;
-                    }
-                    words.chars.push(following);
-                    next += 1;
+                for lower in c.to_lowercase() {
+                    reader.step(lower);
                 }
             }
-            let end = words.chars.len();
-            if alphabet != 0 {
-                words.alphabet_chars[alphabet as usize - 1] += end - start;
-            }
-            words.bounds.push((start, end));
         }
-        WORD_BUFFERS.with(|buffers| buffers.borrow_mut().lower = lower);
-        words
+        reader.end_word();
+        reader.words
     }
 
     /// Hands the buffers back for the next text.
     fn recycle(self) {
         WORD_BUFFERS.with(|buffers| {
-            let mut buffers = buffers.borrow_mut();
-            buffers.chars = self.chars;
-            buffers.bounds = self.bounds;
+            *buffers.borrow_mut() = WordBuffers {
+                chars: self.chars,
+                bounds: self.bounds,
+            }
         });
     }
 
@@ -276,14 +245,70 @@ impl Words {
     }
 }
 
+/// Splits lower-cased characters into words as lingua's word pattern does, one at a time.
+struct WordReader<'t> {
+    table: &'t CharTable,
+    words: Words,
+    /// The word being read: the pattern alternative it matched, whether that alternative is
+    /// a run, and its alphabet + 1 (0 once its letters are of several).
+    word: Option<(u32, bool, u32)>,
+}
+
+impl WordReader<'_> {
+    #[inline]
+    fn step(&mut self, c: char) {
+        let class = self.table.get(c);
+        if let Some((first, runs, alphabet)) = &mut self.word {
+            // The regex takes the first alternative that matches, and a run as far as it goes.
+            if *runs && class & (1 << *first) != 0 {
+                if class >> ALPHABET_SHIFT != *alphabet {
+                    *alphabet = 0;
+                }
+                self.words.chars.push(c);
+                return;
+            }
+            self.end_word();
+        }
+        let alternatives = class & ((1 << (LETTER_ALTERNATIVE + 1)) - 1);
+        if alternatives == 0 {
+            return;
+        }
+        let first = alternatives.trailing_zeros();
+        let runs = first as usize == LETTER_ALTERNATIVE || WORD_ALTERNATIVES[first as usize].1;
+        self.words
+            .bounds
+            .push((self.words.chars.len(), self.words.chars.len()));
+        self.words.chars.push(c);
+        self.word = Some((first, runs, class >> ALPHABET_SHIFT));
+        if !runs {
+            self.end_word();
+        }
+    }
+
+    /// Closes the word being read, if any.
+    #[inline]
+    fn end_word(&mut self) {
+        let Some((_, _, alphabet)) = self.word.take() else {
+            return;
+        };
+        let end = self.words.chars.len();
+        let Some(bounds) = self.words.bounds.last_mut() else {
+            return;
+        };
+        bounds.1 = end;
+        if alphabet != 0 {
+            self.words.alphabet_chars[alphabet as usize - 1] += end - bounds.0;
+        }
+    }
+}
+
 thread_local! {
-    /// Per thread, reused across texts: the lower-cased text, the words' letters and bounds.
+    /// Per thread, reused across texts: the words' letters and bounds.
     static WORD_BUFFERS: std::cell::RefCell<WordBuffers> = std::cell::RefCell::default();
 }
 
 #[derive(Default)]
 struct WordBuffers {
-    lower: Vec<char>,
     chars: Vec<char>,
     bounds: Vec<(usize, usize)>,
 }
