@@ -4,14 +4,14 @@
 //!    computes lingua's high-accuracy n-gram scores of all 75 languages in one pass over the
 //!    text (one hash lookup per distinct n-gram prefix instead of one finite-state lookup per
 //!    n-gram and language): the same sums lingua computes, about a hundred times faster.
-//!    A text is read in two halves (by letters, at a word boundary; the first half at least
-//!    `EARLY_ANSWER_MIN_LETTERS` letters): when the first half's best language already leads
-//!    by `EARLY_ANSWER_MARGIN` (odds of 20 to 1), that is the answer and the rest is not
-//!    read. Most sentences are that clear by their middle, and the
-//!    rest would cost as much again; otherwise the rest is added to the first half's sums, so
-//!    the scores are the whole text's, at no extra cost. A text whose first half is clearly
-//!    in one language and whose second half is in another is answered by its first half.
-//!    Text scored by trigrams alone (`TRIGRAMS_ONLY_FROM_LETTERS` letters) is read whole.
+//!    A text is read in steps of `EARLY_ANSWER_STEP_LETTERS` letters (whole words): when
+//!    after a step the best language already leads by `EARLY_ANSWER_MARGIN` (odds of 20 to
+//!    1), that is the answer and the rest is not read. Most sentences are that clear well
+//!    before their end, and the rest would cost as much again; otherwise each step adds to the
+//!    sums of the steps before, so at the end the scores are the whole text's, at no extra
+//!    cost. A text whose beginning is clearly in one language and whose rest is in another is
+//!    answered by its beginning. Text scored by trigrams alone (`TRIGRAMS_ONLY_FROM_LETTERS`
+//!    letters) is read whole.
 //! 2. **lingua's rules.** An alphabet written by one language names it (Greek, Hangul, …);
 //!    Han text with kana is Japanese, Han alone Chinese; otherwise only the languages written
 //!    in the text's main alphabet are ranked.
@@ -117,9 +117,9 @@ pub enum DetectionPath {
     SingleLanguageScript,
     /// lingua's n-gram scores gave a clear answer.
     Scores,
-    /// lingua's n-gram scores of the text's first half gave an answer so clear that the rest
+    /// lingua's n-gram scores of the text's beginning gave an answer so clear that the rest
     /// was not read.
-    FirstHalfScores,
+    ScoresOfBeginning,
     /// lingua's n-gram scores were close: whatlang voted.
     ScoresAndWhatlang,
     /// lingua's own detector, for text in no alphabet it knows (whatlang's for scripts it
@@ -351,8 +351,8 @@ impl LanguageDetector {
             .get(1)
             .map_or(f64::NEG_INFINITY, |(_, score)| *score);
         if best_score - second_score >= WHATLANG_CAN_DECIDE {
-            let path = if ranking.read_first_half_only {
-                DetectionPath::FirstHalfScores
+            let path = if ranking.stopped_early {
+                DetectionPath::ScoresOfBeginning
             } else {
                 DetectionPath::Scores
             };
@@ -709,7 +709,10 @@ mod tests {
             let (detection, path) = detector().detect_with_trace(text);
             assert_eq!(detection.iso639_1, expected, "{text}");
             assert!(
-                matches!(path, DetectionPath::Scores | DetectionPath::FirstHalfScores),
+                matches!(
+                    path,
+                    DetectionPath::Scores | DetectionPath::ScoresOfBeginning
+                ),
                 "{text}: {path:?}"
             );
             assert!(detection.confidence > 0.9, "{detection:?}");

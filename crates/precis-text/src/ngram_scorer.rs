@@ -19,10 +19,10 @@
 //! what they point to, then adds up; the languages of one alphabet are neighbouring lanes of a
 //! dense row, so a text adds only its alphabet's lanes.
 //!
-//! A text is scored in two steps, its first half and then the rest, and the rest is skipped
-//! when the first half's answer is already clear ([`EARLY_ANSWER_MARGIN`]). The second step
-//! adds the new prefixes, and for the first half's prefixes the growth of their weights (the
-//! rest's n-grams extend them): the sums are then exactly the whole text's.
+//! A text is scored in steps of [`EARLY_ANSWER_STEP_LETTERS`] letters, and the rest is skipped
+//! once the answer is already clear ([`EARLY_ANSWER_MARGIN`]). Each step adds its new
+//! prefixes, and for the earlier steps' prefixes the growth of their weights (later n-grams
+//! extend them): after the last step the sums are exactly the whole text's.
 
 use fst::Streamer;
 use lingua::Language;
@@ -231,20 +231,22 @@ impl Words {
         self.chars.len()
     }
 
-    /// Where the first half of the text's letters ends (after that word), if the text has a
-    /// second half and the first holds at least [`EARLY_ANSWER_MIN_LETTERS`] letters. Text
-    /// scored by trigrams alone is read whole: those scores are plain sums (not divided by the
-    /// letters known), so a lead in them says less than the same lead with orders 1 to 5; and
-    /// without lingua's character rules (which the scorer leaves out) they favour a language
-    /// that knows few of the text's letters (an n-gram a language does not know at all costs
-    /// it nothing), which half of such a text may not outweigh.
-    fn first_half_end(&self) -> Option<usize> {
+    /// The end (a word index) of the step of reading that starts at word `start`: after the
+    /// first word that completes [`EARLY_ANSWER_STEP_LETTERS`] letters, or the end of the
+    /// text. Text scored by trigrams alone is read in one step: those scores are plain sums
+    /// (not divided by the letters known), so a lead in them says less than the same lead with
+    /// orders 1 to 5; and without lingua's character rules (which the scorer leaves out) they
+    /// favour a language that knows few of the text's letters (an n-gram a language does not
+    /// know at all costs it nothing), which part of such a text may not outweigh.
+    fn step_end(&self, start: usize) -> usize {
         if self.letters() >= TRIGRAMS_ONLY_FROM_LETTERS {
-            return None;
+            return self.bounds.len();
         }
-        let half = self.letters().div_ceil(2).max(EARLY_ANSWER_MIN_LETTERS);
-        let end = self.bounds.iter().position(|(_, end)| *end >= half)? + 1;
-        (end < self.bounds.len()).then_some(end)
+        let read = start.checked_sub(1).map_or(0, |last| self.bounds[last].1);
+        self.bounds[start..]
+            .iter()
+            .position(|(_, end)| *end >= read + EARLY_ANSWER_STEP_LETTERS)
+            .map_or(self.bounds.len(), |index| start + index + 1)
     }
 
     /// The alphabet most of the text is written in, as lingua decides it: `None` when no word
@@ -742,8 +744,9 @@ pub(crate) struct Ranking {
     /// (its model gives them a probability under [`MIN_WRITTEN_LETTER_PROBABILITY`], or
     /// none); counted for text under [`TRIGRAMS_ONLY_FROM_LETTERS`] letters, else 0.
     pub(crate) unwritten_letters: [u16; LANES],
-    /// The scores are those of the text's first half, whose answer was already clear.
-    pub(crate) read_first_half_only: bool,
+    /// The scores are those of the text's beginning, whose answer was already clear: the
+    /// rest was not read.
+    pub(crate) stopped_early: bool,
 }
 
 /// How much of a text [`NgramScorer::rank_reading`] reads.
@@ -752,23 +755,23 @@ enum Reading {
     /// The whole text at once (what lingua does; tests compare the two).
     #[cfg(test)]
     Whole,
-    /// The first half, and the rest only when the first half's answer is not clear.
+    /// Step by step, until the answer is clear.
     StopWhenClear,
-    /// The first half, then the rest (the same sums as `Whole`, added in two steps).
+    /// Step by step to the end (the same sums as `Whole`, added in steps).
     #[cfg(test)]
-    InHalves,
+    InSteps,
 }
 
-/// A text's first half is scored on its own only when it has at least this many letters
-/// (below, a few words, its scores are less sure than the margin says).
-pub(crate) const EARLY_ANSWER_MIN_LETTERS: usize = 30;
+/// A text is read in steps of at least this many letters (whole words): a few words, whose
+/// scores can already settle the answer; fewer would say less than the margin claims.
+pub(crate) const EARLY_ANSWER_STEP_LETTERS: usize = 30;
 
-/// The rest of a text is not read when its first half's best language leads the second by
+/// The rest of a text is not read when, after a step, the best language leads the second by
 /// at least this much (natural log, on lingua's scores): odds of e^3 ≈ 20 to 1, where the
 /// detector answers a whole text by the scores alone from 2 to 1. Chosen on the team's
-/// development lines: from 3 on, none of the 1,800 lines changed answer (at 2 ln 2, two
-/// did). Most sentences are that clear by their middle; reading the rest would cost as much
-/// again for the same answer.
+/// development lines: from 3 on, none of the 1,800 lines changed answer (at 2 ln 2, with the
+/// text read in halves, two did). Most sentences are that clear well before their end;
+/// reading the rest would cost as much again for the same answer.
 pub(crate) const EARLY_ANSWER_MARGIN: f64 = 3.0;
 
 /// Whether the best of `ranked` (in no order) leads the second by [`EARLY_ANSWER_MARGIN`].
@@ -1090,9 +1093,8 @@ impl NgramScorer {
         self.language_alphabets[index] & (1 << alphabet) != 0
     }
 
-    /// lingua's n-gram scores of `text` for every language written in its alphabet, read
-    /// whole or, when its first half already gives a clear answer, that half only (see
-    /// [`EARLY_ANSWER_MARGIN`]). Linear in the text.
+    /// lingua's n-gram scores of `text` for every language written in its alphabet, read in
+    /// steps until the answer is clear (see [`EARLY_ANSWER_MARGIN`]). Linear in the text.
     pub(crate) fn rank(&self, text: &str) -> Ranking {
         self.rank_reading(text, Reading::StopWhenClear)
     }
@@ -1128,7 +1130,7 @@ impl NgramScorer {
             alphabet_languages,
             kana,
             unwritten_letters: [0; LANES],
-            read_first_half_only: false,
+            stopped_early: false,
         };
         // lingua's rules decide text in an alphabet of one language, and Han text (by its
         // kana): no scores needed (nor for an alphabet no language writes: no lanes to add).
@@ -1149,15 +1151,6 @@ impl NgramScorer {
             None => 0..LANES,
         };
         let word_count = words.bounds.len();
-        let first_half_end = match reading {
-            #[cfg(test)]
-            Reading::Whole => None,
-            _ => words.first_half_end(),
-        };
-        let parts = match first_half_end {
-            Some(end) => [0..end, end..word_count],
-            None => [0..word_count, word_count..word_count],
-        };
         let mut tally = Tally {
             sums: [0; LANES],
             known_letters: [0; LANES],
@@ -1169,19 +1162,26 @@ impl NgramScorer {
             let mut gathered = gathered.borrow_mut();
             gathered.rows.clear();
             gathered.lists.clear();
-            for part in parts.iter().filter(|part| !part.is_empty()) {
+            let mut start = 0;
+            loop {
+                let end = match reading {
+                    #[cfg(test)]
+                    Reading::Whole => word_count,
+                    _ => words.step_end(start),
+                };
                 let first_new = prefixes.entries.len();
-                prefixes.add_words(&words, part.clone(), orders.clone());
+                prefixes.add_words(&words, start..end, orders.clone());
                 self.find_new(&mut prefixes, first_new, &mut gathered, &mut tally, &lanes);
                 self.add_weight_changes(&mut prefixes, &gathered, &mut tally.sums, &lanes);
                 self.rank_lanes(&tally, alphabet, &lanes, &mut ranking.ranked);
-                if reading == Reading::StopWhenClear
-                    && part.end < word_count
-                    && leader_is_clear(&ranking.ranked)
-                {
-                    ranking.read_first_half_only = true;
+                if end >= word_count {
                     break;
                 }
+                if reading == Reading::StopWhenClear && leader_is_clear(&ranking.ranked) {
+                    ranking.stopped_early = true;
+                    break;
+                }
+                start = end;
             }
         });
         words.recycle();
@@ -1639,7 +1639,7 @@ mod tests {
 
     #[test]
     fn scores_added_in_two_steps_are_the_whole_texts() {
-        // The second half's n-grams extend prefixes of the first half's: their weights grow,
+        // A later step's n-grams extend prefixes of earlier steps': their weights grow,
         // and what was already added must not be added twice.
         let texts = [
             "The committee will publish its report on the state of the harbour next month",
@@ -1648,34 +1648,34 @@ mod tests {
         ];
         for text in texts {
             let words = Words::read(text, &scorer().chars);
-            assert!(words.first_half_end().is_some(), "{text}");
+            assert!(words.step_end(0) < words.bounds.len(), "{text}");
             words.recycle();
-            let in_halves = scorer().rank_reading(text, Reading::InHalves);
+            let in_steps = scorer().rank_reading(text, Reading::InSteps);
             let whole = scorer().rank_reading(text, Reading::Whole);
-            assert!(!in_halves.read_first_half_only, "{text}");
-            assert_eq!(sorted_scores(in_halves), sorted_scores(whole), "{text}");
+            assert!(!in_steps.stopped_early, "{text}");
+            assert_eq!(sorted_scores(in_steps), sorted_scores(whole), "{text}");
         }
     }
 
     #[test]
-    fn a_clear_first_half_answers_alone() {
+    fn a_clear_beginning_answers_alone() {
         let text = "The weather was fine and the children played in the garden while their \
                     parents were talking with the neighbours about the new school";
         let early = scorer().rank(text);
-        assert!(early.read_first_half_only);
+        assert!(early.stopped_early);
         let whole = scorer().rank_whole(text);
-        assert!(!whole.read_first_half_only);
+        assert!(!whole.stopped_early);
         let (early, whole) = (sorted_scores(early), sorted_scores(whole));
         assert_eq!(scorer().language(early[0].0), Language::English);
         assert_eq!(early[0].0, whole[0].0);
         assert!(early[0].1 - early[1].1 >= EARLY_ANSWER_MARGIN);
-        // Another first half: scored too.
+        // Only the beginning was scored.
         assert_ne!(early, whole);
     }
 
     #[test]
     fn text_scored_by_trigrams_is_read_whole() {
-        // On its first half, Xhosa, which knows none of `ə`, `ğ`, `ı`, … (so loses nothing on
+        // On its beginning, Xhosa, which knows none of `ə`, `ğ`, `ı`, … (so loses nothing on
         // them), leads this Azerbaijani text by trigrams; the whole text is Azerbaijani.
         let text = "Uşaq olanda babam hər yay məni özü ilə dağa aparardı ki, kəklikotu yığaq, \
                     və mən o sakit, günəşli günləri indi də böyük həsrətlə xatırlayıram. \
@@ -1684,22 +1684,18 @@ mod tests {
                     xoşbəxtlikdən xəsarət alan olmayıb.";
         assert!(Words::read(text, &scorer().chars).letters() >= TRIGRAMS_ONLY_FROM_LETTERS);
         let ranking = scorer().rank(text);
-        assert!(!ranking.read_first_half_only);
+        assert!(!ranking.stopped_early);
         let best = sorted_scores(ranking)[0].0;
         assert_eq!(scorer().language(best), Language::Azerbaijani);
     }
 
     #[test]
-    fn an_unclear_first_half_reads_the_rest() {
-        // Bosnian and Croatian share nearly every word of this first half.
+    fn an_unclear_beginning_reads_the_rest() {
+        // Bosnian and Croatian share nearly every word of this text.
         let text = "Vlada je u ponedjeljak objavila da će novi zakon stupiti na snagu \
                     sljedećeg mjeseca, nakon što ga usvoji parlament u Sarajevu";
         let ranking = scorer().rank(text);
-        assert!(
-            !ranking.read_first_half_only,
-            "{:?}",
-            sorted_scores(ranking)
-        );
+        assert!(!ranking.stopped_early, "{:?}", sorted_scores(ranking));
         assert_eq!(
             sorted_scores(scorer().rank(text)),
             sorted_scores(scorer().rank_whole(text))
