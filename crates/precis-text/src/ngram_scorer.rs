@@ -550,7 +550,7 @@ enum Entries<'t> {
 
 /// `sums[lane] += weight × row[lane]`, for lanes in whole [`LANE_GROUP`]s and a weight of at
 /// least 0: with AVX2 where the processor has it (`avx2`, from [`has_avx2`]), else SSE2.
-#[inline]
+#[cfg(test)]
 fn add_weighted_row_with(avx2: bool, sums: &mut [i32], row: &[i16], weight: i16) {
     debug_assert!(weight >= 0);
     #[cfg(target_arch = "x86_64")]
@@ -579,6 +579,7 @@ fn has_avx2() -> bool {
 /// The processor must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[inline]
 unsafe fn add_weighted_row_avx2(sums: &mut [i32], row: &[i16], weight: i16) {
     use std::arch::x86_64::{
         __m128i, __m256i, _mm256_add_epi32, _mm256_cvtepi16_epi32, _mm256_loadu_si256,
@@ -1017,29 +1018,17 @@ impl NgramScorer {
         sums: &mut [i32; LANES],
         lanes: &std::ops::Range<usize>,
     ) {
-        let mut unadded = |entry: u32| -> i16 {
-            let prefix = &mut prefixes.entries[entry as usize];
-            let change = prefix.weight - prefix.added;
-            prefix.added = prefix.weight;
-            // At most 5 × MAX_SAMPLE_BYTES distinct n-grams: within i16.
-            change.min(i16::MAX as u32) as i16
-        };
-        for &(order, row, entry) in &gathered.rows {
-            let weight = unadded(entry);
-            if weight == 0 {
-                continue;
-            }
-            let dense = &self.tables[usize::from(order) - 1].dense;
-            let row = &dense[row as usize * LANES..(row as usize + 1) * LANES];
-            add_weighted_row_with(
-                self.avx2,
-                &mut sums[lanes.clone()],
-                &row[lanes.clone()],
-                weight,
-            );
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is true only when the processor has AVX2 (see `has_avx2`).
+            unsafe { self.add_row_weight_changes_avx2(prefixes, &gathered.rows, sums, lanes) };
+        } else {
+            self.add_row_weight_changes::<false>(prefixes, &gathered.rows, sums, lanes);
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.add_row_weight_changes::<false>(prefixes, &gathered.rows, sums, lanes);
         for &(order, slot, entry) in &gathered.lists {
-            let weight = unadded(entry);
+            let weight = prefixes.take_unadded(entry);
             if weight == 0 {
                 continue;
             }
@@ -1052,6 +1041,51 @@ impl NgramScorer {
                 // Rows are added above.
                 Entries::Dense(_) => {}
             }
+        }
+    }
+
+    /// The rows' part of [`Self::add_weight_changes`], compiled for AVX2.
+    ///
+    /// # Safety
+    /// The processor must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_row_weight_changes_avx2(
+        &self,
+        prefixes: &mut PrefixWeights,
+        rows: &[(u8, u32, u32)],
+        sums: &mut [i32; LANES],
+        lanes: &std::ops::Range<usize>,
+    ) {
+        self.add_row_weight_changes::<true>(prefixes, rows, sums, lanes);
+    }
+
+    /// Adds each gathered row times its prefix's weight not added yet; with AVX2 only when
+    /// inlined into [`Self::add_row_weight_changes_avx2`].
+    #[inline(always)]
+    fn add_row_weight_changes<const AVX2: bool>(
+        &self,
+        prefixes: &mut PrefixWeights,
+        rows: &[(u8, u32, u32)],
+        sums: &mut [i32; LANES],
+        lanes: &std::ops::Range<usize>,
+    ) {
+        for &(order, row, entry) in rows {
+            let weight = prefixes.take_unadded(entry);
+            if weight == 0 {
+                continue;
+            }
+            let dense = &self.tables[usize::from(order) - 1].dense;
+            let row = &dense[row as usize * LANES..(row as usize + 1) * LANES];
+            let (sums, row) = (&mut sums[lanes.clone()], &row[lanes.clone()]);
+            #[cfg(target_arch = "x86_64")]
+            if AVX2 {
+                // SAFETY: AVX2 is only true in the function compiled for AVX2, called only
+                // when the processor has it.
+                unsafe { add_weighted_row_avx2(sums, row, weight) };
+                continue;
+            }
+            add_weighted_row(sums, row, weight);
         }
     }
 
@@ -1346,6 +1380,17 @@ impl PrefixWeights {
                 self.entries[parent as usize].weight += self.entries[index].weight;
             }
         }
+    }
+
+    /// The part of the weight of prefix `entry` that the sums do not hold yet, now marked as
+    /// held.
+    #[inline]
+    fn take_unadded(&mut self, entry: u32) -> i16 {
+        let prefix = &mut self.entries[entry as usize];
+        let change = prefix.weight - prefix.added;
+        prefix.added = prefix.weight;
+        // At most 5 × MAX_SAMPLE_BYTES distinct n-grams: within i16.
+        change.min(i16::MAX as u32) as i16
     }
 
     /// Hands the list back for the next text (its allocation is reused).
