@@ -1298,10 +1298,11 @@ struct PrefixEntry {
     parent: u32,
     /// Its slot in the table, once found (tables have fewer than 2^32 slots).
     slot: u32,
-    /// How many distinct n-grams (of the orders scored) of the words read so far it begins.
-    weight: u32,
+    /// How many distinct n-grams (of the orders scored) of the words read so far it begins:
+    /// at most 5 per letter, so within 16 bits for a detector's sample (saturating beyond).
+    weight: u16,
     /// How much of `weight` the sums hold.
-    added: u32,
+    added: u16,
     /// Its length in characters.
     order: u8,
 }
@@ -1374,12 +1375,14 @@ impl PrefixWeights {
         // its prefixes. Children come after their parent: in reverse, each entry's count is
         // complete when it is handed to its parent.
         for entry in &mut self.entries {
-            entry.weight = u32::from(usize::from(entry.order) >= lowest);
+            entry.weight = u16::from(usize::from(entry.order) >= lowest);
         }
         for index in (0..self.entries.len()).rev() {
             let parent = self.entries[index].parent;
             if parent != NO_PARENT {
-                self.entries[parent as usize].weight += self.entries[index].weight;
+                let weight = self.entries[index].weight;
+                let parent = &mut self.entries[parent as usize];
+                parent.weight = parent.weight.saturating_add(weight);
             }
         }
     }
@@ -1392,7 +1395,7 @@ impl PrefixWeights {
         let change = prefix.weight - prefix.added;
         prefix.added = prefix.weight;
         // At most 5 × MAX_SAMPLE_BYTES distinct n-grams: within i16.
-        change.min(i16::MAX as u32) as i16
+        change.min(i16::MAX as u16) as i16
     }
 
     /// Hands the list back for the next text (its allocation is reused).
@@ -1516,7 +1519,7 @@ mod tests {
         };
         let words = Words::read("aaaa aaaa", &scorer().chars);
         let weights = collect(&words, 1..=MAX_ORDER);
-        let by_order: Vec<(u8, u32)> = weights
+        let by_order: Vec<(u8, u16)> = weights
             .entries
             .iter()
             .map(|entry| (entry.order, entry.weight))
@@ -1525,7 +1528,7 @@ mod tests {
         assert_eq!(by_order, [(1, 4), (2, 3), (3, 2), (4, 1)]);
 
         let trigrams_only = collect(&words, 3..=3);
-        let by_order: Vec<(u8, u32)> = trigrams_only
+        let by_order: Vec<(u8, u16)> = trigrams_only
             .entries
             .iter()
             .map(|entry| (entry.order, entry.weight))
