@@ -31,8 +31,9 @@
 //!    models; on letters all ASCII it leaves the scores, so the answer is lingua's (a test
 //!    checks this). whatlang votes as above.
 //!
-//! Text in no alphabet lingua knows goes to lingua's own detector; scripts lingua does not
-//! know (Ethiopic, Kannada, …) are answered by whatlang alone.
+//! Text in which no alphabet dominates by lingua's count (as many Thai letters as Latin ones
+//! in words of one alphabet, say) takes whatlang's script, which counts every letter; scripts
+//! lingua does not know (Ethiopic, Kannada, …) are answered by whatlang alone.
 //! Confidence is the probability scaled by how much evidence the text holds (letters seen), so
 //! two letters never give a confident answer; under [`MIN_LETTERS`] letters the answer is
 //! `und` unless the script belongs to one language only. Only the first [`MAX_SAMPLE_BYTES`]
@@ -44,7 +45,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use lingua::{Language, LanguageDetectorBuilder};
+use lingua::Language;
 use serde::Serialize;
 
 use crate::ngram_scorer::{self, NgramScorer, ALPHABETS, HAN};
@@ -122,9 +123,8 @@ pub enum DetectionPath {
     ScoresOfBeginning,
     /// lingua's n-gram scores were close: whatlang voted.
     ScoresAndWhatlang,
-    /// lingua's own detector, for text in no alphabet it knows (whatlang's for scripts it
-    /// has no model of).
-    Lingua,
+    /// A script lingua has no model of (Ethiopic, Kannada, …): whatlang's answer.
+    WhatlangOnly,
     /// A word or two, or short text whose scores are unclear: the scores of the best
     /// candidates that write every letter of the text, whatlang voting.
     ShortText,
@@ -206,7 +206,6 @@ pub fn lingua_language_of(lang: whatlang::Lang) -> Option<Language> {
 
 /// Detects the language of articles and of short passages such as quotes.
 pub struct LanguageDetector {
-    lingua: lingua::LanguageDetector,
     /// whatlang restricted to the languages lingua knows, so its vote always names one.
     whatlang_all: whatlang::Detector,
     /// whatlang's language → lingua's language.
@@ -228,13 +227,11 @@ impl Default for LanguageDetector {
 impl LanguageDetector {
     /// Builds the detector (see the module docs for the cost).
     pub fn new() -> Self {
-        let lingua = LanguageDetectorBuilder::from_all_languages().build();
         let from_whatlang: HashMap<whatlang::Lang, Language> = whatlang::Lang::all()
             .iter()
             .filter_map(|&lang| lingua_language_of(lang).map(|language| (lang, language)))
             .collect();
         LanguageDetector {
-            lingua,
             whatlang_all: whatlang::Detector::with_allowlist(
                 from_whatlang.keys().copied().collect(),
             ),
@@ -279,19 +276,27 @@ impl LanguageDetector {
     /// [`detect`](Self::detect), and which stage of the cascade gave the answer.
     pub fn detect_with_trace(&self, text: &str) -> (Detection, DetectionPath) {
         let sample = prefix_on_char_boundary(text, MAX_SAMPLE_BYTES);
-        let ranking = self.scorer.rank(sample);
+        let mut ranking = self.scorer.rank(sample);
         let letters = ranking.letters;
         if letters == 0 {
             return (Detection::undetermined(""), DetectionPath::NoLetters);
         }
-        let Some(alphabet) = ranking.alphabet else {
-            // No alphabet lingua knows dominates: lingua itself, and for scripts it has no
-            // model of, whatlang's answer.
-            let script = whatlang::detect_script(sample);
-            let script = script.as_ref().map_or("", |script| script.name());
-            let values = self.lingua.compute_language_confidence_values(sample);
-            let detection = self.fuse(values, sample, script, letters, None);
-            return (detection, DetectionPath::Lingua);
+        let alphabet = match ranking.alphabet {
+            Some(alphabet) => alphabet,
+            None => {
+                // No alphabet dominates by lingua's count (as many letters of two, in words of
+                // one alphabet) or none lingua knows: whatlang's script, which counts every
+                // letter, names it, and the scores (of every language) are narrowed to it.
+                let script = whatlang::detect_script(sample);
+                let script_name = script.as_ref().map_or("", |script| script.name());
+                let Some(alphabet) = ALPHABETS.iter().position(|(_, name)| *name == script_name)
+                else {
+                    let detection = self.detect_with_whatlang_only(sample, script_name, letters);
+                    return (detection, DetectionPath::WhatlangOnly);
+                };
+                self.narrow_to_alphabet(&mut ranking, alphabet);
+                alphabet
+            }
         };
         let script_name = ALPHABETS[alphabet].1;
 
@@ -344,7 +349,7 @@ impl LanguageDetector {
         }
         let Some(&(_, best_score)) = ranking.ranked.first() else {
             let detection = self.detect_with_whatlang_only(sample, script_name, letters);
-            return (detection, DetectionPath::Lingua);
+            return (detection, DetectionPath::WhatlangOnly);
         };
         let second_score = ranking
             .ranked
@@ -381,6 +386,18 @@ impl LanguageDetector {
         let whatlang_info = self.whatlang_among(sample, &leaders);
         let detection = self.fuse(values, sample, script_name, letters, whatlang_info.as_ref());
         (detection, DetectionPath::ScoresAndWhatlang)
+    }
+
+    /// Keeps the languages of `ranking` written in `alphabet` (all were scored), in its order.
+    fn narrow_to_alphabet(&self, ranking: &mut ngram_scorer::Ranking, alphabet: usize) {
+        ranking
+            .ranked
+            .retain(|(index, _)| self.scorer.writes(*index, alphabet));
+        ranking.ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        ranking.alphabet = Some(alphabet);
+        ranking.alphabet_languages = (0..self.scorer.language_count())
+            .filter(|index| self.scorer.writes(*index, alphabet))
+            .count();
     }
 
     /// The `count` best languages (all when `count` exceeds them), keeping only those that
@@ -790,6 +807,19 @@ mod tests {
         let (korean, _) = detector()
             .detect_with_trace("장관은 화요일 노조와의 협상이 다음 주에 재개될 것이라고 말했다.");
         assert_eq!(korean.iso639_1, "ko");
+    }
+
+    #[test]
+    fn a_tie_of_alphabets_is_settled_by_whatlangs_script() {
+        // As many Thai letters as Latin ones in words of one alphabet (lingua's count), but
+        // more Thai letters in all (the last word mixes both): whatlang's script is Thai, a
+        // language of its own.
+        let text = "ภาษาไทย English Aไทย";
+        let ranking = detector().scorer.rank(text);
+        assert_eq!(ranking.alphabet, None, "{text}");
+        let (detection, path) = detector().detect_with_trace(text);
+        assert_eq!(detection.iso639_1, "th", "{detection:?}");
+        assert_eq!(path, DetectionPath::SingleLanguageScript);
     }
 
     #[test]
