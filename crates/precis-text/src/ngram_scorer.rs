@@ -14,7 +14,7 @@
 //! scores every language at once, and a prefix no language knows ends its chain. The sums are
 //! lingua's own, to within 1/[`SCALE`] nat per n-gram (log probabilities are held as integers).
 //!
-//! The tables are built from the model bytes once per detector (about 170 MB, ~1.5 s on one
+//! The tables are built from the model bytes once per detector (about 235 MB, ~1.5 s on one
 //! core). Scoring a text prefetches every prefix's slot, then finds the slots and prefetches
 //! what they point to, then adds up; the languages of one alphabet are neighbouring lanes of a
 //! dense row, so a text adds only its alphabet's lanes.
@@ -941,7 +941,7 @@ impl NgramScorer {
         tally: &mut Tally,
         lanes: &std::ops::Range<usize>,
     ) {
-        // The lookups miss the cache (the tables are ~170 MB): first prefetch every new
+        // The lookups miss the cache (the tables are ~235 MB): first prefetch every new
         // prefix's home slot; then find the slots and prefetch what they point to.
         for prefix in &prefixes.entries[first_new..] {
             let table = &self.tables[usize::from(prefix.order) - 1];
