@@ -56,6 +56,11 @@ fn main() {
     let started = Instant::now();
     let precis = LanguageDetector::new();
     let setup = started.elapsed();
+    println!(
+        "detector: built in {:.2} s, tables {} MB",
+        setup.as_secs_f64(),
+        precis.table_bytes() >> 20
+    );
     if std::env::var_os("PATHS_ONLY").is_some() {
         // Speed per stage only (no accuracy): usable on any text.
         // `ROUNDS` repeats the pass (for a profiler: the tables' build then weighs little).

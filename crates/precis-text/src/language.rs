@@ -245,6 +245,11 @@ impl LanguageDetector {
         }
     }
 
+    /// Bytes held by the scorer's tables (most of the detector's memory).
+    pub fn table_bytes(&self) -> usize {
+        self.scorer.table_bytes()
+    }
+
     /// Every language this detector can answer, sorted by ISO 639-1 code.
     pub fn supported_languages(&self) -> Vec<LanguageInfo> {
         let mut languages: Vec<LanguageInfo> = Language::all()
@@ -395,9 +400,7 @@ impl LanguageDetector {
             .retain(|(index, _)| self.scorer.writes(*index, alphabet));
         ranking.ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         ranking.alphabet = Some(alphabet);
-        ranking.alphabet_languages = (0..self.scorer.language_count())
-            .filter(|index| self.scorer.writes(*index, alphabet))
-            .count();
+        ranking.alphabet_languages = self.scorer.languages_writing(alphabet);
     }
 
     /// The `count` best languages (all when `count` exceeds them), keeping only those that

@@ -1124,6 +1124,25 @@ impl NgramScorer {
         self.languages.len()
     }
 
+    /// How many languages are written in `alphabet`.
+    pub(crate) fn languages_writing(&self, alphabet: Alphabet) -> usize {
+        (0..self.languages.len())
+            .filter(|index| self.writes(*index, alphabet))
+            .count()
+    }
+
+    /// Bytes held by the tables (slots, entry lists, dense rows).
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.tables
+            .iter()
+            .map(|table| {
+                std::mem::size_of_val(table.slots.as_slice())
+                    + std::mem::size_of_val(table.entries.as_slice())
+                    + std::mem::size_of_val(table.dense.as_slice())
+            })
+            .sum()
+    }
+
     /// Whether `language` (by index) is written in `alphabet`.
     pub(crate) fn writes(&self, index: usize, alphabet: Alphabet) -> bool {
         self.language_alphabets[index] & (1 << alphabet) != 0
@@ -1152,9 +1171,7 @@ impl NgramScorer {
         let alphabet = words.dominant_alphabet();
         let kana = words.alphabet_chars[HIRAGANA] + words.alphabet_chars[KATAKANA];
         let alphabet_languages = match alphabet {
-            Some(alphabet) => (0..self.languages.len())
-                .filter(|index| self.writes(*index, alphabet))
-                .count(),
+            Some(alphabet) => self.languages_writing(alphabet),
             None => self.languages.len(),
         };
         let mut ranking = Ranking {
