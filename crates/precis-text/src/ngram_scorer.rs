@@ -550,21 +550,6 @@ enum Entries<'t> {
     Dense(&'t [i16]),
 }
 
-/// `sums[lane] += weight × row[lane]`, for lanes in whole [`LANE_GROUP`]s and a weight of at
-/// least 0: with AVX2 where the processor has it (`avx2`, from [`has_avx2`]), else SSE2.
-#[cfg(test)]
-fn add_weighted_row_with(avx2: bool, sums: &mut [i32], row: &[i16], weight: i16) {
-    debug_assert!(weight >= 0);
-    #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: `avx2` is true only when the processor has AVX2 (see `has_avx2`).
-        unsafe { add_weighted_row_avx2(sums, row, weight) };
-        return;
-    }
-    let _ = avx2;
-    add_weighted_row(sums, row, weight);
-}
-
 /// Whether the processor has AVX2 (checked once per scorer).
 fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -1689,7 +1674,14 @@ mod tests {
         let row: Vec<i16> = (0..LANES as i16).map(|lane| (lane - 40) * 700).collect();
         for avx2 in [false, has_avx2()] {
             let mut sums = vec![5i32; LANES];
-            add_weighted_row_with(avx2, &mut sums, &row, 300);
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: only when the processor has AVX2.
+                unsafe { add_weighted_row_avx2(&mut sums, &row, 300) };
+            }
+            if !avx2 {
+                add_weighted_row(&mut sums, &row, 300);
+            }
             for (lane, sum) in sums.iter().enumerate() {
                 assert_eq!(*sum, 5 + 300 * i32::from(row[lane]), "avx2 {avx2}");
             }
