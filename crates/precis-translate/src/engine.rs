@@ -1,33 +1,11 @@
 //! The engine contract every translator implements, neural or rule-based.
 
-use std::fmt;
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::error::TranslateError;
-
-/// A translation direction, both sides ISO 639-1 (`en`, `es`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct LanguagePair {
-    pub source: String,
-    pub target: String,
-}
-
-impl LanguagePair {
-    pub fn new(source: impl Into<String>, target: impl Into<String>) -> Self {
-        LanguagePair {
-            source: source.into(),
-            target: target.into(),
-        }
-    }
-}
-
-impl fmt::Display for LanguagePair {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{}→{}", self.source, self.target)
-    }
-}
+use crate::pair::LanguagePair;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::engine::LanguagePair;
+use crate::pair::LanguagePair;
 
 /// Why a translation could not be done. Each variant maps to one gRPC status in the service:
 /// `DeadlineExceeded` → DEADLINE_EXCEEDED, `EngineFailure` → INTERNAL,

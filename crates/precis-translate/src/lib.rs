@@ -11,13 +11,14 @@ mod engine;
 mod error;
 mod faithful;
 mod language;
+mod pair;
 mod protect;
 mod router;
 pub mod segment;
 
 pub use engine::{
-    parse_placeholder_body, placeholder, EngineInfo, EngineKind, EngineOutput, LanguagePair,
-    PlaceholderKind, Translator, PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN,
+    parse_placeholder_body, placeholder, EngineInfo, EngineKind, EngineOutput, PlaceholderKind,
+    Translator, PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN,
 };
 pub use error::TranslateError;
 pub use faithful::{
@@ -25,6 +26,7 @@ pub use faithful::{
     FaithfulTranslation, QuoteToTranslate,
 };
 pub use language::normalize_language;
+pub use pair::LanguagePair;
 pub use protect::{
     mask_terms, unmask_terms, MaskedText, ProtectedTerm, ProtectionOptions, UnmaskedText,
 };

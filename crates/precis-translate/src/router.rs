@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::engine::{EngineInfo, EngineKind, EngineOutput, LanguagePair, Translator};
+use crate::engine::{EngineInfo, EngineKind, EngineOutput, Translator};
 use crate::error::TranslateError;
 use crate::language::normalize_language;
+use crate::pair::LanguagePair;
 
 /// Languages a route may pass through when no direct engine exists, in order of preference:
 /// English and Spanish have the most engines (neural and Apertium alike).

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 use serde::Serialize;
 
-use crate::engine::{EngineInfo, EngineKind, EngineOutput, LanguagePair, Translator};
+use crate::engine::{EngineInfo, EngineKind, EngineOutput, Translator};
 use crate::error::TranslateError;
 use crate::language::iso639_1_of;
+use crate::pair::LanguagePair;
 use pipeline::{ExchangeFailure, PipelineSpec, RunningPipeline};
 
 /// Where Debian's `apertium` packages put their data; the same default as Apertium's own scripts.
