@@ -1,6 +1,8 @@
 //! Compiles the gRPC contract and makes the binary find libtorch at run time.
 use std::path::PathBuf;
 
+use prost::Message;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // protoc comes from a crate, so a build needs no system protobuf compiler.
     std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
@@ -9,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(out_dir.join("precis_descriptor.bin"))
         .compile_protos(&["proto/precis/v1/precis.proto"], &["proto"])?;
     println!("cargo:rerun-if-changed=proto");
+    write_method_names(&out_dir)?;
 
     // torch-sys reports where it found libtorch (`links = "tch"` → DEP_TCH_LIBTORCH_LIB).
     // An rpath to that folder lets every binary, test and bench start without LD_LIBRARY_PATH.
@@ -16,5 +19,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
         println!("cargo:rustc-env=PRECIS_LIBTORCH_LIB={lib_dir}");
     }
+    Ok(())
+}
+
+/// The service's name and its methods' names, read from the compiled descriptor set, so code
+/// that labels calls by method (metrics, admission) never keeps a list of its own.
+fn write_method_names(out_dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(out_dir.join("precis_descriptor.bin"))?;
+    let descriptors = prost_types::FileDescriptorSet::decode(bytes.as_slice())?;
+    let mut code = String::new();
+    for file in &descriptors.file {
+        for service in &file.service {
+            let name = format!("{}.{}", file.package(), service.name());
+            let methods: Vec<String> = service
+                .method
+                .iter()
+                .map(|method| format!("{:?}", method.name()))
+                .collect();
+            let constant = service.name().to_ascii_uppercase();
+            code.push_str(&format!(
+                "/// `{name}`, as in the .proto.\npub const {constant}_SERVICE: &str = {name:?};\n\
+                 /// The methods of `{name}`, in .proto order.\n\
+                 pub const {constant}_METHODS: &[&str] = &[{}];\n",
+                methods.join(", ")
+            ));
+        }
+    }
+    std::fs::write(out_dir.join("service_names.rs"), code)?;
     Ok(())
 }

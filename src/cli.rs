@@ -2,15 +2,20 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::RuntimeSettings;
 use crate::grpc::client::{status_error, ClientSettings, Connection};
 use crate::grpc::from_proto;
-use crate::pipeline::{Digest, DigestOptions, Limits, Pipeline, TranslatedTexts, ValidArticle};
+use crate::pipeline::{Digest, Pipeline};
 use crate::proto;
 use crate::runtime::ModelStatus;
-use crate::summarize::extractive::SummaryLength;
+use crate::summarize::SummaryLength;
+use crate::telemetry::LogFormat;
+use crate::translate::TranslatedTexts;
+use crate::validate::{
+    validate_digest, validate_translate, DigestInput, Limits, TranslateInput, ValidArticle,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,12 +30,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,18 +252,22 @@ async fn digest_with(args: &DigestArgs, skip_quotes: bool) -> anyhow::Result<Dig
             .map_err(status_error)?;
         return Ok(from_proto::digest(response.into_inner()));
     }
-    let pipeline = load_pipeline(&args.runtime, limits)?;
-    let options = DigestOptions {
-        summary_length: SummaryLength::Sentences(args.sentences),
-        target_language: args.to.clone(),
-        skip_quotes,
-        ..DigestOptions::default()
-    };
-    Ok(pipeline.digest(&article, &options).await?)
+    let request = validate_digest(
+        DigestInput {
+            text: article.text().to_string(),
+            target_language: args.to.clone().unwrap_or_default(),
+            summary_length: Some(SummaryLength::Sentences(args.sentences)),
+            skip_quotes,
+            ..DigestInput::default()
+        },
+        &limits,
+    )?;
+    let pipeline = load_pipeline(&args.runtime)?;
+    Ok(pipeline.digest(&request, None).await?)
 }
 
-fn load_pipeline(runtime: &RuntimeSettings, limits: Limits) -> anyhow::Result<Pipeline> {
-    let (pipeline, statuses) = tokio::task::block_in_place(|| Pipeline::load(runtime, limits))?;
+fn load_pipeline(runtime: &RuntimeSettings) -> anyhow::Result<Pipeline> {
+    let (pipeline, statuses) = tokio::task::block_in_place(|| Pipeline::load(runtime))?;
     fail_on_unready(&statuses)?;
     Ok(pipeline)
 }
@@ -411,10 +414,16 @@ async fn translate(args: TranslateArgs) -> anyhow::Result<()> {
             from_proto::translated_texts(response.into_inner())
         }
         None => {
-            let pipeline = load_pipeline(&args.runtime, Limits::default())?;
-            pipeline
-                .translate_texts(vec![text], args.from.as_deref(), &args.to, None)
-                .await?
+            let request = validate_translate(
+                TranslateInput {
+                    texts: vec![text],
+                    source_language: args.from.clone().unwrap_or_default(),
+                    target_language: args.to.clone(),
+                },
+                &Limits::default(),
+            )?;
+            let pipeline = load_pipeline(&args.runtime)?;
+            pipeline.translate(request, None).await?
         }
     };
     if args.json {
@@ -460,7 +469,7 @@ fn fail_on_unready(statuses: &[ModelStatus]) -> anyhow::Result<()> {
 fn models(command: ModelsCommand) -> anyhow::Result<()> {
     match command {
         ModelsCommand::List { runtime, json } => {
-            let (_pipeline, statuses) = Pipeline::load(&runtime, Limits::default())?;
+            let (_pipeline, statuses) = Pipeline::load(&runtime)?;
             if json {
                 println!(
                     "{}",

@@ -85,6 +85,7 @@ fn parse_summarizer_flag(value: &str) -> Result<SummarizerFlag, String> {
             path,
             remote,
             languages: Vec::new(),
+            engine: None,
         },
     })
 }
@@ -162,7 +163,13 @@ pub struct CatalogModel {
     /// For embeddings: the languages it ranks well.
     #[serde(default)]
     pub languages: Vec<String>,
+    /// The backend that runs it (a name registered in `summarize` or `translate`);
+    /// [`DEFAULT_ENGINE`] when absent.
+    pub engine: Option<String>,
 }
+
+/// The backend of catalog entries that name none: rust-bert on libtorch.
+pub const DEFAULT_ENGINE: &str = "rust-bert";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -201,9 +208,15 @@ pub struct NeuralPair {
     pub remote: Option<String>,
     pub source: String,
     pub target: String,
+    /// The backend that runs it; [`DEFAULT_ENGINE`] when absent.
+    pub engine: Option<String>,
 }
 
 impl CatalogModel {
+    pub fn engine_name(&self) -> &str {
+        self.engine.as_deref().unwrap_or(DEFAULT_ENGINE)
+    }
+
     pub fn spec(&self, role: ModelRole, models_dir: &Path) -> anyhow::Result<ModelSpec> {
         model_spec(
             &self.id,
@@ -216,6 +229,10 @@ impl CatalogModel {
 }
 
 impl NeuralPair {
+    pub fn engine_name(&self) -> &str {
+        self.engine.as_deref().unwrap_or(DEFAULT_ENGINE)
+    }
+
     pub fn spec(&self, models_dir: &Path) -> anyhow::Result<ModelSpec> {
         let role = ModelRole::Translation {
             source: self.source.clone(),
@@ -323,6 +340,7 @@ mod tests {
             path: Some("a".into()),
             remote: Some("b".into()),
             languages: vec![],
+            engine: None,
         };
         let error = model
             .spec(ModelRole::Summarization, Path::new("m"))

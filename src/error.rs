@@ -25,6 +25,9 @@ pub enum PrecisError {
     Cancelled,
     /// A model or engine failed while running.
     #[error("engine failure: {0}")]
+    EngineFailure(String),
+    /// precis itself failed (a worker task died): a bug, not the request's or an engine's fault.
+    #[error("internal error: {0}")]
     Internal(String),
 }
 
@@ -45,9 +48,22 @@ impl PrecisError {
             Self::FailedPrecondition(_) => "failed_precondition",
             Self::DeadlineExceeded(_) => "deadline_exceeded",
             Self::Cancelled => "cancelled",
+            Self::EngineFailure(_) => "engine_failure",
             Self::Internal(_) => "internal",
         }
     }
+}
+
+/// Runs blocking work (CPU-bound text analysis, waiting on an engine's pipe or worker) on
+/// tokio's blocking threads, so the async workers keep serving; a task that dies is `Internal`.
+pub async fn run_blocking<T, F>(task: &'static str, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| PrecisError::Internal(format!("{task} failed: {error}")))
 }
 
 pub type Result<T, E = PrecisError> = std::result::Result<T, E>;

@@ -13,7 +13,12 @@ use tokio::net::TcpListener;
 use tonic::Code;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
+/// How log lines are written: text for people, JSON for log collectors.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// Logs go to stderr so that stdout stays the command's output. `RUST_LOG` refines the level.
 pub fn init_logging(format: LogFormat) {
@@ -27,11 +32,21 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+const REQUESTS: &str = "precis_requests_total";
+const REQUEST_SECONDS: &str = "precis_request_seconds";
+const STAGE_SECONDS: &str = "precis_stage_seconds";
+const FAILURES: &str = "precis_failures_total";
+const QUEUE_DEPTH: &str = "precis_queue_depth";
+const BATCH_SIZE: &str = "precis_batch_size";
+const QUEUE_WAIT_SECONDS: &str = "precis_queue_wait_seconds";
+const MODEL_BATCH_SECONDS: &str = "precis_model_batch_seconds";
+const JOBS_DROPPED: &str = "precis_jobs_dropped_total";
+
 /// One finished gRPC call: its count by method and status code, and its duration.
 pub fn record_call(rpc: &'static str, code: Code, elapsed: Duration) {
     let code = code_label(code);
-    metrics::counter!("precis_requests_total", "rpc" => rpc, "code" => code).increment(1);
-    metrics::histogram!("precis_request_seconds", "rpc" => rpc, "code" => code)
+    metrics::counter!(REQUESTS, "rpc" => rpc, "code" => code).increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "rpc" => rpc, "code" => code)
         .record(elapsed.as_secs_f64());
     // Per call at debug only: at thousands of calls per second, info would drown the logs.
     tracing::debug!(
@@ -44,7 +59,39 @@ pub fn record_call(rpc: &'static str, code: Code, elapsed: Duration) {
 
 /// One failure, by error type (`PrecisError::kind`, or a transport-level kind).
 pub fn record_failure(kind: &'static str) {
-    metrics::counter!("precis_failures_total", "error" => kind).increment(1);
+    metrics::counter!(FAILURES, "error" => kind).increment(1);
+}
+
+/// One digest stage's duration.
+pub fn record_stage(stage: &'static str, elapsed: Duration) {
+    metrics::histogram!(STAGE_SECONDS, "stage" => stage).record(elapsed.as_secs_f64());
+}
+
+/// Jobs waiting in a model pool's queue.
+pub fn record_queue_depth(pool: &str, depth: usize) {
+    metrics::gauge!(QUEUE_DEPTH, "pool" => pool.to_string()).set(depth as f64);
+}
+
+/// A batch a model worker takes: its size, and how long each of its jobs waited.
+pub fn record_batch_start(pool: &str, waits: impl Iterator<Item = Duration>) {
+    let mut size = 0;
+    for wait in waits {
+        metrics::histogram!(QUEUE_WAIT_SECONDS, "pool" => pool.to_string())
+            .record(wait.as_secs_f64());
+        size += 1;
+    }
+    metrics::histogram!(BATCH_SIZE, "pool" => pool.to_string()).record(size as f64);
+}
+
+/// How long a model ran one batch.
+pub fn record_batch_run(pool: &str, elapsed: Duration) {
+    metrics::histogram!(MODEL_BATCH_SECONDS, "pool" => pool.to_string())
+        .record(elapsed.as_secs_f64());
+}
+
+/// A queued model job dropped before it ran (`deadline` or `caller_gone`).
+pub fn record_dropped_job(reason: &'static str) {
+    metrics::counter!(JOBS_DROPPED, "reason" => reason).increment(1);
 }
 
 /// The canonical gRPC name of a status code, as Prometheus label.
@@ -92,29 +139,47 @@ pub fn install_metrics() -> anyhow::Result<&'static PrometheusHandle> {
     Ok(PROMETHEUS.get_or_init(|| handle))
 }
 
+/// Every metric precis emits, described once; the recording functions above are the only
+/// places that name them.
 fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(
-        "precis_requests_total",
+        REQUESTS,
         "gRPC calls to precis.v1.Precis by method (rpc) and status code (code)"
     );
     describe_histogram!(
-        "precis_request_seconds",
+        REQUEST_SECONDS,
         Unit::Seconds,
         "Duration of gRPC calls, until the last response message"
     );
     describe_histogram!(
-        "precis_stage_seconds",
+        STAGE_SECONDS,
         Unit::Seconds,
         "Duration of each digest stage (language, segment, quotes, summarize, translate)"
     );
-    describe_gauge!(
-        "precis_queue_depth",
-        "Jobs waiting in a model worker pool's queue"
+    describe_counter!(
+        FAILURES,
+        "Failures by error type (invalid_argument, overloaded, deadline_exceeded, ...)"
+    );
+    describe_gauge!(QUEUE_DEPTH, "Jobs waiting in a model worker pool's queue");
+    describe_histogram!(
+        BATCH_SIZE,
+        Unit::Count,
+        "Jobs a model worker ran together in one batch, per pool"
+    );
+    describe_histogram!(
+        QUEUE_WAIT_SECONDS,
+        Unit::Seconds,
+        "Time a job waited in a model pool's queue before its batch started"
+    );
+    describe_histogram!(
+        MODEL_BATCH_SECONDS,
+        Unit::Seconds,
+        "Time a model took to run one batch, per pool"
     );
     describe_counter!(
-        "precis_failures_total",
-        "Failures by error type (invalid_argument, overloaded, deadline_exceeded, ...)"
+        JOBS_DROPPED,
+        "Queued model jobs dropped before they ran, by reason (deadline, caller_gone)"
     );
 }
 

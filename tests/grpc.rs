@@ -341,7 +341,7 @@ async fn a_passed_deadline_is_deadline_exceeded_and_queued_model_work_is_dropped
     // Out of time while queued: the one embedding worker is busy with a job bigger than a batch,
     // so the digest's embedding job waits behind it and its deadline passes in the queue.
     let pipeline = shared_pipeline();
-    let embeddings = &pipeline.embeddings.as_ref().unwrap().pool;
+    let embeddings = &pipeline.engines.summarize.embeddings.as_ref().unwrap().pool;
     let counters = embeddings.counters();
     let dropped_before = counters
         .dropped_deadline
@@ -664,7 +664,7 @@ async fn a_digest_stream_stops_working_when_the_client_goes_away() {
 
     // Hold the one embedding worker, so the stream's articles wait in the model queue.
     let pipeline = shared_pipeline();
-    let embeddings = &pipeline.embeddings.as_ref().unwrap().pool;
+    let embeddings = &pipeline.engines.summarize.embeddings.as_ref().unwrap().pool;
     let counters = embeddings.counters();
     let gone_before = counters
         .dropped_caller_gone

@@ -1,10 +1,11 @@
 //! The real all-MiniLM-L6-v2 model, loaded through the runtime, on text the team wrote.
 mod common;
 
-use precis::pipeline::{DigestOptions, Limits, Pipeline, ValidArticle};
+use precis::pipeline::Pipeline;
 use precis::runtime::embeddings::{cosine, EmbeddingEngine};
 use precis::runtime::WorkerPool;
 use precis::summarize::extractive::{Ranking, SummaryLength};
+use precis::validate::{validate_digest, DigestInput, Limits};
 
 fn embedding_pool() -> WorkerPool<EmbeddingEngine> {
     common::minilm_pool()
@@ -73,15 +74,18 @@ The council approved the 40 million euro harbour plan, members said after the vo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_picks_the_lead_and_central_facts_in_order() {
-    let (pipeline, statuses) =
-        Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
+    let (pipeline, statuses) = Pipeline::load(&common::runtime_settings()).unwrap();
     assert!(statuses.iter().all(|s| s.ready), "{statuses:?}");
-    let article = ValidArticle::new(HARBOUR_ARTICLE.to_string(), &pipeline.limits).unwrap();
-    let options = DigestOptions {
-        summary_length: SummaryLength::Sentences(3),
-        ..DigestOptions::default()
-    };
-    let digest = pipeline.digest(&article, &options).await.unwrap();
+    let request = validate_digest(
+        DigestInput {
+            text: HARBOUR_ARTICLE.to_string(),
+            summary_length: Some(SummaryLength::Sentences(3)),
+            ..DigestInput::default()
+        },
+        &Limits::default(),
+    )
+    .unwrap();
+    let digest = pipeline.digest(&request, None).await.unwrap();
     assert_eq!(digest.language.iso639_1, "en");
     let summary = digest.summary.unwrap();
     assert_eq!(summary.ranking, Ranking::Embeddings);

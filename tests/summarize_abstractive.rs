@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use precis::config::{CatalogModel, SummarizerFlag};
 use precis::error::PrecisError;
-use precis::pipeline::{
-    DigestOptions, EmbeddingService, Limits, Pipeline, SentenceOrigin, SummaryMethod, ValidArticle,
-};
+use precis::pipeline::Pipeline;
+use precis::runtime::embeddings::EmbeddingService;
 use precis::runtime::generation::{GenerationSettings, SummarizationEngine, SummarizerInput};
 use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec, PoolConfig, WorkerPool};
 use precis::summarize::extractive::{Ranking, SummaryLength};
@@ -18,6 +17,8 @@ use precis::summarize::guard::{GuardIssue, GuardOutcome};
 use precis::summarize::service::{
     summarize, SummarizerService, Summarizers, SummaryRequest, TokenCount,
 };
+use precis::summarize::{SentenceOrigin, Summary, SummaryMethod};
+use precis::validate::{validate_digest, DigestInput, Limits};
 
 /// One language detector for the whole test binary (it takes a second or two to build).
 fn detector() -> &'static precis_text::language::LanguageDetector {
@@ -93,8 +94,8 @@ path = "{}"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_summarizer_every_summary_is_extractive_and_capabilities_say_so() {
-    let (pipeline, _) = Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
-    let summarizers = pipeline.summarizers();
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings()).unwrap();
+    let summarizers = pipeline.capabilities().summarizers;
     assert!(
         summarizers
             .iter()
@@ -117,12 +118,13 @@ async fn a_summarizer_named_by_flag_loads_and_is_listed_first_for_its_language()
             path: Some(common::test_model("tiny-bart")),
             remote: None,
             languages: Vec::new(),
+            engine: None,
         },
     }];
-    let (pipeline, statuses) = Pipeline::load(&settings, Limits::default()).unwrap();
+    let (pipeline, statuses) = Pipeline::load(&settings).unwrap();
     let status = statuses.iter().find(|s| s.id == "tiny-bart").unwrap();
     assert!(status.ready && status.test_model, "{status:?}");
-    let first = &pipeline.summarizers()[0];
+    let first = &pipeline.capabilities().summarizers[0];
     assert_eq!(
         (first.language.as_str(), first.method, first.engine.as_str()),
         ("en", SummaryMethod::Abstractive, "tiny-bart")
@@ -134,14 +136,18 @@ async fn a_long_article_is_chunked_and_only_guarded_text_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = common::runtime_settings();
     settings.config = Some(catalog_with_tiny_bart(dir.path(), 96));
-    let (pipeline, statuses) = Pipeline::load(&settings, Limits::default()).unwrap();
+    let (pipeline, statuses) = Pipeline::load(&settings).unwrap();
     assert!(statuses.iter().all(|s| s.ready), "{statuses:?}");
     let text = long_article();
-    let article = ValidArticle::new(text.clone(), &pipeline.limits).unwrap();
-    let digest = pipeline
-        .digest(&article, &DigestOptions::default())
-        .await
-        .unwrap();
+    let request = validate_digest(
+        DigestInput {
+            text: text.clone(),
+            ..DigestInput::default()
+        },
+        &Limits::default(),
+    )
+    .unwrap();
+    let digest = pipeline.digest(&request, None).await.unwrap();
     let summary = digest.summary.unwrap();
     assert!(
         summary.chunks >= 4,
@@ -434,7 +440,7 @@ Work on the new quay is due to start in September and to finish within two years
 async fn summarize_harbour(
     summarizers: &Summarizers,
     embeddings: &EmbeddingService,
-) -> (precis::pipeline::Summary, Vec<String>) {
+) -> (Summary, Vec<String>) {
     let segmentation = precis_text::segment::segment(HARBOUR);
     let language = detector().detect(HARBOUR);
     let request = SummaryRequest {

@@ -5,10 +5,10 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use precis::pipeline::{
-    DigestOptions, Limits, Pipeline, SentenceOrigin, Summary, SummaryMethod, ValidArticle,
-};
+use precis::pipeline::Pipeline;
 use precis::summarize::extractive::{Ranking, SummaryLength};
+use precis::summarize::{SentenceOrigin, Summary, SummaryMethod};
+use precis::validate::{validate_summary, Limits};
 
 /// Lead: the strike. Central facts: how many, why, what happens next. Aside: the weather and
 /// a concert. Restatement: the last sentence repeats the lead.
@@ -33,13 +33,8 @@ async fn summarize(
     text: &str,
     length: SummaryLength,
 ) -> (Summary, Vec<String>) {
-    let article = ValidArticle::new(text.to_string(), &pipeline.limits).unwrap();
-    let options = DigestOptions {
-        summary_length: length,
-        skip_quotes: true,
-        ..DigestOptions::default()
-    };
-    let digest = pipeline.digest(&article, &options).await.unwrap();
+    let request = validate_summary(text.to_string(), Some(length), &Limits::default()).unwrap();
+    let digest = pipeline.digest(&request, None).await.unwrap();
     (digest.summary.unwrap(), digest.warnings)
 }
 
@@ -67,8 +62,8 @@ fn assert_exact_spans_in_order(text: &str, summary: &Summary) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minilm_picks_the_lead_and_central_facts_without_asides_or_repeats() {
-    let (pipeline, _) = Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
-    let embeddings = pipeline.embeddings.as_ref().unwrap();
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings()).unwrap();
+    let embeddings = pipeline.engines.summarize.embeddings.as_ref().unwrap();
     let jobs_before = embeddings.pool.counters().completed.load(Ordering::Relaxed);
     let (summary, _) = summarize(&pipeline, STRIKE, SummaryLength::Sentences(3)).await;
     assert_eq!(
@@ -105,7 +100,7 @@ async fn minilm_picks_the_lead_and_central_facts_without_asides_or_repeats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn word_budget_and_ratio_set_the_length() {
-    let (pipeline, _) = Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings()).unwrap();
     let (summary, _) = summarize(&pipeline, STRIKE, SummaryLength::Words(45)).await;
     let words: usize = summary
         .sentences
@@ -154,7 +149,7 @@ Die Stadt Lindenau will bis 2027 eine Straßenbahnlinie zum Klinikum bauen, sagt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn french_and_german_articles_get_a_sensible_lexical_summary() {
-    let (pipeline, _) = Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings()).unwrap();
     for (text, lead, aside, restatement) in [
         (
             FRENCH,

@@ -2,7 +2,8 @@
 //! time, never copied into the repo) and on articles the team wrote.
 mod common;
 
-use precis::pipeline::{Digest, DigestOptions, Limits, Pipeline, ValidArticle};
+use precis::pipeline::{Digest, Pipeline};
+use precis::validate::{validate_digest, DigestInput, Limits};
 use precis_translate::EngineKind;
 
 fn sample_article() -> String {
@@ -17,23 +18,26 @@ fn sample_article() -> String {
 }
 
 fn pipeline() -> Pipeline {
-    let (pipeline, statuses) =
-        Pipeline::load(&common::runtime_settings(), Limits::default()).unwrap();
+    let (pipeline, statuses) = Pipeline::load(&common::runtime_settings()).unwrap();
     assert!(statuses.iter().all(|s| s.ready), "{statuses:?}");
     assert!(
-        !pipeline.router.available_pairs().is_empty(),
+        !pipeline.capabilities().translation_pairs.is_empty(),
         "no Apertium pair is installed: run scripts/setup"
     );
     pipeline
 }
 
 async fn digest_to(pipeline: &Pipeline, text: &str, target: &str) -> Digest {
-    let article = ValidArticle::new(text.to_string(), &pipeline.limits).unwrap();
-    let options = DigestOptions {
-        target_language: Some(target.to_string()),
-        ..DigestOptions::default()
-    };
-    pipeline.digest(&article, &options).await.unwrap()
+    let request = validate_digest(
+        DigestInput {
+            text: text.to_string(),
+            target_language: target.to_string(),
+            ..DigestInput::default()
+        },
+        &Limits::default(),
+    )
+    .unwrap();
+    pipeline.digest(&request, None).await.unwrap()
 }
 
 /// Every quote is translated, precis detects the translations (together) as `target`, and each
@@ -59,21 +63,21 @@ async fn assert_translated(target: &str) -> Digest {
         translated_quotes.push(translation.text.clone());
     }
     let all = translated_quotes.join(" ");
-    let detected = pipeline.detector.detect(&all);
+    let detected = pipeline.detector().detect(&all);
     assert_eq!(detected.iso639_1, target, "{all}");
     // The longer quotes are each recognisably in the target language on their own.
     for text in translated_quotes
         .iter()
         .filter(|t| t.split_whitespace().count() >= 8)
     {
-        assert_eq!(pipeline.detector.detect(text).iso639_1, target, "{text}");
+        assert_eq!(pipeline.detector().detect(text).iso639_1, target, "{text}");
     }
     let summary = digest
         .translated_summary
         .as_ref()
         .expect("the summary is translated");
     assert_eq!(
-        pipeline.detector.detect(&summary.text).iso639_1,
+        pipeline.detector().detect(&summary.text).iso639_1,
         target,
         "{}",
         summary.text
@@ -143,14 +147,15 @@ async fn same_language_target_is_a_no_op() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_target_language_is_an_invalid_argument() {
-    let pipeline = pipeline();
-    let article =
-        ValidArticle::new("The bridge opens on Saturday.".into(), &pipeline.limits).unwrap();
-    let options = DigestOptions {
-        target_language: Some("klingon!".into()),
-        ..DigestOptions::default()
-    };
-    let error = pipeline.digest(&article, &options).await.unwrap_err();
+    let error = validate_digest(
+        DigestInput {
+            text: "The bridge opens on Saturday.".into(),
+            target_language: "klingon!".into(),
+            ..DigestInput::default()
+        },
+        &Limits::default(),
+    )
+    .unwrap_err();
     assert_eq!(error.kind(), "invalid_argument", "{error}");
     assert!(error.to_string().contains("target_language"), "{error}");
 }

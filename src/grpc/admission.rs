@@ -26,8 +26,6 @@ use crate::grpc::status;
 use crate::pipeline::Pipeline;
 use crate::telemetry;
 
-const PRECIS_PATH_PREFIX: &str = "/precis.v1.Precis/";
-
 /// The instant a call's deadline passes, put in the request's extensions for the handlers.
 #[derive(Debug, Clone, Copy)]
 pub struct CallDeadline(pub Instant);
@@ -87,23 +85,20 @@ impl ServerState {
             return Err(Status::unauthenticated(reason));
         }
         if self.draining.load(Ordering::SeqCst) {
-            return Err(PrecisError::Unavailable(
+            return Err(status::report(PrecisError::Unavailable(
                 "the server is shutting down; retry on another instance".into(),
-            )
-            .into());
+            )));
         }
         if self.pipeline.get().is_none() {
-            return Err(PrecisError::Unavailable(
+            return Err(status::report(PrecisError::Unavailable(
                 "the server is starting: models are loading and warming up; retry shortly".into(),
-            )
-            .into());
+            )));
         }
         Arc::clone(&self.permits).try_acquire_owned().map_err(|_| {
-            PrecisError::Overloaded(format!(
+            status::report(PrecisError::Overloaded(format!(
                 "the server is at its limit of {} concurrent calls; retry later",
                 self.max_concurrent
-            ))
-            .into()
+            )))
         })
     }
 }
@@ -187,7 +182,7 @@ where
                             // Dropping the handler drops its model jobs' replies: queued work
                             // for this call is skipped by the workers.
                             Err(_) => {
-                                Status::from(PrecisError::DeadlineExceeded(timeout)).into_http()
+                                status::report(PrecisError::DeadlineExceeded(timeout)).into_http()
                             }
                         }
                     }
@@ -201,18 +196,20 @@ where
 }
 
 /// The method name of a `precis.v1.Precis` call, as a static label; none for other services.
+/// The names come from the service definition itself (`proto::PRECIS_METHODS`, generated at
+/// build time), so a new RPC is labelled by its name with no list to keep.
 fn rpc_name(path: &str) -> Option<&'static str> {
-    let method = path.strip_prefix(PRECIS_PATH_PREFIX)?;
-    Some(match method {
-        "Digest" => "Digest",
-        "DigestStream" => "DigestStream",
-        "DetectLanguage" => "DetectLanguage",
-        "ExtractQuotes" => "ExtractQuotes",
-        "Summarize" => "Summarize",
-        "Translate" => "Translate",
-        "GetCapabilities" => "GetCapabilities",
-        _ => "unknown",
-    })
+    let method = path
+        .strip_prefix('/')?
+        .strip_prefix(crate::proto::PRECIS_SERVICE)?
+        .strip_prefix('/')?;
+    Some(
+        crate::proto::PRECIS_METHODS
+            .iter()
+            .find(|known| **known == method)
+            .copied()
+            .unwrap_or("unknown"),
+    )
 }
 
 /// `grpc-timeout`: an integer of at most 8 digits and a unit (gRPC over HTTP/2).
@@ -343,6 +340,10 @@ mod tests {
     #[test]
     fn only_precis_calls_are_admitted() {
         assert_eq!(rpc_name("/precis.v1.Precis/Digest"), Some("Digest"));
+        assert_eq!(
+            rpc_name("/precis.v1.Precis/GetCapabilities"),
+            Some("GetCapabilities")
+        );
         assert_eq!(rpc_name("/precis.v1.Precis/Nope"), Some("unknown"));
         assert_eq!(rpc_name("/grpc.health.v1.Health/Check"), None);
         assert_eq!(

@@ -1,17 +1,16 @@
-//! proto ↔ domain. No logic beyond mapping lives here.
-use std::time::Instant;
-
+//! proto ↔ domain. No logic beyond mapping lives here: requests become the `validate`
+//! module's inputs, unchecked; validation happens there, once.
 use precis_text::language::Detection;
 use precis_text::quotes::{Quote, SpeakerKind};
 use precis_text::ByteSpan;
 
-use crate::error::PrecisError;
-use crate::pipeline::{
-    Digest, DigestOptions, KeyQuote, PipelineCapabilities, SentenceOrigin, Summary, SummaryMethod,
-    TranslatedTexts, Translation,
-};
+use crate::engines::Capabilities;
+use crate::pipeline::{Digest, KeyQuote};
 use crate::proto;
-use crate::summarize::extractive::{Ranking, SummaryLength};
+use crate::summarize::guard::{CheckedSentence, Evidence, GuardIssue, GuardOutcome, GuardReport};
+use crate::summarize::{Ranking, SentenceOrigin, Summary, SummaryLength, SummaryMethod};
+use crate::translate::{TranslatedText, TranslatedTexts, Translation};
+use crate::validate::{DigestInput, TranslateInput};
 
 pub fn span(span: ByteSpan) -> proto::Span {
     proto::Span {
@@ -62,15 +61,14 @@ pub fn summary(summary: &Summary) -> proto::Summary {
     }
 }
 
-fn evidence(evidence: &crate::summarize::guard::Evidence) -> proto::Evidence {
+fn evidence(evidence: &Evidence) -> proto::Evidence {
     proto::Evidence {
         sentence_index: evidence.sentence_index as u32,
         similarity: evidence.similarity,
     }
 }
 
-fn guard_report(report: &crate::summarize::guard::GuardReport) -> proto::GuardReport {
-    use crate::summarize::guard::{GuardIssue, GuardOutcome};
+fn guard_report(report: &GuardReport) -> proto::GuardReport {
     proto::GuardReport {
         outcome: match report.outcome {
             GuardOutcome::Passed => proto::GuardOutcome::Passed,
@@ -199,46 +197,38 @@ pub fn digest(client_id: String, digest: &Digest) -> proto::DigestResponse {
     }
 }
 
-pub fn summary_length(length: Option<&proto::SummaryLength>) -> Result<SummaryLength, PrecisError> {
+/// The requested length as sent (zero and out-of-range values are refused by `validate`).
+pub fn summary_length(length: Option<&proto::SummaryLength>) -> Option<SummaryLength> {
     use proto::summary_length::Length;
-    match length.and_then(|l| l.length) {
-        None => Ok(SummaryLength::default()),
-        Some(Length::Sentences(0)) | Some(Length::Words(0)) => Err(PrecisError::invalid(
-            "summary_length",
-            "sentences and words must be at least 1",
-        )),
-        Some(Length::Sentences(count)) => Ok(SummaryLength::Sentences(count as usize)),
-        Some(Length::Words(words)) => Ok(SummaryLength::Words(words as usize)),
-        Some(Length::Ratio(ratio)) if ratio > 0.0 && ratio <= 1.0 => {
-            Ok(SummaryLength::Ratio(ratio))
-        }
-        Some(Length::Ratio(ratio)) => Err(PrecisError::invalid(
-            "summary_length.ratio",
-            format!("{ratio} is outside (0, 1]"),
-        )),
-    }
-}
-
-/// What a DigestRequest asks for, validated (the article itself is validated separately).
-pub fn digest_options(
-    request: &proto::DigestRequest,
-    deadline: Option<Instant>,
-) -> Result<DigestOptions, PrecisError> {
-    Ok(DigestOptions {
-        summary_length: summary_length(request.summary_length.as_ref())?,
-        max_quotes: request.max_quotes as usize,
-        skip_summary: request.skip_summary,
-        skip_quotes: request.skip_quotes,
-        target_language: (!request.target_language.trim().is_empty() && !request.skip_translation)
-            .then(|| request.target_language.clone()),
-        deadline,
+    Some(match length?.length? {
+        Length::Sentences(count) => SummaryLength::Sentences(count as usize),
+        Length::Words(words) => SummaryLength::Words(words as usize),
+        Length::Ratio(ratio) => SummaryLength::Ratio(ratio),
     })
 }
 
-pub fn capabilities(
-    capabilities: &PipelineCapabilities,
-    limits: proto::Limits,
-) -> proto::Capabilities {
+pub fn digest_input(request: proto::DigestRequest) -> DigestInput {
+    DigestInput {
+        summary_length: summary_length(request.summary_length.as_ref()),
+        text: request.text,
+        language_hint: request.language_hint,
+        target_language: request.target_language,
+        max_quotes: request.max_quotes,
+        skip_summary: request.skip_summary,
+        skip_quotes: request.skip_quotes,
+        skip_translation: request.skip_translation,
+    }
+}
+
+pub fn translate_input(request: proto::TranslateRequest) -> TranslateInput {
+    TranslateInput {
+        texts: request.texts,
+        source_language: request.source_language,
+        target_language: request.target_language,
+    }
+}
+
+pub fn capabilities(capabilities: &Capabilities, limits: proto::Limits) -> proto::Capabilities {
     proto::Capabilities {
         detectable_languages: capabilities.detectable_languages.clone(),
         summarizers: capabilities
@@ -289,7 +279,8 @@ pub fn translated_texts(translated: &TranslatedTexts) -> proto::TranslateRespons
 /// proto → domain, for clients (the CLI prints a server's answer exactly as its own).
 pub mod from_proto {
     use super::*;
-    use crate::pipeline::{StageTiming, SummarySentence};
+    use crate::pipeline::StageTiming;
+    use crate::summarize::SummarySentence;
     use precis_text::language::Alternative;
     use precis_text::quotes::Speaker;
 
@@ -349,15 +340,14 @@ pub mod from_proto {
         }
     }
 
-    fn evidence(evidence: proto::Evidence) -> crate::summarize::guard::Evidence {
-        crate::summarize::guard::Evidence {
+    fn evidence(evidence: proto::Evidence) -> Evidence {
+        Evidence {
             sentence_index: evidence.sentence_index as usize,
             similarity: evidence.similarity,
         }
     }
 
-    fn guard_report(report: proto::GuardReport) -> crate::summarize::guard::GuardReport {
-        use crate::summarize::guard::{CheckedSentence, GuardIssue, GuardOutcome, GuardReport};
+    fn guard_report(report: proto::GuardReport) -> GuardReport {
         GuardReport {
             outcome: match report.outcome() {
                 proto::GuardOutcome::SentencesDropped => GuardOutcome::SentencesDropped,
@@ -443,7 +433,7 @@ pub mod from_proto {
                 .translations
                 .into_iter()
                 .filter_map(|text| {
-                    Some(crate::pipeline::TranslatedText {
+                    Some(TranslatedText {
                         translation: translation(text.translation?),
                         original: text.original,
                     })
@@ -454,8 +444,7 @@ pub mod from_proto {
 
     /// The stage names the pipeline uses, as the static strings its timings carry.
     fn stage(name: &str) -> &'static str {
-        const STAGES: [&str; 5] = ["language", "segment", "quotes", "summarize", "translate"];
-        STAGES
+        crate::pipeline::stage::ALL
             .into_iter()
             .find(|stage| *stage == name)
             .unwrap_or("other")

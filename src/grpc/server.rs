@@ -22,10 +22,11 @@ use crate::grpc::admission::{AdmissionLayer, ServerState};
 use crate::grpc::auth::ApiKeys;
 use crate::grpc::service::PrecisService;
 use crate::grpc::ServeSettings;
-use crate::pipeline::{DigestOptions, Limits, Pipeline, ValidArticle};
+use crate::pipeline::Pipeline;
 use crate::proto;
 use crate::proto::precis_server::PrecisServer;
 use crate::telemetry;
+use crate::validate::{validate_digest, DigestInput, Limits};
 
 /// The sockets a server uses, bound before it starts (tests bind port 0 and read the address).
 pub struct Listeners {
@@ -52,21 +53,15 @@ impl Listeners {
 /// `precis serve`: binds, loads the models, serves until Ctrl-C or SIGTERM, then drains.
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let listeners = Listeners::bind(&settings).await?;
-    let limits = Limits {
-        max_article_bytes: settings.max_article_bytes,
-    };
-    let pipeline = load_pipeline(settings.runtime.clone(), limits);
+    let pipeline = load_pipeline(settings.runtime.clone());
     serve_on(listeners, settings, pipeline, shutdown_signal()).await
 }
 
 /// Loads every configured model off the async runtime. A configured model that does not load
 /// stops the server: never a silent downgrade.
-pub async fn load_pipeline(
-    runtime: RuntimeSettings,
-    limits: Limits,
-) -> anyhow::Result<Arc<Pipeline>> {
+pub async fn load_pipeline(runtime: RuntimeSettings) -> anyhow::Result<Arc<Pipeline>> {
     let (pipeline, statuses) =
-        tokio::task::spawn_blocking(move || Pipeline::load(&runtime, limits)).await??;
+        tokio::task::spawn_blocking(move || Pipeline::load(&runtime)).await??;
     for status in &statuses {
         if let Some(error) = &status.error {
             anyhow::bail!("{error}");
@@ -143,8 +138,12 @@ where
         None => None,
     };
 
+    let limits = Limits {
+        max_article_bytes: settings.max_article_bytes,
+    };
     let precis = PrecisServer::new(PrecisService::new(
         Arc::clone(&state),
+        limits,
         settings.max_stream_in_flight,
         settings.max_message_bytes,
     ))
@@ -259,15 +258,18 @@ async fn become_ready<P>(
 
 /// One real digest through every model before health says SERVING.
 async fn warm_up(pipeline: &Pipeline) -> anyhow::Result<()> {
-    let article = ValidArticle::new(
-        "The city council approved the new harbour budget on Monday. \
-         \"This is a good day for the port,\" the mayor said. \
-         Work starts in March."
-            .to_string(),
-        &pipeline.limits,
+    let request = validate_digest(
+        DigestInput {
+            text: "The city council approved the new harbour budget on Monday. \
+                   \"This is a good day for the port,\" the mayor said. \
+                   Work starts in March."
+                .to_string(),
+            ..DigestInput::default()
+        },
+        &Limits::default(),
     )?;
     pipeline
-        .digest(&article, &DigestOptions::default())
+        .digest(&request, None)
         .await
         .map_err(|error| anyhow::anyhow!("warm-up failed: {error}"))?;
     Ok(())

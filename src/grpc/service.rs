@@ -10,16 +10,20 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
-use crate::error::PrecisError;
+use crate::error::{run_blocking, PrecisError};
 use crate::grpc::admission::{CallDeadline, ServerState};
 use crate::grpc::{convert, status};
-use crate::pipeline::{DigestOptions, Pipeline, ValidArticle};
+use crate::pipeline::Pipeline;
 use crate::proto;
 use crate::proto::precis_server::Precis;
 use crate::telemetry;
+use crate::validate::{
+    validate_digest, validate_quotes, validate_summary, validate_translate, Limits, ValidArticle,
+};
 
 pub(crate) struct PrecisService {
     state: Arc<ServerState>,
+    limits: Limits,
     max_stream_in_flight: usize,
     max_message_bytes: usize,
 }
@@ -27,11 +31,13 @@ pub(crate) struct PrecisService {
 impl PrecisService {
     pub fn new(
         state: Arc<ServerState>,
+        limits: Limits,
         max_stream_in_flight: usize,
         max_message_bytes: usize,
     ) -> Self {
         Self {
             state,
+            limits,
             max_stream_in_flight: max_stream_in_flight.max(1),
             max_message_bytes,
         }
@@ -41,7 +47,9 @@ impl PrecisService {
     /// handler must not panic if it ever does.
     fn pipeline(&self) -> Result<&Arc<Pipeline>, Status> {
         self.state.pipeline().ok_or_else(|| {
-            PrecisError::Unavailable("the server is starting; retry shortly".into()).into()
+            status::report(PrecisError::Unavailable(
+                "the server is starting; retry shortly".into(),
+            ))
         })
     }
 }
@@ -56,13 +64,14 @@ fn deadline_of<T>(request: &Request<T>) -> Option<Instant> {
 /// One article through the whole pipeline; shared by Digest and DigestStream.
 async fn digest_one(
     pipeline: &Pipeline,
+    limits: &Limits,
     request: proto::DigestRequest,
     deadline: Option<Instant>,
 ) -> Result<proto::DigestResponse, PrecisError> {
-    let options = convert::digest_options(&request, deadline)?;
-    let article = ValidArticle::new(request.text, &pipeline.limits)?;
-    let digest = pipeline.digest(&article, &options).await?;
-    Ok(convert::digest(request.client_id, &digest))
+    let client_id = request.client_id.clone();
+    let request = validate_digest(convert::digest_input(request), limits)?;
+    let digest = pipeline.digest(&request, deadline).await?;
+    Ok(convert::digest(client_id, &digest))
 }
 
 #[tonic::async_trait]
@@ -72,7 +81,14 @@ impl Precis for PrecisService {
         request: Request<proto::DigestRequest>,
     ) -> Result<Response<proto::DigestResponse>, Status> {
         let deadline = deadline_of(&request);
-        let response = digest_one(self.pipeline()?, request.into_inner(), deadline).await?;
+        let response = digest_one(
+            self.pipeline()?,
+            &self.limits,
+            request.into_inner(),
+            deadline,
+        )
+        .await
+        .map_err(status::report)?;
         Ok(Response::new(response))
     }
 
@@ -89,6 +105,7 @@ impl Precis for PrecisService {
         let (results, receiver) = mpsc::channel(self.max_stream_in_flight);
         let stream = DigestStream {
             pipeline,
+            limits: self.limits,
             inbound: request.into_inner(),
             results,
             max_in_flight: self.max_stream_in_flight,
@@ -103,19 +120,16 @@ impl Precis for PrecisService {
         request: Request<proto::DetectLanguageRequest>,
     ) -> Result<Response<proto::DetectLanguageResponse>, Status> {
         let pipeline = self.pipeline()?;
-        let text = ValidArticle::new(request.into_inner().text, &pipeline.limits)?;
+        let text =
+            ValidArticle::new(request.into_inner().text, &self.limits).map_err(status::report)?;
         // Model-free, but up to a few hundred microseconds of CPU (more when the cascade falls
         // through to lingua): on a blocking thread, so the two async workers stay free for I/O
         // and health checks. Measured faster than inline under load (loadtest --rpc detect).
         // The admission limit bounds how many run at once.
-        let detector = Arc::clone(&pipeline.detector);
-        let detection = tokio::task::spawn_blocking(move || detector.detect(text.text()))
+        let detector = Arc::clone(pipeline.detector());
+        let detection = run_blocking("language detection", move || detector.detect(text.text()))
             .await
-            .map_err(|error| {
-                Status::from(PrecisError::Internal(format!(
-                    "language detection failed: {error}"
-                )))
-            })?;
+            .map_err(status::report)?;
         Ok(Response::new(proto::DetectLanguageResponse {
             language: Some(convert::detection(&detection)),
         }))
@@ -128,14 +142,12 @@ impl Precis for PrecisService {
         let deadline = deadline_of(&request);
         let pipeline = self.pipeline()?;
         let request = request.into_inner();
-        let article = ValidArticle::new(request.text, &pipeline.limits)?;
-        let options = DigestOptions {
-            max_quotes: request.max_quotes as usize,
-            skip_summary: true,
-            deadline,
-            ..DigestOptions::default()
-        };
-        let digest = pipeline.digest(&article, &options).await?;
+        let request = validate_quotes(request.text, request.max_quotes, &self.limits)
+            .map_err(status::report)?;
+        let digest = pipeline
+            .digest(&request, deadline)
+            .await
+            .map_err(status::report)?;
         Ok(Response::new(proto::ExtractQuotesResponse {
             quotes: digest.quotes.iter().map(convert::key_quote).collect(),
         }))
@@ -148,14 +160,13 @@ impl Precis for PrecisService {
         let deadline = deadline_of(&request);
         let pipeline = self.pipeline()?;
         let request = request.into_inner();
-        let options = DigestOptions {
-            summary_length: convert::summary_length(request.summary_length.as_ref())?,
-            skip_quotes: true,
-            deadline,
-            ..DigestOptions::default()
-        };
-        let article = ValidArticle::new(request.text, &pipeline.limits)?;
-        let digest = pipeline.digest(&article, &options).await?;
+        let length = convert::summary_length(request.summary_length.as_ref());
+        let request =
+            validate_summary(request.text, length, &self.limits).map_err(status::report)?;
+        let digest = pipeline
+            .digest(&request, deadline)
+            .await
+            .map_err(status::report)?;
         Ok(Response::new(proto::SummarizeResponse {
             summary: digest.summary.as_ref().map(convert::summary),
             language: Some(convert::detection(&digest.language)),
@@ -169,11 +180,13 @@ impl Precis for PrecisService {
     ) -> Result<Response<proto::TranslateResponse>, Status> {
         let deadline = deadline_of(&request);
         let pipeline = self.pipeline()?;
-        let request = request.into_inner();
-        let source = Some(request.source_language.as_str()).filter(|code| !code.trim().is_empty());
+        let request =
+            validate_translate(convert::translate_input(request.into_inner()), &self.limits)
+                .map_err(status::report)?;
         let translated = pipeline
-            .translate_texts(request.texts, source, &request.target_language, deadline)
-            .await?;
+            .translate(request, deadline)
+            .await
+            .map_err(status::report)?;
         Ok(Response::new(convert::translated_texts(&translated)))
     }
 
@@ -183,7 +196,7 @@ impl Precis for PrecisService {
     ) -> Result<Response<proto::Capabilities>, Status> {
         let pipeline = self.pipeline()?;
         let limits = proto::Limits {
-            max_article_bytes: saturating_u32(pipeline.limits.max_article_bytes),
+            max_article_bytes: saturating_u32(self.limits.max_article_bytes),
             max_stream_in_flight: saturating_u32(self.max_stream_in_flight),
             max_message_bytes: saturating_u32(self.max_message_bytes),
             max_concurrent_requests: saturating_u32(self.state.max_concurrent()),
@@ -203,6 +216,7 @@ fn saturating_u32(value: usize) -> u32 {
 /// concurrently, answers in request order, each with its digest or its own error.
 struct DigestStream {
     pipeline: Arc<Pipeline>,
+    limits: Limits,
     inbound: Streaming<proto::DigestRequest>,
     results: mpsc::Sender<Result<proto::DigestStreamResult, Status>>,
     max_in_flight: usize,
@@ -252,6 +266,7 @@ impl DigestStream {
                         Ok(Some(request)) => {
                             in_flight.push_back(stream_item(
                                 Arc::clone(&self.pipeline),
+                                self.limits,
                                 next_index,
                                 request,
                                 self.deadline,
@@ -275,19 +290,20 @@ impl DigestStream {
 
 async fn stream_item(
     pipeline: Arc<Pipeline>,
+    limits: Limits,
     index: u32,
     request: proto::DigestRequest,
     deadline: Option<Instant>,
 ) -> proto::DigestStreamResult {
     let started = Instant::now();
     let client_id = request.client_id.clone();
-    let result = match digest_one(&pipeline, request, deadline).await {
+    let result = match digest_one(&pipeline, &limits, request, deadline).await {
         Ok(digest) => {
             telemetry::record_call("DigestStream/item", tonic::Code::Ok, started.elapsed());
             proto::digest_stream_result::Result::Digest(digest)
         }
         Err(error) => {
-            let status = Status::from(error);
+            let status = status::report(error);
             telemetry::record_call("DigestStream/item", status.code(), started.elapsed());
             proto::digest_stream_result::Result::Error(proto::ItemError {
                 code: status.code() as i32,

@@ -1,4 +1,5 @@
-//! Domain errors → gRPC status codes, in one place.
+//! Domain errors → gRPC status codes, in one place. The mapping itself is pure; [`report`]
+//! is where an error answered to a client is counted and, for engine failures, logged.
 use tonic::{Code, Status};
 
 use crate::error::PrecisError;
@@ -13,15 +14,20 @@ impl From<PrecisError> for Status {
             PrecisError::FailedPrecondition(_) => Code::FailedPrecondition,
             PrecisError::DeadlineExceeded(_) => Code::DeadlineExceeded,
             PrecisError::Cancelled => Code::Cancelled,
-            PrecisError::Internal(_) => Code::Internal,
+            PrecisError::EngineFailure(_) | PrecisError::Internal(_) => Code::Internal,
         };
-        telemetry::record_failure(error.kind());
-        if let PrecisError::Internal(message) = &error {
-            // Engine failures are the operator's problem, not the client's: log them loudly.
-            tracing::error!(%message, "engine failure");
-        }
         Status::new(code, error.to_string())
     }
+}
+
+/// A domain error answered to a client: counted by type in `precis_failures_total`; engine
+/// and internal failures are the operator's problem, not the client's, so they are logged too.
+pub(crate) fn report(error: PrecisError) -> Status {
+    telemetry::record_failure(error.kind());
+    if let PrecisError::EngineFailure(message) | PrecisError::Internal(message) = &error {
+        tracing::error!(kind = error.kind(), %message, "request failed inside precis");
+    }
+    Status::from(error)
 }
 
 /// tonic's codec answers a message over the size limit with OUT_OF_RANGE; gRPC's reference

@@ -8,7 +8,7 @@ use crate::error::PrecisError;
 use crate::runtime::registry::{
     inspect_directory, load_with, ModelError, ModelLocation, ModelRole, ModelSpec,
 };
-use crate::runtime::worker::ModelEngine;
+use crate::runtime::worker::{ModelEngine, WorkerPool};
 
 /// One sentence's embedding: L2-normalised when the model's modules say so (MiniLM does).
 pub type Embedding = Vec<f32>;
@@ -86,7 +86,7 @@ impl ModelEngine for EmbeddingEngine {
                     let message = format!("sentence embedding failed: {error}");
                     return lengths
                         .iter()
-                        .map(|_| Err(PrecisError::Internal(message.clone())))
+                        .map(|_| Err(PrecisError::EngineFailure(message.clone())))
                         .collect();
                 }
             }
@@ -95,7 +95,7 @@ impl ModelEngine for EmbeddingEngine {
             let message = "the embedding model returned fewer vectors than sentences".to_string();
             return lengths
                 .iter()
-                .map(|_| Err(PrecisError::Internal(message.clone())))
+                .map(|_| Err(PrecisError::EngineFailure(message.clone())))
                 .collect();
         };
         let mut embeddings = embeddings.into_iter();
@@ -107,6 +107,38 @@ impl ModelEngine for EmbeddingEngine {
 
     fn cost(input: &Self::Input) -> usize {
         input.len()
+    }
+}
+
+/// The sentence-embedding pool and the languages it serves well.
+pub struct EmbeddingService {
+    pub model_id: String,
+    pub pool: WorkerPool<EmbeddingEngine>,
+    pub languages: Vec<String>,
+}
+
+impl EmbeddingService {
+    /// Whether this model serves `language` (ISO 639-1) well enough to rank with it.
+    pub fn serves(&self, language: &str) -> bool {
+        self.languages.iter().any(|served| served == language)
+    }
+
+    /// Embeds sentences on the embedding workers, as one job (one trip through the queue).
+    pub async fn embed(
+        &self,
+        sentences: &[&str],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Vec<Embedding>, PrecisError> {
+        let owned: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
+        let vectors = self.pool.run(owned, deadline).await?;
+        if vectors.len() != sentences.len() {
+            return Err(PrecisError::EngineFailure(format!(
+                "the embedding model answered {} vectors for {} sentences",
+                vectors.len(),
+                sentences.len()
+            )));
+        }
+        Ok(vectors)
     }
 }
 

@@ -258,7 +258,7 @@ impl ModelEngine for TranslationEngine {
 
 fn failed<T>(count: usize, message: String) -> Vec<Result<T, PrecisError>> {
     (0..count)
-        .map(|_| Err(PrecisError::Internal(message.clone())))
+        .map(|_| Err(PrecisError::EngineFailure(message.clone())))
         .collect()
 }
 

@@ -67,3 +67,14 @@ where
     };
     (pool, status)
 }
+
+/// The text of a caught panic, for the error that reports it (model loads and batches).
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_string()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}

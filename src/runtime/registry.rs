@@ -331,7 +331,7 @@ pub fn load_with<T>(
         Err(panic) => Err(ModelError::Load {
             model: spec.id.clone(),
             location,
-            reason: explain_rust_bert_error(&crate::runtime::worker::panic_message(&panic)),
+            reason: explain_rust_bert_error(&super::panic_message(&panic)),
         }),
     }
 }

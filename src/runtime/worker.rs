@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::oneshot;
 
+use super::{panic_message, ModelError};
 use crate::error::PrecisError;
-use crate::runtime::registry::ModelError;
+use crate::telemetry;
 
 /// A model that a worker owns and runs in batches.
 pub trait ModelEngine: 'static {
@@ -148,8 +149,7 @@ impl<E: ModelEngine> WorkerPool<E> {
         };
         match sender.try_send(job) {
             Ok(()) => {
-                metrics::gauge!("precis_queue_depth", "pool" => self.config.name.clone())
-                    .set(sender.len() as f64);
+                telemetry::record_queue_depth(&self.config.name, sender.len());
                 Ok(receiver)
             }
             Err(TrySendError::Full(_)) => {
@@ -174,7 +174,7 @@ impl<E: ModelEngine> WorkerPool<E> {
     ) -> Result<E::Output, PrecisError> {
         let receiver = self.submit(input, deadline)?;
         receiver.await.unwrap_or_else(|_| {
-            Err(PrecisError::Internal(format!(
+            Err(PrecisError::EngineFailure(format!(
                 "a {} worker died",
                 self.config.name
             )))
@@ -189,7 +189,7 @@ impl<E: ModelEngine> WorkerPool<E> {
     ) -> Result<E::Output, PrecisError> {
         let receiver = self.submit(input, deadline)?;
         receiver.blocking_recv().unwrap_or_else(|_| {
-            Err(PrecisError::Internal(format!(
+            Err(PrecisError::EngineFailure(format!(
                 "a {} worker died",
                 self.config.name
             )))
@@ -249,13 +249,11 @@ fn run_worker<E: ModelEngine>(
         if batch.is_empty() {
             continue;
         }
-        metrics::gauge!("precis_queue_depth", "pool" => pool.clone()).set(receiver.len() as f64);
-        metrics::histogram!("precis_batch_size", "pool" => pool.clone()).record(batch.len() as f64);
+        telemetry::record_queue_depth(&pool, receiver.len());
+        telemetry::record_batch_start(&pool, batch.iter().map(|job| job.enqueued_at.elapsed()));
         let mut inputs = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
-            metrics::histogram!("precis_queue_wait_seconds", "pool" => pool.clone())
-                .record(job.enqueued_at.elapsed().as_secs_f64());
             inputs.push(job.input);
             replies.push((job.reply, job.span));
         }
@@ -265,15 +263,14 @@ fn run_worker<E: ModelEngine>(
             catch_unwind(AssertUnwindSafe(|| engine.run_batch(inputs))).unwrap_or_else(|panic| {
                 let message = format!("the {pool} model panicked: {}", panic_message(&panic));
                 (0..count)
-                    .map(|_| Err(PrecisError::Internal(message.clone())))
+                    .map(|_| Err(PrecisError::EngineFailure(message.clone())))
                     .collect()
             });
-        metrics::histogram!("precis_model_batch_seconds", "pool" => pool.clone())
-            .record(started.elapsed().as_secs_f64());
+        telemetry::record_batch_run(&pool, started.elapsed());
         let mut results = results.into_iter();
         for (reply, span) in replies {
             let result = results.next().unwrap_or_else(|| {
-                Err(PrecisError::Internal(format!(
+                Err(PrecisError::EngineFailure(format!(
                     "the {pool} engine returned too few results"
                 )))
             });
@@ -289,29 +286,19 @@ fn run_worker<E: ModelEngine>(
 fn admit<E: ModelEngine>(job: Job<E>, counters: &PoolCounters) -> Option<Job<E>> {
     if job.reply.is_closed() {
         counters.dropped_caller_gone.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("precis_jobs_dropped_total", "reason" => "caller_gone").increment(1);
+        telemetry::record_dropped_job("caller_gone");
         return None;
     }
     if let Some(deadline) = job.deadline {
         if Instant::now() >= deadline {
             counters.dropped_deadline.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("precis_jobs_dropped_total", "reason" => "deadline").increment(1);
+            telemetry::record_dropped_job("deadline");
             let waited = job.enqueued_at.elapsed();
             let _ = job.reply.send(Err(PrecisError::DeadlineExceeded(waited)));
             return None;
         }
     }
     Some(job)
-}
-
-pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(message) = panic.downcast_ref::<&str>() {
-        (*message).to_string()
-    } else if let Some(message) = panic.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "unknown panic".to_string()
-    }
 }
 
 #[cfg(test)]
@@ -471,7 +458,7 @@ mod tests {
         let pool = WorkerPool::start(config, || Ok(Fragile)).unwrap();
         let error = pool.run_blocking(13, None).unwrap_err();
         assert!(
-            matches!(error, PrecisError::Internal(ref m) if m.contains("unlucky")),
+            matches!(error, PrecisError::EngineFailure(ref m) if m.contains("unlucky")),
             "{error:?}"
         );
         assert_eq!(pool.run_blocking(7, None).unwrap(), 7);

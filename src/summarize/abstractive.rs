@@ -158,7 +158,7 @@ where
     let count = chunks.len();
     let summaries = summarize_round(chunks.into_iter().map(|chunk| chunk.text).collect()).await?;
     if summaries.len() != count {
-        return Err(PrecisError::Internal(format!(
+        return Err(PrecisError::EngineFailure(format!(
             "the summarizer answered {} summaries for {count} chunks",
             summaries.len()
         )));
@@ -170,7 +170,7 @@ where
         .filter(|summary| !summary.is_empty())
         .collect();
     if summaries.is_empty() {
-        return Err(PrecisError::Internal(
+        return Err(PrecisError::EngineFailure(
             "the summarizer produced only empty summaries".into(),
         ));
     }
@@ -274,6 +274,6 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(matches!(error, PrecisError::Internal(_)), "{error:?}");
+        assert!(matches!(error, PrecisError::EngineFailure(_)), "{error:?}");
     }
 }

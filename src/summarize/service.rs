@@ -13,20 +13,19 @@ use precis_text::segment::Segmentation;
 use precis_text::ByteSpan;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::config::DEFAULT_SUMMARIZER;
-use crate::error::PrecisError;
-use crate::pipeline::{EmbeddingService, SentenceOrigin, Summary, SummaryMethod, SummarySentence};
-use crate::runtime::embeddings::Embedding;
-use crate::runtime::generation::{SummarizationEngine, SummarizerInput, RESERVED_INPUT_TOKENS};
-use crate::runtime::{ModelEngine, WorkerPool};
-use crate::summarize::abstractive::{map_reduce, AbstractiveDraft};
-use crate::summarize::extractive::{
+use tokio::sync::oneshot;
+
+use super::abstractive::{map_reduce, AbstractiveDraft};
+use super::extractive::{
     select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
 };
-use crate::summarize::guard::{
-    self, Evidence, GuardOutcome, GuardReport, GuardSettings, SupportMatrix,
-};
-use tokio::sync::oneshot;
+use super::guard::{self, Evidence, GuardOutcome, GuardReport, GuardSettings, SupportMatrix};
+use super::summary::{SentenceOrigin, SummarizerInfo, Summary, SummaryMethod, SummarySentence};
+use crate::config::DEFAULT_SUMMARIZER;
+use crate::error::{run_blocking, PrecisError};
+use crate::runtime::embeddings::{Embedding, EmbeddingService};
+use crate::runtime::generation::{SummarizerInput, RESERVED_INPUT_TOKENS};
+use crate::runtime::{ModelEngine, WorkerPool};
 
 /// The engine name of the lexical ranking.
 pub const LEXICAL_ENGINE: &str = "tfidf-centrality";
@@ -92,6 +91,75 @@ impl Summarizers {
     }
 }
 
+/// The summarize stage's engines: the sentence embeddings (ranking, evidence) and the
+/// abstractive models by language.
+#[derive(Default)]
+pub struct SummarizeService {
+    pub embeddings: Option<EmbeddingService>,
+    /// Abstractive summarizers by language; empty means every summary is extractive.
+    pub summarizers: Summarizers,
+}
+
+impl SummarizeService {
+    /// Summarizes one article; see the module documentation for the choices made.
+    pub async fn summarize(
+        &self,
+        request: &SummaryRequest<'_>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Summary, PrecisError> {
+        summarize(
+            self.embeddings.as_ref(),
+            &self.summarizers,
+            request,
+            warnings,
+        )
+        .await
+    }
+
+    /// The summarizers this deployment runs, for Capabilities: per language, the preferred one
+    /// first. Abstractive models (with the ranking their evidence uses) come first; the
+    /// extractive summarizers follow, since they serve every other language and replace an
+    /// abstractive summary the guard rejects. `*` stands for any other language.
+    pub fn capabilities(&self) -> Vec<SummarizerInfo> {
+        let ranks_with_embeddings = |language: &str| {
+            self.embeddings
+                .as_ref()
+                .is_some_and(|service| service.serves(language))
+        };
+        let mut summarizers = Vec::new();
+        for (language, service) in &self.summarizers.by_language {
+            let any = language == DEFAULT_SUMMARIZER;
+            summarizers.push(SummarizerInfo {
+                language: if any { "*".into() } else { language.clone() },
+                method: SummaryMethod::Abstractive,
+                ranking: if !any && ranks_with_embeddings(language) {
+                    Ranking::Embeddings
+                } else {
+                    Ranking::Lexical
+                },
+                engine: service.model_id.clone(),
+            });
+        }
+        if let Some(service) = &self.embeddings {
+            for language in &service.languages {
+                summarizers.push(SummarizerInfo {
+                    language: language.clone(),
+                    method: SummaryMethod::Extractive,
+                    ranking: Ranking::Embeddings,
+                    engine: service.model_id.clone(),
+                });
+            }
+        }
+        summarizers.push(SummarizerInfo {
+            language: "*".into(),
+            method: SummaryMethod::Extractive,
+            ranking: Ranking::Lexical,
+            engine: LEXICAL_ENGINE.into(),
+        });
+        summarizers
+    }
+}
+
 /// What one summary needs from the request.
 pub struct SummaryRequest<'a> {
     pub text: &'a str,
@@ -147,15 +215,14 @@ pub async fn summarize(
     warnings: &mut Vec<String>,
 ) -> Result<Summary, PrecisError> {
     let article = ArticleSentences::new(request.text, request.segmentation);
-    let embedder =
-        embeddings.filter(|service| service.languages.contains(&request.language.iso639_1));
+    let embedder = embeddings.filter(|service| service.serves(&request.language.iso639_1));
     if embeddings.is_none() {
         warnings
             .push("no sentence-embedding model is loaded; the summary is ranked lexically".into());
     }
     let Some(summarizer) = summarizers.for_language(&request.language.iso639_1) else {
         let vectors = match embedder {
-            Some(service) => Some(embed(service, &article.texts, request.deadline).await?),
+            Some(service) => Some(service.embed(&article.texts, request.deadline).await?),
             None => None,
         };
         return Ok(extractive(&article, request, embedder, vectors.as_deref()));
@@ -173,7 +240,7 @@ pub async fn summarize(
                 summarizer.model_id
             ));
             let vectors = match embedder {
-                Some(service) => Some(embed(service, &article.texts, request.deadline).await?),
+                Some(service) => Some(service.embed(&article.texts, request.deadline).await?),
                 None => None,
             };
             return Ok(extractive(&article, request, embedder, vectors.as_deref()));
@@ -193,7 +260,7 @@ pub async fn summarize(
         Some(service) => {
             let mut all: Vec<&str> = article.texts.clone();
             all.extend(&draft_borrowed);
-            let mut vectors = embed(service, &all, request.deadline).await?;
+            let mut vectors = service.embed(&all, request.deadline).await?;
             let draft_vectors = vectors.split_off(article.texts.len());
             (
                 SupportMatrix::from_embeddings(&draft_vectors, &vectors),
@@ -257,24 +324,6 @@ pub async fn summarize(
     }
 }
 
-/// Embeds sentences on the embedding workers, in one job.
-async fn embed(
-    service: &EmbeddingService,
-    sentences: &[&str],
-    deadline: Option<Instant>,
-) -> Result<Vec<Embedding>, PrecisError> {
-    let owned: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
-    let vectors = service.pool.run(owned, deadline).await?;
-    if vectors.len() != sentences.len() {
-        return Err(PrecisError::Internal(format!(
-            "the embedding model answered {} vectors for {} sentences",
-            vectors.len(),
-            sentences.len()
-        )));
-    }
-    Ok(vectors)
-}
-
 /// Map-reduce generation on the summarization workers. Article sentences are counted in
 /// tokens off the async runtime (a long article takes milliseconds to tokenize).
 async fn generate(
@@ -284,7 +333,7 @@ async fn generate(
 ) -> Result<AbstractiveDraft, PrecisError> {
     let input = Arc::clone(&summarizer.tokens);
     let owned: Vec<String> = article.texts.iter().map(|s| s.to_string()).collect();
-    let counts: HashMap<String, usize> = tokio::task::spawn_blocking(move || {
+    let counts: HashMap<String, usize> = run_blocking("token counting", move || {
         owned
             .into_iter()
             .map(|sentence| {
@@ -293,8 +342,7 @@ async fn generate(
             })
             .collect()
     })
-    .await
-    .map_err(|error| PrecisError::Internal(format!("token counting failed: {error}")))?;
+    .await?;
     let input = &summarizer.tokens;
     let count_tokens = |text: &str| {
         counts
@@ -318,7 +366,9 @@ async fn generate(
             let mut summaries = Vec::with_capacity(receivers.len());
             for receiver in receivers {
                 let summary = receiver.await.unwrap_or_else(|_| {
-                    Err(PrecisError::Internal("a summarization worker died".into()))
+                    Err(PrecisError::EngineFailure(
+                        "a summarization worker died".into(),
+                    ))
                 })?;
                 summaries.push(summary);
             }
@@ -460,61 +510,6 @@ fn abstractive_summary(
 pub fn chunk_tokens(position_limit: usize, configured: Option<usize>) -> usize {
     let limit = configured.unwrap_or(position_limit).min(position_limit);
     limit.saturating_sub(RESERVED_INPUT_TOKENS).max(16)
-}
-
-/// Starts one pool per configured summarizer. A model that fails to load is reported in its
-/// status (and `serve` refuses to start); it is never silently replaced by extractive.
-pub fn load_summarizers(
-    catalog: &crate::config::Catalog,
-    settings: &crate::config::RuntimeSettings,
-    statuses: &mut Vec<crate::runtime::ModelStatus>,
-) -> anyhow::Result<Summarizers> {
-    use crate::runtime::generation::GenerationSettings;
-    use crate::runtime::{start_model_pool, ModelRole};
-
-    let section = &catalog.summarization;
-    let defaults = GenerationSettings::default();
-    let generation = GenerationSettings {
-        num_beams: section.num_beams.unwrap_or(defaults.num_beams).max(1),
-        min_length: section.min_length.unwrap_or(defaults.min_length).max(0),
-        max_length: section.max_length.unwrap_or(defaults.max_length).max(1),
-    };
-    let max_batch_chunks = section.max_batch_chunks.unwrap_or(8).max(1);
-    let models_dir = settings.models_dir();
-    let mut summarizers = Summarizers::default();
-    for (language, model) in &section.models {
-        let spec = model.spec(ModelRole::Summarization, &models_dir)?;
-        let (pool, mut status) = start_model_pool(
-            &spec,
-            settings.pool_config(&format!("summarization-{language}"), max_batch_chunks),
-            move |spec| SummarizationEngine::load(spec, generation),
-        );
-        if let Some(pool) = pool {
-            match SummarizerInput::load(&spec) {
-                Ok(input) => {
-                    summarizers.by_language.insert(
-                        language.clone(),
-                        SummarizerService {
-                            model_id: spec.id.clone(),
-                            pool: Arc::new(pool),
-                            chunk_tokens: chunk_tokens(
-                                input.position_limit,
-                                section.max_input_tokens,
-                            ),
-                            tokens: Arc::new(input),
-                            test_model: status.test_model,
-                        },
-                    );
-                }
-                Err(error) => {
-                    status.ready = false;
-                    status.error = Some(error.to_string());
-                }
-            }
-        }
-        statuses.push(status);
-    }
-    Ok(summarizers)
 }
 
 #[cfg(test)]

@@ -1,98 +1,95 @@
-//! Translation engines for the pipeline: neural (rust-bert, through model workers) where weights
-//! are installed, Apertium otherwise; `precis-translate` routes between them.
-pub mod neural;
+//! Translation: the service that translates a digest's quotes and summary or a batch of texts,
+//! and the engines behind it.
+//!
+//! Translation backends are registered here, in [`TRANSLATION_BACKENDS`]: adding a kind of
+//! engine is one file implementing [`TranslationBackend`] and one line there. Its engines'
+//! ids (in responses and capabilities) start with the backend's name; the router
+//! (`precis-translate`) picks the best route per pair over every registered engine.
+mod apertium;
+mod neural;
+pub mod service;
 
 use std::sync::Arc;
 
-use precis_translate::apertium::{start_installed, ApertiumConfig};
 use precis_translate::{Router, Translator};
 
-use crate::config::{Catalog, RuntimeSettings};
-use crate::runtime::generation::{GenerationSettings, TranslationEngine};
-use crate::runtime::{start_model_pool, ModelStatus};
-use neural::NeuralTranslator;
-use precis_translate::LanguagePair;
+pub use service::{TranslatedText, TranslatedTexts, Translation, TranslationService};
 
-/// Builds the router: neural engines first (the router prefers them per pair), then every
-/// installed Apertium direction. An Apertium installation that cannot be read is an error;
-/// no installed pair at all is not (Capabilities then lists none).
-pub fn build_router(
-    neural: Vec<Arc<dyn Translator>>,
-    apertium: &ApertiumConfig,
-) -> anyhow::Result<Router> {
-    let mut router = Router::new();
-    for engine in neural {
-        router.register(engine);
-    }
-    if apertium.data_dir.join("modes").is_dir() {
-        for engine in start_installed(apertium)? {
-            router.register(engine);
-        }
-    }
-    Ok(router)
-}
+use crate::config::{RuntimeSettings, TranslationCatalog};
+use crate::runtime::ModelStatus;
 
-/// The neural engines that loaded, and the status of every configured pair.
-pub struct NeuralEngines {
+/// The engines one backend started, and the status of each model it was configured with.
+pub struct StartedEngines {
     pub translators: Vec<Arc<dyn Translator>>,
     pub statuses: Vec<ModelStatus>,
 }
 
-/// Starts a worker pool per neural pair of the catalog.
-pub fn load_neural(catalog: &Catalog, settings: &RuntimeSettings) -> anyhow::Result<NeuralEngines> {
-    let models_dir = settings.models_dir();
-    let mut translators: Vec<Arc<dyn Translator>> = Vec::new();
-    let mut statuses = Vec::new();
-    for pair in &catalog.translation.neural {
-        let spec = pair.spec(&models_dir)?;
-        let (pool, status) = start_model_pool(
-            &spec,
-            settings.pool_config(&format!("translate-{}-{}", pair.source, pair.target), 32),
-            |spec| {
-                // A translation may be as short as its source allows.
-                let settings = GenerationSettings {
-                    min_length: 0,
-                    ..GenerationSettings::default()
-                };
-                TranslationEngine::load(spec, settings)
-            },
-        );
-        statuses.push(status);
-        if let Some(pool) = pool {
-            let language_pair = LanguagePair::new(pair.source.clone(), pair.target.clone());
-            translators.push(Arc::new(NeuralTranslator::new(
-                &spec.id,
-                language_pair,
-                pool,
-            )));
-        }
-    }
-    Ok(NeuralEngines {
-        translators,
-        statuses,
-    })
+/// A kind of translation engine precis can run.
+pub trait TranslationBackend: Sync {
+    /// The catalog's `engine` value for this backend, and the first part of its engine ids.
+    fn name(&self) -> &'static str;
+
+    /// Starts this backend's engines. A configured model that fails to load is reported in
+    /// its status (`serve` refuses to start on it); an engine that is simply not installed
+    /// starts nothing.
+    fn start(
+        &self,
+        catalog: &TranslationCatalog,
+        settings: &RuntimeSettings,
+    ) -> anyhow::Result<StartedEngines>;
 }
 
-/// For `models list`: Apertium pairs are engines too.
-pub fn apertium_statuses(router: &Router) -> Vec<ModelStatus> {
-    router
-        .capabilities()
-        .into_iter()
-        .flat_map(|capability| capability.engines)
-        .filter(|engine| engine.kind == precis_translate::EngineKind::RuleBased)
-        .map(|engine| ModelStatus {
-            id: engine.id.clone(),
-            role: crate::runtime::ModelRole::Translation {
-                source: engine.pair.source.clone(),
-                target: engine.pair.target.clone(),
-            },
-            location: "apertium (Debian package)".into(),
-            architecture: None,
-            size_bytes: None,
-            load_millis: None,
-            ready: true,
-            error: None,
-            test_model: false,
-        })
-        .collect()
+/// Every translation backend. Order only breaks ties: the router prefers neural engines and
+/// shorter routes whatever the order.
+pub const TRANSLATION_BACKENDS: &[&dyn TranslationBackend] =
+    &[&neural::RustBertTranslation, &apertium::ApertiumTranslation];
+
+/// `backend/model`: how engine ids are formed, so responses name the backend that served.
+pub fn engine_id(backend: &dyn TranslationBackend, model: &str) -> String {
+    format!("{}/{model}", backend.name())
+}
+
+/// Starts every registered backend and routes over all their engines.
+pub fn start_translation(
+    catalog: &TranslationCatalog,
+    settings: &RuntimeSettings,
+) -> anyhow::Result<(TranslationService, Vec<ModelStatus>)> {
+    for pair in &catalog.neural {
+        let wanted = pair.engine_name();
+        if !TRANSLATION_BACKENDS.iter().any(|b| b.name() == wanted) {
+            let known: Vec<&str> = TRANSLATION_BACKENDS.iter().map(|b| b.name()).collect();
+            anyhow::bail!(
+                "translation model '{}' asks for engine '{wanted}'; the translation engines are: {}",
+                pair.id,
+                known.join(", ")
+            );
+        }
+    }
+    let mut router = Router::new();
+    let mut statuses = Vec::new();
+    for backend in TRANSLATION_BACKENDS {
+        let started = backend.start(catalog, settings)?;
+        for engine in started.translators {
+            router.register(engine);
+        }
+        statuses.extend(started.statuses);
+    }
+    Ok((TranslationService::new(router), statuses))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_have_distinct_names_and_form_engine_ids_from_them() {
+        let mut names: Vec<&str> = TRANSLATION_BACKENDS.iter().map(|b| b.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), TRANSLATION_BACKENDS.len(), "{names:?}");
+        assert_eq!(
+            engine_id(&neural::RustBertTranslation, "opus-mt-en-de"),
+            "rust-bert/opus-mt-en-de"
+        );
+    }
 }

@@ -1,28 +1,73 @@
-//! A rust-bert translation model behind the `Translator` trait.
+//! The rust-bert backend: Marian and M2M100 models on worker pools, behind the `Translator`
+//! trait.
+use std::sync::Arc;
 use std::time::Instant;
 
 use precis_translate::{EngineInfo, EngineKind, LanguagePair, TranslateError, Translator};
 
+use super::{engine_id, StartedEngines, TranslationBackend};
+use crate::config::{RuntimeSettings, TranslationCatalog};
 use crate::error::PrecisError;
-use crate::runtime::generation::TranslationEngine;
-use crate::runtime::WorkerPool;
+use crate::runtime::generation::{GenerationSettings, TranslationEngine};
+use crate::runtime::{start_model_pool, WorkerPool};
 
-pub struct NeuralTranslator {
-    info: EngineInfo,
-    pool: WorkerPool<TranslationEngine>,
+pub struct RustBertTranslation;
+
+impl TranslationBackend for RustBertTranslation {
+    fn name(&self) -> &'static str {
+        crate::config::DEFAULT_ENGINE
+    }
+
+    /// A worker pool per neural pair of the catalog that names this backend.
+    fn start(
+        &self,
+        catalog: &TranslationCatalog,
+        settings: &RuntimeSettings,
+    ) -> anyhow::Result<StartedEngines> {
+        let models_dir = settings.models_dir();
+        let mut translators: Vec<Arc<dyn Translator>> = Vec::new();
+        let mut statuses = Vec::new();
+        for pair in catalog
+            .neural
+            .iter()
+            .filter(|pair| pair.engine_name() == self.name())
+        {
+            let spec = pair.spec(&models_dir)?;
+            let (pool, status) = start_model_pool(
+                &spec,
+                settings.pool_config(&format!("translate-{}-{}", pair.source, pair.target), 32),
+                |spec| {
+                    // A translation may be as short as its source allows.
+                    let settings = GenerationSettings {
+                        min_length: 0,
+                        ..GenerationSettings::default()
+                    };
+                    TranslationEngine::load(spec, settings)
+                },
+            );
+            statuses.push(status);
+            if let Some(pool) = pool {
+                translators.push(Arc::new(NeuralTranslator {
+                    info: EngineInfo {
+                        id: engine_id(self, &spec.id),
+                        kind: EngineKind::Neural,
+                        pair: LanguagePair::new(pair.source.clone(), pair.target.clone()),
+                    },
+                    pool,
+                }));
+            }
+        }
+        Ok(StartedEngines {
+            translators,
+            statuses,
+        })
+    }
 }
 
-impl NeuralTranslator {
-    pub fn new(model_id: &str, pair: LanguagePair, pool: WorkerPool<TranslationEngine>) -> Self {
-        Self {
-            info: EngineInfo {
-                id: format!("rust-bert/{model_id}"),
-                kind: EngineKind::Neural,
-                pair,
-            },
-            pool,
-        }
-    }
+/// One neural pair: a model on its workers.
+struct NeuralTranslator {
+    info: EngineInfo,
+    pool: WorkerPool<TranslationEngine>,
 }
 
 impl Translator for NeuralTranslator {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use precis::grpc::client::Connection;
 use precis::grpc::{serve_on, Listeners, ServeSettings};
-use precis::pipeline::{Limits, Pipeline};
+use precis::pipeline::Pipeline;
 use precis::proto;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -41,10 +41,9 @@ pub fn shared_pipeline() -> Arc<Pipeline> {
     static PIPELINE: OnceLock<Arc<Pipeline>> = OnceLock::new();
     PIPELINE
         .get_or_init(|| {
-            let (pipeline, statuses) = tokio::task::block_in_place(|| {
-                Pipeline::load(&common::runtime_settings(), Limits::default())
-            })
-            .expect("the pipeline loads");
+            let (pipeline, statuses) =
+                tokio::task::block_in_place(|| Pipeline::load(&common::runtime_settings()))
+                    .expect("the pipeline loads");
             for status in statuses {
                 assert!(status.error.is_none(), "{:?}", status.error);
             }

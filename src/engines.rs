@@ -1,0 +1,100 @@
+//! The engines a deployment runs — the language detector, the summarize service, the
+//! translation service — started from the catalog through the registries (`summarize` and
+//! `translate` register their backends), and what they can do together (Capabilities).
+use std::sync::Arc;
+
+use precis_text::language::LanguageDetector;
+use precis_translate::PairCapability;
+use serde::Serialize;
+
+use crate::config::RuntimeSettings;
+use crate::runtime::embeddings::{EmbeddingEngine, EmbeddingService};
+use crate::runtime::{start_model_pool, ModelRole, ModelStatus};
+use crate::summarize::{start_summarizers, SummarizeService, SummarizerInfo};
+use crate::translate::{start_translation, TranslationService};
+
+/// Everything a digest needs, loaded once and shared.
+pub struct Engines {
+    pub detector: Arc<LanguageDetector>,
+    pub summarize: SummarizeService,
+    pub translation: TranslationService,
+}
+
+/// What this deployment can do: what GetCapabilities reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Capabilities {
+    /// ISO 639-1 codes, sorted.
+    pub detectable_languages: Vec<String>,
+    /// Per-language summarizers first, then the any-language fallback.
+    pub summarizers: Vec<SummarizerInfo>,
+    /// Direct pairs with their engines, preferred engine first.
+    pub translation_pairs: Vec<PairCapability>,
+}
+
+impl Engines {
+    /// Starts every engine of the catalog. A model that fails is reported in its status, not
+    /// fatal here: `serve` refuses to start on it, `models list` shows why.
+    pub fn load(settings: &RuntimeSettings) -> anyhow::Result<(Self, Vec<ModelStatus>)> {
+        let catalog = settings.catalog()?;
+        let mut statuses = Vec::new();
+        let embeddings = match &catalog.embeddings {
+            Some(model) => {
+                // One embedding backend today: refuse a catalog that asks for another.
+                if model.engine_name() != crate::config::DEFAULT_ENGINE {
+                    anyhow::bail!(
+                        "embedding model '{}' asks for engine '{}'; embeddings run on {}",
+                        model.id,
+                        model.engine_name(),
+                        crate::config::DEFAULT_ENGINE
+                    );
+                }
+                let spec = model.spec(ModelRole::SentenceEmbeddings, &settings.models_dir())?;
+                let forward_batch = settings.embedding_batch;
+                let (pool, status) = start_model_pool(
+                    &spec,
+                    // One forward batch per job pick-up, so a second worker finds work waiting
+                    // instead of the first taking the whole queue.
+                    settings.pool_config("embeddings", settings.embedding_batch),
+                    move |spec| EmbeddingEngine::load(spec, forward_batch),
+                );
+                statuses.push(status);
+                pool.map(|pool| EmbeddingService {
+                    model_id: spec.id.clone(),
+                    pool,
+                    languages: model.languages.clone(),
+                })
+            }
+            None => None,
+        };
+        let summarizers = start_summarizers(&catalog.summarization, settings, &mut statuses)?;
+        let (translation, translation_statuses) =
+            start_translation(&catalog.translation, settings)?;
+        statuses.extend(translation_statuses);
+        let engines = Self {
+            detector: Arc::new(LanguageDetector::new()),
+            summarize: SummarizeService {
+                embeddings,
+                summarizers,
+            },
+            translation,
+        };
+        Ok((engines, statuses))
+    }
+
+    /// Languages, summarizers and translation pairs, as loaded.
+    pub fn capabilities(&self) -> Capabilities {
+        let mut detectable_languages: Vec<String> = self
+            .detector
+            .supported_languages()
+            .into_iter()
+            .map(|language| language.iso639_1)
+            .collect();
+        detectable_languages.sort();
+        detectable_languages.dedup();
+        Capabilities {
+            detectable_languages,
+            summarizers: self.summarize.capabilities(),
+            translation_pairs: self.translation.capabilities(),
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The rust-bert summarizer backend: BART, T5, Pegasus and LongT5 models on worker pools.
+use std::sync::Arc;
+
+use super::service::{chunk_tokens, SummarizerService};
+use super::SummarizerBackend;
+use crate::config::{CatalogModel, RuntimeSettings, SummarizationCatalog};
+use crate::runtime::generation::{GenerationSettings, SummarizationEngine, SummarizerInput};
+use crate::runtime::{start_model_pool, ModelRole, ModelStatus};
+
+pub struct RustBertSummarizer;
+
+impl SummarizerBackend for RustBertSummarizer {
+    fn name(&self) -> &'static str {
+        crate::config::DEFAULT_ENGINE
+    }
+
+    fn start(
+        &self,
+        language: &str,
+        model: &CatalogModel,
+        section: &SummarizationCatalog,
+        settings: &RuntimeSettings,
+    ) -> anyhow::Result<(Option<SummarizerService>, ModelStatus)> {
+        let defaults = GenerationSettings::default();
+        let generation = GenerationSettings {
+            num_beams: section.num_beams.unwrap_or(defaults.num_beams).max(1),
+            min_length: section.min_length.unwrap_or(defaults.min_length).max(0),
+            max_length: section.max_length.unwrap_or(defaults.max_length).max(1),
+        };
+        let max_batch_chunks = section.max_batch_chunks.unwrap_or(8).max(1);
+        let spec = model.spec(ModelRole::Summarization, &settings.models_dir())?;
+        let (pool, mut status) = start_model_pool(
+            &spec,
+            settings.pool_config(&format!("summarization-{language}"), max_batch_chunks),
+            move |spec| SummarizationEngine::load(spec, generation),
+        );
+        let Some(pool) = pool else {
+            return Ok((None, status));
+        };
+        match SummarizerInput::load(&spec) {
+            Ok(input) => {
+                let service = SummarizerService {
+                    model_id: spec.id.clone(),
+                    pool: Arc::new(pool),
+                    chunk_tokens: chunk_tokens(input.position_limit, section.max_input_tokens),
+                    tokens: Arc::new(input),
+                    test_model: status.test_model,
+                };
+                Ok((Some(service), status))
+            }
+            Err(error) => {
+                status.ready = false;
+                status.error = Some(error.to_string());
+                Ok((None, status))
+            }
+        }
+    }
+}
