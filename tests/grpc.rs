@@ -220,15 +220,29 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         .unwrap_err();
     assert_status(&status, Code::ResourceExhausted, "524288");
 
-    // A malformed target language, on Digest and on Translate.
-    let status = precis
-        .digest(connection.request(proto::DigestRequest {
-            target_language: "not a language".into(),
-            ..digest_request(HARBOUR_ARTICLE)
-        }))
-        .await
-        .unwrap_err();
-    assert_status(&status, Code::InvalidArgument, "target_language");
+    // A malformed language code in any field of Digest: one parser, the field named.
+    for (request, field) in [
+        (
+            proto::DigestRequest {
+                target_language: "not a language".into(),
+                ..digest_request(HARBOUR_ARTICLE)
+            },
+            "target_language",
+        ),
+        (
+            proto::DigestRequest {
+                language_hint: "xx".into(),
+                ..digest_request(HARBOUR_ARTICLE)
+            },
+            "language_hint",
+        ),
+    ] {
+        let status = precis
+            .digest(connection.request(request))
+            .await
+            .unwrap_err();
+        assert_status(&status, Code::InvalidArgument, field);
+    }
     let status = precis
         .translate(connection.request(proto::TranslateRequest {
             texts: vec!["Hello.".into()],
@@ -238,6 +252,15 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         .await
         .unwrap_err();
     assert_status(&status, Code::InvalidArgument, "\"qq\"");
+    let status = precis
+        .translate(connection.request(proto::TranslateRequest {
+            texts: vec!["Hello.".into()],
+            source_language: "english please".into(),
+            target_language: "es".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "source_language");
 
     // A summary length of zero.
     let status = precis

@@ -19,20 +19,27 @@ pub use summary::{SentenceOrigin, SummarizerInfo, Summary, SummaryMethod, Summar
 use crate::config::{CatalogModel, RuntimeSettings, SummarizationCatalog};
 use crate::runtime::ModelStatus;
 
+/// One summarizer the catalog configures, with what its backend needs to start it.
+pub struct SummarizerEntry<'a> {
+    /// An ISO 639-1 code, or `default` for any language.
+    pub language: &'a str,
+    pub model: &'a CatalogModel,
+    /// The decoding and chunking settings shared by every summarizer.
+    pub section: &'a SummarizationCatalog,
+    pub settings: &'a RuntimeSettings,
+}
+
+/// What starting a summarizer gives: the service when it loaded, and its status either way.
+pub type StartedSummarizer = (Option<SummarizerService>, ModelStatus);
+
 /// A kind of abstractive summarizer precis can run.
 pub trait SummarizerBackend: Sync {
     /// The catalog's `engine` value for this backend.
     fn name(&self) -> &'static str;
 
-    /// Starts the summarizer of one catalog entry for `language` (a code, or `default`). A model
-    /// that fails to load is reported in its status, never silently replaced.
-    fn start(
-        &self,
-        language: &str,
-        model: &CatalogModel,
-        section: &SummarizationCatalog,
-        settings: &RuntimeSettings,
-    ) -> anyhow::Result<(Option<SummarizerService>, ModelStatus)>;
+    /// Starts one catalog entry's summarizer. A model that fails to load is reported in its
+    /// status, never silently replaced.
+    fn start(&self, entry: &SummarizerEntry<'_>) -> anyhow::Result<StartedSummarizer>;
 }
 
 /// Every summarizer backend, by the name catalog entries use.
@@ -63,7 +70,13 @@ pub fn start_summarizers(
 ) -> anyhow::Result<Summarizers> {
     let mut summarizers = Summarizers::default();
     for (language, model) in &section.models {
-        let (service, status) = backend_for(model)?.start(language, model, section, settings)?;
+        let entry = SummarizerEntry {
+            language,
+            model,
+            section,
+            settings,
+        };
+        let (service, status) = backend_for(model)?.start(&entry)?;
         if let Some(service) = service {
             summarizers.by_language.insert(language.clone(), service);
         }

@@ -2,10 +2,9 @@
 use std::sync::Arc;
 
 use super::service::{chunk_tokens, SummarizerService};
-use super::SummarizerBackend;
-use crate::config::{CatalogModel, RuntimeSettings, SummarizationCatalog};
+use super::{StartedSummarizer, SummarizerBackend, SummarizerEntry};
 use crate::runtime::generation::{GenerationSettings, SummarizationEngine, SummarizerInput};
-use crate::runtime::{start_model_pool, ModelRole, ModelStatus};
+use crate::runtime::{start_model_pool, ModelRole};
 
 pub struct RustBertSummarizer;
 
@@ -14,13 +13,13 @@ impl SummarizerBackend for RustBertSummarizer {
         crate::config::DEFAULT_ENGINE
     }
 
-    fn start(
-        &self,
-        language: &str,
-        model: &CatalogModel,
-        section: &SummarizationCatalog,
-        settings: &RuntimeSettings,
-    ) -> anyhow::Result<(Option<SummarizerService>, ModelStatus)> {
+    fn start(&self, entry: &SummarizerEntry<'_>) -> anyhow::Result<StartedSummarizer> {
+        let SummarizerEntry {
+            language,
+            model,
+            section,
+            settings,
+        } = *entry;
         let defaults = GenerationSettings::default();
         let generation = GenerationSettings {
             num_beams: section.num_beams.unwrap_or(defaults.num_beams).max(1),
