@@ -1,12 +1,13 @@
 //! Quote finding and attribution on the team's development set.
 //!
-//! Usage: `bench_attribution [--failures] [DIR]` (default: the crate's `devdata/quotes`). DIR
+//! Usage: `bench_attribution [--failures] [--constructions] [DIR]` (default: the crate's `devdata/quotes`). DIR
 //! holds one folder per language with `<slug>.txt` articles and `<slug>.expected.json`
 //! expectations (format and scoring rules: `devdata/quotes/README.md`). Prints per language and
 //! overall: quote recall, speaker accuracy, wrong-name rate, false quotes, then accuracy per
 //! confidence bucket. `--failures` also prints every missed quote, wrong or missing speaker and
-//! false quote.
+//! false quote; `--constructions` the counts per construction label of the expectations.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,27 +20,35 @@ use precis_text::language::LanguageDetector;
 use precis_text::quotes::{extract_quotes, Quote};
 use precis_text::segment::segment;
 
+const USAGE: &str = "usage: bench_attribution [--failures] [--constructions] [DIR]";
+
+/// What to print besides the tables.
+#[derive(Clone, Copy, Default)]
+struct Options {
+    failures: bool,
+    constructions: bool,
+}
+
 fn main() -> ExitCode {
-    let mut show_failures = false;
+    let mut options = Options::default();
     let mut dir: Option<PathBuf> = None;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
-            "--failures" => show_failures = true,
+            "--failures" => options.failures = true,
+            "--constructions" => options.constructions = true,
             "-h" | "--help" => {
-                println!("usage: bench_attribution [--failures] [DIR]");
+                println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             _ if dir.is_none() && !arg.starts_with('-') => dir = Some(PathBuf::from(arg)),
             _ => {
-                eprintln!(
-                    "unexpected argument {arg:?}; usage: bench_attribution [--failures] [DIR]"
-                );
+                eprintln!("unexpected argument {arg:?}; {USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
     let dir = dir.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("devdata/quotes"));
-    match run(&dir, show_failures) {
+    match run(&dir, options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("bench_attribution: {message}");
@@ -55,11 +64,15 @@ struct Article {
     expected: ExpectedArticle,
 }
 
-fn run(dir: &Path, show_failures: bool) -> Result<(), String> {
+/// Per construction label: expected quotes, found, right speaker, wrong name.
+type ConstructionCounts = BTreeMap<String, [usize; 4]>;
+
+fn run(dir: &Path, options: Options) -> Result<(), String> {
     let languages = load(dir)?;
     let detector = LanguageDetector::new();
     let mut per_language: Vec<(String, Tally)> = Vec::new();
     let mut failures = String::new();
+    let mut constructions = ConstructionCounts::new();
     for (language, articles) in &languages {
         let mut tally = Tally::default();
         for article in articles {
@@ -67,7 +80,8 @@ fn run(dir: &Path, show_failures: bool) -> Result<(), String> {
             let quotes = extract_quotes(&article.text, &segmentation, &detector);
             let score = score_article(&article.expected, &quotes);
             tally.add_article(&article.expected, &quotes, &score);
-            if show_failures {
+            count_constructions(&article.expected, &score, &mut constructions);
+            if options.failures {
                 describe_failures(dir, article, &quotes, &score, &mut failures);
             }
         }
@@ -108,7 +122,15 @@ fn run(dir: &Path, show_failures: bool) -> Result<(), String> {
             100.0 * ratio(bucket.right, bucket.quotes)
         );
     }
-    if show_failures {
+    if options.constructions {
+        println!();
+        println!("| construction | expected quotes | found | speaker right | wrong names |");
+        println!("|---|---:|---:|---:|---:|");
+        for (label, [expected, found, right, wrong]) in &constructions {
+            println!("| {label} | {expected} | {found} | {right} | {wrong} |");
+        }
+    }
+    if options.failures {
         println!();
         print!("{failures}");
     }
@@ -207,6 +229,24 @@ fn load_article(path: PathBuf) -> Result<Article, String> {
         text,
         expected,
     })
+}
+
+fn count_constructions(
+    expected: &ExpectedArticle,
+    score: &ArticleScore,
+    counts: &mut ConstructionCounts,
+) {
+    for (quote, outcome) in expected.quotes.iter().zip(&score.outcomes) {
+        for label in &quote.constructions {
+            let entry = counts.entry(label.clone()).or_default();
+            entry[0] += 1;
+            if let Outcome::Found(_, verdict) = outcome {
+                entry[1] += 1;
+                entry[2] += usize::from(*verdict == SpeakerVerdict::Right);
+                entry[3] += usize::from(*verdict == SpeakerVerdict::WrongName);
+            }
+        }
+    }
 }
 
 fn describe_failures(
