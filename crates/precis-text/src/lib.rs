@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+pub mod attribution_score;
 pub mod language;
 mod lingua_models;
 mod ngram_scorer;
