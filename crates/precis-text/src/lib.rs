@@ -1,4 +1,5 @@
-//! Model-free text analysis: language detection, segmentation with offsets, direct quotes.
+//! Model-free text analysis: language detection, segmentation with offsets, direct quotes,
+//! what is written like a name.
 //! Knows nothing of protobuf or of neural models.
 //!
 //! Every offset in this crate is a UTF-8 byte offset into the original text, half-open
@@ -9,6 +10,7 @@ use serde::Serialize;
 pub mod attribution_score;
 pub mod language;
 mod lingua_models;
+pub mod names;
 mod ngram_scorer;
 pub mod quotes;
 pub mod segment;
