@@ -1,0 +1,167 @@
+//! Attribution: which cue belongs to a quote (the one right after it, else the nearest before
+//! it in its sentence, else the last of the previous sentence), and whom that cue's subject
+//! refers to (a name as written, or the nearest fitting person named before).
+
+use super::cues::{Cue, Mention, People};
+use super::lexicon::lower;
+use super::marks::RawQuote;
+use super::subjects::Subject;
+use super::{Speaker, SpeakerKind};
+use crate::segment::Segmentation;
+use crate::ByteSpan;
+
+/// How far (in bytes) a cue may sit after a quote's closing mark to belong to it directly.
+const ATTACHED_CUE_DISTANCE: usize = 40;
+
+/// How many earlier speaker mentions a role noun is compared with.
+const ROLE_LOOKBACK_MENTIONS: usize = 64;
+
+/// The speaker and cue of quote `index`, or None when no cue belongs to it.
+pub(super) fn attribute(
+    text: &str,
+    seg: &Segmentation,
+    quote: &RawQuote,
+    index: usize,
+    quotes: &[RawQuote],
+    cues: &[Cue],
+    people: &People,
+) -> Option<(Option<Speaker>, ByteSpan)> {
+    let open_sentence = seg.sentence_at(quote.outer.start);
+    let close_sentence = seg.sentence_at(quote.outer.end.saturating_sub(1));
+    let next_quote_start = quotes.get(index + 1).map_or(text.len(), |q| q.outer.start);
+    let previous_quote_end = index.checked_sub(1).map_or(0, |i| quotes[i].outer.end);
+
+    // 1. A cue right after the closing mark, in the same sentence, before the next quote.
+    let after = cues.partition_point(|cue| cue.verb.start < quote.outer.end);
+    let attached_after = cues.get(after).filter(|cue| {
+        Some(cue.sentence) == close_sentence
+            && cue.verb.start < next_quote_start
+            && cue.verb.start - quote.outer.end <= ATTACHED_CUE_DISTANCE
+            && !cue.participle
+            && !introduces(text, cue, next_quote_start)
+    });
+    // 2. The nearest cue before the opening mark in the same sentence.
+    let before_quote = cues.partition_point(|cue| cue.verb.start < quote.outer.start);
+    let last_before = before_quote.checked_sub(1).map(|i| &cues[i]);
+    let before = last_before.filter(|cue| Some(cue.sentence) == open_sentence);
+    // 3. Any later cue in the closing sentence before the next quote.
+    let later_after = cues
+        .get(after)
+        .filter(|cue| Some(cue.sentence) == close_sentence && cue.verb.start < next_quote_start);
+    // 4. The last cue of the previous sentence, when no other quote lies in between.
+    let previous_sentence = open_sentence.and_then(|s| s.checked_sub(1));
+    let from_previous = last_before.filter(|cue| {
+        Some(cue.sentence) == previous_sentence && cue.verb.end >= previous_quote_end
+    });
+    let cue = attached_after
+        .or(before)
+        .or(later_after)
+        .or(from_previous)?;
+    let speaker = resolve(text, cue, cues, people);
+    Some((speaker, cue.verb))
+}
+
+/// Whether the cue stands right before the quote starting at `next_quote_start`
+/// (`which he says "…"`): then it introduces that quote, not the one before.
+fn introduces(text: &str, cue: &Cue, next_quote_start: usize) -> bool {
+    next_quote_start >= cue.verb.end
+        && text[cue.verb.end..next_quote_start]
+            .chars()
+            .all(|c| c.is_whitespace() || matches!(c, ',' | ':'))
+}
+
+/// The speaker a cue's subject refers to.
+fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speaker> {
+    let mentions = &people.named;
+    match &cue.subject {
+        Subject::Named { name, title } => Some(Speaker {
+            name: name.slice(text).to_string(),
+            span: *name,
+            kind: SpeakerKind::Named,
+            title: title.clone(),
+        }),
+        Subject::Implicit => {
+            // The main clause's named subject in the same sentence ("X said …, adding"),
+            // else the last person named before, else the last role written without a name.
+            let cue_index = cues.partition_point(|other| other.verb.start < cue.verb.start);
+            let same_sentence = cues[..cue_index]
+                .iter()
+                .rev()
+                .take_while(|other| other.sentence == cue.sentence)
+                .find(|other| matches!(other.subject, Subject::Named { .. }));
+            let mention = match same_sentence.map(|c| &c.subject) {
+                Some(Subject::Named { name, title }) => Some(Mention {
+                    name: *name,
+                    title: title.clone(),
+                }),
+                _ => last_mention_before(mentions, cue.verb.start, |_| true).cloned(),
+            };
+            match mention {
+                Some(mention) => Some(resolved_speaker(text, &mention, mentions, cue.verb.start)),
+                None => {
+                    let before = people
+                        .roles
+                        .partition_point(|role| role.start < cue.verb.start);
+                    let role = *people.roles[..before].last()?;
+                    Some(title_only(text, role))
+                }
+            }
+        }
+        Subject::Role { phrase, head } => {
+            let fitting = last_mention_before(mentions, cue.verb.start, |mention| {
+                mention
+                    .title
+                    .as_deref()
+                    .is_some_and(|title| title.contains(head.as_str()))
+            });
+            match fitting {
+                Some(mention) => Some(resolved_speaker(text, mention, mentions, cue.verb.start)),
+                None => Some(title_only(text, *phrase)),
+            }
+        }
+    }
+}
+
+fn title_only(text: &str, phrase: ByteSpan) -> Speaker {
+    Speaker {
+        name: phrase.slice(text).to_string(),
+        span: phrase,
+        kind: SpeakerKind::TitleOnly,
+        title: Some(lower(phrase.slice(text))),
+    }
+}
+
+/// The last of the (at most [`ROLE_LOOKBACK_MENTIONS`]) mentions before `offset` that fits.
+fn last_mention_before(
+    mentions: &[Mention],
+    offset: usize,
+    fits: impl Fn(&Mention) -> bool,
+) -> Option<&Mention> {
+    let end = mentions.partition_point(|m| m.name.start < offset);
+    mentions[..end]
+        .iter()
+        .rev()
+        .take(ROLE_LOOKBACK_MENTIONS)
+        .find(|mention| fits(mention))
+}
+
+/// A resolved speaker, named as in the latest mention of the same person (same last word).
+fn resolved_speaker(text: &str, mention: &Mention, mentions: &[Mention], offset: usize) -> Speaker {
+    let surname = |m: &Mention| {
+        m.name
+            .slice(text)
+            .split_whitespace()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    };
+    let wanted = surname(mention);
+    let latest = last_mention_before(mentions, offset, |m| surname(m) == wanted).unwrap_or(mention);
+    Speaker {
+        name: latest.name.slice(text).to_string(),
+        span: latest.name,
+        kind: SpeakerKind::Resolved,
+        title: mention.title.clone().or_else(|| latest.title.clone()),
+    }
+}
+

@@ -1,0 +1,212 @@
+//! Cue words ("said", "a déclaré", "según", „…“, so) in the text outside quotes, each with
+//! the subject written next to it, and the people the text names: with a title ("Mayor Linda
+//! Park") or as the subject of a cue.
+
+use super::lexicon::{
+    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_name_particle, is_role,
+    words, CueKind,
+};
+use super::subjects::{
+    only_spaces_between, role_complement_before, split_name_and_title, subject_after,
+    subject_before, verb_subject, Subject,
+};
+use super::word_lists::OPENING_VIEWPOINT_WORDS;
+use crate::names::is_capitalized;
+use crate::segment::Segmentation;
+use crate::ByteSpan;
+
+/// A cue word found outside quotes.
+#[derive(Debug, Clone)]
+pub(super) struct Cue {
+    /// The cue word(s) with their auxiliary.
+    pub(super) verb: ByteSpan,
+    /// An English participle ("adding", "saying"): it opens a clause about what follows, so
+    /// it never attributes the quote before it.
+    pub(super) participle: bool,
+    /// Index of the sentence the cue is in.
+    pub(super) sentence: usize,
+    pub(super) subject: Subject,
+}
+
+/// A person named in the text, with the title written next to the name (lower case) if any.
+#[derive(Debug, Clone)]
+pub(super) struct Mention {
+    pub(super) name: ByteSpan,
+    pub(super) title: Option<String>,
+}
+
+/// People mentioned in the text, in text order: named ones, and roles written without a name
+/// ("The Prime Minister"), which pronouns fall back to when nobody is named.
+#[derive(Debug, Default)]
+pub(super) struct People {
+    /// Sorted by where the name is written, each place once.
+    pub(super) named: Vec<Mention>,
+    /// Sorted, each phrase once.
+    pub(super) roles: Vec<ByteSpan>,
+}
+
+/// Cue words in the sentences, outside quotes, in text order; and the people of the text:
+/// those named with a title ("Mayor Linda Park", "la ministra de Vivienda, Isabel Romero") and
+/// the subjects of cues, who may be referred to later.
+pub(super) fn find_cues(
+    text: &str,
+    seg: &Segmentation,
+    quote_spans: &[ByteSpan],
+) -> (Vec<Cue>, People) {
+    let mut cues = Vec::new();
+    let mut people = People::default();
+    let mut quote_index = 0;
+    for (sentence_index, sentence) in seg.sentences.iter().enumerate() {
+        let all_words = words(sentence.span.slice(text), sentence.span.start);
+        // Words outside quotes; quote_spans are sorted and do not overlap.
+        let mut outside: Vec<ByteSpan> = Vec::with_capacity(all_words.len());
+        for word in all_words {
+            while quote_index < quote_spans.len() && quote_spans[quote_index].end <= word.start {
+                quote_index += 1;
+            }
+            let inside = quote_spans
+                .get(quote_index)
+                .is_some_and(|quote| quote.start <= word.start && word.end <= quote.end);
+            if !inside {
+                outside.push(word);
+            }
+        }
+        titled_mentions(text, &outside, &mut people);
+        for (position, &word) in outside.iter().enumerate() {
+            let word_text = word.slice(text);
+            let subject = if inverted_cue(word_text) {
+                // "dit-il": the pronoun is in the word; "a-t-il déclaré" is found at "déclaré".
+                if cue_kind(word_text.split('-').next().unwrap_or("")).is_some() {
+                    Some((word, Subject::Implicit))
+                } else {
+                    None
+                }
+            } else {
+                match cue_kind(word_text) {
+                    // Verbs are written in lower case; "States" is no cue.
+                    Some(CueKind::Verb) if is_capitalized(word_text) => None,
+                    Some(CueKind::Verb) => {
+                        let subject = if word_text.ends_with("ing") {
+                            Subject::Implicit
+                        } else {
+                            verb_subject(text, &outside, position, quote_spans)
+                        };
+                        Some((with_auxiliary(text, &outside, position), subject))
+                    }
+                    Some(CueKind::Preposition) => {
+                        let skip = usize::from(word_text.eq_ignore_ascii_case("according"));
+                        subject_after(text, &outside, position + 1 + skip)
+                            .map(|subject| (word, subject))
+                    }
+                    Some(CueKind::Postposition) => {
+                        subject_before(text, &outside, position).map(|subject| (word, subject))
+                    }
+                    // "Pour l'économiste X, « … »", "Para el ministro, …", "Für Merz ist …".
+                    None if position == 0 && is_opening_viewpoint_word(word_text) => {
+                        subject_after(text, &outside, position + 1)
+                            .filter(|subject| !matches!(subject, Subject::Implicit))
+                            .map(|subject| (word, subject))
+                    }
+                    None if is_after_quote_cue(text, word, quote_spans) => {
+                        subject_after(text, &outside, position + 1).map(|subject| (word, subject))
+                    }
+                    None => None,
+                }
+            };
+            if let Some((verb, subject)) = subject {
+                cues.push(Cue {
+                    verb,
+                    participle: word_text.ends_with("ing"),
+                    sentence: sentence_index,
+                    subject,
+                });
+            }
+        }
+    }
+    // Subjects of cues are people too.
+    for cue in &cues {
+        match &cue.subject {
+            Subject::Named { name, title } => people.named.push(Mention {
+                name: *name,
+                title: title.clone(),
+            }),
+            Subject::Role { phrase, .. } => people.roles.push(*phrase),
+            Subject::Implicit => {}
+        }
+    }
+    people.named.sort_by_key(|mention| mention.name);
+    people.named.dedup_by_key(|mention| mention.name);
+    people.roles.sort();
+    people.roles.dedup();
+    (cues, people)
+}
+
+/// People named with a title in a sentence's words: a run of capitalised words holding a role
+/// ("Secretary Kerry"), or preceded within a few words by one ("spokeswoman Jen Psaki",
+/// "la ministra de Vivienda, Isabel Romero").
+fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
+    let mut index = 0;
+    while index < outside.len() {
+        let starts_run = is_capitalized(outside[index].slice(text));
+        if !starts_run {
+            index += 1;
+            continue;
+        }
+        let mut end = index + 1;
+        while end < outside.len()
+            && end - index < 8
+            && only_spaces_between(text, outside[end - 1], outside[end])
+            && {
+                let w = outside[end].slice(text);
+                is_capitalized(w) || (is_name_particle(w) && end + 1 < outside.len())
+            }
+        {
+            end += 1;
+        }
+        while end > index + 1 && !is_capitalized(outside[end - 1].slice(text)) {
+            end -= 1;
+        }
+        let split = split_name_and_title(text, outside, index, end);
+        if let Subject::Role { phrase, .. } = split {
+            people.roles.push(phrase);
+        } else if let Subject::Named { name, title } = split {
+            let title = title.or_else(|| role_complement_before(text, outside, index));
+            let run_has_role = (index..end).any(|i| is_role(outside[i].slice(text)));
+            if title.is_some() || run_has_role {
+                people.named.push(Mention { name, title });
+            }
+        }
+        index = end;
+    }
+}
+
+/// Prepositions that, opening a sentence, give whose view it states: "Pour X, …".
+fn is_opening_viewpoint_word(word: &str) -> bool {
+    OPENING_VIEWPOINT_WORDS.contains(&word)
+}
+
+/// German "so" right after a closing quote mark (and a comma).
+fn is_after_quote_cue(text: &str, word: ByteSpan, quote_spans: &[ByteSpan]) -> bool {
+    if !is_cue_after_quote_only(word.slice(text)) {
+        return false;
+    }
+    let index = quote_spans.partition_point(|q| q.end <= word.start);
+    index > 0 && {
+        let between = &text[quote_spans[index - 1].end..word.start];
+        between.len() <= 4 && between.chars().all(|c| c.is_whitespace() || c == ',')
+    }
+}
+
+/// The cue verb's span, widened to an auxiliary just before it ("a déclaré").
+fn with_auxiliary(text: &str, outside: &[ByteSpan], position: usize) -> ByteSpan {
+    let verb = outside[position];
+    match position.checked_sub(1).map(|p| outside[p]) {
+        Some(previous)
+            if is_auxiliary(previous.slice(text)) && only_spaces_between(text, previous, verb) =>
+        {
+            ByteSpan::new(previous.start, verb.end)
+        }
+        _ => verb,
+    }
+}
+

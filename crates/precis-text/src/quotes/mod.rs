@@ -1,0 +1,187 @@
+//! Direct quotes, their speakers and cue verbs.
+//!
+//! Spans: [`Quote::span`] is the quoted content WITHOUT the marks (trimmed of inner spaces, as in
+//! French `« texte »`), and `&text[quote.span] == quote.text`. [`Quote::outer_span`] adds the
+//! marks (for dash dialogue: from the dash). A quote running over several paragraphs (its
+//! opening mark repeated at each new paragraph, no closing mark at the paragraph end) is one
+//! quote whose span includes the paragraph breaks and the repeated marks. Quotes nested inside
+//! a quote are part of the outer quote's text; only top-level quotes are returned.
+//!
+//! Marks: “” "" „“ „” ‚‘ ‘’ «» »« ‹› 「」 『』 ”” and dialogue introduced by a dash (— – ―) at
+//! the start of a paragraph, as in the Spanish and French press, where the narrator's words
+//! (`—afirmó el ministro—`, `, dit-il`) are cut out of the quote.
+//!
+//! Speakers: cue words of a multilingual lexicon ([`CUE_VERBS`], [`CUE_PREPOSITIONS`]) are found
+//! in the text outside quotes; each takes its subject from the words next to it: a name
+//! (capitalised words, a title before it split off), a pronoun or no subject (resolved to the
+//! nearest named speaker before it), or a role noun phrase (resolved to the nearest named
+//! speaker with that title, else returned as the title alone). A quote takes the cue right
+//! after it, else the nearest one before it in its sentence, else the last of the previous
+//! sentence. Everything is linear in the text: one pass for marks, one for cues, and each quote
+//! looks up its cues by binary search; backward searches are bounded.
+//!
+//! The modules, each using only those listed before it (no two import each other):
+//! - `word_lists`: the multilingual word lists (add a language's cue words there);
+//! - `lexicon`: words of a text and the word classes built on those lists;
+//! - `marks`: finding quote spans by their marks and dialogue dashes;
+//! - `subjects`: the subject written next to a cue word (name, role, pronoun);
+//! - `cues`: cue words outside quotes with their subjects, and the people the text names;
+//! - `attribution`: which cue belongs to a quote and whom its subject refers to;
+//! - this module: the public types and the scores.
+
+mod attribution;
+mod cues;
+mod lexicon;
+mod marks;
+mod subjects;
+mod word_lists;
+
+use serde::Serialize;
+
+use crate::language::{Detection, LanguageDetector};
+use crate::segment::Segmentation;
+use crate::ByteSpan;
+use attribution::attribute;
+use cues::find_cues;
+use marks::{find_quotes, MarkStyle};
+pub use word_lists::{CUE_PREPOSITIONS, CUE_VERBS};
+
+/// How a speaker was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SpeakerKind {
+    /// Named next to the cue verb.
+    Named,
+    /// A pronoun, a role noun or no subject at all, resolved to a person named earlier.
+    Resolved,
+    /// A role with no name to resolve it to ("the Transport minister").
+    TitleOnly,
+}
+
+/// Who said a quote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Speaker {
+    /// The name (or, for [`SpeakerKind::TitleOnly`], the title) as written.
+    pub name: String,
+    /// Where that name is written.
+    pub span: ByteSpan,
+    pub kind: SpeakerKind,
+    /// Title or role written next to the name, lower case, if any ("deputy foreign minister").
+    pub title: Option<String>,
+}
+
+/// A direct quote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quote {
+    /// The quoted words: `&article[span]`.
+    pub text: String,
+    /// The quoted words without the marks.
+    pub span: ByteSpan,
+    /// The quote with its marks (or its dialogue dash).
+    pub outer_span: ByteSpan,
+    pub speaker: Option<Speaker>,
+    /// The cue word(s) as written ("said", "a déclaré", "según").
+    pub cue_verb: Option<String>,
+    /// Language of the quote on its own; `und` when it is too short to tell.
+    pub language: Detection,
+    /// Confidence in [0, 1] that this is a direct quote with the right speaker.
+    pub confidence: f64,
+    /// Score in [0, 1] to rank key quotes: length, attribution, position, confidence.
+    pub salience: f64,
+    /// Index of the sentence where the quote starts.
+    pub sentence_index: usize,
+}
+
+/// Quotes of at most this many words with no cue word are taken for scare quotes or titles.
+const MIN_WORDS_WITHOUT_CUE: usize = 3;
+
+/// Quotes past this many in one text get `und` as language: detection is the costly step, and
+/// no article has that many quotes, so adversarial input stays fast.
+const MAX_QUOTES_WITH_LANGUAGE: usize = 1000;
+
+/// Finds every direct quote in `text` with its speaker, cue verb, language and scores.
+pub fn extract_quotes(text: &str, seg: &Segmentation, detector: &LanguageDetector) -> Vec<Quote> {
+    let mut quotes = extract_quotes_without_language(text, seg);
+    for quote in quotes.iter_mut().take(MAX_QUOTES_WITH_LANGUAGE) {
+        quote.language = detector.detect(&quote.text);
+    }
+    quotes
+}
+
+/// [`extract_quotes`] without the per-quote language detection (every `language` is `und`):
+/// for callers that label languages themselves, and to time the model-free part alone.
+pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Quote> {
+    let raw_quotes = find_quotes(text, seg);
+    let quote_spans: Vec<ByteSpan> = raw_quotes.iter().map(|q| q.outer).collect();
+    let (cues, people) = find_cues(text, seg, &quote_spans);
+    let total = text.len().max(1) as f64;
+    let mut quotes = Vec::with_capacity(raw_quotes.len());
+    for (index, raw) in raw_quotes.iter().enumerate() {
+        let quote_text = raw.span.slice(text);
+        let words = quote_text.split_whitespace().count();
+        let attribution = attribute(text, seg, raw, index, &raw_quotes, &cues, &people);
+        if attribution.is_none() && words < MIN_WORDS_WITHOUT_CUE {
+            continue;
+        }
+        let (speaker, cue_verb) = match attribution {
+            Some((speaker, cue)) => (speaker, Some(cue)),
+            None => (None, None),
+        };
+        let speaker_kind = speaker.as_ref().map(|s| s.kind);
+        let confidence = confidence(raw.style, speaker_kind, cue_verb.is_some());
+        let position = raw.span.start as f64 / total;
+        let salience = salience(words, speaker_kind, position, confidence);
+        quotes.push(Quote {
+            text: quote_text.to_string(),
+            span: raw.span,
+            outer_span: raw.outer,
+            speaker,
+            cue_verb: cue_verb.map(|span| span.slice(text).to_string()),
+            language: Detection::undetermined(""),
+            confidence: confidence.clamp(0.0, 1.0),
+            salience: salience.clamp(0.0, 1.0),
+            sentence_index: seg
+                .sentence_at(raw.span.start)
+                .or_else(|| seg.sentence_at(raw.outer.start))
+                .unwrap_or_else(|| nearest_sentence_before(seg, raw.outer.start)),
+        });
+    }
+    quotes
+}
+
+/// Confidence that a quote of this mark style is a direct quote with the right speaker.
+fn confidence(style: MarkStyle, speaker: Option<SpeakerKind>, has_cue: bool) -> f64 {
+    let marks = match style {
+        MarkStyle::Paired => 0.9,
+        MarkStyle::MultiParagraph => 0.85,
+        MarkStyle::Dialogue => 0.75,
+    };
+    marks
+        * match speaker {
+            Some(SpeakerKind::Named) => 1.0,
+            Some(SpeakerKind::Resolved) => 0.85,
+            Some(SpeakerKind::TitleOnly) => 0.8,
+            None if has_cue => 0.6,
+            None => 0.4,
+        }
+}
+
+/// Rank of a quote among key quotes: long (up to 30 words), attributed, early (`position` is
+/// its start as a share of the text), confident.
+fn salience(words: usize, speaker: Option<SpeakerKind>, position: f64, confidence: f64) -> f64 {
+    let length_score = (words.min(30) as f64 / 30.0).sqrt();
+    let speaker_score = match speaker {
+        Some(SpeakerKind::Named) => 1.0,
+        Some(SpeakerKind::Resolved) => 0.8,
+        Some(SpeakerKind::TitleOnly) => 0.6,
+        None => 0.0,
+    };
+    let position_score = 1.0 - position;
+    0.4 * length_score + 0.25 * speaker_score + 0.15 * position_score + 0.2 * confidence
+}
+
+fn nearest_sentence_before(seg: &Segmentation, offset: usize) -> usize {
+    seg.sentences
+        .partition_point(|s| s.span.start <= offset)
+        .saturating_sub(1)
+}
+

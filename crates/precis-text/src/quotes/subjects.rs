@@ -1,0 +1,399 @@
+//! The subject written next to a cue word: a name (with the title before it split off), a
+//! role noun phrase, or a pronoun or nothing at all (an implicit subject, resolved later to a
+//! person named before). Functions take the words of a sentence outside quotes (`outside`,
+//! in text order) and the position of the cue among them.
+
+use super::lexicon::{
+    cue_kind, inverted_cue, is_adverb, is_auxiliary, is_content_noun_candidate, is_determiner,
+    is_name_particle, is_possessive, is_preposition, is_pronoun, is_role, lower,
+};
+use super::marks::is_dialogue_dash;
+use crate::names::is_capitalized;
+use crate::ByteSpan;
+
+/// Who a cue word's subject is, as written next to it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Subject {
+    /// A person's name, with the title written before it (lower case) if any.
+    Named {
+        name: ByteSpan,
+        title: Option<String>,
+    },
+    /// A role noun phrase: its span and its head role word (lower case).
+    Role { phrase: ByteSpan, head: String },
+    /// A pronoun, or no subject (participle, pro-drop): the speaker was named before.
+    Implicit,
+}
+
+/// The role written before a name as "role [of Complement][,] Name" ("la ministra de
+/// Vivienda, Isabel Romero"), lower case, without the comma.
+pub(super) fn role_complement_before(
+    text: &str,
+    outside: &[ByteSpan],
+    run_start: usize,
+) -> Option<String> {
+    let window = run_start.saturating_sub(4)..run_start;
+    let role_index = window
+        .clone()
+        .rev()
+        .find(|&i| is_role(outside[i].slice(text)))?;
+    let between = &outside[role_index + 1..run_start];
+    let complement_ok = between
+        .first()
+        .is_none_or(|w| is_preposition(w.slice(text)))
+        && between.iter().all(|w| {
+            let w = w.slice(text);
+            is_preposition(w) || is_determiner(w) || (is_capitalized(w) && cue_kind(w).is_none())
+        });
+    let gap = &text[outside[role_index].end..outside[run_start].start];
+    // "ministre des Transports, Claire Dubois" (apposition after a complement) or "spokeswoman
+    // Jen Psaki"; not "secrétaire général de la CFDT", where the run is the complement.
+    let commas = gap.matches(',').count();
+    let comma_right_before_run = text[..outside[run_start].start].trim_end().ends_with(',');
+    let gap_ok = gap
+        .chars()
+        .all(|c| c.is_alphanumeric() || c.is_whitespace() || matches!(c, ',' | '-' | '\'' | '’'))
+        && if between.is_empty() {
+            commas == 0
+        } else {
+            commas == 1 && comma_right_before_run
+        };
+    (complement_ok && gap_ok).then(|| {
+        lower(
+            text[outside[role_index].start..outside[run_start].start].trim_end_matches([' ', ',']),
+        )
+    })
+}
+
+/// Whether only white space separates two words (no punctuation).
+pub(super) fn only_spaces_between(text: &str, first: ByteSpan, second: ByteSpan) -> bool {
+    first.end <= second.start
+        && text[first.end..second.start]
+            .chars()
+            .all(char::is_whitespace)
+}
+
+/// Whether a closing quote mark (or only spaces and commas) lies right before `word`.
+fn follows_quote(text: &str, word: ByteSpan, quote_spans: &[ByteSpan]) -> bool {
+    let index = quote_spans.partition_point(|q| q.end <= word.start);
+    index > 0 && {
+        let between = &text[quote_spans[index - 1].end..word.start];
+        between.len() <= 8
+            && between
+                .chars()
+                .all(|c| c.is_whitespace() || matches!(c, ',' | ';') || is_dialogue_dash(c))
+    }
+}
+
+/// The subject of the cue verb at `position`: before it, or after it in an inversion
+/// (`"…", said Smith`, `«…», a déclaré le ministre`, `„…“, sagte Müller`).
+pub(super) fn verb_subject(
+    text: &str,
+    outside: &[ByteSpan],
+    position: usize,
+    quote_spans: &[ByteSpan],
+) -> Subject {
+    let mut start = position;
+    // Skip the auxiliary and adverbs between subject and verb.
+    while start > 0 && {
+        let previous = outside[start - 1].slice(text);
+        (is_auxiliary(previous) || is_adverb(previous))
+            && only_spaces_between(text, outside[start - 1], outside[start])
+    } {
+        start -= 1;
+    }
+    let inverted = follows_quote(text, outside[start], quote_spans);
+    if !inverted {
+        if let Some(subject) = subject_before(text, outside, start)
+            .or_else(|| subject_before_parenthetical(text, outside, start))
+        {
+            return subject;
+        }
+    }
+    if let Some(subject) = subject_after(text, outside, position + 1) {
+        // "afirmó el ministro." is an inversion; "says minister X told …" is not.
+        let ends_clause = |span: ByteSpan| {
+            text[span.end..]
+                .chars()
+                .find(|c| !c.is_whitespace())
+                .is_none_or(|c| !c.is_alphanumeric())
+        };
+        let clause_end = match &subject {
+            Subject::Named { name, .. } => ends_clause(*name),
+            Subject::Role { phrase, .. } => ends_clause(*phrase),
+            Subject::Implicit => false,
+        };
+        if inverted || clause_end {
+            return subject;
+        }
+    }
+    Subject::Implicit
+}
+
+/// Words a parenthetical may span between a subject and its verb.
+const MAX_PARENTHETICAL_WORDS: usize = 20;
+
+/// The subject before a comma-delimited parenthetical that ends right before the verb:
+/// "Robert Hale, who voted against the measure, said", "O'Neill, a retired teacher, said".
+fn subject_before_parenthetical(
+    text: &str,
+    outside: &[ByteSpan],
+    position: usize,
+) -> Option<Subject> {
+    let previous = *outside.get(position.checked_sub(1)?)?;
+    let gap = &text[previous.end..outside[position].start];
+    if gap.trim() != "," {
+        return None;
+    }
+    // The comma that opens the parenthetical: the nearest one before, within a few words.
+    let lowest = position.saturating_sub(MAX_PARENTHETICAL_WORDS).max(1);
+    let opening = (lowest..position - 1)
+        .rev()
+        .find(|&i| text[outside[i - 1].end..outside[i].start].trim() == ",")?;
+    match subject_before_comma(text, outside, opening)? {
+        subject @ (Subject::Named { .. } | Subject::Role { .. }) => Some(subject),
+        Subject::Implicit => None,
+    }
+}
+
+/// The subject ending right before the comma that precedes `outside[position]`.
+fn subject_before_comma(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    let previous = *outside.get(position.checked_sub(1)?)?;
+    if !is_capitalized(previous.slice(text)) && !is_role(previous.slice(text)) {
+        return None;
+    }
+    // Re-run the plain search with an empty stand-in for the verb right before the comma.
+    let mut words_before: Vec<ByteSpan> = outside[position.saturating_sub(8)..position].to_vec();
+    words_before.push(ByteSpan::new(previous.end, previous.end));
+    let last = words_before.len() - 1;
+    subject_before(text, &words_before, last)
+}
+
+/// The subject that ends right before `outside[position]`, if there is one.
+pub(super) fn subject_before(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    let previous = *outside.get(position.checked_sub(1)?)?;
+    if !only_spaces_between(text, previous, outside[position]) {
+        return None;
+    }
+    let previous_text = previous.slice(text);
+    if is_pronoun(previous_text) {
+        return Some(Subject::Implicit);
+    }
+    // Collect the noun phrase leftwards: capitalised words, then lower-case modifiers and roles.
+    let mut first = position - 1;
+    while first > 0
+        && position - first < 8
+        && only_spaces_between(text, outside[first - 1], outside[first])
+        && {
+            let w = outside[first - 1].slice(text);
+            (is_capitalized(w) && !is_determiner(w) && cue_kind(w).is_none())
+                || (is_capitalized(outside[first].slice(text)) && is_name_particle(w))
+        }
+    {
+        first -= 1;
+    }
+    if is_capitalized(previous_text) {
+        return Some(split_name_and_title(text, outside, first, position));
+    }
+    // A lower-case role noun phrase: "Iran's supreme leader", "the Transport minister",
+    // "le porte-parole du gouvernement" (the role up to three words before the verb).
+    // Otherwise a lower-case noun right before the verb is a subject that names no person
+    // ("the statement said", "the agency says"); it is returned as it is written.
+    let mut head_index = position - 1;
+    while !is_role(outside[head_index].slice(text)) {
+        if head_index == 0
+            || position - head_index > 3
+            || !only_spaces_between(text, outside[head_index - 1], outside[head_index])
+        {
+            head_index = position - 1;
+            if !is_content_noun_candidate(previous_text) {
+                return None;
+            }
+            break;
+        }
+        head_index -= 1;
+    }
+    let head = outside[head_index].slice(text);
+    let mut phrase_start = head_index;
+    while phrase_start > 0
+        && head_index - phrase_start < 5
+        && only_spaces_between(text, outside[phrase_start - 1], outside[phrase_start])
+    {
+        let w = outside[phrase_start - 1].slice(text);
+        if is_determiner(w) || is_possessive(w) {
+            phrase_start -= 1;
+            break;
+        }
+        if cue_kind(w).is_some() || is_pronoun(w) || is_auxiliary(w) {
+            break;
+        }
+        phrase_start -= 1;
+    }
+    Some(Subject::Role {
+        phrase: ByteSpan::new(outside[phrase_start].start, previous.end),
+        head: lower(head),
+    })
+}
+
+/// Splits capitalised words `outside[first..end]` into a title (roles, possessives,
+/// determiners) and the name after it.
+pub(super) fn split_name_and_title(
+    text: &str,
+    outside: &[ByteSpan],
+    first: usize,
+    end: usize,
+) -> Subject {
+    let name_start = (first..end)
+        .rev()
+        .find(|&index| {
+            let w = outside[index].slice(text);
+            is_role(w) || is_possessive(w) || is_determiner(w)
+        })
+        .map_or(first, |index| index + 1);
+    // Lower-case title words just before the capitalised run ("spokeswoman Jen Psaki").
+    let mut title_start = first;
+    while title_start > 0
+        && first - title_start < 4
+        && only_spaces_between(text, outside[title_start - 1], outside[title_start])
+        && {
+            let w = outside[title_start - 1].slice(text);
+            !is_capitalized(w)
+                && !is_determiner(w)
+                && !is_preposition(w)
+                && cue_kind(w).is_none()
+                && !is_pronoun(w)
+        }
+    {
+        title_start -= 1;
+    }
+    let title_words: Vec<&str> = (title_start..name_start)
+        .map(|i| outside[i].slice(text))
+        .collect();
+    let has_role = title_words.iter().any(|w| is_role(w));
+    let title = has_role.then(|| lower(&title_words.join(" ")));
+    if name_start >= end {
+        // Only title words: "Der Minister sagte", "the Chancellor said", "Ihr Sprecher".
+        let head = outside[end - 1].slice(text);
+        let phrase_start = match first.checked_sub(1).map(|i| outside[i]) {
+            Some(determiner)
+                if is_determiner(determiner.slice(text))
+                    && only_spaces_between(text, determiner, outside[first]) =>
+            {
+                determiner.start
+            }
+            _ => outside[first].start,
+        };
+        return Subject::Role {
+            phrase: ByteSpan::new(phrase_start, outside[end - 1].end),
+            head: lower(head),
+        };
+    }
+    Subject::Named {
+        name: ByteSpan::new(outside[name_start].start, outside[end - 1].end),
+        title,
+    }
+}
+
+/// Words a subject after its cue may span ("la ministra de Trabajo").
+const MAX_SUBJECT_AFTER_WORDS: usize = 8;
+
+/// The subject starting at `outside[position]` (after an inverted verb or a preposition):
+/// a name, possibly after role words ("Bürgermeisterin Anna Schmidt", "el economista Luis
+/// Herrera"); a role phrase ("le ministre"), possibly followed by the name in apposition ("la
+/// ministra de Trabajo, Yolanda Díaz"); or a pronoun ("dit-il", "she").
+pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    let first = *outside.get(position)?;
+    if position > 0 && !only_spaces_between(text, outside[position - 1], first) {
+        return None;
+    }
+    let first_text = first.slice(text);
+    if is_pronoun(first_text) || inverted_cue(first_text) {
+        return Some(Subject::Implicit);
+    }
+    // The words joined to the first by spaces only.
+    let mut end = position + 1;
+    while end < outside.len()
+        && end - position < MAX_SUBJECT_AFTER_WORDS
+        && only_spaces_between(text, outside[end - 1], outside[end])
+    {
+        end += 1;
+    }
+    let mut last_role: Option<usize> = None;
+    let mut index = position;
+    while index < end {
+        let w = outside[index].slice(text);
+        let after_preposition = index > position && is_preposition(outside[index - 1].slice(text));
+        if is_role(w) {
+            last_role = Some(index);
+        } else if is_capitalized(w) && !is_determiner(w) && !after_preposition {
+            // A name, if nothing but determiners, modifiers and roles came before it.
+            if index == position || last_role.is_some() {
+                let name_end = name_run_end(text, outside, index, end);
+                return Some(Subject::Named {
+                    name: ByteSpan::new(outside[index].start, outside[name_end - 1].end),
+                    title: (index > position)
+                        .then(|| lower(&text[first.start..outside[index - 1].end])),
+                });
+            }
+        } else if is_capitalized(w) && after_preposition {
+            // A complement ("de Trabajo", "at KPMG"): part of the role phrase, not a name.
+            index = name_run_end(text, outside, index, end);
+            continue;
+        } else if cue_kind(w).is_some() || is_pronoun(w) {
+            break;
+        }
+        index += 1;
+    }
+    let Some(role_end) = last_role else {
+        // A determiner and a common noun naming no person: "preguntó un periodista".
+        let noun = outside
+            .get(position + 1)
+            .filter(|_| is_determiner(first_text) && end > position + 1)?;
+        return is_content_noun_candidate(noun.slice(text)).then(|| Subject::Role {
+            phrase: ByteSpan::new(first.start, noun.end),
+            head: lower(noun.slice(text)),
+        });
+    };
+    // The phrase runs to the role and its complement; a name may follow after a comma.
+    let phrase_end = if index > role_end {
+        index.min(end)
+    } else {
+        role_end + 1
+    };
+    let phrase = ByteSpan::new(first.start, outside[phrase_end - 1].end);
+    if let Some(&next) = outside.get(phrase_end) {
+        let gap = &text[outside[phrase_end - 1].end..next.start];
+        if gap.trim() == "," && is_capitalized(next.slice(text)) && !is_role(next.slice(text)) {
+            let name_end = name_run_end(text, outside, phrase_end, outside.len());
+            return Some(Subject::Named {
+                name: ByteSpan::new(next.start, outside[name_end - 1].end),
+                title: Some(lower(phrase.slice(text))),
+            });
+        }
+    }
+    Some(Subject::Role {
+        phrase,
+        head: lower(outside[role_end].slice(text)),
+    })
+}
+
+/// The end of the run of capitalised words (and name particles) starting at `start`.
+fn name_run_end(text: &str, outside: &[ByteSpan], start: usize, limit: usize) -> usize {
+    let mut end = start + 1;
+    while end < limit.min(outside.len())
+        && end - start < 5
+        && only_spaces_between(text, outside[end - 1], outside[end])
+        && {
+            let w = outside[end].slice(text);
+            (is_capitalized(w) && !is_role(w)) || (is_name_particle(w) && end + 1 < outside.len())
+        }
+    {
+        end += 1;
+    }
+    // A name does not end with a particle.
+    while end > start + 1 && is_name_particle(outside[end - 1].slice(text)) {
+        end -= 1;
+    }
+    end
+}
+
