@@ -165,3 +165,112 @@ fn resolved_speaker(text: &str, mention: &Mention, mentions: &[Mention], offset:
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::super::cues::find_cues;
+    use super::super::marks::find_quotes;
+    use super::*;
+    use crate::segment::segment;
+
+    /// Who said each quote: "name, title (kind) via cue", "nobody via cue", or "-" when no cue
+    /// belongs to the quote.
+    fn attributions(text: &str) -> Vec<String> {
+        let seg = segment(text);
+        let quotes = find_quotes(text, &seg);
+        let spans: Vec<ByteSpan> = quotes.iter().map(|quote| quote.outer).collect();
+        let (cues, people) = find_cues(text, &seg, &spans);
+        (0..quotes.len())
+            .map(|index| {
+                match attribute(text, &seg, &quotes[index], index, &quotes, &cues, &people) {
+                    None => "-".to_string(),
+                    Some((None, cue)) => format!("nobody via {}", cue.slice(text)),
+                    Some((Some(speaker), cue)) => {
+                        let title = speaker.title.map(|t| format!(", {t}")).unwrap_or_default();
+                        let cue = cue.slice(text);
+                        format!("{}{title} ({:?}) via {cue}", speaker.name, speaker.kind)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn which_cue_a_quote_takes_and_whom_it_names() {
+        let cases: [(&str, &[&str]); 12] = [
+            // 1. The cue right after the quote.
+            (
+                "Ann Lee said the plan was fine. “It is late,” Bob Ray said.",
+                &["Bob Ray (Named) via said"],
+            ),
+            // 2. Else the cue before it in its sentence.
+            (
+                "Ann Lee said: “We are ready.”",
+                &["Ann Lee (Named) via said"],
+            ),
+            // 3. Else the last cue of the previous sentence.
+            (
+                "Bob Ray said on Monday that the port would reopen. “Nobody will lose a job.”",
+                &["Bob Ray (Named) via said"],
+            ),
+            // No cue at all.
+            (
+                "The plan is “a meaningful but partial step” for the city.",
+                &["-"],
+            ),
+            // A cue right before the next quote introduces that one, not the one before.
+            (
+                "Ann Lee said “one thing here” and Bob Ray says “another thing.”",
+                &["Ann Lee (Named) via said", "Bob Ray (Named) via says"],
+            ),
+            // A participle takes the named subject of its sentence.
+            (
+                "“We are ready,” Ann Lee said, adding “we will stay.”",
+                &["Ann Lee (Named) via said", "Ann Lee (Resolved) via adding"],
+            ),
+            // A pronoun: the last person named, else the last role without a name, else nobody.
+            (
+                "Mayor Linda Park opened the session. “We listened,” she said.",
+                &["Linda Park, mayor (Resolved) via said"],
+            ),
+            (
+                "The Prime Minister arrived late. “We will stay,” she said.",
+                &["The Prime Minister, the prime minister (TitleOnly) via said"],
+            ),
+            ("“We will stay,” she said.", &["nobody via said"]),
+            // A role: the last person with that title (Ann Lee has none), named as the latest
+            // mention of the same surname; else the role alone.
+            (
+                "Transport Minister Claire Dubois visited the port. Dubois said little. \
+                 “The line opens in May,” the minister said.",
+                &["Dubois, transport minister (Resolved) via said"],
+            ),
+            (
+                "“We will not be bullied,” the Prime Minister said.",
+                &["the Prime Minister, the prime minister (TitleOnly) via said"],
+            ),
+            (
+                "Ann Lee said it was late. “We will not be bullied,” the Prime Minister said.",
+                &["the Prime Minister, the prime minister (TitleOnly) via said"],
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(attributions(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_lookback_over_mentions_is_bounded() {
+        let mentions: Vec<Mention> = (0..ROLE_LOOKBACK_MENTIONS + 1)
+            .map(|index| Mention {
+                name: ByteSpan::new(index * 10, index * 10 + 5),
+                title: (index == 0).then(|| "minister".to_string()),
+            })
+            .collect();
+        let has_title = |mention: &Mention| mention.title.is_some();
+        let past_the_last = mentions.len() * 10;
+        assert!(last_mention_before(&mentions, past_the_last, has_title).is_none());
+        let found = last_mention_before(&mentions, past_the_last - 10, has_title);
+        assert_eq!(found.map(|mention| mention.name.start), Some(0));
+        assert!(last_mention_before(&mentions, 0, |_| true).is_none());
+    }
+}

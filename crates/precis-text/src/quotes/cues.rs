@@ -210,3 +210,113 @@ fn with_auxiliary(text: &str, outside: &[ByteSpan], position: usize) -> ByteSpan
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::super::marks::find_quotes;
+    use super::*;
+
+    fn cues_and_people(text: &str) -> (Vec<Cue>, People) {
+        let seg = crate::segment::segment(text);
+        let quotes: Vec<ByteSpan> = find_quotes(text, &seg)
+            .iter()
+            .map(|quote| quote.outer)
+            .collect();
+        find_cues(text, &seg, &quotes)
+    }
+
+    #[test]
+    fn cue_words_outside_quotes_with_their_subjects() {
+        // Each cue as "words: subject @sentence", participles marked.
+        let cases: [(&str, &[&str]); 12] = [
+            (
+                "“He said nothing,” she told reporters. Chen said it would fail, adding more.",
+                &[
+                    "told: implicit @0",
+                    "said: Chen @1",
+                    "adding: implicit @1 participle",
+                ],
+            ),
+            // "States" is the verb "states" only in lower case.
+            (
+                "The United States said it would act.",
+                &["said: United States @0"],
+            ),
+            (
+                "Le ministre a déclaré que rien ne changerait.",
+                &["a déclaré: role: Le ministre (ministre) @0"],
+            ),
+            // French inversions.
+            ("« Je pars », dit-il.", &["dit-il: implicit @0"]),
+            ("« Non », a-t-il déclaré.", &["déclaré: implicit @0"]),
+            // Prepositions, postpositions, viewpoints.
+            // Like an English participle, "according" is never the cue of the quote right before.
+            (
+                "According to housing economist Maria Chen, prices rise.",
+                &["According: Maria Chen (housing economist) @0 participle"],
+            ),
+            (
+                "Dem Minister zufolge sinken die Preise.",
+                &["zufolge: role: Dem Minister (minister) @0"],
+            ),
+            (
+                "Pour l'économiste Luis Herrera, la crise est finie.",
+                &["Pour: Luis Herrera (l'économiste) @0"],
+            ),
+            // A viewpoint needs someone named or a role, not a pronoun.
+            ("Pour elle, la crise est finie.", &[]),
+            // German "so" only right after a quote.
+            ("„Das ist gut“, so Müller.", &["so: Müller @0"]),
+            ("Das ist so gut, und so bleibt es.", &[]),
+            ("No cue at all here.", &[]),
+        ];
+        for (text, expected) in cases {
+            let found: Vec<String> = cues_and_people(text)
+                .0
+                .iter()
+                .map(|cue| {
+                    let participle = if cue.participle { " participle" } else { "" };
+                    let subject = cue.subject.as_written(text);
+                    format!(
+                        "{}: {subject} @{}{participle}",
+                        cue.verb.slice(text),
+                        cue.sentence
+                    )
+                })
+                .collect();
+            assert_eq!(found, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn people_named_with_a_title_or_as_a_subject() {
+        let text = "Mayor Linda Park opened the session. Linda spoke first. \
+                    Transport Minister Claire Dubois arrived. The Prime Minister did not. \
+                    Chen said it. “Yes,” the minister said.";
+        let (_, people) = cues_and_people(text);
+        let named: Vec<(&str, Option<&str>)> = people
+            .named
+            .iter()
+            .map(|mention| (mention.name.slice(text), mention.title.as_deref()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("Linda Park", Some("mayor")),
+                ("Claire Dubois", Some("transport minister")),
+                ("Chen", None),
+            ]
+        );
+        let roles: Vec<&str> = people.roles.iter().map(|role| role.slice(text)).collect();
+        assert_eq!(roles, ["The Prime Minister", "the minister"]);
+    }
+
+    #[test]
+    fn a_person_named_twice_at_one_place_is_one_mention() {
+        // Both a titled mention and the subject of "said".
+        let text = "Mayor Linda Park said it.";
+        let (cues, people) = cues_and_people(text);
+        assert_eq!(cues.len(), 1);
+        assert_eq!(people.named.len(), 1);
+        assert_eq!(people.named[0].name.slice(text), "Linda Park");
+    }
+}

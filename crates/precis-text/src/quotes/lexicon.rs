@@ -43,6 +43,7 @@ fn lexicon(
     cell.get_or_init(|| words.iter().copied().collect())
 }
 
+/// A word in lower case, as the lists and reported titles are written.
 pub(super) fn lower(word: &str) -> String {
     word.to_lowercase()
 }
@@ -56,21 +57,25 @@ fn in_lexicon(
     word.len() <= MAX_LISTED_WORD_BYTES && lexicon(list, cell).contains(lower(word).as_str())
 }
 
+/// A third-person or relative pronoun: the subject is someone named before.
 pub(super) fn is_pronoun(word: &str) -> bool {
     static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
     in_lexicon(word, PRONOUNS, &CELL)
 }
 
+/// An auxiliary, kept with the cue verb after it ("a déclaré", "has said").
 pub(super) fn is_auxiliary(word: &str) -> bool {
     static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
     in_lexicon(word, AUXILIARIES, &CELL)
 }
 
+/// An adverb that may stand between a subject and its verb ("also said").
 pub(super) fn is_adverb(word: &str) -> bool {
     static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
     in_lexicon(word, ADVERBS, &CELL)
 }
 
+/// A determiner or possessive ("the", "son", "ihr"), which may open a role noun phrase.
 pub(super) fn is_determiner(word: &str) -> bool {
     static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
     in_lexicon(word, DETERMINERS, &CELL)
@@ -171,3 +176,166 @@ pub(super) fn is_name_particle(word: &str) -> bool {
     crate::names::is_name_particle(word) || SPEAKER_NAME_PARTICLES.contains(&word)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::super::word_lists::LOWER_CASE_LISTS;
+    use super::*;
+
+    fn word_texts(text: &str) -> Vec<&str> {
+        words(text, 0).iter().map(|word| word.slice(text)).collect()
+    }
+
+    #[test]
+    fn words_keep_inner_hyphens_apostrophes_and_dots() {
+        let text = "«Amir-Abdollahian», d'après l’U.S. envoy's 3.5% -- dit-il.";
+        assert_eq!(
+            word_texts(text),
+            [
+                "Amir-Abdollahian",
+                "d'après",
+                "l’U.S",
+                "envoy's",
+                "3.5",
+                "dit-il"
+            ]
+        );
+        assert!(words("", 0).is_empty());
+        assert!(words("-- ' . ,", 0).is_empty());
+    }
+
+    #[test]
+    fn word_spans_are_shifted_by_the_base() {
+        let text = "Él dijo: ¡sí!";
+        let spans = words(text, 100);
+        let shifted_back: Vec<&str> = spans
+            .iter()
+            .map(|span| &text[span.start - 100..span.end - 100])
+            .collect();
+        assert_eq!(shifted_back, ["Él", "dijo", "sí"]);
+        assert_eq!(spans[0], ByteSpan::new(100, 100 + "Él".len()));
+    }
+
+    #[test]
+    fn every_lower_case_list_can_be_looked_up() {
+        for &(name, list) in LOWER_CASE_LISTS {
+            for &word in list {
+                // A word that is not lower case, or longer than the lookup reads, never matches.
+                assert_eq!(lower(word), word, "{name}: {word}");
+                assert!(word.len() <= MAX_LISTED_WORD_BYTES, "{name}: {word}");
+            }
+        }
+        for &verb in CUE_VERBS {
+            assert_eq!(word_texts(verb), [verb], "a cue verb is one word");
+            assert_eq!(cue_kind(verb), Some(CueKind::Verb), "{verb}");
+        }
+    }
+
+    #[test]
+    fn word_classes_ignore_case() {
+        assert!(is_pronoun("She") && is_pronoun("ELLE") && is_pronoun("quien"));
+        assert!(is_auxiliary("A") && is_auxiliary("has") && is_auxiliary("s’est"));
+        assert!(is_adverb("También") && is_adverb("later"));
+        assert!(is_determiner("The") && is_determiner("los") && is_determiner("their"));
+        assert!(!is_pronoun("Hector") && !is_determiner("theme") && !is_adverb("late"));
+    }
+
+    #[test]
+    fn roles_include_compounds_and_abbreviations() {
+        for role in [
+            "minister",
+            "Minister",
+            "Innenminister",
+            "Bundeskanzlerin",
+            "Vizepräsident",
+            "porte-parole",
+            "l'économiste",
+            "Mr.",
+            "Dr",
+        ] {
+            assert!(is_role(role), "{role}");
+        }
+        // "Adams" ends with "ms", but a compound's role has four letters at least.
+        for word in ["Smith", "ministry", "chairs", "Adams", "Mrs.Smith", ""] {
+            assert!(!is_role(word), "{word}");
+        }
+        let long_compound = format!("{}minister", "x".repeat(33));
+        assert!(
+            !is_role(&long_compound),
+            "words over 40 bytes are never roles"
+        );
+    }
+
+    #[test]
+    fn possessives_qualify_a_role() {
+        assert!(is_possessive("Iran's") && is_possessive("Iran’s"));
+        assert!(!is_possessive("Iran") && !is_possessive("Paris"));
+    }
+
+    #[test]
+    fn cue_kinds_tell_where_the_speaker_is() {
+        assert_eq!(cue_kind("said"), Some(CueKind::Verb));
+        assert_eq!(cue_kind("déclaré"), Some(CueKind::Verb));
+        assert_eq!(
+            cue_kind("Said"),
+            Some(CueKind::Verb),
+            "case is the caller's check"
+        );
+        assert_eq!(cue_kind("según"), Some(CueKind::Preposition));
+        assert_eq!(cue_kind("d’après"), Some(CueKind::Preposition));
+        assert_eq!(cue_kind("zufolge"), Some(CueKind::Postposition));
+        assert_eq!(
+            cue_kind("so"),
+            None,
+            "German so is a cue only after a quote"
+        );
+        assert_eq!(cue_kind("house"), None);
+        assert!(is_cue_after_quote_only("so") && is_cue_after_quote_only("So"));
+        assert!(!is_cue_after_quote_only("sagte"));
+    }
+
+    #[test]
+    fn french_inversions_carry_their_pronoun() {
+        for word in [
+            "dit-il",
+            "Dit-il",
+            "estime-t-elle",
+            "a-t-il",
+            "ajoute-t-elle",
+        ] {
+            assert!(inverted_cue(word), "{word}");
+        }
+        for word in ["Jean-Pierre", "dit", "dit-on", "porte-parole", "il-dit"] {
+            assert!(!inverted_cue(word), "{word}");
+        }
+    }
+
+    #[test]
+    fn prepositions_and_particles_match_as_written() {
+        assert!(is_preposition("de") && is_preposition("für") && is_preposition("of"));
+        assert!(!is_preposition("De") && !is_preposition("after"));
+        assert!(
+            is_name_particle("von") && is_name_particle("de"),
+            "shared particles"
+        );
+        assert!(
+            is_name_particle("al") && is_name_particle("ibn"),
+            "speakers' particles"
+        );
+        assert!(!is_name_particle("of"), "a joiner of the guard only");
+        assert!(!is_name_particle("Al"));
+    }
+
+    #[test]
+    fn content_nouns_are_lower_case_words_of_no_other_class() {
+        for noun in ["statement", "agency", "periodista"] {
+            assert!(is_content_noun_candidate(noun), "{noun}");
+        }
+        // Each is left out for its own reason: capitalised, function word, adverb, cue verb,
+        // preposition, auxiliary, determiner, too short, not only letters.
+        for word in [
+            "Agency", "that", "later", "said", "para", "have", "their", "bus", "co-op",
+        ] {
+            assert!(!is_content_noun_candidate(word), "{word}");
+        }
+    }
+}

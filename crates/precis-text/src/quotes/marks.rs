@@ -328,3 +328,155 @@ fn first_word_is_cue(text: &str) -> bool {
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::segment;
+
+    /// Each quote found as (words, words with marks, style).
+    fn found(text: &str) -> Vec<(&str, &str, MarkStyle)> {
+        find_quotes(text, &segment(text))
+            .into_iter()
+            .map(|quote| (quote.span.slice(text), quote.outer.slice(text), quote.style))
+            .collect()
+    }
+
+    #[test]
+    fn paired_marks_of_many_presses() {
+        let text = "Ann wrote “one two”, Luc « trois quatre », Jan „fünf sechs“, Kei 「七 八」 \
+                    and Ola »ni ti«.";
+        assert_eq!(
+            found(text),
+            [
+                ("one two", "“one two”", MarkStyle::Paired),
+                ("trois quatre", "« trois quatre »", MarkStyle::Paired),
+                ("fünf sechs", "„fünf sechs“", MarkStyle::Paired),
+                ("七 八", "「七 八」", MarkStyle::Paired),
+                ("ni ti", "»ni ti«", MarkStyle::Paired),
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_quotes_belong_to_the_outer_one() {
+        let text = "“He told me ‘never again’ twice,” she said.";
+        assert_eq!(
+            found(text),
+            [(
+                "He told me ‘never again’ twice,",
+                "“He told me ‘never again’ twice,”",
+                MarkStyle::Paired
+            )]
+        );
+    }
+
+    #[test]
+    fn apostrophes_and_inch_marks_are_not_quotes() {
+        assert_eq!(
+            found("‘I don’t know,’ he said."),
+            [("I don’t know,", "‘I don’t know,’", MarkStyle::Paired)]
+        );
+        assert_eq!(
+            found("A 5\" screen. \"Yes, indeed,\" he said."),
+            [("Yes, indeed,", "\"Yes, indeed,\"", MarkStyle::Paired)]
+        );
+    }
+
+    #[test]
+    fn a_quote_continues_where_the_next_paragraph_repeats_its_mark() {
+        let text = "“The first paragraph ends open.\n\n“The second one closes,” she said.";
+        assert_eq!(
+            found(text),
+            [(
+                "The first paragraph ends open.\n\n“The second one closes,",
+                text.trim_end_matches(" she said."),
+                MarkStyle::MultiParagraph
+            )]
+        );
+        // Without the repeated mark the open quote is dropped.
+        assert!(found("“The first paragraph ends open.\n\nThe second does not go on.").is_empty());
+        assert!(found("“Never closed at all.").is_empty());
+    }
+
+    #[test]
+    fn spanish_dialogue_cuts_the_narrator_out() {
+        let text = "—Lo haré mañana —afirmó el ministro—. No hay otra salida.";
+        assert_eq!(
+            found(text),
+            [
+                ("Lo haré mañana", "—Lo haré mañana", MarkStyle::Dialogue),
+                (
+                    "No hay otra salida.",
+                    "—. No hay otra salida.",
+                    MarkStyle::Dialogue
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn french_dialogue_ends_at_the_incise() {
+        assert_eq!(
+            found("— Je pars demain, dit-il."),
+            [("Je pars demain", "— Je pars demain", MarkStyle::Dialogue)]
+        );
+    }
+
+    #[test]
+    fn dash_paragraphs_are_dialogue_only_with_a_cue_a_colon_or_dialogue_before() {
+        // A list with dashes is no dialogue.
+        assert!(found("— Premier point de la liste\n\n— Second point de la liste").is_empty());
+        let after_colon = "Il a répondu ceci :\n\n— Oui, bien sûr.";
+        assert_eq!(
+            found(after_colon),
+            [("Oui, bien sûr.", "— Oui, bien sûr.", MarkStyle::Dialogue)]
+        );
+        let answer = "—¿Vendrás? —preguntó Ana.\n\n—Claro que sí.";
+        assert_eq!(
+            found(answer),
+            [
+                ("¿Vendrás?", "—¿Vendrás?", MarkStyle::Dialogue),
+                ("Claro que sí.", "—Claro que sí.", MarkStyle::Dialogue),
+            ]
+        );
+    }
+
+    #[test]
+    fn openers_and_closers() {
+        assert_eq!(closers_for('„'), ['“', '”']);
+        assert_eq!(closers_for('«'), ['»']);
+        assert!(closers_for('a').is_empty());
+        // Unambiguous openers open anywhere; ambiguous ones only at a word start.
+        assert!(can_open('“', Some('x'), Some('a')));
+        assert!(can_open('"', Some(' '), Some('Y')));
+        assert!(can_open('"', None, Some('Y')));
+        assert!(!can_open('"', Some('5'), Some(' ')));
+        assert!(!can_open('"', Some(' '), Some(' ')));
+        assert!(!can_open('’', Some(' '), Some('a')), "’ never opens");
+        assert!(is_dialogue_dash('—') && is_dialogue_dash('–') && !is_dialogue_dash('-'));
+    }
+
+    #[test]
+    fn an_apostrophe_inside_a_word_closes_nothing() {
+        let stack = [OpenMark { mark: '‘', at: 0 }];
+        assert_eq!(closing_depth(&stack, '’', Some('n'), Some('t')), None);
+        assert_eq!(closing_depth(&stack, '’', Some(','), Some(' ')), Some(0));
+        assert_eq!(closing_depth(&[], '”', Some('a'), None), None);
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_bound_is_ignored() {
+        // 21 openers, of which only MAX_NESTING are tracked: MAX_NESTING closers close the
+        // outermost quote. Were every opener tracked, nothing would close.
+        let quoted = format!("{}x{}", "«".repeat(21), "»".repeat(MAX_NESTING));
+        let text = format!("{quoted} end.");
+        let quotes = find_quotes(&text, &segment(&text));
+        assert_eq!(quotes.len(), 1, "{quotes:?}");
+        assert_eq!(quotes[0].outer.slice(&text), quoted);
+        let text = "«a «b «c» d» e» f.";
+        assert_eq!(
+            found(text),
+            [("a «b «c» d» e", "«a «b «c» d» e»", MarkStyle::Paired)]
+        );
+    }
+}

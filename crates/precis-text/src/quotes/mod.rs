@@ -185,3 +185,107 @@ fn nearest_sentence_before(seg: &Segmentation, offset: usize) -> usize {
         .saturating_sub(1)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::segment;
+
+    fn quotes_of(text: &str) -> Vec<Quote> {
+        extract_quotes_without_language(text, &segment(text))
+    }
+
+    #[test]
+    fn scare_quotes_are_dropped_unless_attributed() {
+        let text = "Critics mocked the “reform”. Nobody read the “no entry for anyone after dark” \
+                    sign. “Never again,” she said.";
+        let quotes = quotes_of(text);
+        let found: Vec<(&str, Option<&str>)> = quotes
+            .iter()
+            .map(|quote| (quote.text.as_str(), quote.cue_verb.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("no entry for anyone after dark", None),
+                ("Never again,", Some("said")),
+            ]
+        );
+        for quote in &quotes {
+            assert_eq!(quote.span.slice(text), quote.text);
+            assert!(quote.outer_span.start < quote.span.start);
+            assert!(quote.span.end < quote.outer_span.end);
+            assert_eq!(quote.language.iso639_1, "und");
+            assert!(quote.speaker.is_none(), "nobody is named: {quote:?}");
+        }
+        assert_eq!(quotes[0].sentence_index, 1);
+        assert_eq!(quotes[1].sentence_index, 2);
+        assert!((quotes[0].confidence - 0.9 * 0.4).abs() < 1e-12);
+        assert!((quotes[1].confidence - 0.9 * 0.6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn confidence_follows_the_marks_and_the_speaker() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        use SpeakerKind::{Named, Resolved, TitleOnly};
+        assert!(close(confidence(MarkStyle::Paired, Some(Named), true), 0.9));
+        assert!(close(
+            confidence(MarkStyle::MultiParagraph, Some(Resolved), true),
+            0.85 * 0.85
+        ));
+        assert!(close(
+            confidence(MarkStyle::Dialogue, Some(TitleOnly), true),
+            0.75 * 0.8
+        ));
+        assert!(close(confidence(MarkStyle::Paired, None, true), 0.9 * 0.6));
+        assert!(close(confidence(MarkStyle::Paired, None, false), 0.9 * 0.4));
+    }
+
+    #[test]
+    fn salience_prefers_long_attributed_early_confident_quotes() {
+        let named = Some(SpeakerKind::Named);
+        let base = salience(20, named, 0.5, 0.9);
+        assert!(salience(30, named, 0.5, 0.9) > base);
+        assert_eq!(
+            salience(30, named, 0.5, 0.9),
+            salience(300, named, 0.5, 0.9)
+        );
+        assert!(salience(20, Some(SpeakerKind::Resolved), 0.5, 0.9) < base);
+        assert!(
+            salience(20, None, 0.5, 0.9) < salience(20, Some(SpeakerKind::TitleOnly), 0.5, 0.9)
+        );
+        assert!(salience(20, named, 0.1, 0.9) > base);
+        assert!(salience(20, named, 0.5, 0.5) < base);
+        // The best quote scores 1: 30 words or more, named, at the very start, certain.
+        assert!((salience(30, named, 0.0, 1.0) - 1.0).abs() < 1e-12);
+        assert!(salience(0, None, 1.0, 0.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn quotes_are_in_text_order_with_their_sentences() {
+        let text = "Ann Lee said: “We are ready for the storm.”\n\n\
+                    “We will rebuild the quay,” said Bob Ray. “It will take two years.”";
+        let quotes = quotes_of(text);
+        let found: Vec<(&str, Option<&str>, usize)> = quotes
+            .iter()
+            .map(|quote| {
+                (
+                    quote.text.as_str(),
+                    quote.speaker.as_ref().map(|speaker| speaker.name.as_str()),
+                    quote.sentence_index,
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("We are ready for the storm.", Some("Ann Lee"), 0),
+                ("We will rebuild the quay,", Some("Bob Ray"), 1),
+                ("It will take two years.", Some("Bob Ray"), 2),
+            ]
+        );
+        assert!(quotes
+            .windows(2)
+            .all(|pair| pair[0].span.end <= pair[1].span.start));
+        assert!(quotes[0].salience > quotes[2].salience);
+    }
+}

@@ -397,3 +397,218 @@ fn name_run_end(text: &str, outside: &[ByteSpan], start: usize, limit: usize) ->
     end
 }
 
+/// The subject as written, for tests: "Linda Park (mayor)", "role: the statement (statement)",
+/// "implicit".
+#[cfg(test)]
+impl Subject {
+    pub(super) fn as_written(&self, text: &str) -> String {
+        match self {
+            Subject::Named { name, title: None } => name.slice(text).to_string(),
+            Subject::Named {
+                name,
+                title: Some(title),
+            } => format!("{} ({title})", name.slice(text)),
+            Subject::Role { phrase, head } => format!("role: {} ({head})", phrase.slice(text)),
+            Subject::Implicit => "implicit".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lexicon::words;
+    use super::super::marks::find_quotes;
+    use super::*;
+    use crate::segment::segment;
+
+    /// The words of `text` outside quotes, and the quotes' spans with their marks.
+    fn outside_quotes(text: &str) -> (Vec<ByteSpan>, Vec<ByteSpan>) {
+        let quotes: Vec<ByteSpan> = find_quotes(text, &segment(text))
+            .iter()
+            .map(|quote| quote.outer)
+            .collect();
+        let outside = words(text, 0)
+            .into_iter()
+            .filter(|word| {
+                !quotes
+                    .iter()
+                    .any(|quote| quote.start <= word.start && word.end <= quote.end)
+            })
+            .collect();
+        (outside, quotes)
+    }
+
+    fn position_of(text: &str, outside: &[ByteSpan], word: &str) -> usize {
+        outside
+            .iter()
+            .position(|span| span.slice(text) == word)
+            .unwrap_or_else(|| panic!("{word:?} is not a word of {text:?}"))
+    }
+
+    #[test]
+    fn the_subject_of_a_cue_verb() {
+        let cases = [
+            // A name before the verb, its title split off.
+            ("Mayor Linda Park said it.", "said", "Linda Park (mayor)"),
+            (
+                "Iran's Foreign Minister Hossein Amir-Abdollahian said it.",
+                "said",
+                "Hossein Amir-Abdollahian (iran's foreign minister)",
+            ),
+            (
+                "Then spokeswoman Jen Psaki told us.",
+                "told",
+                "Jen Psaki (spokeswoman)",
+            ),
+            // Roles, and common nouns that name no person.
+            (
+                "The Transport minister said so.",
+                "said",
+                "role: The Transport minister (minister)",
+            ),
+            (
+                "“We will not be bullied,” the Prime Minister said.",
+                "said",
+                "role: the Prime Minister (minister)",
+            ),
+            (
+                "“We sign every contract,” the statement said.",
+                "said",
+                "role: the statement (statement)",
+            ),
+            // Pronouns, and names before a parenthetical.
+            ("He told reporters.", "told", "implicit"),
+            (
+                "Robert Hale, who voted against the measure, said the plan failed.",
+                "said",
+                "Robert Hale",
+            ),
+            (
+                "O'Neill, a retired teacher, said he worried.",
+                "said",
+                "O'Neill",
+            ),
+            // After the verb when it follows a quote or ends the clause ("afirmó el ministro.");
+            // not when it is the subject of another verb ("says the minister told").
+            (
+                "“We will win,” said Tom Reyes, who runs a store.",
+                "said",
+                "Tom Reyes",
+            ),
+            (
+                "« C'est fini », a déclaré le ministre.",
+                "déclaré",
+                "role: le ministre (ministre)",
+            ),
+            (
+                "Nada cambiará, afirmó el ministro.",
+                "afirmó",
+                "role: el ministro (ministro)",
+            ),
+            ("and says the minister told them", "says", "implicit"),
+        ];
+        for (text, verb, expected) in cases {
+            let (outside, quotes) = outside_quotes(text);
+            let position = position_of(text, &outside, verb);
+            let subject = verb_subject(text, &outside, position, &quotes);
+            assert_eq!(subject.as_written(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_subject_after_a_cue() {
+        let cases = [
+            (
+                "según la ministra de Trabajo, Yolanda Díaz, el plan",
+                "según",
+                Some("Yolanda Díaz (la ministra de trabajo)"),
+            ),
+            (
+                "sagte Bürgermeisterin Anna Schmidt.",
+                "sagte",
+                Some("Anna Schmidt (bürgermeisterin)"),
+            ),
+            (
+                "preguntó un periodista.",
+                "preguntó",
+                Some("role: un periodista (periodista)"),
+            ),
+            ("selon elle", "selon", Some("implicit")),
+            ("selon, Smith", "selon", None),
+            ("said the", "said", None),
+        ];
+        for (text, cue, expected) in cases {
+            let (outside, _) = outside_quotes(text);
+            let position = position_of(text, &outside, cue);
+            let subject = subject_after(text, &outside, position + 1);
+            assert_eq!(
+                subject.map(|subject| subject.as_written(text)).as_deref(),
+                expected,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_of_title_words_alone_is_a_role() {
+        let text = "Der Minister sagte";
+        let (outside, _) = outside_quotes(text);
+        let subject = split_name_and_title(text, &outside, 0, 2);
+        assert_eq!(subject.as_written(text), "role: Der Minister (minister)");
+    }
+
+    #[test]
+    fn a_name_runs_over_capitals_and_particles_but_not_roles() {
+        let run = |text: &str| {
+            let (outside, _) = outside_quotes(text);
+            let end = name_run_end(text, &outside, 0, outside.len());
+            text[..outside[end - 1].end].to_string()
+        };
+        assert_eq!(run("Charles de Gaulle said"), "Charles de Gaulle");
+        assert_eq!(run("Ursula von der Leyen"), "Ursula von der Leyen");
+        assert_eq!(
+            run("Pedro de la casa"),
+            "Pedro",
+            "a name does not end with a particle"
+        );
+        assert_eq!(run("Anna Minister Kurz"), "Anna");
+    }
+
+    #[test]
+    fn a_role_written_before_a_name() {
+        let title = |text: &str, run_start: &str| {
+            let (outside, _) = outside_quotes(text);
+            role_complement_before(text, &outside, position_of(text, &outside, run_start))
+        };
+        assert_eq!(
+            title("la ministra de Vivienda, Isabel Romero", "Isabel").as_deref(),
+            Some("ministra de vivienda")
+        );
+        assert_eq!(
+            title("spokeswoman Jen Psaki", "Jen").as_deref(),
+            Some("spokeswoman")
+        );
+        // The capitals are the role's complement here, not a name after it.
+        assert_eq!(
+            title("secrétaire général de la CFDT Laurent Berger", "CFDT"),
+            None
+        );
+    }
+
+    #[test]
+    fn only_spaces_or_a_quote_between_words() {
+        let text = "Ann, Lee  said";
+        let (outside, _) = outside_quotes(text);
+        assert!(!only_spaces_between(text, outside[0], outside[1]));
+        assert!(only_spaces_between(text, outside[1], outside[2]));
+        assert!(
+            !only_spaces_between(text, outside[2], outside[1]),
+            "order matters"
+        );
+        let text = "“Yes,” — said Ann. “No” and said";
+        let (outside, quotes) = outside_quotes(text);
+        assert!(follows_quote(text, outside[0], &quotes));
+        assert!(follows_quote(text, outside[2], &quotes), "“No” and");
+        assert!(!follows_quote(text, outside[3], &quotes), "and said");
+    }
+}

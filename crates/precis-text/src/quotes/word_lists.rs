@@ -533,3 +533,65 @@ pub(super) const SPEAKER_NAME_PARTICLES: &[&str] = &["della", "al", "el", "bin",
 /// Prepositions that, opening a sentence, give whose view it states: "Pour X, …", as written.
 pub(super) const OPENING_VIEWPOINT_WORDS: &[&str] = &["Pour", "Para", "Für", "For", "Per"];
 
+/// The lists written in lower case (looked up after lower-casing the word), by name: their
+/// form is checked where the lookup is (`lexicon`), their contents below.
+#[cfg(test)]
+pub(super) const LOWER_CASE_LISTS: &[(&str, &[&str])] = &[
+    ("CUE_VERBS", CUE_VERBS),
+    ("CUE_PREPOSITIONS", CUE_PREPOSITIONS),
+    ("CUE_POSTPOSITIONS", CUE_POSTPOSITIONS),
+    ("CUE_AFTER_QUOTE_ONLY", CUE_AFTER_QUOTE_ONLY),
+    ("AUXILIARIES", AUXILIARIES),
+    ("ADVERBS", ADVERBS),
+    ("PRONOUNS", PRONOUNS),
+    ("DETERMINERS", DETERMINERS),
+    ("ROLE_NOUNS", ROLE_NOUNS),
+    ("FUNCTION_WORDS", FUNCTION_WORDS),
+];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// The lists compared with the word as written.
+    const CASE_SENSITIVE_LISTS: &[(&str, &[&str])] = &[
+        ("PREPOSITIONS", PREPOSITIONS),
+        ("SPEAKER_NAME_PARTICLES", SPEAKER_NAME_PARTICLES),
+        ("OPENING_VIEWPOINT_WORDS", OPENING_VIEWPOINT_WORDS),
+    ];
+
+    #[test]
+    fn no_list_repeats_a_word_or_holds_an_empty_one() {
+        for (name, list) in LOWER_CASE_LISTS.iter().chain(CASE_SENSITIVE_LISTS) {
+            let mut seen = HashSet::new();
+            for word in *list {
+                assert!(!word.trim().is_empty(), "{name} holds an empty word");
+                assert!(seen.insert(word), "{name} repeats {word:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn speaker_particles_only_add_to_the_shared_ones() {
+        for particle in SPEAKER_NAME_PARTICLES {
+            assert!(
+                !crate::names::NAME_PARTICLES.contains(particle),
+                "{particle} is already shared"
+            );
+            assert_eq!(particle.to_lowercase(), *particle);
+        }
+    }
+
+    #[test]
+    fn cue_verbs_cover_each_language_the_module_serves() {
+        // One common "said" of each language, so a list edit cannot drop a language silently.
+        for said in ["said", "dit", "sagte", "dijo", "detto", "disse", "afirmou"] {
+            assert!(CUE_VERBS.contains(&said), "{said}");
+        }
+        for according_to in ["according", "selon", "según", "laut", "secondo", "segundo"] {
+            assert!(CUE_PREPOSITIONS.contains(&according_to), "{according_to}");
+        }
+    }
+}
