@@ -36,8 +36,43 @@ async fn digest_to(pipeline: &Pipeline, text: &str, target: &str) -> Digest {
     pipeline.digest(&article, &options).await.unwrap()
 }
 
+/// The surname of each speaker the quotes name ("Khamenei" for "Ayatollah Ali Khamenei").
+fn speaker_surnames(digest: &Digest) -> Vec<String> {
+    let mut surnames: Vec<String> = digest
+        .quotes
+        .iter()
+        .filter_map(|key_quote| key_quote.quote.speaker.as_ref())
+        .filter_map(|speaker| speaker.name.split_whitespace().last())
+        .filter(|word| word.starts_with(char::is_uppercase))
+        .map(str::to_string)
+        .collect();
+    surnames.sort();
+    surnames.dedup();
+    surnames
+}
+
+/// Each speaker's surname written in an original is written, unchanged, in its translation;
+/// returns how many (original, surname) occurrences were checked.
+fn assert_speakers_kept(originals_and_translations: &[(&str, &str)], surnames: &[String]) -> usize {
+    let mut checked = 0;
+    for (original, translated) in originals_and_translations {
+        for surname in surnames {
+            let written = original.matches(surname.as_str()).count();
+            if written > 0 {
+                assert_eq!(
+                    translated.matches(surname.as_str()).count(),
+                    written,
+                    "{surname} as often in the translation as in the original:\n{original}\n{translated}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
 /// Every quote is translated, precis detects the translations (together) as `target`, and each
-/// speaker's name is unchanged in the output and absent from the lost terms.
+/// speaker's name written in the summary or a quote is written unchanged in its translation.
 async fn assert_translated(target: &str) -> Digest {
     let pipeline = pipeline();
     let digest = digest_to(&pipeline, &sample_article(), target).await;
@@ -77,6 +112,29 @@ async fn assert_translated(target: &str) -> Digest {
         target,
         "{}",
         summary.text
+    );
+    let surnames = speaker_surnames(&digest);
+    assert!(
+        ["Khamenei", "Psaki", "Kerry"]
+            .iter()
+            .all(|name| surnames.iter().any(|s| s == name)),
+        "{surnames:?}"
+    );
+    let mut pairs = vec![(
+        digest.summary.as_ref().unwrap().text.as_str(),
+        summary.text.as_str(),
+    )];
+    for key_quote in &digest.quotes {
+        pairs.push((
+            key_quote.quote.text.as_str(),
+            key_quote.translation.as_ref().unwrap().text.as_str(),
+        ));
+    }
+    let checked = assert_speakers_kept(&pairs, &surnames);
+    assert!(
+        checked >= 1,
+        "the summary names a speaker, so a name is checked in the output: {}",
+        digest.summary.as_ref().unwrap().text
     );
     digest
 }
