@@ -134,7 +134,9 @@ fn main() {
             .count();
         (missed, merged)
     };
-    let candidates: Vec<f32> = (5..=95).map(|hundredths| hundredths as f32 / 100.0).collect();
+    let candidates: Vec<f32> = (5..=95)
+        .map(|hundredths| hundredths as f32 / 100.0)
+        .collect();
     let totals: Vec<usize> = candidates
         .iter()
         .map(|&threshold| {

@@ -352,7 +352,9 @@ fn embedding_blocker(
 /// Once every job queued before now has been taken by the one worker: a job queued now is
 /// answered after them.
 async fn wait_for_earlier_jobs(pool: &WorkerPool<EmbeddingEngine>) {
-    let last = pool.submit(vec!["The ferry resumes.".into()], None).unwrap();
+    let last = pool
+        .submit(vec!["The ferry resumes.".into()], None)
+        .unwrap();
     tokio::time::timeout(PATIENCE, last)
         .await
         .expect("the job queued last ran within the patience")

@@ -220,13 +220,22 @@ async fn the_sample_s_nine_quotes_each_have_the_speaker_the_article_names() {
     let expected = [
         ("because they have dirty hands", "Khamenei"),
         ("are blank, hollow, and self-serving", "Khamenei"),
-        ("Pakistan, were it can commit crimes whenever it wants", "Khamenei"),
+        (
+            "Pakistan, were it can commit crimes whenever it wants",
+            "Khamenei",
+        ),
         ("are not and will not coordinate militarily", "Psaki"),
         ("presents a serious threat to Iran", "Psaki"),
         ("may be another opportunity on the margins", "Psaki"),
         ("would not be appropriate", "Kerry"),
-        ("is to help and strengthen the Iraqi and Syrian governments", "Amir-Abdollahian"),
-        ("have been engaged in a serious struggle against terrorism", "Amir-Abdollahian"),
+        (
+            "is to help and strengthen the Iraqi and Syrian governments",
+            "Amir-Abdollahian",
+        ),
+        (
+            "have been engaged in a serious struggle against terrorism",
+            "Amir-Abdollahian",
+        ),
     ];
     let pipeline = pipeline();
     let article = ValidArticle::new(sample_article(), &pipeline.limits).unwrap();
@@ -251,7 +260,9 @@ async fn the_sample_s_nine_quotes_each_have_the_speaker_the_article_names() {
             .filter(|(text, _)| text.starts_with(words))
             .collect();
         assert_eq!(matching.len(), 1, "one quote {words:?} in {found:#?}");
-        let speaker = matching[0].1.unwrap_or_else(|| panic!("{words:?} has no speaker"));
+        let speaker = matching[0]
+            .1
+            .unwrap_or_else(|| panic!("{words:?} has no speaker"));
         assert!(
             speaker.contains(surname),
             "{words:?} is attributed to {speaker:?}, the article says {surname}"

@@ -412,7 +412,9 @@ mod tests {
     fn jobs_waiting_together_run_as_one_batch_in_order() {
         let gated = Gated::start(16);
         let busy = gated.hold_worker_busy();
-        let waiting: Vec<_> = (1..=3).map(|x| gated.pool.submit(x, None).unwrap()).collect();
+        let waiting: Vec<_> = (1..=3)
+            .map(|x| gated.pool.submit(x, None).unwrap())
+            .collect();
         gated.open_gate(2);
         assert_eq!(busy.blocking_recv().unwrap().unwrap(), 0);
         let answers: Vec<u32> = waiting
@@ -436,7 +438,11 @@ mod tests {
         );
         gated.open_gate(2);
         assert_eq!(busy.blocking_recv().unwrap().unwrap(), 0);
-        assert_eq!(queued.blocking_recv().unwrap().unwrap(), 2, "the queued job ran");
+        assert_eq!(
+            queued.blocking_recv().unwrap().unwrap(),
+            2,
+            "the queued job ran"
+        );
     }
 
     #[test]

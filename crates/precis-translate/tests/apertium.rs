@@ -56,7 +56,10 @@ fn wait_until_dead(pid: u32) {
         if state.is_some_and(|rest| rest.starts_with('Z') || rest.starts_with('X')) {
             return;
         }
-        assert!(Instant::now() < until, "process {pid} still runs after SIGKILL");
+        assert!(
+            Instant::now() < until,
+            "process {pid} still runs after SIGKILL"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
