@@ -257,6 +257,16 @@ fn pipeline_restarts_after_its_process_is_killed() {
     );
 }
 
+/// Bytes `pid` has read so far, from its input and its files (`rchar` in /proc/PID/io).
+fn bytes_read(pid: u32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_else(|error| panic!("cannot read /proc/{pid}/io: {error}"));
+    io.lines()
+        .find_map(|line| line.strip_prefix("rchar:"))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no rchar in /proc/{pid}/io: {io}"))
+}
+
 #[test]
 fn pipeline_killed_in_the_middle_of_a_batch_is_retried() {
     let engine = engine_for("en", "es");
@@ -264,20 +274,43 @@ fn pipeline_killed_in_the_middle_of_a_batch_is_retried() {
         .warm_up(soon())
         .unwrap_or_else(|error| panic!("{error}"));
     let pids = engine.pipeline_pids();
-    // Kill every process: the next batch finds them dead whichever it checks first.
+    let read_before: Vec<u64> = pids.iter().map(|&pid| bytes_read(pid)).collect();
+    // Seconds of work for Apertium, so the kill below lands while it is under way.
+    let sentence = "The minister said that the government would build many new schools and hospitals in the northern provinces next year. ";
+    let texts: Vec<String> = (0..500).map(|_| sentence.repeat(5)).collect();
+    let batch = {
+        let engine = Arc::clone(&engine);
+        let texts = texts.clone();
+        std::thread::spawn(move || {
+            engine.translate_batch(&texts, Some(Instant::now() + Duration::from_secs(60)))
+        })
+    };
+    // The batch is in the pipeline once its programs read it.
+    let until = Instant::now() + Duration::from_secs(120);
+    while pids
+        .iter()
+        .zip(&read_before)
+        .all(|(&pid, &before)| bytes_read(pid) == before)
+    {
+        assert!(Instant::now() < until, "the pipeline never read the batch");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     for pid in &pids {
         let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
     }
-    let texts: Vec<String> = (0..50)
-        .map(|index| format!("The house number {index} is red."))
-        .collect();
-    let translated = engine
-        .translate_batch(&texts, soon())
+    let translated = batch
+        .join()
+        .expect("the caller thread ran")
         .unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!(translated.len(), 50);
+    assert_eq!(translated.len(), texts.len());
     assert!(translated
         .iter()
-        .all(|text| words_of(text).contains(&"casa".to_string())));
+        .all(|text| words_of(text).contains(&"escuelas".to_string())));
+    assert_eq!(
+        engine.restart_count(),
+        1,
+        "one fresh pipeline took over the batch cut in the middle"
+    );
 }
 
 #[test]
