@@ -1,5 +1,7 @@
 //! The CLI refuses bad articles and bad model directories with a clear message and a non-zero
 //! exit, never a panic.
+mod common;
+
 use std::process::Command;
 
 /// Runs precis; returns (success, stdout, stderr).
@@ -76,23 +78,90 @@ fn a_missing_models_directory_is_named_with_the_fix() {
     );
 }
 
-#[test]
-fn a_corrupt_minilm_directory_names_the_file() {
+/// A models directory whose all-MiniLM-L6-v2 links to the installed model's files, except
+/// `changed`: left out when `contents` is `None`, else written with `contents`.
+fn minilm_with(changed: &str, contents: Option<&[u8]>) -> tempfile::TempDir {
+    let installed = common::models_dir().join("all-MiniLM-L6-v2");
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("all-MiniLM-L6-v2");
     std::fs::create_dir_all(&model).unwrap();
-    std::fs::write(model.join("config.json"), r#"{"model_type": "bert"}"#).unwrap();
-    std::fs::write(model.join("rust_model.ot"), b"not weights").unwrap();
-    // `models list` reports each model's state instead of failing.
+    for entry in std::fs::read_dir(&installed).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != changed {
+            std::os::unix::fs::symlink(entry.path(), model.join(entry.file_name())).unwrap();
+        }
+    }
+    if let Some(contents) = contents {
+        std::fs::write(model.join(changed), contents).unwrap();
+    }
+    dir
+}
+
+/// `models list --json` loads every model and reports each one's state instead of failing:
+/// the error of the model `id`, if any.
+fn model_error(models: &std::path::Path, id: &str) -> Option<String> {
     let (ok, stdout, stderr) = run(&[
         "models",
         "list",
+        "--json",
         "--models-dir",
-        dir.path().to_str().unwrap(),
+        models.to_str().unwrap(),
     ]);
     assert!(ok, "{stderr}");
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let model = listed["models"]
+        .as_array()
+        .expect("a list of models")
+        .iter()
+        .find(|model| model["id"] == id)
+        .unwrap_or_else(|| panic!("{id} is listed: {stdout}"));
+    model["error"].as_str().map(str::to_string)
+}
+
+#[test]
+fn a_minilm_directory_without_its_vocabulary_names_the_missing_file() {
+    let models = minilm_with("vocab.txt", None);
+    let error = model_error(models.path(), "all-MiniLM-L6-v2").expect("MiniLM is not ready");
     assert!(
-        stdout.contains("NOT READY") && stdout.contains("vocab.txt"),
-        "the first missing vocabulary file is named: {stdout}"
+        error.contains("vocab.txt"),
+        "the missing vocabulary file is named: {error}"
+    );
+}
+
+#[test]
+fn corrupt_minilm_weights_fail_with_a_clear_error_naming_the_file() {
+    // The installed weights cut short, as an interrupted copy leaves them.
+    let weights = common::models_dir()
+        .join("all-MiniLM-L6-v2")
+        .join("rust_model.ot");
+    let mut truncated = std::fs::read(&weights).unwrap();
+    truncated.truncate(truncated.len() / 3);
+    let models = minilm_with("rust_model.ot", Some(&truncated));
+
+    let error = model_error(models.path(), "all-MiniLM-L6-v2").expect("MiniLM is not ready");
+    assert!(
+        error.contains("rust_model.ot") && error.contains("truncated"),
+        "the corrupt weights file is named, with what is wrong: {error}"
+    );
+
+    let article = models.path().join("article.txt");
+    std::fs::write(
+        &article,
+        "The bridge opens on Saturday. Traffic will be light.",
+    )
+    .unwrap();
+    let (ok, stderr) = precis(&[
+        "digest",
+        "--file",
+        article.to_str().unwrap(),
+        "--models-dir",
+        models.path().to_str().unwrap(),
+    ]);
+    assert!(!ok, "a digest never runs on a model that failed to load");
+    assert!(
+        stderr.contains("all-MiniLM-L6-v2")
+            && stderr.contains("rust_model.ot")
+            && stderr.contains("truncated"),
+        "{stderr}"
     );
 }

@@ -3,14 +3,20 @@
 mod common;
 mod grpc_support;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::gated::{wait_for_empty_queue, wait_for_queue};
 use grpc_support::{
-    assert_status, digest_request, finish_stream, open_stream, settings, shared_pipeline,
-    TestServer, HARBOUR_ARTICLE, PATIENCE, SPANISH_ARTICLE,
+    assert_status, digest_request, finish_stream, open_stream, own_pipeline, settings,
+    shared_pipeline, TestServer, HARBOUR_ARTICLE, PATIENCE, SPANISH_ARTICLE,
 };
+use precis::error::PrecisError;
 use precis::proto;
 use precis::proto::digest_stream_result::Result as ItemResult;
+use precis::runtime::embeddings::{Embedding, EmbeddingEngine};
+use precis::runtime::worker::PoolCounters;
+use precis::runtime::WorkerPool;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
@@ -349,12 +355,47 @@ fn with_timeout<T>(message: T, timeout: &str) -> tonic::Request<T> {
     request
 }
 
+/// The jobs the pool dropped before they ran, for either reason.
+fn dropped_jobs(counters: &PoolCounters) -> usize {
+    counters.dropped_deadline.load(Ordering::SeqCst)
+        + counters.dropped_caller_gone.load(Ordering::SeqCst)
+}
+
+/// A job bigger than a batch for the one embedding worker: it keeps the worker busy for
+/// seconds, and the jobs queued behind it wait.
+fn embedding_blocker(
+    pool: &WorkerPool<EmbeddingEngine>,
+    sentences: usize,
+) -> oneshot::Receiver<Result<Vec<Embedding>, PrecisError>> {
+    let long_sentence = "The regional government said the harbour works would be paid for by a fund that also covers roads, schools and the new hospital in the north of the province.";
+    pool.submit(vec![long_sentence.to_string(); sentences], None)
+        .unwrap()
+}
+
+/// Once every job queued before now has been taken by the one worker: a job queued now is
+/// answered after them.
+async fn wait_for_earlier_jobs(pool: &WorkerPool<EmbeddingEngine>) {
+    let last = pool
+        .submit(vec!["The ferry resumes.".into()], None)
+        .unwrap();
+    tokio::time::timeout(PATIENCE, last)
+        .await
+        .expect("the job queued last ran within the patience")
+        .unwrap()
+        .expect("the job queued last ran");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passed_deadline_is_deadline_exceeded_and_queued_model_work_is_dropped() {
-    let server = TestServer::start(settings()).await;
+    // A pipeline of its own: the drops counted below are this test's.
+    let pipeline = own_pipeline();
+    let server = TestServer::start_on(settings(), pipeline.clone()).await;
     let mut precis = client_without_local_deadline(&server);
+    let embeddings = &pipeline.engines.summarize.embeddings.as_ref().unwrap().pool;
+    let counters = embeddings.counters();
+    assert_eq!(dropped_jobs(counters), 0, "nothing dropped before the test");
 
-    // Already out of time on arrival.
+    // Already out of time on arrival: refused before any model work.
     let status = precis
         .digest(with_timeout(digest_request(HARBOUR_ARTICLE), "1n"))
         .await
@@ -363,19 +404,8 @@ async fn a_passed_deadline_is_deadline_exceeded_and_queued_model_work_is_dropped
 
     // Out of time while queued: the one embedding worker is busy with a job bigger than a batch,
     // so the digest's embedding job waits behind it and its deadline passes in the queue.
-    let pipeline = shared_pipeline();
-    let embeddings = &pipeline.engines.summarize.embeddings.as_ref().unwrap().pool;
-    let counters = embeddings.counters();
-    let dropped_before = counters
-        .dropped_deadline
-        .load(std::sync::atomic::Ordering::SeqCst)
-        + counters
-            .dropped_caller_gone
-            .load(std::sync::atomic::Ordering::SeqCst);
-    let long_sentence = "The regional government said the harbour works would be paid for by a fund that also covers roads, schools and the new hospital in the north of the province.";
-    let blocker = embeddings
-        .submit(vec![long_sentence.to_string(); 400], None)
-        .unwrap();
+    let blocker = embedding_blocker(embeddings, 400);
+    let completed_before = counters.completed.load(Ordering::SeqCst);
     let started = Instant::now();
     let status = precis
         .digest(with_timeout(digest_request(HARBOUR_ARTICLE), "300m"))
@@ -390,22 +420,17 @@ async fn a_passed_deadline_is_deadline_exceeded_and_queued_model_work_is_dropped
     assert!(started.elapsed() < PATIENCE);
     blocker.await.unwrap().expect("the blocker ran");
     // The worker answers the blocker's reply, then looks at the expired job and drops it.
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let dropped = counters
-                .dropped_deadline
-                .load(std::sync::atomic::Ordering::SeqCst)
-                + counters
-                    .dropped_caller_gone
-                    .load(std::sync::atomic::Ordering::SeqCst);
-            if dropped > dropped_before {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the expired job was dropped, never run");
+    wait_for_earlier_jobs(embeddings).await;
+    assert_eq!(
+        dropped_jobs(counters),
+        1,
+        "the digest's expired embedding job was dropped, never run"
+    );
+    assert_eq!(
+        counters.completed.load(Ordering::SeqCst) - completed_before,
+        2,
+        "only the blocker and the job queued last ran"
+    );
     server.stop().await.unwrap();
 }
 
@@ -682,20 +707,18 @@ async fn prometheus_metrics_count_calls_stages_and_failures() {
 async fn a_digest_stream_stops_working_when_the_client_goes_away() {
     let mut settings = settings();
     settings.max_concurrent_requests = 1;
-    let server = TestServer::start(settings).await;
+    // A pipeline of its own: the drops counted below are this test's.
+    let pipeline = own_pipeline();
+    let server = TestServer::start_on(settings, pipeline.clone()).await;
     let connection = server.connect().await;
 
     // Hold the one embedding worker, so the stream's articles wait in the model queue.
-    let pipeline = shared_pipeline();
     let embeddings = &pipeline.engines.summarize.embeddings.as_ref().unwrap().pool;
     let counters = embeddings.counters();
-    let gone_before = counters
-        .dropped_caller_gone
-        .load(std::sync::atomic::Ordering::SeqCst);
-    let long_sentence = "The regional government said the harbour works would be paid for by a fund that also covers roads, schools and the new hospital in the north of the province.";
-    let blocker = embeddings
-        .submit(vec![long_sentence.to_string(); 600], None)
-        .unwrap();
+    assert_eq!(dropped_jobs(counters), 0, "nothing dropped before the test");
+    let blocker = embedding_blocker(embeddings, 600);
+    wait_for_empty_queue(embeddings).await;
+    let completed_before = counters.completed.load(Ordering::SeqCst);
 
     let (sender, receiver) = mpsc::channel(8);
     for index in 0..4 {
@@ -713,24 +736,28 @@ async fn a_digest_stream_stops_working_when_the_client_goes_away() {
         .await
         .unwrap()
         .into_inner();
-    // The client goes away while its articles wait for the model.
+    // The articles' embedding jobs wait behind the blocker before the client goes away.
+    wait_for_queue(embeddings, 1).await;
     drop(results);
     drop(sender);
 
     blocker.await.unwrap().expect("the blocker ran");
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let gone = counters
-                .dropped_caller_gone
-                .load(std::sync::atomic::Ordering::SeqCst);
-            if gone > gone_before {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the abandoned articles' model jobs were dropped, never run");
+    wait_for_earlier_jobs(embeddings).await;
+    let gone = counters.dropped_caller_gone.load(Ordering::SeqCst);
+    assert!(
+        gone >= 1,
+        "the abandoned articles' model jobs were dropped: {gone}"
+    );
+    assert_eq!(
+        counters.dropped_deadline.load(Ordering::SeqCst),
+        0,
+        "dropped because the caller left, not for time"
+    );
+    assert_eq!(
+        counters.completed.load(Ordering::SeqCst) - completed_before,
+        2,
+        "no article of the abandoned stream ran: only the blocker and the job queued last"
+    );
     // And the call let go of its admission permit: the one slot is free again.
     wait_until_admitted(&connection).await;
     server.stop().await.unwrap();

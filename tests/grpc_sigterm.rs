@@ -74,6 +74,26 @@ fn start_binary() -> (ServerProcess, String, std::sync::mpsc::Receiver<String>) 
     }
 }
 
+/// Reads the health watch until it reports `wanted`. A stream that ends (or fails) first fails
+/// the test: only an actual message with that status counts.
+async fn wait_for_status(
+    health: &mut tonic::Streaming<tonic_health::pb::HealthCheckResponse>,
+    wanted: ServingStatus,
+) {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match health.message().await {
+                Ok(Some(update)) if update.status() == wanted => return,
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the health stream ended before {wanted:?}"),
+                Err(status) => panic!("the health stream failed before {wanted:?}: {status:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {wanted:?} within {PATIENCE:?}"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_without_losing_a_reply_in_flight() {
     let (mut process, address, log) = start_binary();
@@ -87,15 +107,7 @@ async fn sigterm_drains_without_losing_a_reply_in_flight() {
         .await
         .unwrap()
         .into_inner();
-    tokio::time::timeout(PATIENCE, async {
-        while let Some(update) = health.message().await.unwrap() {
-            if update.status() == ServingStatus::Serving {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("SERVING after loading");
+    wait_for_status(&mut health, ServingStatus::Serving).await;
 
     // A stream whose first answer proves the call is admitted and in flight.
     let (sender, results) = open_stream(
@@ -124,15 +136,7 @@ async fn sigterm_drains_without_losing_a_reply_in_flight() {
     assert!(killed.success());
 
     // Health turns NOT_SERVING on the watch already open.
-    tokio::time::timeout(PATIENCE, async {
-        while let Some(update) = health.message().await.unwrap() {
-            if update.status() == ServingStatus::NotServing {
-                return;
-            }
-        }
-    })
-    .await
-    .expect("NOT_SERVING after SIGTERM");
+    wait_for_status(&mut health, ServingStatus::NotServing).await;
     let status = connection
         .precis()
         .digest(connection.request(digest_request(HARBOUR_ARTICLE)))

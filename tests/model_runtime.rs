@@ -3,8 +3,9 @@
 //! output is meaningless and no test looks at its content.
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use common::gated::{wait_for_queue, Gate};
 use precis::error::PrecisError;
 use precis::runtime::generation::{GenerationSettings, SummarizationEngine, TranslationEngine};
 use precis::runtime::registry::{inspect_directory, ModelError};
@@ -45,10 +46,19 @@ async fn tiny_bart_generates_a_batch_through_the_workers() {
         directory.test_model,
         "the factory marks its models as test models"
     );
-    let pool = WorkerPool::start(pool_config("summarization"), move || {
-        SummarizationEngine::load(&spec, tiny_settings())
-    })
-    .unwrap();
+    // The gate is declared after the pool, so it drops first and a failing test cannot leave
+    // the worker held while the pool waits for it.
+    let (pool, mut gate) = {
+        let (gate, hooks) = Gate::new();
+        let pool = WorkerPool::start(pool_config("summarization"), move || {
+            Ok(hooks.wrap(SummarizationEngine::load(&spec, tiny_settings())?))
+        })
+        .unwrap();
+        (pool, gate)
+    };
+    // Hold the worker on a first job so the next two wait in the queue together.
+    let busy = pool.submit("The harbour reopens.".into(), None).unwrap();
+    assert_eq!(gate.wait_for_batch_start().await, 1);
     let first = pool
         .submit(
             "The council approved the harbour plan on Monday.".into(),
@@ -58,6 +68,9 @@ async fn tiny_bart_generates_a_batch_through_the_workers() {
     let second = pool
         .submit("Work starts in September and lasts two years.".into(), None)
         .unwrap();
+    wait_for_queue(&pool, 2).await;
+    gate.open(2);
+    busy.await.unwrap().unwrap();
     let (first, second) = (
         first.await.unwrap().unwrap(),
         second.await.unwrap().unwrap(),
@@ -65,10 +78,15 @@ async fn tiny_bart_generates_a_batch_through_the_workers() {
     // Random weights: only the mechanics are checked, never the words.
     assert!(!first.is_empty() || !second.is_empty());
     assert_eq!(
+        gate.batches(),
+        vec![1, 2],
+        "the two waiting inputs were generated as one batch"
+    );
+    assert_eq!(
         pool.counters()
             .completed
             .load(std::sync::atomic::Ordering::Relaxed),
-        2
+        3
     );
 }
 
@@ -102,17 +120,13 @@ async fn a_job_whose_deadline_passed_in_the_queue_is_dropped() {
         SummarizationEngine::load(&spec, tiny_settings())
     })
     .unwrap();
-    // Keep the single worker busy, then queue a job that expires while it waits.
+    // Keep the single worker busy, then queue a job that is due the moment it is queued: its
+    // deadline has passed whenever the worker reaches it, however loaded the machine.
     let long_text = "The council met again to discuss the harbour. ".repeat(40);
     let busy: Vec<_> = (0..3)
         .map(|_| pool.submit(long_text.clone(), None).unwrap())
         .collect();
-    let expiring = pool
-        .submit(
-            "Short.".into(),
-            Some(Instant::now() + Duration::from_micros(1)),
-        )
-        .unwrap();
+    let expiring = pool.submit("Short.".into(), Some(Instant::now())).unwrap();
     let outcome = expiring.await.unwrap();
     assert!(
         matches!(outcome, Err(PrecisError::DeadlineExceeded(_))),

@@ -3,8 +3,11 @@
 //! loading, chunking, batching and deadlines; no test looks at the words it writes.
 mod common;
 
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::gated::{wait_for_queue, wait_past, Gate, Gated};
 
 use precis::config::{CatalogModel, SummarizerFlag};
 use precis::error::PrecisError;
@@ -187,35 +190,13 @@ async fn a_long_article_is_chunked_and_only_guarded_text_is_served() {
     }
 }
 
-/// Wraps an engine: waits for the gate before each batch and records batch sizes.
-struct Gated<E> {
-    inner: E,
-    gate: Arc<Mutex<mpsc::Receiver<()>>>,
-    batches: Arc<Mutex<Vec<usize>>>,
-}
-
-impl<E: ModelEngine<Input = String, Output = String>> ModelEngine for Gated<E> {
-    type Input = String;
-    type Output = String;
-    fn run_batch(&mut self, inputs: Vec<String>) -> Vec<Result<String, PrecisError>> {
-        let _ = self.gate.lock().unwrap().recv();
-        self.batches.lock().unwrap().push(inputs.len());
-        self.inner.run_batch(inputs)
-    }
-}
-
-type Gate = (mpsc::Sender<()>, Arc<Mutex<Vec<usize>>>);
-
 /// A one-worker pool of the tiny BART behind a gate, and its summarizer service.
 fn gated_tiny_bart() -> (
     Arc<WorkerPool<Gated<SummarizationEngine>>>,
     SummarizerService,
     Gate,
 ) {
-    let (open, gate) = mpsc::channel();
-    let gate = Arc::new(Mutex::new(gate));
-    let batches = Arc::new(Mutex::new(Vec::new()));
-    let engine_batches = Arc::clone(&batches);
+    let (gate, hooks) = Gate::new();
     let config = PoolConfig {
         name: "summarization-test".into(),
         workers: 1,
@@ -225,11 +206,10 @@ fn gated_tiny_bart() -> (
     };
     let pool = Arc::new(
         WorkerPool::start(config, move || {
-            Ok(Gated {
-                inner: SummarizationEngine::load(&tiny_bart_spec(), tiny_settings())?,
-                gate: Arc::clone(&gate),
-                batches: Arc::clone(&engine_batches),
-            })
+            Ok(hooks.wrap(SummarizationEngine::load(
+                &tiny_bart_spec(),
+                tiny_settings(),
+            )?))
         })
         .unwrap(),
     );
@@ -240,7 +220,7 @@ fn gated_tiny_bart() -> (
         chunk_tokens: 88,
         test_model: true,
     };
-    (pool, service, (open, batches))
+    (pool, service, gate)
 }
 
 fn summarizers_of(service: SummarizerService) -> Summarizers {
@@ -249,36 +229,32 @@ fn summarizers_of(service: SummarizerService) -> Summarizers {
     summarizers
 }
 
-/// The gated tiny BART with its one worker taken by a job held at the gate, so that the
-/// requests that follow wait in the queue together; and that job's answer.
+/// The gated tiny BART with its one worker holding a job at the gate, so that the requests
+/// that follow wait in the queue together; and that job's answer.
 async fn tiny_bart_with_its_worker_busy() -> (
     Arc<WorkerPool<Gated<SummarizationEngine>>>,
     Summarizers,
-    Gate,
     BusyJob,
+    Gate,
 ) {
-    let (pool, service, gate) = gated_tiny_bart();
+    let (pool, service, mut gate) = gated_tiny_bart();
     let busy = pool
         .submit("The harbour plan was approved.".into(), None)
         .unwrap();
-    wait_for_queue(&pool, 0).await;
-    (pool, summarizers_of(service), gate, busy)
+    assert_eq!(
+        gate.wait_for_batch_start().await,
+        1,
+        "the busy job runs alone"
+    );
+    (pool, summarizers_of(service), busy, gate)
 }
 
 /// The answer of the job that keeps the worker busy.
 type BusyJob = tokio::sync::oneshot::Receiver<Result<String, PrecisError>>;
 
-async fn wait_for_queue<E: ModelEngine>(pool: &WorkerPool<E>, length: usize) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while pool.queue_len() < length {
-        assert!(Instant::now() < until, "the queue never reached {length}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_share_one_batch() {
-    let (pool, summarizers, (open, batches), busy) = tiny_bart_with_its_worker_busy().await;
+    let (pool, summarizers, busy, gate) = tiny_bart_with_its_worker_busy().await;
     let articles = [
         "The council approved the harbour plan on Monday. Work starts in September.",
         "The museum reopened after a renovation. Visitors queued for an hour.",
@@ -300,9 +276,9 @@ async fn concurrent_requests_share_one_batch() {
         })
         .collect();
     let opener = async {
+        // All three wait behind the busy job; then the worker takes them in one go.
         wait_for_queue(&pool, 3).await;
-        open.send(()).unwrap();
-        open.send(()).unwrap();
+        gate.open(2);
     };
     let mut warnings = [Vec::new(), Vec::new(), Vec::new()];
     let [w0, w1, w2] = &mut warnings;
@@ -317,7 +293,7 @@ async fn concurrent_requests_share_one_batch() {
         assert_eq!(summary.unwrap().chunks, 1);
     }
     assert_eq!(
-        *batches.lock().unwrap(),
+        gate.batches(),
         vec![1, 3],
         "the three requests waiting together ran as one batch"
     );
@@ -325,23 +301,23 @@ async fn concurrent_requests_share_one_batch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chunks_whose_deadline_passed_in_the_queue_never_run() {
-    let (pool, summarizers, (open, batches), busy) = tiny_bart_with_its_worker_busy().await;
+    let (pool, summarizers, busy, gate) = tiny_bart_with_its_worker_busy().await;
     let text = long_article();
     let segmentation = precis_text::segment::segment(&text);
     let language = detector().detect(&text);
+    let deadline = Instant::now() + Duration::from_millis(200);
     let request = SummaryRequest {
         text: &text,
         segmentation: &segmentation,
         language: &language,
         length: SummaryLength::Sentences(3),
-        deadline: Some(Instant::now() + Duration::from_millis(200)),
+        deadline: Some(deadline),
     };
     let opener = async {
+        // The chunks are queued behind the busy job; let it finish only once they are due.
         wait_for_queue(&pool, 2).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        for _ in 0..4 {
-            let _ = open.send(());
-        }
+        wait_past(deadline).await;
+        gate.open(1);
     };
     let mut warnings = Vec::new();
     let (outcome, ()) = tokio::join!(
@@ -354,33 +330,24 @@ async fn chunks_whose_deadline_passed_in_the_queue_never_run() {
         "{outcome:?}"
     );
     // The first expired chunk ends the request; its other chunks are then either expired too
-    // or abandoned by it when the worker reaches them. None runs.
-    // The worker may still be going through them when the request has returned.
+    // or abandoned by it when the worker reaches them. The worker may still be going through
+    // them when the request has returned: a job queued after them runs once they are all done.
+    let last = pool.submit("The ferry resumes.".into(), None).unwrap();
+    gate.open(1);
+    last.await.unwrap().expect("the job queued last ran");
     let counters = pool.counters();
-    let dropped = || {
-        counters
-            .dropped_deadline
-            .load(std::sync::atomic::Ordering::Relaxed)
-            + counters
-                .dropped_caller_gone
-                .load(std::sync::atomic::Ordering::Relaxed)
-    };
-    let until = Instant::now() + Duration::from_secs(5);
-    while dropped() < 2 && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let dropped = dropped();
-    assert!(
-        counters
-            .dropped_deadline
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= 1
-    );
+    let dropped_deadline = counters.dropped_deadline.load(Ordering::Relaxed);
+    let dropped = dropped_deadline + counters.dropped_caller_gone.load(Ordering::Relaxed);
+    assert!(dropped_deadline >= 1, "{dropped_deadline}");
     assert!(
         dropped >= 2,
         "every chunk of the long article was dropped: {dropped}"
     );
-    assert_eq!(*batches.lock().unwrap(), vec![1], "only the busy job ran");
+    assert_eq!(
+        gate.batches(),
+        vec![1, 1],
+        "only the busy job and the last one ran, no chunk"
+    );
 }
 
 /// A "model" that answers a fixed, CONSTRUCTED summary: the guard's behaviour on a known text.

@@ -307,8 +307,13 @@ mod tests {
     use std::sync::mpsc;
     use std::sync::Mutex;
 
-    /// Doubles numbers; blocks on `gate` first so tests can hold the worker busy.
+    /// Long enough for a loaded 2-core machine; a test that waits this long has failed anyway.
+    const PATIENCE: Duration = Duration::from_secs(120);
+
+    /// Doubles numbers. Reports each batch's size on `entered` as it starts, then blocks on
+    /// `gate`, so a test knows the worker is busy inside a batch (and has stopped taking jobs).
     struct Doubler {
+        entered: mpsc::Sender<usize>,
         gate: Arc<Mutex<mpsc::Receiver<()>>>,
         batches: Arc<Mutex<Vec<usize>>>,
     }
@@ -317,109 +322,137 @@ mod tests {
         type Input = u32;
         type Output = u32;
         fn run_batch(&mut self, inputs: Vec<u32>) -> Vec<Result<u32, PrecisError>> {
+            let _ = self.entered.send(inputs.len());
             let _ = self.gate.lock().unwrap().recv();
             self.batches.lock().unwrap().push(inputs.len());
             inputs.into_iter().map(|x| Ok(x * 2)).collect()
         }
     }
 
-    fn pool(
-        queue: usize,
-    ) -> (
-        WorkerPool<Doubler>,
-        mpsc::Sender<()>,
-        Arc<Mutex<Vec<usize>>>,
-    ) {
-        let (open, gate) = mpsc::channel();
-        let gate = Arc::new(Mutex::new(gate));
-        let batches = Arc::new(Mutex::new(Vec::new()));
-        let engine_batches = Arc::clone(&batches);
-        let config = PoolConfig {
-            name: "test".into(),
-            workers: 1,
-            queue_capacity: queue,
-            max_batch_cost: 8,
-            torch_threads: 1,
-        };
-        let pool = WorkerPool::start(config, move || {
-            Ok(Doubler {
-                gate: Arc::clone(&gate),
-                batches: Arc::clone(&engine_batches),
-            })
-        })
-        .unwrap();
-        (pool, open, batches)
+    /// A one-worker pool of `Doubler`s and the handles that steer it.
+    struct Gated {
+        // Dropped before the pool (fields drop in order): a test failing half-way frees the
+        // worker from the gate instead of hanging in the pool's join.
+        open: mpsc::Sender<()>,
+        entered: mpsc::Receiver<usize>,
+        batches: Arc<Mutex<Vec<usize>>>,
+        pool: WorkerPool<Doubler>,
     }
 
-    /// Waits until the worker has taken everything from the queue.
-    fn wait_for_empty_queue<E: ModelEngine>(pool: &WorkerPool<E>) {
-        let until = Instant::now() + Duration::from_secs(5);
-        while pool.queue_len() > 0 && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(1));
+    impl Gated {
+        fn start(queue: usize) -> Self {
+            let (open, gate) = mpsc::channel();
+            let gate = Arc::new(Mutex::new(gate));
+            let (entered_tx, entered) = mpsc::channel();
+            let batches = Arc::new(Mutex::new(Vec::new()));
+            let engine_batches = Arc::clone(&batches);
+            let config = PoolConfig {
+                name: "test".into(),
+                workers: 1,
+                queue_capacity: queue,
+                max_batch_cost: 8,
+                torch_threads: 1,
+            };
+            let pool = WorkerPool::start(config, move || {
+                Ok(Doubler {
+                    entered: entered_tx.clone(),
+                    gate: Arc::clone(&gate),
+                    batches: Arc::clone(&engine_batches),
+                })
+            })
+            .unwrap();
+            Self {
+                open,
+                entered,
+                batches,
+                pool,
+            }
+        }
+
+        /// Waits until the worker has started a batch (it then holds at the gate); its size.
+        fn wait_for_batch_start(&self) -> usize {
+            self.entered
+                .recv_timeout(PATIENCE)
+                .expect("the worker started a batch")
+        }
+
+        /// Submits a job and waits until the worker holds it at the gate: the jobs submitted
+        /// next wait in the queue together.
+        fn hold_worker_busy(&self) -> oneshot::Receiver<Result<u32, PrecisError>> {
+            let busy = self.pool.submit(0, None).unwrap();
+            assert_eq!(self.wait_for_batch_start(), 1, "the busy job runs alone");
+            busy
+        }
+
+        fn open_gate(&self, batches: usize) {
+            for _ in 0..batches {
+                self.open.send(()).unwrap();
+            }
+        }
+
+        fn batches(&self) -> Vec<usize> {
+            self.batches.lock().unwrap().clone()
         }
     }
 
     #[test]
     fn jobs_waiting_together_run_as_one_batch_in_order() {
-        let (pool, open, batches) = pool(16);
-        let busy = pool.submit(0, None).unwrap();
-        wait_for_empty_queue(&pool);
-        let waiting: Vec<_> = (1..=3).map(|x| pool.submit(x, None).unwrap()).collect();
-        for _ in 0..2 {
-            open.send(()).unwrap();
-        }
+        let gated = Gated::start(16);
+        let busy = gated.hold_worker_busy();
+        let waiting: Vec<_> = (1..=3)
+            .map(|x| gated.pool.submit(x, None).unwrap())
+            .collect();
+        gated.open_gate(2);
         assert_eq!(busy.blocking_recv().unwrap().unwrap(), 0);
         let answers: Vec<u32> = waiting
             .into_iter()
             .map(|r| r.blocking_recv().unwrap().unwrap())
             .collect();
         assert_eq!(answers, vec![2, 4, 6]);
-        assert_eq!(*batches.lock().unwrap(), vec![1, 3]);
+        assert_eq!(gated.batches(), vec![1, 3]);
     }
 
     #[test]
     fn a_full_queue_refuses_at_once() {
-        let (pool, open, _) = pool(1);
-        let _busy = pool.submit(0, None).unwrap();
-        wait_for_empty_queue(&pool);
-        let _queued = pool.submit(1, None).unwrap();
-        let refused = pool.submit(2, None).unwrap_err();
+        let gated = Gated::start(1);
+        let busy = gated.hold_worker_busy();
+        let queued = gated.pool.submit(1, None).unwrap();
+        let refused = gated.pool.submit(2, None).unwrap_err();
         assert!(matches!(refused, PrecisError::Overloaded(_)), "{refused:?}");
-        assert_eq!(pool.counters().rejected_full.load(Ordering::Relaxed), 1);
-        open.send(()).unwrap();
-        open.send(()).unwrap();
+        assert_eq!(
+            gated.pool.counters().rejected_full.load(Ordering::Relaxed),
+            1
+        );
+        gated.open_gate(2);
+        assert_eq!(busy.blocking_recv().unwrap().unwrap(), 0);
+        assert_eq!(
+            queued.blocking_recv().unwrap().unwrap(),
+            2,
+            "the queued job ran"
+        );
     }
 
     #[test]
     fn expired_and_abandoned_jobs_are_dropped_before_they_run() {
-        let (pool, open, batches) = pool(16);
-        let busy = pool.submit(0, None).unwrap();
-        wait_for_empty_queue(&pool);
-        let expired = pool
-            .submit(1, Some(Instant::now() + Duration::from_millis(1)))
-            .unwrap();
-        let abandoned = pool.submit(2, None).unwrap();
+        let gated = Gated::start(16);
+        let busy = gated.hold_worker_busy();
+        // Due the moment it is queued: past by the time the worker looks at it, on any machine.
+        let expired = gated.pool.submit(1, Some(Instant::now())).unwrap();
+        let abandoned = gated.pool.submit(2, None).unwrap();
         drop(abandoned);
-        let kept = pool.submit(3, None).unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-        open.send(()).unwrap();
-        open.send(()).unwrap();
+        let kept = gated.pool.submit(3, None).unwrap();
+        gated.open_gate(2);
         busy.blocking_recv().unwrap().unwrap();
         assert!(matches!(
             expired.blocking_recv().unwrap(),
             Err(PrecisError::DeadlineExceeded(_))
         ));
         assert_eq!(kept.blocking_recv().unwrap().unwrap(), 6);
-        assert_eq!(
-            *batches.lock().unwrap(),
-            vec![1, 1],
-            "only the live job ran"
-        );
-        assert_eq!(pool.counters().dropped_deadline.load(Ordering::Relaxed), 1);
-        assert_eq!(
-            pool.counters().dropped_caller_gone.load(Ordering::Relaxed),
-            1
-        );
+        assert_eq!(gated.batches(), vec![1, 1], "only the live job ran");
+        let counters = gated.pool.counters();
+        assert_eq!(counters.dropped_deadline.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.dropped_caller_gone.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.completed.load(Ordering::Relaxed), 2);
     }
 
     #[test]

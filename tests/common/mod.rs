@@ -1,8 +1,15 @@
 //! Shared by the integration tests: where scripts/setup put the models.
 #![allow(dead_code)]
 use std::path::PathBuf;
+use std::time::Duration;
 
 use precis::config::{default_models_dir, RuntimeSettings};
+
+pub mod gated;
+
+/// How long a test waits for a condition before it fails: long enough for a loaded 2-core
+/// machine; a test that waits this long has failed anyway.
+pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// The models directory scripts/setup fills (all-MiniLM-L6-v2). A missing model fails the test
 /// with the fix; it is never skipped.

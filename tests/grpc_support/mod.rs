@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use precis::grpc::client::Connection;
 use precis::grpc::{serve_on, Listeners, ServeSettings};
@@ -20,8 +19,7 @@ use tonic_health::pb::HealthCheckRequest;
 
 use crate::common;
 
-/// Long enough for a loaded 2-core machine; tests that hit it have failed anyway.
-pub const PATIENCE: Duration = Duration::from_secs(120);
+pub use crate::common::PATIENCE;
 
 /// An English article written for these tests: a lead, two attributed quotes, background.
 pub const HARBOUR_ARTICLE: &str = include_str!("../articles/harbour-en.txt");
@@ -39,17 +37,20 @@ Las obras comenzarán en otoño y durarán un año, según el proyecto aprobado 
 /// Apertium pairs once keeps the tests fast.
 pub fn shared_pipeline() -> Arc<Pipeline> {
     static PIPELINE: OnceLock<Arc<Pipeline>> = OnceLock::new();
-    PIPELINE
-        .get_or_init(|| {
-            let (pipeline, statuses) =
-                tokio::task::block_in_place(|| Pipeline::load(&common::runtime_settings()))
-                    .expect("the pipeline loads");
-            for status in statuses {
-                assert!(status.error.is_none(), "{:?}", status.error);
-            }
-            Arc::new(pipeline)
-        })
-        .clone()
+    PIPELINE.get_or_init(own_pipeline).clone()
+}
+
+/// A pipeline of its own, for a test that counts what its model workers did: no other test's
+/// jobs can then land in its counters.
+pub fn own_pipeline() -> Arc<Pipeline> {
+    let (pipeline, statuses) = tokio::task::block_in_place(|| {
+        Pipeline::load(&common::runtime_settings())
+    })
+    .expect("the pipeline loads");
+    for status in statuses {
+        assert!(status.error.is_none(), "{:?}", status.error);
+    }
+    Arc::new(pipeline)
 }
 
 pub fn settings() -> ServeSettings {
@@ -69,7 +70,11 @@ pub struct TestServer {
 impl TestServer {
     /// The shared pipeline, ready at once (after the warm-up digest).
     pub async fn start(settings: ServeSettings) -> Self {
-        let pipeline = shared_pipeline();
+        Self::start_on(settings, shared_pipeline()).await
+    }
+
+    /// `pipeline`, ready at once (after the warm-up digest).
+    pub async fn start_on(settings: ServeSettings, pipeline: Arc<Pipeline>) -> Self {
         let server = Self::start_with(settings, async move { Ok(pipeline) }, false).await;
         server.wait_serving().await;
         server
