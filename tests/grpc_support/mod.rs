@@ -43,10 +43,9 @@ pub fn shared_pipeline() -> Arc<Pipeline> {
 /// A pipeline of its own, for a test that counts what its model workers did: no other test's
 /// jobs can then land in its counters.
 pub fn own_pipeline() -> Arc<Pipeline> {
-    let (pipeline, statuses) = tokio::task::block_in_place(|| {
-        Pipeline::load(&common::runtime_settings())
-    })
-    .expect("the pipeline loads");
+    let (pipeline, statuses) =
+        tokio::task::block_in_place(|| Pipeline::load(&common::runtime_settings()))
+            .expect("the pipeline loads");
     for status in statuses {
         assert!(status.error.is_none(), "{:?}", status.error);
     }
