@@ -20,6 +20,8 @@ use tonic_health::pb::HealthCheckRequest;
 
 use crate::common;
 
+pub mod process;
+
 /// Long enough for a loaded 2-core machine; tests that hit it have failed anyway.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
