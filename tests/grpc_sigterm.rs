@@ -1,113 +1,29 @@
 //! The real binary, drained by SIGTERM: no reply in flight is lost, new calls get UNAVAILABLE,
-//! and the process exits 0 once its calls are done.
+//! queued work the grace period cannot finish is answered UNAVAILABLE, and the process exits 0
+//! once its calls are done.
 mod common;
 mod grpc_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
+use grpc_support::process::{
+    send_sigterm, start_binary, wait_exit, wait_for_status, watch_until_serving, Replica,
+};
 use grpc_support::{digest_request, finish_stream, open_stream, HARBOUR_ARTICLE, PATIENCE};
 use precis::grpc::client::Connection;
 use precis::proto;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-/// Kills the server if the test fails half-way.
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `precis serve` on an ephemeral port; returns it with the address it logged and the
-/// rest of its log lines.
-fn start_binary() -> (ServerProcess, String, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_precis"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--drain-grace-seconds",
-            "120",
-        ])
-        .env("PRECIS_MODELS_DIR", common::models_dir())
-        .env("PRECIS_MODEL_WORKERS", "1")
-        .env_remove("PRECIS_API_KEYS")
-        .env_remove("PRECIS_API_KEYS_FILE")
-        .env_remove("PRECIS_METRICS_LISTEN")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("precis serve starts");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let (lines, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let process = ServerProcess(child);
-    loop {
-        let line = received
-            .recv_timeout(PATIENCE)
-            .expect("the server logs its address");
-        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if let Some(address) = entry["fields"]["address"].as_str() {
-            if entry["fields"]["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with("listening"))
-            {
-                return (process, address.to_string(), received);
-            }
-        }
-    }
-}
-
-/// Reads the health watch until it reports `wanted`. A stream that ends (or fails) first fails
-/// the test: only an actual message with that status counts.
-async fn wait_for_status(
-    health: &mut tonic::Streaming<tonic_health::pb::HealthCheckResponse>,
-    wanted: ServingStatus,
-) {
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            match health.message().await {
-                Ok(Some(update)) if update.status() == wanted => return,
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("the health stream ended before {wanted:?}"),
-                Err(status) => panic!("the health stream failed before {wanted:?}: {status:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no {wanted:?} within {PATIENCE:?}"));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_without_losing_a_reply_in_flight() {
-    let (mut process, address, log) = start_binary();
+    let Replica {
+        process,
+        address,
+        log,
+        ..
+    } = start_binary(&["--drain-grace-seconds", "120"]);
     let url = format!("http://{address}");
     let connection = Connection::connect(&url, None, None).await.unwrap();
-    let mut health = connection
-        .health()
-        .watch(tonic_health::pb::HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    wait_for_status(&mut health, ServingStatus::Serving).await;
+    let mut health = watch_until_serving(&connection).await;
 
     // A stream whose first answer proves the call is admitted and in flight.
     let (sender, results) = open_stream(
@@ -131,9 +47,7 @@ async fn sigterm_drains_without_losing_a_reply_in_flight() {
         })
         .collect();
 
-    let pid = process.0.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
+    send_sigterm(&process);
 
     // Health turns NOT_SERVING on the watch already open.
     wait_for_status(&mut health, ServingStatus::NotServing).await;
@@ -153,24 +67,110 @@ async fn sigterm_drains_without_losing_a_reply_in_flight() {
     // The stream in flight is still served to the end.
     finish_stream(sender, results, "after").await;
 
-    let status = tokio::task::spawn_blocking(move || {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = process.0.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the server did not exit"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    })
-    .await
-    .unwrap();
+    let status = wait_exit(process).await;
     assert!(status.success(), "exit status {status}");
     // The process is gone, so its log ends: read it all.
     let log: Vec<String> = log.iter().collect();
     assert!(log.iter().any(|line| line.contains("draining")), "{log:#?}");
     assert!(log.iter().any(|line| line.contains("stopped")), "{log:#?}");
+}
+
+/// An article long enough (120 distinct sentences to embed) that one model worker takes a good
+/// fraction of a second per digest, so 40 queued digests outlast a 2-second grace period.
+fn long_article() -> String {
+    (0..120)
+        .map(|i| {
+            format!(
+                "The harbour board reviewed item {i} of the budget, which covers {} new moorings \
+                 and {} metres of quay wall on the {} side.\n\n",
+                i * 3 + 2,
+                i * 17 + 40,
+                ["north", "south", "east", "west"][i % 4]
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_backlog_longer_than_the_grace_answers_every_call() {
+    const BACKLOG: usize = 40;
+    let Replica {
+        process,
+        address,
+        log,
+        ..
+    } = start_binary(&["--drain-grace-seconds", "2"]);
+    let url = format!("http://{address}");
+    let connection = Connection::connect(&url, None, None).await.unwrap();
+    let _health = watch_until_serving(&connection).await;
+
+    let article = long_article();
+    let (answered, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..BACKLOG {
+        let connection = connection.clone();
+        let answered = answered.clone();
+        let request = digest_request(&article);
+        tokio::spawn(async move {
+            let result = connection
+                .precis()
+                .digest(connection.request(request))
+                .await;
+            let _ = answered.send(result.map(|response| response.into_inner()));
+        });
+    }
+    drop(answered);
+    // The server has measured its pace on a few answers: the rest of the backlog is queued.
+    let mut results = Vec::new();
+    while results.len() < 3 {
+        let result = tokio::time::timeout(PATIENCE, answers.recv())
+            .await
+            .expect("the first digests within the patience")
+            .expect("every call answers");
+        results.push(result);
+    }
+    send_sigterm(&process);
+    while let Some(result) = tokio::time::timeout(PATIENCE, answers.recv())
+        .await
+        .expect("every call answers within the patience")
+    {
+        results.push(result);
+    }
+    assert_eq!(results.len(), BACKLOG);
+
+    // Every call ended with a digest or with the drain's own UNAVAILABLE (never a transport
+    // error), and part of the backlog was answered at once instead of waiting for the grace.
+    let mut digests = 0;
+    let mut refused_at_once = 0;
+    for result in &results {
+        match result {
+            Ok(digest) => {
+                assert!(digest.summary.is_some());
+                digests += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                assert!(
+                    status.message().contains("shutting down"),
+                    "not the drain's answer: {status:?}"
+                );
+                if status.message().contains("would not reach this call") {
+                    refused_at_once += 1;
+                }
+            }
+        }
+    }
+    assert!(digests >= 3, "{digests} digests");
+    assert!(
+        refused_at_once >= 1,
+        "no call answered at once: {digests} digests of {BACKLOG}"
+    );
+
+    let status = wait_exit(process).await;
+    assert!(status.success(), "exit status {status}");
+    let log: Vec<String> = log.iter().collect();
+    assert!(
+        log.iter()
+            .any(|line| line.contains("answered UNAVAILABLE at once")),
+        "{log:#?}"
+    );
 }

@@ -3,8 +3,10 @@
 //! The port opens at once, with health NOT_SERVING and precis calls answered UNAVAILABLE, so an
 //! orchestrator sees a live process while the models load. Health turns SERVING only after one
 //! real digest (the warm-up) went through every model. On SIGTERM or Ctrl-C: health NOT_SERVING,
-//! new calls UNAVAILABLE, calls in flight finish within the grace period, then the connections
-//! close and `serve_on` returns.
+//! new calls UNAVAILABLE, queued calls the server's pace cannot finish within the grace period
+//! answered UNAVAILABLE at once (clients retry elsewhere), the others finish within it, whatever
+//! is still open at its end is answered UNAVAILABLE too, then the connections close and
+//! `serve_on` returns. No call ends without a gRPC status.
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -183,11 +185,21 @@ where
             }
             state.start_draining();
             set_health(&health, ServingStatus::NotServing).await;
+            let shed = state.shed_beyond(grace);
+            if shed > 0 {
+                tracing::info!(calls = shed, "answered UNAVAILABLE at once: more work queued than the grace period can finish");
+            }
             if tokio::time::timeout(grace, state.wait_idle())
                 .await
                 .is_err()
             {
-                tracing::warn!("grace period over with calls still in flight; closing");
+                let cut = state.shed_all();
+                tracing::warn!(
+                    calls = cut,
+                    "grace period over: calls still in flight answered UNAVAILABLE"
+                );
+                // Their answers are on their way; each permit returns as its answer ends.
+                let _ = tokio::time::timeout(CONNECTION_LINGER, state.wait_idle()).await;
             }
             let _ = drained.send(());
         }

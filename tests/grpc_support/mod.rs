@@ -21,6 +21,8 @@ use crate::common;
 
 pub use crate::common::PATIENCE;
 
+pub mod process;
+
 /// An English article written for these tests: a lead, two attributed quotes, background.
 pub const HARBOUR_ARTICLE: &str = include_str!("../articles/harbour-en.txt");
 
