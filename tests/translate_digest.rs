@@ -218,29 +218,22 @@ async fn an_unknown_target_language_is_an_invalid_argument() {
     assert!(error.to_string().contains("target_language"), "{error}");
 }
 
-/// The README's "9 of 9 with the right speaker": the sample's nine direct quotes, each with the
-/// speaker the article gives it (read from the article; Massoum is only paraphrased there).
+/// The README's "9 of 9 with the right speaker": the sample's nine direct quotes, in article
+/// order, each with the speaker the article gives it (read from the article; Massoum is only
+/// paraphrased there). The quotes are checked by their speakers' order, so none of the
+/// sample's words are kept in the repository.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sample_s_nine_quotes_each_have_the_speaker_the_article_names() {
     let expected = [
-        ("because they have dirty hands", "Khamenei"),
-        ("are blank, hollow, and self-serving", "Khamenei"),
-        (
-            "Pakistan, were it can commit crimes whenever it wants",
-            "Khamenei",
-        ),
-        ("are not and will not coordinate militarily", "Psaki"),
-        ("presents a serious threat to Iran", "Psaki"),
-        ("may be another opportunity on the margins", "Psaki"),
-        ("would not be appropriate", "Kerry"),
-        (
-            "is to help and strengthen the Iraqi and Syrian governments",
-            "Amir-Abdollahian",
-        ),
-        (
-            "have been engaged in a serious struggle against terrorism",
-            "Amir-Abdollahian",
-        ),
+        "Khamenei",
+        "Khamenei",
+        "Khamenei",
+        "Psaki",
+        "Psaki",
+        "Psaki",
+        "Kerry",
+        "Amir-Abdollahian",
+        "Amir-Abdollahian",
     ];
     let pipeline = pipeline();
     let request = validate_digest(
@@ -252,29 +245,17 @@ async fn the_sample_s_nine_quotes_each_have_the_speaker_the_article_names() {
     )
     .unwrap();
     let digest = pipeline.digest(&request, None).await.unwrap();
-    let found: Vec<(&str, Option<&str>)> = digest
+    let speakers: Vec<Option<&str>> = digest
         .quotes
         .iter()
-        .map(|key_quote| {
-            (
-                key_quote.quote.text.as_str(),
-                key_quote.quote.speaker.as_ref().map(|s| s.name.as_str()),
-            )
-        })
+        .map(|key_quote| key_quote.quote.speaker.as_ref().map(|s| s.name.as_str()))
         .collect();
-    assert_eq!(found.len(), expected.len(), "{found:#?}");
-    for (words, surname) in expected {
-        let matching: Vec<_> = found
-            .iter()
-            .filter(|(text, _)| text.starts_with(words))
-            .collect();
-        assert_eq!(matching.len(), 1, "one quote {words:?} in {found:#?}");
-        let speaker = matching[0]
-            .1
-            .unwrap_or_else(|| panic!("{words:?} has no speaker"));
+    assert_eq!(speakers.len(), expected.len(), "{speakers:#?}");
+    for (index, (speaker, surname)) in speakers.iter().zip(expected).enumerate() {
+        let speaker = speaker.unwrap_or_else(|| panic!("quote {index} has no speaker"));
         assert!(
             speaker.contains(surname),
-            "{words:?} is attributed to {speaker:?}, the article says {surname}"
+            "quote {index} is attributed to {speaker:?}; the article says {surname}"
         );
     }
 }
