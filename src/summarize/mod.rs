@@ -1,11 +1,13 @@
 //! Summaries: extractive (always available), abstractive where a model is installed, the
-//! guard that checks abstractive output against the article, and the service that chooses.
+//! guard that checks abstractive output against the article (with the facts it pulls out of
+//! both), and the service that chooses.
 //!
 //! Summarizer backends are registered here, in [`SUMMARIZER_BACKENDS`]: adding a kind of
 //! abstractive summarizer is one file implementing [`SummarizerBackend`] and one line there.
 //! A catalog entry picks its backend by `engine` (default `rust-bert`).
 pub mod abstractive;
 pub mod extractive;
+mod facts;
 pub mod guard;
 pub mod pull;
 mod rust_bert;
