@@ -4,6 +4,7 @@
 use std::ops::Range;
 use std::sync::LazyLock;
 
+use precis_text::names::{is_capitalized, is_whole_word_at, whole_word_occurrences};
 use regex::Regex;
 use serde::Serialize;
 
@@ -52,6 +53,9 @@ pub struct UnmaskedText {
 static NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b\d+(?:[.,]\d+)*(?:\s?%)?").unwrap_or_else(|error| unreachable!("{error}"))
 });
+/// Runs of capitalised words joined by single spaces. Its first letter, `\p{Lu}`, is what
+/// `precis_text::names::is_capitalized` accepts but for a few non-letters (see there); unlike the
+/// quotes and the guard it joins no particle ("de"): each run is protected on its own.
 static CAPITALIZED_RUN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\p{Lu}[\p{L}\p{M}’'\-]*(?: \p{Lu}[\p{L}\p{M}’'\-]*)*")
         .unwrap_or_else(|error| unreachable!("{error}"))
@@ -193,8 +197,7 @@ fn name_occurrences(text: &str, names: &[String]) -> Vec<Range<usize>> {
         }
         variants.push(name);
         for part in name.split_whitespace() {
-            let starts_upper = part.chars().next().is_some_and(char::is_uppercase);
-            if starts_upper && part.chars().count() >= 3 && part != name {
+            if is_capitalized(part) && part.chars().count() >= 3 && part != name {
                 variants.push(part);
             }
         }
@@ -204,12 +207,11 @@ fn name_occurrences(text: &str, names: &[String]) -> Vec<Range<usize>> {
     variants.dedup();
     let mut found: Vec<Range<usize>> = Vec::new();
     for variant in variants {
-        for (start, _) in text.match_indices(variant) {
-            let range = start..start + variant.len();
+        for range in whole_word_occurrences(text, variant) {
             let overlaps = found
                 .iter()
                 .any(|taken| taken.start < range.end && range.start < taken.end);
-            if is_whole_word(text, &range) && !overlaps {
+            if !overlaps {
                 found.push(range);
             }
         }
@@ -217,17 +219,14 @@ fn name_occurrences(text: &str, names: &[String]) -> Vec<Range<usize>> {
     found
 }
 
-fn is_whole_word(text: &str, range: &Range<usize>) -> bool {
-    let before = text[..range.start].chars().next_back();
-    let after = text[range.end..].chars().next();
-    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-}
-
-/// Runs of capitalized words that are not the first word of a sentence.
+/// Runs of capitalized words that are not the first word of a sentence. Which capitalised
+/// words are names differs on purpose from the guard's and the quotes' choices (see
+/// `precis_text::names`): here a name is kept from the engine, so words every language
+/// translates (weekdays, months, demonyms) are left to it.
 fn proper_noun_candidates(text: &str, source_language: &str) -> Vec<Range<usize>> {
     let mut candidates = Vec::new();
     for found in CAPITALIZED_RUN.find_iter(text) {
-        if !is_whole_word(text, &found.range()) {
+        if !is_whole_word_at(text, found.range()) {
             continue;
         }
         let mut words: Vec<Range<usize>> = Vec::new();
@@ -351,6 +350,22 @@ mod tests {
         let masked = mask_terms("see ⟦T0⟧ here", "en", &[], ProtectionOptions::default());
         assert_eq!(masked.masked, "see [T0] here");
         assert!(masked.terms.is_empty());
+    }
+
+    #[test]
+    fn names_are_protected_only_as_whole_words() {
+        let only_names = ProtectionOptions {
+            numbers: false,
+            capitalized_words: false,
+        };
+        let masked = mask_terms(
+            "Annual report by Ann, not Anne",
+            "en",
+            &["Ann".to_string()],
+            only_names,
+        );
+        assert_eq!(terms_of(&masked), ["Ann"]);
+        assert_eq!(masked.masked, "Annual report by ⟦T0⟧, not Anne");
     }
 
     #[test]
