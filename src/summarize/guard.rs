@@ -3,7 +3,7 @@
 //! phrase it states found in the article. A sentence that fails is dropped; when too little
 //! survives, the caller serves the extractive summary instead. Either way the report says what
 //! happened and why. The names, numbers and quoted phrases are pulled out of both texts by
-//! [`super::facts`].
+//! `summarize::facts`.
 //!
 //! The checks are deliberately strict: dropping a faithful sentence costs a little summary,
 //! letting an invented number or name through costs the newsroom's trust.
