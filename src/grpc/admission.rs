@@ -331,8 +331,10 @@ where
                                 Ok(response) => response,
                                 // Dropping the handler drops its model jobs' replies: queued
                                 // work for this call is skipped by the workers.
-                                Err(_) => Ok(status::report(PrecisError::DeadlineExceeded(timeout))
-                                    .into_http()),
+                                Err(_) => {
+                                    Ok(status::report(PrecisError::DeadlineExceeded(timeout))
+                                        .into_http())
+                                }
                             }
                         }
                         _ => call.await,
