@@ -4,26 +4,16 @@
 mod common;
 mod grpc_support;
 
-use grpc_support::process::{
-    send_sigterm, start_binary, wait_exit, wait_for_status, watch_until_serving, Replica,
-};
+use grpc_support::process::{send_sigterm, start_serving, wait_exit, wait_for_status, Replica};
 use grpc_support::{digest_request, finish_stream, open_stream, HARBOUR_ARTICLE, PATIENCE};
-use precis::grpc::client::Connection;
 use precis::proto;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_without_losing_a_reply_in_flight() {
-    let Replica {
-        process,
-        address,
-        log,
-        ..
-    } = start_binary(&["--drain-grace-seconds", "120"]);
-    let url = format!("http://{address}");
-    let connection = Connection::connect(&url, None, None).await.unwrap();
-    let mut health = watch_until_serving(&connection).await;
+    let (Replica { process, log, .. }, connection, mut health) =
+        start_serving(&["--drain-grace-seconds", "120"]).await;
 
     // A stream whose first answer proves the call is admitted and in flight.
     let (sender, results) = open_stream(
@@ -94,15 +84,8 @@ fn long_article() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_a_backlog_longer_than_the_grace_answers_every_call() {
     const BACKLOG: usize = 40;
-    let Replica {
-        process,
-        address,
-        log,
-        ..
-    } = start_binary(&["--drain-grace-seconds", "2"]);
-    let url = format!("http://{address}");
-    let connection = Connection::connect(&url, None, None).await.unwrap();
-    let _health = watch_until_serving(&connection).await;
+    let (Replica { process, log, .. }, connection, _health) =
+        start_serving(&["--drain-grace-seconds", "2"]).await;
 
     let article = long_article();
     let (answered, mut answers) = tokio::sync::mpsc::unbounded_channel();

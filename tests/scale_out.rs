@@ -9,24 +9,20 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use grpc_support::process::{send_sigterm, start_binary, wait_exit, watch_until_serving, Replica};
+use grpc_support::process::{send_sigterm, start_serving, wait_exit, Replica};
 use grpc_support::{venv_python, HARBOUR_ARTICLE, PATIENCE};
-use precis::grpc::client::Connection;
 
 const GRACE: &str = "2";
 
 /// A replica with metrics, once SERVING.
 async fn serving_replica() -> Replica {
-    let replica = start_binary(&[
+    let (replica, _, _) = start_serving(&[
         "--drain-grace-seconds",
         GRACE,
         "--metrics-listen",
         "127.0.0.1:0",
-    ]);
-    let connection = Connection::connect(&format!("http://{}", replica.address), None, None)
-        .await
-        .unwrap();
-    watch_until_serving(&connection).await;
+    ])
+    .await;
     replica
 }
 

@@ -79,6 +79,23 @@ pub fn start_binary(extra_args: &[&str]) -> Replica {
     }
 }
 
+/// Starts `precis serve` with `extra_args` and waits until it is SERVING; returns the replica,
+/// a connection to it and the open health watch (later status changes arrive on it).
+pub async fn start_serving(
+    extra_args: &[&str],
+) -> (
+    Replica,
+    Connection,
+    tonic::Streaming<tonic_health::pb::HealthCheckResponse>,
+) {
+    let replica = start_binary(extra_args);
+    let connection = Connection::connect(&format!("http://{}", replica.address), None, None)
+        .await
+        .unwrap();
+    let health = watch_until_serving(&connection).await;
+    (replica, connection, health)
+}
+
 /// A health watch on the server, once it says SERVING.
 pub async fn watch_until_serving(
     connection: &Connection,
