@@ -23,10 +23,19 @@ ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 # ---- what every runtime image starts from: Apertium and its pairs, the user, the settings ----
+# The pairs are scripts/apertium-pairs (scripts/setup-apertium checks the two lists agree).
 FROM ${RUNTIME_IMAGE} AS runtime-base
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
-        apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-fr-es apertium-es-pt apertium-es-it \
+        apertium \
+        apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eu-en apertium-hbs-eng \
+        apertium-isl-eng apertium-mkd-eng apertium-fr-es apertium-fra-cat apertium-oci-fra \
+        apertium-br-fr apertium-spa-cat apertium-es-gl apertium-es-pt apertium-spa-ita \
+        apertium-es-ro apertium-oc-es apertium-eu-es apertium-spa-arg apertium-por-cat \
+        apertium-pt-gl apertium-cat-ita apertium-oc-ca apertium-arg-cat apertium-cat-srd \
+        apertium-srd-ita apertium-dan-nor apertium-swe-dan apertium-swe-nor apertium-nno-nob \
+        apertium-isl-swe apertium-rus-ukr apertium-bel-rus apertium-mkd-bul apertium-hbs-mkd \
+        apertium-hbs-slv apertium-afr-nld apertium-ind-zlm apertium-urd-hin \
     && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
     && groupadd --system --gid 10001 precis \
     && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \

@@ -1,7 +1,9 @@
 //! Translation plumbing that knows nothing of neural models or protobuf.
 //!
 //! - [`Translator`]: the blocking engine contract; neural engines live in the root crate.
-//! - [`Router`]: engines per pair, neural first, pivots through English or Spanish.
+//! - [`Router`]: a route graph over every engine, the cheapest route per pair (direct neural,
+//!   direct rule-based, one pivot, two pivots), preferring English and Spanish as pivots.
+//! - [`assess_quality`]: a cheap score in [0, 1] for one translation, with its parts.
 //! - [`translate_article`]: quotes and summary in one batch, originals kept, names and numbers
 //!   protected and checked.
 //! - [`apertium`]: the rule-based engine, one null-flush pipeline per installed pair.
@@ -13,6 +15,7 @@ mod faithful;
 mod language;
 mod pair;
 mod protect;
+mod quality;
 mod router;
 pub mod segment;
 
@@ -30,4 +33,8 @@ pub use pair::LanguagePair;
 pub use protect::{
     mask_terms, unmask_terms, MaskedText, ProtectedTerm, ProtectionOptions, UnmaskedText,
 };
-pub use router::{Hop, PairCapability, Route, RoutePlan, Router, DEFAULT_PIVOTS};
+pub use quality::{assess_quality, OutputDetection, QualityInputs, TranslationQuality};
+pub use router::{
+    Hop, PairCapability, ReachCounts, ReachablePair, Route, RouteKind, RoutePlan, Router,
+    DEFAULT_PIVOTS, HOP_COST, QUALITY_EXTRA_MAX, RULE_BASED_EXTRA,
+};

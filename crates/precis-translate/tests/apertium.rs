@@ -78,14 +78,24 @@ fn discovers_the_pairs_setup_installs_in_iso639_1() {
     let pairs: Vec<String> = modes.iter().map(|mode| mode.pair.to_string()).collect();
     for expected in [
         "en→es", "es→en", "en→ca", "ca→en", "en→gl", "gl→en", "fr→es", "es→fr", "es→pt", "pt→es",
-        "es→it", "it→es",
+        "es→it", "it→es", // the first six packages
+        "ca→sc", "es→oc", "fr→oc", "ca→it", "es→gl", "pt→gl", "ro→es", "en→hr", "en→sr", "sr→en",
+        "ru→uk", "uk→ru", "id→ms", "af→nl", "ur→hi", "nb→nn",
+        "sv→da", // scripts/apertium-pairs
     ] {
         assert!(
             pairs.iter().any(|pair| pair == expected),
             "{expected} not discovered among {pairs:?}; run scripts/setup"
         );
     }
-    // Variants such as es-pt_BR or eng-cat_valencia are not separate pairs.
+    // Variants such as es-pt_BR or eng-cat_valencia are not separate pairs; a Catalan target
+    // comes from eng-cat, not from one of its variants.
+    assert!(
+        modes
+            .iter()
+            .any(|mode| mode.name == "eng-cat" && mode.pair == LanguagePair::new("en", "ca")),
+        "{pairs:?}"
+    );
     let mut unique = pairs.clone();
     unique.sort();
     unique.dedup();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use precis_translate::{
     translate_article, EngineInfo, EngineKind, FaithfulOptions, LanguagePair, QuoteToTranslate,
-    Router, TranslateError, Translator,
+    ReachCounts, RouteKind, Router, TranslateError, Translator,
 };
 
 /// Tags each text with its engine id, so a test sees which engines ran, in which order.
@@ -263,4 +263,120 @@ fn a_past_deadline_fails_before_any_engine_runs() {
     let result = plan.translate_batch(&["Hello.".to_string()], Some(past));
     assert_eq!(result, Err(TranslateError::DeadlineExceeded));
     assert_eq!(engine.calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn any_language_serves_as_a_pivot_after_the_preferred_ones() {
+    let router = router_with(&[
+        FakeEngine::new("a/en-ca", EngineKind::RuleBased, "en", "ca"),
+        FakeEngine::new("a/ca-sc", EngineKind::RuleBased, "ca", "sc"),
+        FakeEngine::new("a/en-es", EngineKind::RuleBased, "en", "es"),
+        FakeEngine::new("a/es-it", EngineKind::RuleBased, "es", "it"),
+        FakeEngine::new("a/ca-it", EngineKind::RuleBased, "ca", "it"),
+    ]);
+    // Only Catalan leads to Sardinian.
+    assert_eq!(hop_ids(&router, "en", "sc"), vec!["a/en-ca", "a/ca-sc"]);
+    // Spanish (a preferred pivot) beats Catalan on a tie.
+    assert_eq!(hop_ids(&router, "en", "it"), vec!["a/en-es", "a/es-it"]);
+}
+
+#[test]
+fn costs_order_direct_neural_direct_rule_based_one_pivot_two_pivots() {
+    let router = Router::new();
+    let neural = EngineInfo {
+        id: "n".into(),
+        kind: EngineKind::Neural,
+        pair: LanguagePair::new("en", "es"),
+    };
+    let rule_based = EngineInfo {
+        id: "r".into(),
+        kind: EngineKind::RuleBased,
+        ..neural.clone()
+    };
+    let mut best_known = router.clone();
+    best_known.set_known_quality("r", 1.0);
+    let mut worst_known = router.clone();
+    worst_known.set_known_quality("n", 0.0);
+    let cheapest_hop = best_known.hop_cost(&neural).min(router.hop_cost(&neural));
+    let dearest_hop = worst_known
+        .hop_cost(&rule_based)
+        .max(router.hop_cost(&rule_based))
+        .max(worst_known.hop_cost(&neural));
+    assert!(router.hop_cost(&neural) < router.hop_cost(&rule_based));
+    // Whatever the kinds and known qualities, a longer route always costs more.
+    assert!(
+        dearest_hop < 2 * cheapest_hop,
+        "{dearest_hop} vs {cheapest_hop}"
+    );
+    assert!(2 * dearest_hop < 3 * cheapest_hop);
+    // A known-good engine beats an unknown one of the same kind.
+    assert!(best_known.hop_cost(&rule_based) < router.hop_cost(&rule_based));
+}
+
+#[test]
+fn known_quality_picks_between_routes_of_the_same_length() {
+    let engines = [
+        FakeEngine::new("a/en-es", EngineKind::RuleBased, "en", "es"),
+        FakeEngine::new("a/es-it", EngineKind::RuleBased, "es", "it"),
+        FakeEngine::new("a/en-ca", EngineKind::RuleBased, "en", "ca"),
+        FakeEngine::new("a/ca-it", EngineKind::RuleBased, "ca", "it"),
+    ];
+    let mut router = router_with(&engines);
+    assert_eq!(hop_ids(&router, "en", "it"), vec!["a/en-es", "a/es-it"]);
+    router.set_known_quality("a/ca-it", 0.95);
+    router.set_known_quality("a/en-ca", 0.95);
+    assert_eq!(hop_ids(&router, "en", "it"), vec!["a/en-ca", "a/ca-it"]);
+}
+
+#[test]
+fn reachable_lists_every_directed_pair_with_its_best_route_and_kind() {
+    let router = router_with(&[
+        FakeEngine::new("a/fr-es", EngineKind::RuleBased, "fr", "es"),
+        FakeEngine::new("a/es-en", EngineKind::RuleBased, "es", "en"),
+        FakeEngine::new("a/en-ca", EngineKind::RuleBased, "en", "ca"),
+        FakeEngine::new("m/fr-ca", EngineKind::Neural, "fr", "ca"),
+    ]);
+    let reachable = router.reachable();
+    let summary: Vec<(String, RouteKind, Vec<String>)> = reachable
+        .iter()
+        .map(|pair| {
+            (
+                format!("{}-{}", pair.route.source, pair.route.target),
+                pair.kind,
+                pair.route
+                    .hops
+                    .iter()
+                    .map(|h| h.engine_id.clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    let expect = |pair: &str, kind: RouteKind, ids: &[&str]| {
+        (
+            pair.to_string(),
+            kind,
+            ids.iter().map(|id| id.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        summary,
+        vec![
+            expect("en-ca", RouteKind::Direct, &["a/en-ca"]),
+            expect("es-ca", RouteKind::OnePivot, &["a/es-en", "a/en-ca"]),
+            expect("es-en", RouteKind::Direct, &["a/es-en"]),
+            expect("fr-ca", RouteKind::Direct, &["m/fr-ca"]),
+            expect("fr-en", RouteKind::OnePivot, &["a/fr-es", "a/es-en"]),
+            expect("fr-es", RouteKind::Direct, &["a/fr-es"]),
+        ]
+    );
+    let counts = ReachCounts::of(&reachable);
+    assert_eq!(
+        (counts.direct, counts.one_pivot, counts.two_pivots),
+        (4, 2, 0)
+    );
+    // Every listed route is the one a request gets.
+    for pair in &reachable {
+        let plan = router.plan(&pair.route.source, &pair.route.target).unwrap();
+        assert_eq!(plan.route(), &pair.route);
+    }
 }

@@ -55,8 +55,9 @@ pub struct ApertiumMode {
 
 /// Lists the installed directions from `<data_dir>/modes`, sorted by name.
 ///
-/// Only plain `xxx-yyy` modes whose both sides have an ISO 639-1 code are offered; variants
-/// (`es-pt_BR`, `eng-cat_valencia`) and odd names (`eco-es-fr`) are skipped. When two modes give
+/// Only plain `xxx-yyy` modes whose both sides have an ISO 639-1 code are offered (and the
+/// Serbo-Croatian standards, see [`SERBO_CROATIAN_STANDARDS`]); other variants (`es-pt_BR`,
+/// `eng-cat_valencia`) and odd names (`eco-es-fr`) are skipped. When two modes give
 /// the same ISO 639-1 pair, the first by name wins.
 pub fn discover_modes(config: &ApertiumConfig) -> Result<Vec<ApertiumMode>, TranslateError> {
     let modes_dir = config.data_dir.join("modes");
@@ -84,35 +85,65 @@ pub fn discover_modes(config: &ApertiumConfig) -> Result<Vec<ApertiumMode>, Tran
     names.sort();
     let mut modes: Vec<ApertiumMode> = Vec::new();
     for (name, mode_file) in names {
-        let Some(pair) = pair_of_mode_name(&name) else {
+        let pairs = pairs_of_mode_name(&name);
+        if pairs.is_empty() {
             tracing::debug!(mode = %name, "skipping Apertium mode that is not a plain pair");
-            continue;
-        };
-        if modes.iter().any(|mode| mode.pair == pair) {
-            tracing::debug!(mode = %name, "skipping Apertium mode duplicating a pair");
-            continue;
         }
-        modes.push(ApertiumMode {
-            name,
-            pair,
-            mode_file,
-        });
+        for pair in pairs {
+            if modes.iter().any(|mode| mode.pair == pair) {
+                tracing::debug!(mode = %name, "skipping Apertium mode duplicating a pair");
+                continue;
+            }
+            modes.push(ApertiumMode {
+                name: name.clone(),
+                pair,
+                mode_file: mode_file.clone(),
+            });
+        }
     }
     Ok(modes)
 }
 
-fn pair_of_mode_name(name: &str) -> Option<LanguagePair> {
-    let (source, target) = name.split_once('-')?;
-    let plain = |code: &str| {
-        (2..=3).contains(&code.len()) && code.bytes().all(|byte| byte.is_ascii_lowercase())
+/// Apertium's Serbo-Croatian modes write one standard each (`eng-hbs_HR`); ISO 639-1 names
+/// the standards, which is what clients and the detector use.
+const SERBO_CROATIAN_STANDARDS: [(&str, &str); 3] =
+    [("hbs_HR", "hr"), ("hbs_SR", "sr"), ("hbs_BS", "bs")];
+
+/// The ISO 639-1 pairs a mode serves: usually one; a Serbo-Croatian source serves its three
+/// standards too (the analyser reads them all).
+fn pairs_of_mode_name(name: &str) -> Vec<LanguagePair> {
+    let Some((source, target)) = name.split_once('-') else {
+        return Vec::new();
     };
-    if !plain(source) || !plain(target) {
+    let sources: Vec<String> = match source {
+        "hbs" => ["sh", "hr", "sr", "bs"].map(String::from).to_vec(),
+        plain => plain_language(plain).into_iter().collect(),
+    };
+    let target = SERBO_CROATIAN_STANDARDS
+        .iter()
+        .find(|(mode_code, _)| *mode_code == target)
+        .map(|(_, iso)| iso.to_string())
+        .or_else(|| plain_language(target));
+    let Some(target) = target else {
+        return Vec::new();
+    };
+    sources
+        .into_iter()
+        .map(|source| LanguagePair::new(source, target.clone()))
+        .collect()
+}
+
+/// A plain two- or three-letter code in ISO 639-1; variants (`pt_BR`, `cat_valencia`) are not.
+fn plain_language(code: &str) -> Option<String> {
+    let plain = (2..=3).contains(&code.len()) && code.bytes().all(|byte| byte.is_ascii_lowercase());
+    if !plain {
         return None;
     }
-    Some(LanguagePair::new(
-        iso639_1_of(source)?,
-        iso639_1_of(target)?,
-    ))
+    match code {
+        // Apertium's Malay is the standard language of Malaysia, which ISO 639-1 `ms` names.
+        "zlm" => Some("ms".to_string()),
+        other => iso639_1_of(other),
+    }
 }
 
 /// Starts an engine for every installed direction (pipelines spawn on first use).
@@ -451,22 +482,32 @@ pub fn check_installation(config: &ApertiumConfig) -> Result<Vec<ApertiumMode>, 
 mod tests {
     use super::*;
 
+    fn pairs(name: &str) -> Vec<String> {
+        pairs_of_mode_name(name)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
     #[test]
     fn mode_names_map_to_iso639_1_pairs() {
-        assert_eq!(
-            pair_of_mode_name("eng-spa"),
-            Some(LanguagePair::new("en", "es"))
-        );
-        assert_eq!(
-            pair_of_mode_name("en-gl"),
-            Some(LanguagePair::new("en", "gl"))
-        );
-        assert_eq!(
-            pair_of_mode_name("spa-ita"),
-            Some(LanguagePair::new("es", "it"))
-        );
-        for variant in ["es-pt_BR", "eng-cat_valencia", "eco-es-fr", "eng", "xx-yy"] {
-            assert_eq!(pair_of_mode_name(variant), None, "{variant}");
+        assert_eq!(pairs("eng-spa"), ["en→es"]);
+        assert_eq!(pairs("en-gl"), ["en→gl"]);
+        assert_eq!(pairs("spa-ita"), ["es→it"]);
+        assert_eq!(pairs("ind-zlm"), ["id→ms"]);
+        assert_eq!(pairs("eng-hbs_HR"), ["en→hr"]);
+        assert_eq!(pairs("eng-hbs_SR"), ["en→sr"]);
+        assert_eq!(pairs("eng-hbs"), ["en→sh"]);
+        assert_eq!(pairs("hbs-eng"), ["sh→en", "hr→en", "sr→en", "bs→en"]);
+        for variant in [
+            "es-pt_BR",
+            "eng-cat_valencia",
+            "eco-es-fr",
+            "eng",
+            "xx-yy",
+            "Cyrl-Latn",
+        ] {
+            assert!(pairs(variant).is_empty(), "{variant}");
         }
     }
 
