@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use precis_text::language::LanguageDetector;
-use precis_translate::PairCapability;
+use precis_translate::{PairCapability, ReachablePair};
 use serde::Serialize;
 
 use crate::config::RuntimeSettings;
@@ -29,6 +29,8 @@ pub struct Capabilities {
     pub summarizers: Vec<SummarizerInfo>,
     /// Direct pairs with their engines, preferred engine first.
     pub translation_pairs: Vec<PairCapability>,
+    /// Every reachable directed pair with the route a request takes.
+    pub translation_routes: Vec<ReachablePair>,
 }
 
 impl Engines {
@@ -67,11 +69,12 @@ impl Engines {
             None => None,
         };
         let summarizers = start_summarizers(&catalog.summarization, settings, &mut statuses)?;
+        let detector = Arc::new(LanguageDetector::new());
         let (translation, translation_statuses) =
-            start_translation(&catalog.translation, settings)?;
+            start_translation(&catalog.translation, settings, Arc::clone(&detector))?;
         statuses.extend(translation_statuses);
         let engines = Self {
-            detector: Arc::new(LanguageDetector::new()),
+            detector,
             summarize: SummarizeService {
                 embeddings,
                 summarizers,
@@ -95,6 +98,7 @@ impl Engines {
             detectable_languages,
             summarizers: self.summarize.capabilities(),
             translation_pairs: self.translation.capabilities(),
+            translation_routes: self.translation.reachable(),
         }
     }
 }

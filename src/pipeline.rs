@@ -163,6 +163,7 @@ impl Pipeline {
                         target,
                         summary.as_ref().map(|summary| summary.text.as_str()),
                         &quotes,
+                        options.min_translation_quality,
                         deadline,
                         &mut warnings,
                     )

@@ -116,6 +116,8 @@ pub struct DigestInput {
     pub skip_summary: bool,
     pub skip_quotes: bool,
     pub skip_translation: bool,
+    /// 0: keep every translation.
+    pub min_translation_quality: f32,
 }
 
 /// What the caller wants from a digest, every field checked.
@@ -130,6 +132,8 @@ pub struct DigestOptions {
     pub target_language: Option<LanguageCode>,
     /// The client's idea of the article's language. Informational: detection always runs.
     pub language_hint: Option<LanguageCode>,
+    /// Quotes whose translation scores below this stay untranslated (with a warning).
+    pub min_translation_quality: Option<f32>,
 }
 
 /// A digest request that passed validation; only [`validate_digest`] and its siblings make one.
@@ -160,11 +164,23 @@ pub fn validate_digest(input: DigestInput, limits: &Limits) -> Result<ValidDiges
         target_language: LanguageCode::optional("target_language", &input.target_language)?
             .filter(|_| !input.skip_translation),
         language_hint: LanguageCode::optional("language_hint", &input.language_hint)?,
+        min_translation_quality: validate_min_quality(input.min_translation_quality)?,
     };
     Ok(ValidDigest {
         article: ValidArticle::new(input.text, limits)?,
         options,
     })
+}
+
+/// A minimum translation score: in [0, 1]; 0 means none.
+fn validate_min_quality(minimum: f32) -> Result<Option<f32>, PrecisError> {
+    if !minimum.is_finite() || !(0.0..=1.0).contains(&minimum) {
+        return Err(PrecisError::invalid(
+            "min_translation_quality",
+            format!("{minimum} is not a score: give a number from 0 (keep every translation) to 1"),
+        ));
+    }
+    Ok(Some(minimum).filter(|minimum| *minimum > 0.0))
 }
 
 /// ExtractQuotes: a digest without the summary.
@@ -300,6 +316,30 @@ mod tests {
         let error = ValidArticle::from_bytes(vec![b'a', 0xff, b'b'], &limits).unwrap_err();
         assert!(error.to_string().contains("offset 1"), "{error}");
         assert!(ValidArticle::new("Hello.".into(), &limits).is_ok());
+    }
+
+    #[test]
+    fn a_minimum_translation_quality_is_a_score_or_nothing() {
+        let digest = |minimum: f32| {
+            validate_digest(
+                DigestInput {
+                    text: "Hello.".into(),
+                    min_translation_quality: minimum,
+                    ..DigestInput::default()
+                },
+                &Limits::default(),
+            )
+        };
+        assert_eq!(digest(0.0).unwrap().options().min_translation_quality, None);
+        assert_eq!(
+            digest(0.5).unwrap().options().min_translation_quality,
+            Some(0.5)
+        );
+        for bad in [-0.1, 1.5, f32::NAN, f32::INFINITY] {
+            let error = digest(bad).unwrap_err();
+            assert!(error.to_string().contains("from 0"), "{error}");
+            assert_eq!(field_of(error), "min_translation_quality");
+        }
     }
 
     #[test]

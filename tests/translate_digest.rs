@@ -190,6 +190,172 @@ async fn sample_to_german_keeps_quotes_untranslated_with_a_warning() {
         warning.contains("en→es"),
         "the warning lists the pairs that exist: {warning}"
     );
+    assert!(
+        warning.contains("precis models pull Helsinki-NLP/opus-mt-en-de"),
+        "the warning names the command that would add the pair: {warning}"
+    );
+}
+
+/// Every Romance language reachable from English, with what precis's detector can say of it.
+const ROMANCE: [&str; 10] = ["es", "ca", "gl", "pt", "it", "fr", "ro", "oc", "an", "sc"];
+
+/// Reachable, but below the bar below on the team's check of the sample (Aragonese, from
+/// Spanish: 7 of 9 quotes score 0.6+, the others keep Spanish words Apertium's spa-arg does not
+/// know). Every quote must still be translated with every name intact; the scores are printed.
+const BELOW_THE_BAR: [&str; 1] = ["an"];
+
+/// A score a translation with at most about one unknown or copied word in twenty reaches.
+const CLEAN_SCORE: f32 = 0.6;
+
+/// Each reachable Romance target: every quote translated (each speaker's name intact); precis
+/// detects at least 8 of the 9 as the target where it detects that language, and where it does
+/// not (Galician, Occitan…), the quality score stands in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_to_every_reachable_romance_target() {
+    let pipeline = pipeline();
+    let capabilities = pipeline.capabilities();
+    let reachable: Vec<&str> = ROMANCE
+        .into_iter()
+        .filter(|target| {
+            capabilities
+                .translation_routes
+                .iter()
+                .any(|r| r.route.source == "en" && r.route.target == *target)
+        })
+        .collect();
+    for required in ["es", "ca", "gl", "pt", "it", "fr", "oc"] {
+        assert!(
+            reachable.contains(&required),
+            "en→{required} is not reachable: run scripts/setup ({reachable:?})"
+        );
+    }
+    let detectable: Vec<String> = capabilities.detectable_languages.clone();
+    let article = sample_article();
+    let mut report = Vec::new();
+    for target in &reachable {
+        let digest = digest_to(&pipeline, &article, target).await;
+        assert_eq!(digest.quotes.len(), 9, "the sample has nine direct quotes");
+        let surnames = speaker_surnames(&digest);
+        let summary = digest.summary.as_ref().expect("a summary");
+        let translated_summary = digest
+            .translated_summary
+            .as_ref()
+            .unwrap_or_else(|| panic!("{target}: the summary is translated"));
+        let mut pairs = vec![(summary.text.as_str(), translated_summary.text.as_str())];
+        let mut detected_as_target = 0;
+        let mut scores = Vec::new();
+        for key_quote in &digest.quotes {
+            let translation = key_quote.translation.as_ref().unwrap_or_else(|| {
+                panic!("{target}: quote not translated: {:?}", key_quote.quote.text)
+            });
+            assert_eq!(translation.target_language, *target);
+            assert_ne!(translation.text, key_quote.quote.text, "{target}");
+            assert!(translation.unpreserved_terms.is_empty(), "{translation:?}");
+            pairs.push((key_quote.quote.text.as_str(), translation.text.as_str()));
+            if pipeline.detector().detect(&translation.text).iso639_1 == *target {
+                detected_as_target += 1;
+            }
+            let quality = translation
+                .quality
+                .as_ref()
+                .expect("every translation is scored");
+            assert!((0.0..=1.0).contains(&quality.score), "{quality:?}");
+            assert_eq!(quality.route_hops as usize, translation.engines.len());
+            scores.push(quality.score);
+        }
+        assert!(
+            assert_speakers_kept(&pairs, &surnames) >= 1,
+            "{target}: the summary names a speaker, so a name is checked"
+        );
+        let mean = scores.iter().sum::<f32>() / scores.len() as f32;
+        if BELOW_THE_BAR.contains(target) {
+            println!("{target} (below the bar, not asserted): scores {scores:.2?}");
+        } else if detectable.iter().any(|language| language == target) {
+            assert!(
+                detected_as_target >= 8,
+                "{target}: only {detected_as_target} of 9 quotes detected as {target}"
+            );
+        } else {
+            // Not a language precis detects: the score (unknown and copied words, route
+            // length) stands in, with the same bar: at least 8 of 9 look clean.
+            let clean = scores.iter().filter(|score| **score >= CLEAN_SCORE).count();
+            assert!(
+                clean >= 8,
+                "{target}: only {clean} of 9 score {CLEAN_SCORE}+: {scores:?}"
+            );
+        }
+        report.push(format!(
+            "{target}: {} detected {detected_as_target}/9, mean score {mean:.2}, scores {scores:.2?}",
+            digest.quotes[0]
+                .translation
+                .as_ref()
+                .unwrap()
+                .engines
+                .join(" → ")
+        ));
+    }
+    println!("{}", report.join("\n"));
+}
+
+/// On the sample to French (through Spanish), the quotes whose translation keeps Spanish words
+/// (words the French engine did not know) score below every clean one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_to_french_scores_translations_that_keep_spanish_words_lower() {
+    let pipeline = pipeline();
+    let digest = digest_to(&pipeline, &sample_article(), "fr").await;
+    let mut with_leftovers = Vec::new();
+    let mut clean = Vec::new();
+    for key_quote in &digest.quotes {
+        let translation = key_quote.translation.as_ref().expect("translated");
+        let quality = translation.quality.as_ref().expect("scored");
+        println!(
+            "{:.2} unknown={:?} copied={:?} detected={:?} {:.2}",
+            quality.score,
+            quality.unknown_words,
+            quality.source_words_left,
+            quality.detected_language,
+            quality.detection_confidence
+        );
+        if quality.unknown_words.is_empty() {
+            clean.push(quality.score);
+        } else {
+            with_leftovers.push(quality.score);
+        }
+    }
+    assert!(
+        !with_leftovers.is_empty() && !clean.is_empty(),
+        "the sample to French has both kinds: {with_leftovers:?} {clean:?}"
+    );
+    let worst_clean = clean.iter().cloned().fold(f32::INFINITY, f32::min);
+    let best_with_leftovers = with_leftovers.iter().cloned().fold(0.0, f32::max);
+    assert!(
+        best_with_leftovers < worst_clean,
+        "leftovers {with_leftovers:?} vs clean {clean:?}"
+    );
+    // The digest option leaves the low scorers untranslated, each with a warning.
+    let request = validate_digest(
+        DigestInput {
+            text: sample_article(),
+            target_language: "fr".to_string(),
+            min_translation_quality: (best_with_leftovers + worst_clean) / 2.0,
+            ..DigestInput::default()
+        },
+        &Limits::default(),
+    )
+    .unwrap();
+    let filtered = pipeline.digest(&request, None).await.unwrap();
+    let untranslated = filtered
+        .quotes
+        .iter()
+        .filter(|q| q.translation.is_none())
+        .count();
+    assert_eq!(untranslated, with_leftovers.len());
+    let warnings = filtered.warnings.join("\n");
+    assert_eq!(
+        warnings.matches("below the minimum").count(),
+        with_leftovers.len(),
+        "{warnings}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 use precis_text::language::Detection;
 use precis_text::quotes::{Quote, SpeakerKind};
 use precis_text::ByteSpan;
+use precis_translate::{RouteKind, TranslationQuality};
 
 use crate::engines::Capabilities;
 use crate::pipeline::{Digest, KeyQuote};
@@ -144,6 +145,34 @@ pub fn translation(translation: &Translation) -> proto::Translation {
         engines: translation.engines.clone(),
         engine_kind: engine_kind(translation.engine_kind) as i32,
         unpreserved_terms: translation.unpreserved_terms.clone(),
+        quality: translation.quality.as_ref().map(translation_quality),
+    }
+}
+
+fn translation_quality(quality: &TranslationQuality) -> proto::TranslationQuality {
+    proto::TranslationQuality {
+        score: quality.score,
+        unknown_word_share: quality.unknown_word_share,
+        source_word_share: quality.source_word_share,
+        source_words_left: quality.source_words_left.clone(),
+        detected_language: quality.detected_language.clone().unwrap_or_default(),
+        detection_confidence: quality.detection_confidence,
+        detected_as_target: match quality.detected_as_target {
+            None => proto::TargetDetection::Unknown,
+            Some(true) => proto::TargetDetection::Yes,
+            Some(false) => proto::TargetDetection::No,
+        } as i32,
+        route_hops: quality.route_hops,
+        unknown_words: quality.unknown_words.clone(),
+    }
+}
+
+fn route_kind(kind: RouteKind) -> proto::RouteKind {
+    match kind {
+        RouteKind::Identity => proto::RouteKind::Unspecified,
+        RouteKind::Direct => proto::RouteKind::Direct,
+        RouteKind::OnePivot => proto::RouteKind::OnePivot,
+        RouteKind::TwoPivots => proto::RouteKind::TwoPivots,
     }
 }
 
@@ -217,6 +246,7 @@ pub fn digest_input(request: proto::DigestRequest) -> DigestInput {
         skip_summary: request.skip_summary,
         skip_quotes: request.skip_quotes,
         skip_translation: request.skip_translation,
+        min_translation_quality: request.min_translation_quality,
     }
 }
 
@@ -259,6 +289,24 @@ pub fn capabilities(capabilities: &Capabilities, limits: proto::Limits) -> proto
             })
             .collect(),
         limits: Some(limits),
+        translation_routes: capabilities
+            .translation_routes
+            .iter()
+            .map(|reachable| proto::TranslationRoute {
+                source_language: reachable.route.source.clone(),
+                target_language: reachable.route.target.clone(),
+                kind: route_kind(reachable.kind) as i32,
+                engines: reachable
+                    .route
+                    .hops
+                    .iter()
+                    .map(|hop| hop.engine_id.clone())
+                    .collect(),
+                pivots: reachable.route.pivots(),
+                engine_kind: engine_kind(reachable.route.weakest_kind()) as i32,
+                cost: reachable.cost,
+            })
+            .collect(),
     }
 }
 
@@ -396,6 +444,22 @@ pub mod from_proto {
             target_language: translation.target_language,
             engines: translation.engines,
             unpreserved_terms: translation.unpreserved_terms,
+            quality: translation.quality.map(|quality| TranslationQuality {
+                detected_as_target: match quality.detected_as_target() {
+                    proto::TargetDetection::Unknown => None,
+                    proto::TargetDetection::Yes => Some(true),
+                    proto::TargetDetection::No => Some(false),
+                },
+                score: quality.score,
+                unknown_word_share: quality.unknown_word_share,
+                source_word_share: quality.source_word_share,
+                source_words_left: quality.source_words_left,
+                unknown_words: quality.unknown_words,
+                detected_language: Some(quality.detected_language)
+                    .filter(|language| !language.is_empty()),
+                detection_confidence: quality.detection_confidence,
+                route_hops: quality.route_hops,
+            }),
         }
     }
 

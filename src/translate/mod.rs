@@ -11,6 +11,7 @@ pub mod service;
 
 use std::sync::Arc;
 
+use precis_text::language::LanguageDetector;
 use precis_translate::{Router, Translator};
 
 pub use service::{TranslatedText, TranslatedTexts, Translation, TranslationService};
@@ -49,10 +50,12 @@ pub fn engine_id(backend: &dyn TranslationBackend, model: &str) -> String {
     format!("{}/{model}", backend.name())
 }
 
-/// Starts every registered backend and routes over all their engines.
+/// Starts every registered backend and routes over all their engines; `detector` scores the
+/// translations.
 pub fn start_translation(
     catalog: &TranslationCatalog,
     settings: &RuntimeSettings,
+    detector: Arc<LanguageDetector>,
 ) -> anyhow::Result<(TranslationService, Vec<ModelStatus>)> {
     for pair in &catalog.neural {
         let wanted = pair.engine_name();
@@ -74,7 +77,7 @@ pub fn start_translation(
         }
         statuses.extend(started.statuses);
     }
-    Ok((TranslationService::new(router), statuses))
+    Ok((TranslationService::new(router, detector), statuses))
 }
 
 #[cfg(test)]

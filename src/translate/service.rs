@@ -3,11 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use precis_text::language::Detection;
+use std::collections::HashSet;
+
+use precis_text::language::{Detection, LanguageDetector};
 use precis_text::quotes::Quote;
 use precis_translate::{
-    translate_article, translate_faithfully, EngineKind, FaithfulOptions, FaithfulTranslation,
-    PairCapability, QuoteToTranslate, Route, Router, TranslateError,
+    assess_quality, translate_article, translate_faithfully, EngineKind, FaithfulOptions,
+    FaithfulTranslation, OutputDetection, PairCapability, QualityInputs, QuoteToTranslate,
+    ReachablePair, Route, Router, TranslateError, TranslationQuality,
 };
 use serde::Serialize;
 
@@ -26,29 +29,56 @@ pub struct Translation {
     pub engine_kind: Option<EngineKind>,
     /// Protected names and numbers the engine lost; empty when all survived.
     pub unpreserved_terms: Vec<String>,
+    /// How good it looks (`precis_translate::assess_quality`); absent only when a server
+    /// that predates the score answered.
+    pub quality: Option<TranslationQuality>,
 }
 
 impl Translation {
-    fn new(faithful: FaithfulTranslation, route: &Route) -> Self {
-        let engine_kind = if route.hops.is_empty() {
-            None
-        } else if route
-            .hops
-            .iter()
-            .any(|hop| hop.engine_kind == EngineKind::RuleBased)
-        {
-            Some(EngineKind::RuleBased)
-        } else {
-            Some(EngineKind::Neural)
-        };
+    fn new(faithful: FaithfulTranslation, route: &Route, judge: &QualityJudge) -> Self {
+        let quality = judge.assess(&faithful, route);
         Self {
             text: faithful.translated,
             source_language: route.source.clone(),
             target_language: route.target.clone(),
             engines: route.hops.iter().map(|hop| hop.engine_id.clone()).collect(),
-            engine_kind,
+            engine_kind: route.weakest_kind(),
             unpreserved_terms: faithful.missing_terms,
+            quality: Some(quality),
         }
+    }
+}
+
+/// Scores translations: precis's own detector says whether an output reads as its target.
+#[derive(Clone)]
+struct QualityJudge {
+    detector: Arc<LanguageDetector>,
+    /// ISO 639-1 codes the detector can name; other targets are scored without it.
+    detectable: Arc<HashSet<String>>,
+}
+
+impl QualityJudge {
+    fn assess(&self, faithful: &FaithfulTranslation, route: &Route) -> TranslationQuality {
+        let detection = self.detectable.contains(&route.target).then(|| {
+            let detected = self.detector.detect(&faithful.translated);
+            OutputDetection {
+                language: if detected.is_undetermined() {
+                    "und".to_string()
+                } else {
+                    detected.iso639_1
+                },
+                confidence: detected.confidence,
+            }
+        });
+        assess_quality(&QualityInputs {
+            original: &faithful.original,
+            translated: &faithful.translated,
+            unknown_words: &faithful.unknown_words,
+            protected_terms: &faithful.protected_terms,
+            target_language: &route.target,
+            route_hops: route.hops.len(),
+            detection,
+        })
     }
 }
 
@@ -77,12 +107,23 @@ pub struct DigestTranslations {
 /// Every translation engine of the deployment, behind the router.
 pub struct TranslationService {
     router: Arc<Router>,
+    judge: QualityJudge,
 }
 
 impl TranslationService {
-    pub fn new(router: Router) -> Self {
+    /// `detector` scores each translation (is it in the target language?).
+    pub fn new(router: Router, detector: Arc<LanguageDetector>) -> Self {
+        let detectable = detector
+            .supported_languages()
+            .into_iter()
+            .map(|language| language.iso639_1)
+            .collect();
         Self {
             router: Arc::new(router),
+            judge: QualityJudge {
+                detector,
+                detectable: Arc::new(detectable),
+            },
         }
     }
 
@@ -91,15 +132,25 @@ impl TranslationService {
         self.router.capabilities()
     }
 
+    /// Every reachable directed pair with the route a request takes, sorted by pair.
+    pub fn reachable(&self) -> Vec<ReachablePair> {
+        self.router.reachable()
+    }
+
     /// Translates the summary and every quote into `target`. Quotes in the article's language
     /// go with the summary in one batch; a quote in another language goes from its own.
-    /// A pair with no engine is a warning, and the texts stay untranslated.
+    /// A pair with no engine is a warning, and the texts stay untranslated; so is an engine that
+    /// fails even after its restart and one retry (the other languages' texts are still
+    /// translated). A quote whose translation scores below `min_quality` stays untranslated,
+    /// with a warning.
+    #[allow(clippy::too_many_arguments)]
     pub async fn translate_digest(
         &self,
         article_language: &Detection,
         target: &LanguageCode,
         summary: Option<&str>,
         quotes: &[Quote],
+        min_quality: Option<f32>,
         deadline: Option<Instant>,
         warnings: &mut Vec<String>,
     ) -> Result<DigestTranslations, PrecisError> {
@@ -125,7 +176,10 @@ impl TranslationService {
             let plan = match self.router.plan(&source, target.as_str()) {
                 Ok(plan) => plan,
                 Err(error @ TranslateError::UnsupportedPair { .. }) => {
-                    warnings.push(format!("{error}; left untranslated"));
+                    warnings.push(format!(
+                        "{error}; left untranslated. A neural model would add the pair: \
+                         precis models pull Helsinki-NLP/opus-mt-{source}-{target}"
+                    ));
                     continue;
                 }
                 Err(error) => return Err(translate_error(error)),
@@ -137,22 +191,52 @@ impl TranslationService {
                     speaker: quotes[index].speaker.as_ref().map(|s| s.name.clone()),
                 })
                 .collect();
-            let translated = run_blocking("translation", move || {
-                translate_article(
+            let judge = self.judge.clone();
+            let outcome = run_blocking("translation", move || {
+                let translated = translate_article(
                     &plan,
                     &batch,
                     summary_text.as_deref(),
                     &FaithfulOptions::default(),
                     deadline,
-                )
+                )?;
+                let route = translated.route;
+                let quotes: Vec<Translation> = translated
+                    .quotes
+                    .into_iter()
+                    .map(|faithful| Translation::new(faithful, &route, &judge))
+                    .collect();
+                let summary = translated
+                    .summary
+                    .map(|faithful| Translation::new(faithful, &route, &judge));
+                Ok::<_, TranslateError>((quotes, summary))
             })
-            .await?
-            .map_err(translate_error)?;
-            for (&index, faithful) in members.iter().zip(translated.quotes) {
-                translations.quotes[index] = Some(Translation::new(faithful, &translated.route));
+            .await?;
+            let (quotes_translated, summary_translated) = match outcome {
+                Ok(translated) => translated,
+                Err(error @ TranslateError::EngineFailure { .. }) => {
+                    warnings.push(format!(
+                        "{error} (after a restart and one retry); {} text(s) from {source} left untranslated",
+                        members.len() + usize::from(position == 0 && summary.is_some())
+                    ));
+                    continue;
+                }
+                Err(error) => return Err(translate_error(error)),
+            };
+            for (&index, translation) in members.iter().zip(quotes_translated) {
+                let score = translation.quality.as_ref().map_or(1.0, |q| q.score);
+                match min_quality {
+                    Some(minimum) if score < minimum => warnings.push(format!(
+                        "quote {} left untranslated: its {} translation scores {score:.2}, \
+                         below the minimum {minimum:.2}",
+                        index + 1,
+                        translation.engines.join(" → ")
+                    )),
+                    _ => translations.quotes[index] = Some(translation),
+                }
             }
-            if let Some(faithful) = translated.summary {
-                translations.summary = Some(Translation::new(faithful, &translated.route));
+            if let Some(translation) = summary_translated {
+                translations.summary = Some(translation);
             }
         }
         for translation in translations.quotes.iter().flatten() {
@@ -181,21 +265,26 @@ impl TranslationService {
             .plan(source, target.as_str())
             .map_err(translate_error)?;
         let route = plan.route().clone();
-        let translated = run_blocking("translation", move || {
+        let judge = self.judge.clone();
+        let texts = run_blocking("translation", move || {
             let borrowed: Vec<&str> = texts.iter().map(String::as_str).collect();
-            translate_faithfully(&plan, &borrowed, &[], &FaithfulOptions::default(), deadline)
+            let translated =
+                translate_faithfully(&plan, &borrowed, &[], &FaithfulOptions::default(), deadline)?;
+            Ok::<_, TranslateError>(
+                translated
+                    .into_iter()
+                    .map(|faithful| TranslatedText {
+                        original: faithful.original.clone(),
+                        translation: Translation::new(faithful, plan.route(), &judge),
+                    })
+                    .collect(),
+            )
         })
         .await?
         .map_err(translate_error)?;
         Ok(TranslatedTexts {
             source_language: route.source.clone(),
-            texts: translated
-                .into_iter()
-                .map(|faithful| TranslatedText {
-                    original: faithful.original.clone(),
-                    translation: Translation::new(faithful, &route),
-                })
-                .collect(),
+            texts,
         })
     }
 }

@@ -59,6 +59,8 @@ pub struct TranslationQuality {
     pub source_word_share: f32,
     /// Those copied words.
     pub source_words_left: Vec<String>,
+    /// The words some engine marked unknown.
+    pub unknown_words: Vec<String>,
     /// What precis detects the output as (`und` when undetermined); `None` when the target
     /// language is not one precis detects.
     pub detected_language: Option<String>,
@@ -88,6 +90,7 @@ pub fn assess_quality(inputs: &QualityInputs<'_>) -> TranslationQuality {
             unknown_word_share: 0.0,
             source_word_share: 0.0,
             source_words_left: Vec::new(),
+            unknown_words: Vec::new(),
             detected_language: inputs.detection.as_ref().map(|d| d.language.clone()),
             detection_confidence: inputs
                 .detection
@@ -164,6 +167,7 @@ pub fn assess_quality(inputs: &QualityInputs<'_>) -> TranslationQuality {
         unknown_word_share,
         source_word_share,
         source_words_left,
+        unknown_words: inputs.unknown_words.to_vec(),
         detected_language: inputs.detection.as_ref().map(|d| d.language.clone()),
         detection_confidence: inputs
             .detection

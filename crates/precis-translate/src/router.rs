@@ -114,6 +114,21 @@ impl Route {
         RouteKind::of_hops(self.hops.len())
     }
 
+    /// Rule-based if any hop is, neural if all are; none for the identity route.
+    pub fn weakest_kind(&self) -> Option<EngineKind> {
+        if self.hops.is_empty() {
+            None
+        } else if self
+            .hops
+            .iter()
+            .any(|hop| hop.engine_kind == EngineKind::RuleBased)
+        {
+            Some(EngineKind::RuleBased)
+        } else {
+            Some(EngineKind::Neural)
+        }
+    }
+
     /// The languages passed through, e.g. `["es"]` for fr→es→en.
     pub fn pivots(&self) -> Vec<String> {
         self.hops
