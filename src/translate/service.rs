@@ -320,3 +320,75 @@ fn translate_error(error: TranslateError) -> PrecisError {
         TranslateError::EngineFailure { .. } => PrecisError::EngineFailure(error.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use precis_translate::{EngineInfo, EngineKind, LanguagePair, Translator};
+
+    use super::*;
+
+    /// An engine whose process keeps dying: what the Apertium engine reports once its restart
+    /// and its one retry failed too.
+    struct DeadEngine(EngineInfo);
+
+    impl Translator for DeadEngine {
+        fn info(&self) -> &EngineInfo {
+            &self.0
+        }
+
+        fn translate_batch(
+            &self,
+            _texts: &[String],
+            _deadline: Option<Instant>,
+        ) -> Result<Vec<String>, TranslateError> {
+            Err(TranslateError::EngineFailure {
+                engine: self.0.id.clone(),
+                detail: "pipeline exited with signal 9".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_keeps_dying_leaves_its_texts_untranslated_with_a_warning() {
+        let detector = Arc::new(LanguageDetector::new());
+        let mut router = Router::new();
+        router.register(Arc::new(DeadEngine(EngineInfo {
+            id: "apertium/eng-fra".into(),
+            kind: EngineKind::RuleBased,
+            pair: LanguagePair::new("en", "fr"),
+        })));
+        let service = TranslationService::new(router, Arc::clone(&detector));
+        let article = "The harbour reopened on Monday after the storm. \
+                       \"We lost two boats but nobody was hurt,\" the harbour master, Ana Ruiz, said.";
+        let quotes = precis_text::quotes::extract_quotes(
+            article,
+            &precis_text::segment::segment(article),
+            &detector,
+        );
+        assert_eq!(quotes.len(), 1, "{quotes:?}");
+        let mut warnings = Vec::new();
+        let translations = service
+            .translate_digest(
+                &detector.detect(article),
+                &LanguageCode::parse("target_language", "fr").unwrap(),
+                Some("The harbour reopened."),
+                &quotes,
+                None,
+                None,
+                &mut warnings,
+            )
+            .await
+            .expect("an engine failure is not the digest's failure");
+        assert!(translations.quotes.iter().all(Option::is_none));
+        assert!(translations.summary.is_none());
+        let warning = warnings.join("\n");
+        assert!(
+            warning.contains("apertium/eng-fra")
+                && warning.contains("signal 9")
+                && warning.contains("2 text(s) from en left untranslated"),
+            "{warning}"
+        );
+    }
+}
