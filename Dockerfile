@@ -34,7 +34,7 @@ RUN apt-get update \
         apertium-es-ro apertium-oc-es apertium-eu-es apertium-spa-arg apertium-por-cat \
         apertium-pt-gl apertium-cat-ita apertium-oc-ca apertium-arg-cat apertium-cat-srd \
         apertium-srd-ita apertium-dan-nor apertium-swe-dan apertium-swe-nor apertium-nno-nob \
-        apertium-isl-swe apertium-rus-ukr apertium-bel-rus apertium-mkd-bul apertium-hbs-mkd \
+        apertium-isl-swe apertium-rus-ukr apertium-bel-rus apertium-mkd-bul \
         apertium-hbs-slv apertium-afr-nld apertium-ind-zlm apertium-urd-hin \
     && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
     && groupadd --system --gid 10001 precis \
