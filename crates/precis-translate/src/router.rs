@@ -383,8 +383,8 @@ impl Router {
     }
 
     /// The preferred engine of every direct pair, by source language.
-    fn graph(&self) -> BTreeMap<String, Vec<Arc<dyn Translator>>> {
-        let mut graph: BTreeMap<String, Vec<Arc<dyn Translator>>> = BTreeMap::new();
+    fn graph(&self) -> EngineGraph {
+        let mut graph: EngineGraph = BTreeMap::new();
         for pair in self.available_pairs() {
             if let Some(engine) = self
                 .engines_for(&pair.source, &pair.target)
@@ -399,12 +399,8 @@ impl Router {
 
     /// The best route from `source` to every language reachable in at most `max_hops` hops,
     /// by exhaustive search (a few dozen languages, a handful of engines each).
-    fn best_routes_from(
-        &self,
-        graph: &BTreeMap<String, Vec<Arc<dyn Translator>>>,
-        source: &str,
-    ) -> BTreeMap<String, (RouteKey, Vec<Arc<dyn Translator>>)> {
-        let mut best: BTreeMap<String, (RouteKey, Vec<Arc<dyn Translator>>)> = BTreeMap::new();
+    fn best_routes_from(&self, graph: &EngineGraph, source: &str) -> BestRoutes {
+        let mut best: BestRoutes = BTreeMap::new();
         let mut path: Vec<Arc<dyn Translator>> = Vec::new();
         self.extend_routes(graph, source, source, &mut path, &mut best);
         best
@@ -412,11 +408,11 @@ impl Router {
 
     fn extend_routes(
         &self,
-        graph: &BTreeMap<String, Vec<Arc<dyn Translator>>>,
+        graph: &EngineGraph,
         source: &str,
         at: &str,
         path: &mut Vec<Arc<dyn Translator>>,
-        best: &mut BTreeMap<String, (RouteKey, Vec<Arc<dyn Translator>>)>,
+        best: &mut BestRoutes,
     ) {
         if path.len() >= self.max_hops {
             return;
@@ -502,6 +498,12 @@ impl Router {
         }
     }
 }
+
+/// The preferred engine of each direct pair, by source language.
+type EngineGraph = BTreeMap<String, Vec<Arc<dyn Translator>>>;
+
+/// The best route found so far to each target, with its ordering key.
+type BestRoutes = BTreeMap<String, (RouteKey, Vec<Arc<dyn Translator>>)>;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct RouteKey {
