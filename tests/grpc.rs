@@ -64,6 +64,13 @@ async fn digest_returns_language_summary_quotes_and_translations() {
     assert_eq!(translated.engine_kind(), proto::EngineKind::RuleBased);
     assert_eq!(translated.engines, ["apertium/eng-spa"]);
     assert_ne!(translated.text, summary.text);
+    let quality = translated.quality.expect("every translation is scored");
+    assert!(quality.score > 0.0 && quality.score <= 1.0, "{quality:?}");
+    assert_eq!(quality.route_hops, 1);
+    assert!(
+        !quality.detected_language.is_empty(),
+        "Spanish is detectable: {quality:?}"
+    );
 
     assert_eq!(response.quotes.len(), 2, "{:#?}", response.quotes);
     let mayor = &response.quotes[0];
@@ -177,6 +184,21 @@ async fn the_single_part_calls_answer() {
     assert_eq!(en_es.engine, "apertium/eng-spa");
     assert_eq!(en_es.engine_kind(), proto::EngineKind::RuleBased);
     assert!(en_es.preferred);
+    let en_fr = capabilities
+        .translation_routes
+        .iter()
+        .find(|route| route.source_language == "en" && route.target_language == "fr")
+        .expect("en→fr is reachable");
+    assert_eq!(en_fr.kind(), proto::RouteKind::OnePivot);
+    assert_eq!(en_fr.engines, ["apertium/eng-spa", "apertium/es-fr"]);
+    assert_eq!(en_fr.pivots, ["es"]);
+    assert_eq!(en_fr.engine_kind(), proto::EngineKind::RuleBased);
+    assert!(capabilities
+        .translation_routes
+        .iter()
+        .any(|route| route.kind() == proto::RouteKind::Direct
+            && route.source_language == "en"
+            && route.target_language == "es"));
     let limits = capabilities.limits.unwrap();
     assert_eq!(limits.max_article_bytes, 256 * 1024);
     assert_eq!(
@@ -209,6 +231,17 @@ async fn bad_requests_are_invalid_argument_with_the_reason() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
+
+    // A minimum translation score outside [0, 1].
+    let status = precis
+        .digest(connection.request(proto::DigestRequest {
+            target_language: "es".into(),
+            min_translation_quality: 1.5,
+            ..digest_request(HARBOUR_ARTICLE)
+        }))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "min_translation_quality");
 
     // Over the article limit (but within the message limit): the limit is in the message.
     let oversize = "Word. ".repeat(300 * 1024 / 6);
