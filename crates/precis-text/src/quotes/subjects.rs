@@ -4,8 +4,9 @@
 //! in text order) and the position of the cue among them.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_adverb, is_auxiliary, is_content_noun_candidate, is_determiner,
-    is_name_particle, is_possessive, is_preposition, is_pronoun, is_role, lower,
+    cue_kind, inverted_cue, is_adverb, is_auxiliary, is_conjunction, is_content_noun_candidate,
+    is_determiner, is_function_word, is_name_particle, is_never_a_name, is_organisation,
+    is_possessive, is_preposition, is_pronoun, is_role, lower,
 };
 use super::marks::is_dialogue_dash;
 use crate::names::is_capitalized;
@@ -250,6 +251,33 @@ pub(super) fn split_name_and_title(
             is_role(w) || is_possessive(w) || is_determiner(w)
         })
         .map_or(first, |index| index + 1);
+    // Words opening a sentence that name nobody ("Y", "Pero", "Then") are no part of a name.
+    let mut name_start = name_start;
+    while name_start < end && is_never_a_name(outside[name_start].slice(text)) {
+        name_start += 1;
+    }
+    let has_role_word = (first..end).any(|i| {
+        let w = outside[i].slice(text);
+        is_role(w) || is_possessive(w)
+    });
+    // A capitalised noun after a determiner ("die Jury", "the Royal Association") or a run
+    // holding an organisation's noun names a body, not a person.
+    let determined = first > 0
+        && is_determiner(outside[first - 1].slice(text))
+        && only_spaces_between(text, outside[first - 1], outside[first]);
+    if name_start < end
+        && (run_is_organisation(text, outside, name_start, end) || (determined && !has_role_word))
+    {
+        let phrase_start = if determined { first - 1 } else { first };
+        return Subject::Role {
+            phrase: ByteSpan::new(outside[phrase_start].start, outside[end - 1].end),
+            head: lower(outside[end - 1].slice(text)),
+        };
+    }
+    if name_start >= end && !has_role_word {
+        // Only determiners and the like ("Il", "The", "Son"): nobody is named here.
+        return Subject::Implicit;
+    }
     // Lower-case title words just before the capitalised run ("spokeswoman Jen Psaki").
     let mut title_start = first;
     while title_start > 0
@@ -294,13 +322,19 @@ pub(super) fn split_name_and_title(
     }
 }
 
-/// Words a subject after its cue may span ("la ministra de Trabajo").
-const MAX_SUBJECT_AFTER_WORDS: usize = 8;
+/// Words a subject after its cue may span ("la ministra de Trabajo", "il segretario regionale
+/// dei trasporti della Filt Cgil Massimo Brambilla").
+const MAX_SUBJECT_AFTER_WORDS: usize = 16;
+
+/// Capitalised words a complement run must hold, when it ends the clause with no comma, for
+/// its last two to be taken for the name after it ("della Filt Cgil Massimo Brambilla").
+const GLUED_NAME_MIN_RUN: usize = 4;
 
 /// The subject starting at `outside[position]` (after an inverted verb or a preposition):
 /// a name, possibly after role words ("Bürgermeisterin Anna Schmidt", "el economista Luis
 /// Herrera"); a role phrase ("le ministre"), possibly followed by the name in apposition ("la
-/// ministra de Trabajo, Yolanda Díaz"); or a pronoun ("dit-il", "she").
+/// ministra de Trabajo, Yolanda Díaz"), its complement possibly long ("el portavoz del comité
+/// de huelga, Adrián Fueyo"); or a pronoun ("dit-il", "she").
 pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
     let first = *outside.get(position)?;
     if position > 0 && !only_spaces_between(text, outside[position - 1], first) {
@@ -319,28 +353,65 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
         end += 1;
     }
     let mut last_role: Option<usize> = None;
+    // Inside the complement of a role ("de Trabajo", "of the State University").
+    let mut in_complement = false;
+    // Lower-case words before any role or name ("disse sorridente Manuel Viegas").
+    let mut loose_words = 0;
     let mut index = position;
     while index < end {
         let w = outside[index].slice(text);
-        let after_preposition = index > position && is_preposition(outside[index - 1].slice(text));
-        if is_role(w) {
+        let previous = (index > position).then(|| outside[index - 1].slice(text));
+        let after_determiner = previous.is_some_and(is_determiner);
+        let after_preposition = previous.is_some_and(is_preposition);
+        let role_like = after_determiner
+            && last_role.is_none()
+            && !in_complement
+            && is_content_noun_candidate(w);
+        if is_role(w) || role_like {
             last_role = Some(index);
-        } else if is_capitalized(w) && !is_determiner(w) && !after_preposition {
-            // A name, if nothing but determiners, modifiers and roles came before it.
-            if index == position || last_role.is_some() {
-                let name_end = name_run_end(text, outside, index, end);
+            in_complement = false;
+        } else if is_capitalized(w) && !is_never_a_name(w) {
+            let run_end = name_run_end(text, outside, index, end);
+            let capitals = (index..run_end)
+                .filter(|&i| is_capitalized(outside[i].slice(text)))
+                .count();
+            let determined =
+                (after_determiner && last_role.is_none()) || after_preposition || in_complement;
+            if !determined
+                && (index == position || last_role.is_some() || loose_words <= 2)
+                && !run_is_organisation(text, outside, index, run_end)
+            {
                 return Some(Subject::Named {
-                    name: ByteSpan::new(outside[index].start, outside[name_end - 1].end),
+                    name: ByteSpan::new(outside[index].start, outside[run_end - 1].end),
                     title: (index > position)
                         .then(|| lower(&text[first.start..outside[index - 1].end])),
                 });
             }
-        } else if is_capitalized(w) && after_preposition {
-            // A complement ("de Trabajo", "at KPMG"): part of the role phrase, not a name.
-            index = name_run_end(text, outside, index, end);
+            if in_complement
+                && last_role.is_some()
+                && run_end == end
+                && capitals >= GLUED_NAME_MIN_RUN
+            {
+                // A complement glued to the name with no comma: the name is its last two words.
+                let name_start = run_end - 2;
+                return Some(Subject::Named {
+                    name: ByteSpan::new(outside[name_start].start, outside[run_end - 1].end),
+                    title: Some(lower(&text[first.start..outside[name_start - 1].end])),
+                });
+            }
+            // A complement ("de Trabajo", "at KPMG") or a noun after a determiner ("la
+            // Generalitat", "die Jury"): part of the phrase, not a name.
+            index = run_end;
             continue;
         } else if cue_kind(w).is_some() || is_pronoun(w) {
             break;
+        } else if is_preposition(w) || is_determiner(w) {
+            in_complement |= last_role.is_some();
+        } else if last_role.is_none() && !is_capitalized(w) {
+            loose_words += 1;
+            if is_function_word(w) || is_conjunction(w) {
+                loose_words += 3;
+            }
         }
         index += 1;
     }
@@ -355,26 +426,40 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
         });
     };
     // The phrase runs to the role and its complement; a name may follow after a comma.
-    let phrase_end = if index > role_end {
-        index.min(end)
-    } else {
-        role_end + 1
-    };
+    let phrase_end = index.min(end).max(role_end + 1);
     let phrase = ByteSpan::new(first.start, outside[phrase_end - 1].end);
     if let Some(&next) = outside.get(phrase_end) {
         let gap = &text[outside[phrase_end - 1].end..next.start];
-        if gap.trim() == "," && is_capitalized(next.slice(text)) && !is_role(next.slice(text)) {
+        let next_text = next.slice(text);
+        if gap.trim() == ","
+            && is_capitalized(next_text)
+            && !is_role(next_text)
+            && !is_never_a_name(next_text)
+        {
             let name_end = name_run_end(text, outside, phrase_end, outside.len());
-            return Some(Subject::Named {
-                name: ByteSpan::new(next.start, outside[name_end - 1].end),
-                title: Some(lower(phrase.slice(text))),
-            });
+            if !run_is_organisation(text, outside, phrase_end, name_end) {
+                return Some(Subject::Named {
+                    name: ByteSpan::new(next.start, outside[name_end - 1].end),
+                    title: Some(lower(phrase.slice(text))),
+                });
+            }
         }
     }
     Some(Subject::Role {
         phrase,
         head: lower(outside[role_end].slice(text)),
     })
+}
+
+/// Whether the capitalised run `outside[start..end]` names an organisation, body or place
+/// rather than a person ("Royal Association", "Regione Emilia-Romagna").
+pub(super) fn run_is_organisation(
+    text: &str,
+    outside: &[ByteSpan],
+    start: usize,
+    end: usize,
+) -> bool {
+    (start..end).any(|i| is_organisation(outside[i].slice(text)))
 }
 
 /// The end of the run of capitalised words (and name particles) starting at `start`.
