@@ -33,7 +33,7 @@ pub(super) fn role_complement_before(
     outside: &[ByteSpan],
     run_start: usize,
 ) -> Option<String> {
-    let window = run_start.saturating_sub(4)..run_start;
+    let window = run_start.saturating_sub(6)..run_start;
     let role_index = window
         .clone()
         .rev()
@@ -44,7 +44,10 @@ pub(super) fn role_complement_before(
         .is_none_or(|w| is_preposition(w.slice(text)))
         && between.iter().all(|w| {
             let w = w.slice(text);
-            is_preposition(w) || is_determiner(w) || (is_capitalized(w) && cue_kind(w).is_none())
+            is_preposition(w)
+                || is_determiner(w)
+                || is_conjunction(w)
+                || (is_capitalized(w) && cue_kind(w).is_none())
         });
     let gap = &text[outside[role_index].end..outside[run_start].start];
     // "ministre des Transports, Claire Dubois" (apposition after a complement) or "spokeswoman
@@ -105,7 +108,8 @@ pub(super) fn verb_subject(
     }
     let inverted = follows_quote(text, outside[start], quote_spans);
     if !inverted {
-        if let Some(subject) = subject_before(text, outside, start)
+        if let Some(subject) = apposition_name_before(text, outside, start)
+            .or_else(|| subject_before(text, outside, start))
             .or_else(|| subject_before_parenthetical(text, outside, start))
         {
             return subject;
@@ -129,6 +133,55 @@ pub(super) fn verb_subject(
         }
     }
     Subject::Implicit
+}
+
+/// Words a name in apposition may span.
+const MAX_APPOSITION_NAME_WORDS: usize = 6;
+
+/// The name in apposition right before the verb: "The spokesman of the union, Ann Lee, said",
+/// "Der Leiter des Krisenstabs, Georg Haslinger, erklärte": the words between the two commas
+/// are all capitalised (or particles), after a role phrase or a noun phrase.
+fn apposition_name_before(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    let previous = *outside.get(position.checked_sub(1)?)?;
+    if text[previous.end..outside[position].start].trim() != "," {
+        return None;
+    }
+    let lowest = position.saturating_sub(MAX_APPOSITION_NAME_WORDS + 1).max(1);
+    let opening = (lowest..position)
+        .rev()
+        .find(|&i| text[outside[i - 1].end..outside[i].start].trim() == ",")?;
+    let run_ok = (opening..position).all(|i| {
+        let w = outside[i].slice(text);
+        (is_capitalized(w) || (is_name_particle(w) && i > opening))
+            && (i + 1 == position || only_spaces_between(text, outside[i], outside[i + 1]))
+    });
+    let before = outside[opening - 1].slice(text);
+    let place_and_region = is_capitalized(before)
+        && !is_role(before)
+        && opening >= 2
+        && {
+            // "Paris, Texas, said": a place and its region, not a role and a name.
+            let before_before = outside[opening - 2].slice(text);
+            !is_preposition(before_before) && !is_determiner(before_before)
+        };
+    if !run_ok
+        || place_and_region
+        || is_never_a_name(outside[opening].slice(text))
+        || run_is_organisation(text, outside, opening, position)
+    {
+        return None;
+    }
+    match split_name_and_title(text, outside, opening, position) {
+        Subject::Named { name, title } => Some(Subject::Named {
+            name,
+            title: title.or_else(|| {
+                let start = (opening.saturating_sub(6)..opening)
+                    .find(|&i| is_role(outside[i].slice(text)))?;
+                Some(lower(&text[outside[start].start..outside[opening - 1].end]))
+            }),
+        }),
+        _ => None,
+    }
 }
 
 /// Words a parenthetical may span between a subject and its verb.
@@ -385,6 +438,39 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
                     name: ByteSpan::new(outside[index].start, outside[run_end - 1].end),
                     title: (index > position)
                         .then(|| lower(&text[first.start..outside[index - 1].end])),
+                });
+            }
+            let after_content_word = previous.is_some_and(|p| {
+                !is_capitalized(p) && !is_preposition(p) && !is_determiner(p) && !is_conjunction(p)
+            });
+            if in_complement
+                && after_content_word
+                && !run_is_organisation(text, outside, index, run_end)
+            {
+                // "el secretario general de los socialistas Francisco Ruiz": a complement
+                // ending in a common noun, then the name.
+                return Some(Subject::Named {
+                    name: ByteSpan::new(outside[index].start, outside[run_end - 1].end),
+                    title: Some(lower(&text[first.start..outside[index - 1].end])),
+                });
+            }
+            // "der Gewerkschaft Jürgen Pohlmann", "le Danois Anders Kjeldsen": the body or the
+            // demonym, then the name.
+            let last_organisation = (index..run_end)
+                .rev()
+                .find(|&i| is_organisation(outside[i].slice(text)));
+            let name_from = match last_organisation {
+                Some(i) => i + 1,
+                None if determined && capitals >= 3 => index + 1,
+                None => run_end,
+            };
+            if (in_complement || determined)
+                && name_from + 2 <= run_end
+                && (name_from..run_end).all(|i| !is_role(outside[i].slice(text)))
+            {
+                return Some(Subject::Named {
+                    name: ByteSpan::new(outside[name_from].start, outside[run_end - 1].end),
+                    title: Some(lower(&text[first.start..outside[name_from - 1].end])),
                 });
             }
             if in_complement
