@@ -43,6 +43,7 @@ use crate::segment::Segmentation;
 use crate::ByteSpan;
 use attribution::attribute;
 use cues::find_cues;
+use lexicon::{is_scare_marker, is_title_noun, words};
 use marks::{find_quotes, MarkStyle};
 pub use word_lists::{CUE_PREPOSITIONS, CUE_VERBS};
 
@@ -118,6 +119,9 @@ pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Qu
     for (index, raw) in raw_quotes.iter().enumerate() {
         let quote_text = raw.span.slice(text);
         let words = quote_text.split_whitespace().count();
+        if is_title_or_scare_quote(text, raw.span, raw.outer) {
+            continue;
+        }
         let attribution = attribute(text, seg, raw, index, &raw_quotes, &cues, &people);
         if attribution.is_none() && words < MIN_WORDS_WITHOUT_CUE {
             continue;
@@ -146,6 +150,92 @@ pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Qu
         });
     }
     quotes
+}
+
+/// Quotes of more words than this are never taken for titles or scare quotes.
+const MAX_TITLE_WORDS: usize = 12;
+
+/// Words before the opening mark searched for a title noun ("the 2019 novel «…»").
+const TITLE_NOUN_WINDOW_BEFORE: usize = 5;
+
+/// Words after the closing mark searched for one ("«…», il film della regista").
+const TITLE_NOUN_WINDOW_AFTER: usize = 2;
+
+/// Whether the quoted words are a title (of a book, film, report) or held at a distance
+/// ("so-called «…»") rather than words someone said: a short span that does not end a
+/// sentence or a clause, opening with a capital, with a title noun just before or after it, a
+/// subtitle after a colon, or most words capitalised as English titles are.
+fn is_title_or_scare_quote(text: &str, span: ByteSpan, outer: ByteSpan) -> bool {
+    let content = span.slice(text).trim();
+    let word_count = content.split_whitespace().count();
+    if word_count == 0 || word_count > MAX_TITLE_WORDS {
+        return false;
+    }
+    let before_text = tail_chars(&text[..outer.start], 120);
+    let before = words(before_text, 0);
+    let last_before: Vec<&str> = before
+        .iter()
+        .rev()
+        .take(TITLE_NOUN_WINDOW_BEFORE)
+        .map(|w| w.slice(before_text))
+        .collect();
+    if word_count <= 4 && last_before.first().is_some_and(|w| is_scare_marker(w)) {
+        return true;
+    }
+    let ends_clause = content.ends_with(['.', ',', ';', '!', '…']);
+    let opens_with_capital = content
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+    if ends_clause || !opens_with_capital {
+        return false;
+    }
+    // Only the words of the same sentence count: stop at a full stop before the mark.
+    let sentence_tail = before_text
+        .rfind(['.', '!', '?', '\n'])
+        .map_or(0, |i| i + 1);
+    let noun_before = before
+        .iter()
+        .rev()
+        .take(TITLE_NOUN_WINDOW_BEFORE)
+        .filter(|w| w.start >= sentence_tail)
+        .any(|w| is_title_noun(w.slice(before_text)));
+    let after_text = head_chars(&text[outer.end..], 60);
+    let noun_after = after_text.trim_start().starts_with(',')
+        && words(after_text, 0)
+            .iter()
+            .take(TITLE_NOUN_WINDOW_AFTER)
+            .any(|w| is_title_noun(w.slice(after_text)));
+    let subtitle = word_count >= 3 && content.contains(": ") && !content.ends_with('?');
+    noun_before || noun_after || subtitle || is_title_case(content)
+}
+
+/// English title case: three capitalised words of four letters or more, and no lower-case one.
+fn is_title_case(content: &str) -> bool {
+    let long_words: Vec<&str> = content
+        .split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4)
+        .collect();
+    long_words.len() >= 3
+        && long_words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
+}
+
+/// The last `max` characters of `text` (all of it when shorter).
+fn tail_chars(text: &str, max: usize) -> &str {
+    let start = text
+        .char_indices()
+        .rev()
+        .nth(max.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    &text[start..]
+}
+
+/// The first `max` characters of `text`.
+fn head_chars(text: &str, max: usize) -> &str {
+    let end = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    &text[..end]
 }
 
 /// Confidence that a quote of this mark style is a direct quote with the right speaker.
