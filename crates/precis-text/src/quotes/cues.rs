@@ -3,8 +3,8 @@
 //! Park") or as the subject of a cue.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_name_particle, is_role,
-    words, CueKind,
+    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_determiner, is_name_particle,
+    is_preposition, is_role, words, CueKind,
 };
 use super::subjects::{
     only_spaces_between, role_complement_before, split_name_and_title, subject_after,
@@ -172,7 +172,16 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
         } else if let Subject::Named { name, title } = split {
             let title = title.or_else(|| role_complement_before(text, outside, index));
             let run_has_role = (index..end).any(|i| is_role(outside[i].slice(text)));
-            if title.is_some() || run_has_role {
+            // A run of two name words or more that no preposition or determiner governs
+            // ("Amparo Sellés se desplazó"): a person the text names, whom a later cue with no
+            // subject may refer to.
+            let governed = index > 0 && {
+                let w = outside[index - 1].slice(text);
+                (is_preposition(w) || is_determiner(w))
+                    && only_spaces_between(text, outside[index - 1], outside[index])
+            };
+            let name_words = text[name.start..name.end].split_whitespace().count();
+            if title.is_some() || run_has_role || (name_words >= 2 && !governed) {
                 people.named.push(Mention { name, title });
             }
         }

@@ -93,6 +93,14 @@ pub(super) fn is_role(word: &str) -> bool {
     if roles.contains(lower.as_str()) {
         return true;
     }
+    // Hyphenated roles: "secretário-geral", "vice-president", "ex-ministre".
+    if lower.contains('-')
+        && lower
+            .split('-')
+            .any(|part| part.chars().count() >= 4 && roles.contains(part))
+    {
+        return true;
+    }
     // Compounds: a role noun of at least 4 letters ending a longer word.
     lower.char_indices().skip(1).any(|(offset, _)| {
         let tail = &lower[offset..];

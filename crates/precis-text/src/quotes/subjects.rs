@@ -146,7 +146,9 @@ fn apposition_name_before(text: &str, outside: &[ByteSpan], position: usize) -> 
     if text[previous.end..outside[position].start].trim() != "," {
         return None;
     }
-    let lowest = position.saturating_sub(MAX_APPOSITION_NAME_WORDS + 1).max(1);
+    let lowest = position
+        .saturating_sub(MAX_APPOSITION_NAME_WORDS + 1)
+        .max(1);
     let opening = (lowest..position)
         .rev()
         .find(|&i| text[outside[i - 1].end..outside[i].start].trim() == ",")?;
@@ -156,14 +158,11 @@ fn apposition_name_before(text: &str, outside: &[ByteSpan], position: usize) -> 
             && (i + 1 == position || only_spaces_between(text, outside[i], outside[i + 1]))
     });
     let before = outside[opening - 1].slice(text);
-    let place_and_region = is_capitalized(before)
-        && !is_role(before)
-        && opening >= 2
-        && {
-            // "Paris, Texas, said": a place and its region, not a role and a name.
-            let before_before = outside[opening - 2].slice(text);
-            !is_preposition(before_before) && !is_determiner(before_before)
-        };
+    let place_and_region = is_capitalized(before) && !is_role(before) && opening >= 2 && {
+        // "Paris, Texas, said": a place and its region, not a role and a name.
+        let before_before = outside[opening - 2].slice(text);
+        !is_preposition(before_before) && !is_determiner(before_before)
+    };
     if !run_ok
         || place_and_region
         || is_never_a_name(outside[opening].slice(text))
@@ -394,7 +393,12 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
         return None;
     }
     let first_text = first.slice(text);
-    if is_pronoun(first_text) || inverted_cue(first_text) {
+    // Italian "il" is a determiner, French "il" a pronoun: a noun after it tells them apart.
+    let determiner_before_noun = is_determiner(first_text)
+        && outside.get(position + 1).is_some_and(|&next| {
+            only_spaces_between(text, first, next) && cue_kind(next.slice(text)).is_none()
+        });
+    if (is_pronoun(first_text) && !determiner_before_noun) || inverted_cue(first_text) {
         return Some(Subject::Implicit);
     }
     // The words joined to the first by spaces only.
@@ -448,10 +452,16 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
                 && !run_is_organisation(text, outside, index, run_end)
             {
                 // "el secretario general de los socialistas Francisco Ruiz": a complement
-                // ending in a common noun, then the name.
+                // ending in a common noun, then the name (the last two words when a body's
+                // name is glued before it: "della Flc Cgil Sicilia Giovanna Cusumano").
+                let name_start = if capitals >= GLUED_NAME_MIN_RUN && run_end == end {
+                    run_end - 2
+                } else {
+                    index
+                };
                 return Some(Subject::Named {
-                    name: ByteSpan::new(outside[index].start, outside[run_end - 1].end),
-                    title: Some(lower(&text[first.start..outside[index - 1].end])),
+                    name: ByteSpan::new(outside[name_start].start, outside[run_end - 1].end),
+                    title: Some(lower(&text[first.start..outside[name_start - 1].end])),
                 });
             }
             // "der Gewerkschaft Jürgen Pohlmann", "le Danois Anders Kjeldsen": the body or the
@@ -459,12 +469,22 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
             let last_organisation = (index..run_end)
                 .rev()
                 .find(|&i| is_organisation(outside[i].slice(text)));
-            let name_from = match last_organisation {
+            let mut name_from = match last_organisation {
                 Some(i) => i + 1,
                 None if determined && capitals >= 3 => index + 1,
                 None => run_end,
             };
+            while name_from < run_end && !is_capitalized(outside[name_from].slice(text)) {
+                name_from += 1;
+            }
+            let rest_capitals = (name_from..run_end)
+                .filter(|&i| is_capitalized(outside[i].slice(text)))
+                .count();
+            if rest_capitals >= GLUED_NAME_MIN_RUN {
+                name_from = run_end - 2;
+            }
             if (in_complement || determined)
+                && run_end == end
                 && name_from + 2 <= run_end
                 && (name_from..run_end).all(|i| !is_role(outside[i].slice(text)))
             {
