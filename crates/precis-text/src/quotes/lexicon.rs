@@ -115,6 +115,11 @@ pub(super) fn is_organisation(word: &str) -> bool {
     if word.len() > 40 {
         return false;
     }
+    // Acronyms ("CGT", "UAGA", "NHS") name bodies, not people.
+    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+    if letters >= 2 && word.chars().all(|c| !c.is_alphabetic() || c.is_uppercase()) {
+        return true;
+    }
     let lower = lower(word.trim_end_matches('.'));
     let nouns = lexicon(ORGANISATION_NOUNS, &CELL);
     if nouns.contains(lower.as_str()) {

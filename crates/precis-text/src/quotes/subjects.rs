@@ -157,6 +157,14 @@ fn apposition_name_before(text: &str, outside: &[ByteSpan], position: usize) -> 
         (is_capitalized(w) || (is_name_particle(w) && i > opening))
             && (i + 1 == position || only_spaces_between(text, outside[i], outside[i + 1]))
     });
+    if !run_ok && is_determiner(outside[opening].slice(text)) {
+        return match subject_after_within(text, outside, opening, false)? {
+            Subject::Named { name, title } if name.end == outside[position - 1].end => {
+                Some(Subject::Named { name, title })
+            }
+            _ => None,
+        };
+    }
     let before = outside[opening - 1].slice(text);
     let place_and_region = is_capitalized(before) && !is_role(before) && opening >= 2 && {
         // "Paris, Texas, said": a place and its region, not a role and a name.
@@ -388,6 +396,17 @@ const GLUED_NAME_MIN_RUN: usize = 4;
 /// ministra de Trabajo, Yolanda Díaz"), its complement possibly long ("el portavoz del comité
 /// de huelga, Adrián Fueyo"); or a pronoun ("dit-il", "she").
 pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    subject_after_within(text, outside, position, true)
+}
+
+/// [`subject_after`]; `apposition` allows one more phrase after a comma ("la ministra de
+/// Trabajo, Yolanda Díaz", "die Sprecherin der Initiative, die Hebamme Karin Westphal").
+fn subject_after_within(
+    text: &str,
+    outside: &[ByteSpan],
+    position: usize,
+    apposition: bool,
+) -> Option<Subject> {
     let first = *outside.get(position)?;
     if position > 0 && !only_spaces_between(text, outside[position - 1], first) {
         return None;
@@ -509,7 +528,7 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
             // Generalitat", "die Jury"): part of the phrase, not a name.
             index = run_end;
             continue;
-        } else if cue_kind(w).is_some() || is_pronoun(w) {
+        } else if cue_kind(w).is_some() || (is_pronoun(w) && !is_determiner(w)) {
             break;
         } else if is_preposition(w) || is_determiner(w) {
             in_complement |= last_role.is_some();
@@ -537,6 +556,20 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
     if let Some(&next) = outside.get(phrase_end) {
         let gap = &text[outside[phrase_end - 1].end..next.start];
         let next_text = next.slice(text);
+        if gap.trim() == "," && apposition && is_determiner(next_text) {
+            if let Some(Subject::Named { name, title }) =
+                subject_after_within(text, outside, phrase_end, false)
+            {
+                let title = match title {
+                    Some(title) => format!("{}, {title}", lower(phrase.slice(text))),
+                    None => lower(phrase.slice(text)),
+                };
+                return Some(Subject::Named {
+                    name,
+                    title: Some(title),
+                });
+            }
+        }
         if gap.trim() == ","
             && is_capitalized(next_text)
             && !is_role(next_text)
