@@ -408,7 +408,8 @@ fn subject_after_within(
     apposition: bool,
 ) -> Option<Subject> {
     let first = *outside.get(position)?;
-    if position > 0 && !only_spaces_between(text, outside[position - 1], first) {
+    // Right after the cue (the first call); a phrase in apposition follows a comma.
+    if apposition && position > 0 && !only_spaces_between(text, outside[position - 1], first) {
         return None;
     }
     let first_text = first.slice(text);
@@ -433,15 +434,20 @@ fn subject_after_within(
     let mut in_complement = false;
     // Lower-case words before any role or name ("disse sorridente Manuel Viegas").
     let mut loose_words = 0;
+    // A preposition or conjunction before any role: the words are an adjunct, not a subject.
+    let mut adjunct = false;
     let mut index = position;
     while index < end {
         let w = outside[index].slice(text);
         let previous = (index > position).then(|| outside[index - 1].slice(text));
         let after_determiner = previous.is_some_and(is_determiner);
         let after_preposition = previous.is_some_and(is_preposition);
+        // A common noun after a determiner heads the subject ("el politólogo"), unless an
+        // adjunct opened the words after the cue ("en las redes sociales", "in una nota").
         let role_like = after_determiner
             && last_role.is_none()
             && !in_complement
+            && !adjunct
             && is_content_noun_candidate(w);
         if is_role(w) || role_like {
             last_role = Some(index);
@@ -532,10 +538,12 @@ fn subject_after_within(
             break;
         } else if is_preposition(w) || is_determiner(w) {
             in_complement |= last_role.is_some();
+            adjunct |= last_role.is_none() && !is_determiner(w);
         } else if last_role.is_none() && !is_capitalized(w) {
             loose_words += 1;
             if is_function_word(w) || is_conjunction(w) {
                 loose_words += 3;
+                adjunct = true;
             }
         }
         index += 1;
