@@ -245,10 +245,11 @@ mod tests {
                     "adding: implicit @1 participle",
                 ],
             ),
-            // "States" is the verb "states" only in lower case.
+            // "States" is the verb "states" only in lower case; a country after "The" is no
+            // person's name.
             (
                 "The United States said it would act.",
-                &["said: United States @0"],
+                &["said: role: The United States (states) @0"],
             ),
             (
                 "Le ministre a déclaré que rien ne changerait.",

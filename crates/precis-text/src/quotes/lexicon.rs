@@ -14,7 +14,7 @@ use crate::names::is_capitalized;
 use crate::ByteSpan;
 
 /// Longest word, in bytes, any lower-case list holds: longer words are not lower-cased.
-const MAX_LISTED_WORD_BYTES: usize = 24;
+const MAX_LISTED_WORD_BYTES: usize = 40;
 
 /// Words of `text` (alphanumeric runs, with inner `-`, `'`, `’` and `.` kept: `Amir-Abdollahian`,
 /// `d'après`, `U.S`), as spans shifted by `base`.

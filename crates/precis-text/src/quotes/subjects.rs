@@ -106,6 +106,10 @@ pub(super) fn verb_subject(
     } {
         start -= 1;
     }
+    // "a-t-elle déclaré": the subject is the pronoun inside the inversion.
+    if start > 0 && inverted_cue(outside[start - 1].slice(text)) {
+        return Subject::Implicit;
+    }
     let inverted = follows_quote(text, outside[start], quote_spans);
     if !inverted {
         if let Some(subject) = apposition_name_before(text, outside, start)
@@ -449,7 +453,13 @@ fn subject_after_within(
             && !in_complement
             && !adjunct
             && is_content_noun_candidate(w);
-        if is_role(w) || role_like {
+        // "a déclaré devant les députés": a role governed by a preposition is an adjunct's.
+        let governed = last_role.is_none()
+            && (after_preposition
+                || (after_determiner
+                    && index >= position + 2
+                    && is_preposition(outside[index - 2].slice(text))));
+        if (is_role(w) && !governed) || role_like {
             last_role = Some(index);
             in_complement = false;
         } else if is_capitalized(w) && !is_never_a_name(w) {

@@ -1619,7 +1619,9 @@ pub(super) const PREPOSITIONS: &[&str] = &[
     "en", "von", "für", "mit", "im", "am", "zu", "del", "a", "con", "por", "para", "di", "da",
     "per", "do", "dos", "das", "della", "dello", "delle", "degli", "dei", "dal", "alla", "al",
     "nel", "nella", "no", "na", "vom", "zum", "zur", "beim", "der", "d'", "dell'", "dell’", "d’",
-    "com", "em", "sur", "pour", "bei", "aus", "su", "sobre", "ante", "tra", "fra",
+    "com", "em", "sur", "pour", "bei", "aus", "su", "sobre", "ante", "tra", "fra", "devant",
+    "avant", "après", "pendant", "durante", "davanti", "dopo", "diante", "perante", "vor", "nach",
+    "während", "before", "after", "during", "tras", "después", "depois",
 ];
 
 /// Particles written in lower case inside speakers' names besides the shared
