@@ -429,7 +429,8 @@ fn subject_after_within(
     let mut end = position + 1;
     while end < outside.len()
         && end - position < MAX_SUBJECT_AFTER_WORDS
-        && only_spaces_between(text, outside[end - 1], outside[end])
+        && (only_spaces_between(text, outside[end - 1], outside[end])
+            || abbreviated_title_before(text, outside[end - 1], outside[end]))
     {
         end += 1;
     }
@@ -445,7 +446,8 @@ fn subject_after_within(
         let w = outside[index].slice(text);
         let previous = (index > position).then(|| outside[index - 1].slice(text));
         let after_determiner = previous.is_some_and(is_determiner);
-        let after_preposition = previous.is_some_and(is_preposition);
+        // "der", "a" are determiners as well as prepositions: a determiner opens a phrase.
+        let after_preposition = previous.is_some_and(|p| is_preposition(p) && !is_determiner(p));
         // A common noun after a determiner heads the subject ("el politólogo"), unless an
         // adjunct opened the words after the cue ("en las redes sociales", "in una nota").
         let role_like = after_determiner
@@ -608,6 +610,16 @@ fn subject_after_within(
     })
 }
 
+/// Whether `first` is an abbreviated title whose full stop is all that separates it from the
+/// next word ("Dr. Samuel Ferris", "Prof. Ana Ruiz").
+fn abbreviated_title_before(text: &str, first: ByteSpan, second: ByteSpan) -> bool {
+    const MAX_ABBREVIATION_BYTES: usize = 4;
+    first.len() <= MAX_ABBREVIATION_BYTES
+        && is_role(first.slice(text))
+        && first.end <= second.start
+        && text[first.end..second.start].trim_end() == "."
+}
+
 /// Whether the capitalised run `outside[start..end]` names an organisation, body or place
 /// rather than a person ("Royal Association", "Regione Emilia-Romagna").
 pub(super) fn run_is_organisation(
@@ -627,7 +639,17 @@ fn name_run_end(text: &str, outside: &[ByteSpan], start: usize, limit: usize) ->
         && only_spaces_between(text, outside[end - 1], outside[end])
         && {
             let w = outside[end].slice(text);
-            (is_capitalized(w) && !is_role(w)) || (is_name_particle(w) && end + 1 < outside.len())
+            // "Carmen Lago y Ramiro Piñeiro" is two people: a conjunction after a full name,
+            // before another name of two words, ends the first.
+            let second_name_follows = is_conjunction(w)
+                && end - start >= 2
+                && (end + 1..end + 3).all(|i| {
+                    outside
+                        .get(i)
+                        .is_some_and(|n| is_capitalized(n.slice(text)))
+                });
+            (is_capitalized(w) && !is_role(w))
+                || (is_name_particle(w) && end + 1 < outside.len() && !second_name_follows)
         }
     {
         end += 1;
