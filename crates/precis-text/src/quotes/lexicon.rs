@@ -376,7 +376,7 @@ mod tests {
     #[test]
     fn prepositions_and_particles_match_as_written() {
         assert!(is_preposition("de") && is_preposition("für") && is_preposition("of"));
-        assert!(!is_preposition("De") && !is_preposition("after"));
+        assert!(!is_preposition("De") && !is_preposition("above"));
         assert!(
             is_name_particle("von") && is_name_particle("de"),
             "shared particles"
