@@ -181,6 +181,13 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
         let split = split_name_and_title(text, outside, index, end);
         if let Subject::Role { phrase, .. } = split {
             people.roles.push(phrase);
+        } else if let (Subject::Implicit, Some(&next)) = (&split, outside.get(end)) {
+            // "El alcalde habló": a capitalised determiner and a lower-case role after it.
+            if is_role(next.slice(text)) && only_spaces_between(text, outside[end - 1], next) {
+                people
+                    .roles
+                    .push(ByteSpan::new(outside[index].start, next.end));
+            }
         } else if let Subject::Named { name, title } = split {
             let title = title.or_else(|| role_complement_before(text, outside, index));
             let run_has_role = (index..end).any(|i| is_role(outside[i].slice(text)));

@@ -336,6 +336,80 @@ mod tests {
         assert!((quotes[1].confidence - 0.9 * 0.35).abs() < 1e-12);
     }
 
+    /// (quote, speaker name or "-") of each quote found.
+    fn speakers_of(text: &str) -> Vec<(String, String)> {
+        quotes_of(text)
+            .into_iter()
+            .map(|quote| {
+                let speaker = quote.speaker.map_or("-".to_string(), |s| s.name);
+                (quote.text, speaker)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn issue_17_constructions_give_the_named_speaker() {
+        let cases: [(&str, &[&str]); 9] = [
+            // A role, a long complement, then the name after a comma.
+            (
+                "«No podemos más», denunció el portavoz del comité de huelga, Adrián Fueyo.",
+                &["Adrián Fueyo"],
+            ),
+            // A role, its complement ending in a common noun, then the name with no comma.
+            (
+                "«Ringrazio tutti», ha dichiarato il direttore sportivo del club Ettore Baldini.",
+                &["Ettore Baldini"],
+            ),
+            // Apposition before the verb.
+            (
+                "The mayor of Port Ellis, Douglas Fraser, said the plan was “a betrayal of us all.”",
+                &["Douglas Fraser"],
+            ),
+            // A dropped subject: the person named in the sentence before.
+            (
+                "La consejera de Vivienda, Inés Santamaría, replicó horas después. \
+                 «Limitar precios solo reduce la oferta», dijo.",
+                &["Inés Santamaría"],
+            ),
+            // Prepositional attribution.
+            (
+                "Per il presidente dell'associazione, Dario Colombo, «il diritto va rispettato».",
+                &["Dario Colombo"],
+            ),
+            // A colon introduces the quote.
+            (
+                "Fraktionschef Dieter Braun wies den Plan zurück: „Die Fahrgäste zahlen am Ende.“",
+                &["Dieter Braun"],
+            ),
+            // A sentence-initial determiner is nobody's name.
+            ("El alcalde habló. «Cada litro cuenta», dijo.", &["El alcalde"]),
+            // A body after a determiner is no person's name: no speaker rather than a wrong one.
+            (
+                "«Es inadmisible», lamentó la Generalitat en un comunicado.",
+                &["-"],
+            ),
+            // Two people with one plural cue: the first one.
+            (
+                "«Queremos vivir del mar», respondieron Carmen Lago y Ramiro Piñeiro.",
+                &["Carmen Lago"],
+            ),
+        ];
+        for (text, expected) in cases {
+            let speakers: Vec<String> = speakers_of(text).into_iter().map(|(_, s)| s).collect();
+            assert_eq!(speakers, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn titles_and_scare_quotes_are_not_quotes() {
+        let text = "Her 2019 novel “The Lock Keeper's Daughter” sold well. The report \
+                    “Corridor Care: The Hidden Ward” found gaps. Il dossier «Le stanze vuote», il \
+                    film della regista, vince. Les «Routes de mon père», un livre. So-called \
+                    “dark warehouses” run alone, she said. “We will not stop,” she said.";
+        let found: Vec<String> = quotes_of(text).into_iter().map(|q| q.text).collect();
+        assert_eq!(found, ["We will not stop,"]);
+    }
+
     #[test]
     fn confidence_follows_the_marks_and_the_speaker() {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;

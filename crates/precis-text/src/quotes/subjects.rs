@@ -170,10 +170,20 @@ fn apposition_name_before(text: &str, outside: &[ByteSpan], position: usize) -> 
         };
     }
     let before = outside[opening - 1].slice(text);
-    let place_and_region = is_capitalized(before) && !is_role(before) && opening >= 2 && {
-        // "Paris, Texas, said": a place and its region, not a role and a name.
-        let before_before = outside[opening - 2].slice(text);
-        !is_preposition(before_before) && !is_determiner(before_before)
+    // "Paris, Texas, said": a place and its region, not a role and a name; but "The mayor of
+    // Port Ellis, Douglas Fraser, said" is one.
+    let place_and_region = is_capitalized(before) && !is_role(before) && {
+        let mut run_start = opening - 1;
+        while run_start > 0
+            && is_capitalized(outside[run_start - 1].slice(text))
+            && only_spaces_between(text, outside[run_start - 1], outside[run_start])
+        {
+            run_start -= 1;
+        }
+        run_start == 0 || {
+            let w = outside[run_start - 1].slice(text);
+            !is_preposition(w) && !is_determiner(w) && !is_role(w)
+        }
     };
     if !run_ok
         || place_and_region
@@ -258,6 +268,16 @@ pub(super) fn subject_before(text: &str, outside: &[ByteSpan], position: usize) 
         first -= 1;
     }
     if is_capitalized(previous_text) {
+        // "of Port Ellis", "de Vigo": a complement, not a subject.
+        let governed = first > 0 && {
+            let w = outside[first - 1].slice(text);
+            is_preposition(w)
+                && !is_determiner(w)
+                && only_spaces_between(text, outside[first - 1], outside[first])
+        };
+        if governed {
+            return None;
+        }
         return Some(split_name_and_title(text, outside, first, position));
     }
     // A lower-case role noun phrase: "Iran's supreme leader", "the Transport minister",
