@@ -83,8 +83,9 @@ pub(super) fn find_cues(
                 }
             } else {
                 match cue_kind(word_text) {
-                    // Verbs are written in lower case; "States" is no cue.
-                    Some(CueKind::Verb) if is_capitalized(word_text) => None,
+                    // Verbs are written in lower case ("States" is no cue), except opening a
+                    // sentence with a dropped subject: "Añadió que…", "Reconoció, no obstante…".
+                    Some(CueKind::Verb) if is_capitalized(word_text) && position > 0 => None,
                     Some(CueKind::Verb) => {
                         let subject = if word_text.ends_with("ing") {
                             Subject::Implicit

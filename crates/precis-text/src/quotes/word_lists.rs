@@ -760,6 +760,22 @@ pub const CUE_VERBS: &[&str] = &[
     "گفت",
     "کہا",
     "कहा",
+    // More Romance cue verbs (enclitic forms are one word: "queixou-se")
+    "proclamó",
+    "proclama",
+    "agradeció",
+    "soupire",
+    "soupiré",
+    "s'indigne",
+    "s’indigne",
+    "reagiu",
+    "reagiram",
+    "reage",
+    "queixou-se",
+    "queixa-se",
+    "lamentou-se",
+    "proclamou",
+    "agradeceu",
 ];
 
 /// Words after which the speaker is named, lower case: "according to X", "selon X", "según X",
