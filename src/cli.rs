@@ -389,7 +389,7 @@ async fn detect(args: DetectArgs) -> anyhow::Result<()> {
 async fn quotes(args: QuotesArgs) -> anyhow::Result<()> {
     let limits = Limits::default();
     let article = read_article(&args.input, &limits)?;
-    let quotes: Vec<precis_text::quotes::Quote> = match &args.client.server {
+    let (quotes, language): (Vec<precis_text::quotes::Quote>, _) = match &args.client.server {
         Some(url) => {
             let connection = Connection::from_settings(&args.client, url).await?;
             let response = connection
@@ -400,26 +400,52 @@ async fn quotes(args: QuotesArgs) -> anyhow::Result<()> {
                 }))
                 .await
                 .map_err(status_error)?;
-            response
+            let quotes = response
                 .into_inner()
                 .quotes
                 .into_iter()
                 .map(|quote| from_proto::quote(quote).quote)
-                .collect()
+                .collect();
+            // The article's language only matters to --json; the text output has none.
+            let language = if args.input.json {
+                let response = connection
+                    .precis()
+                    .detect_language(connection.request(proto::DetectLanguageRequest {
+                        text: article.text().to_string(),
+                    }))
+                    .await
+                    .map_err(status_error)?;
+                Some(from_proto::detection(response.into_inner().language))
+            } else {
+                None
+            };
+            (quotes, language)
         }
         // Quotes are model-free: no need to load the models to find them.
         None => {
             let detector = precis_text::language::LanguageDetector::new();
             let text = article.text();
-            precis_text::quotes::extract_quotes(
+            let quotes = precis_text::quotes::extract_quotes(
                 text,
                 &precis_text::segment::segment(text),
                 &detector,
-            )
+            );
+            (quotes, Some(detector.detect(text)))
         }
     };
     if args.input.json {
-        println!("{}", serde_json::to_string_pretty(&quotes)?);
+        // An object, not a bare array (issue #3), so the article's language and warnings fit.
+        let warnings: Vec<&str> = if quotes.is_empty() {
+            vec!["no direct quote found"]
+        } else {
+            Vec::new()
+        };
+        let output = serde_json::json!({
+            "language": language,
+            "quotes": quotes,
+            "warnings": warnings,
+        });
+        println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
         for quote in &quotes {
             print_quote(quote);

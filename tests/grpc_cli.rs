@@ -93,6 +93,17 @@ async fn the_cli_prints_the_same_in_process_and_through_a_server() {
         assert_eq!(comparable(&local), comparable(&remote), "{args:?}");
     }
     // The text output too (no float noise in it).
+    // `quotes --json` prints an object: the article's language, the quotes, warnings.
+    let (local, _) = run_both(vec!["quotes", "--file", &article, "--json"], "")
+        .await
+        .unwrap();
+    let output = comparable(&local);
+    assert_eq!(output["language"]["iso639_1"], "en", "{local}");
+    let quotes = output["quotes"].as_array().expect("a quotes array");
+    assert!(!quotes.is_empty(), "{local}");
+    assert!(quotes.iter().all(|quote| quote["text"].is_string()));
+    assert!(output["warnings"].as_array().is_some_and(Vec::is_empty));
+
     let (local, remote) = run_both(vec!["digest", "--file", &article, "--to", "es"], "")
         .await
         .unwrap();

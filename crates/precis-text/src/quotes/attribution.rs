@@ -94,7 +94,10 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speak
                     name: *name,
                     title: title.clone(),
                 }),
-                _ => last_mention_before(mentions, cue.verb.start, |_| true).cloned(),
+                _ => last_mention_before(mentions, cue.verb.start, |mention| {
+                    is_person_like(text, mention, mentions)
+                })
+                .cloned(),
             };
             match mention {
                 Some(mention) => Some(resolved_speaker(text, &mention, mentions, cue.verb.start)),
@@ -129,6 +132,24 @@ fn title_only(text: &str, phrase: ByteSpan) -> Speaker {
         kind: SpeakerKind::TitleOnly,
         title: Some(lower(phrase.slice(text))),
     }
+}
+
+/// Whether a mention is evidence enough of a person for a pronoun or a dropped subject to
+/// refer to it: a full name, a titled one, or the surname of a full name written before. A
+/// lone capitalised word is as often a place or a body ("Milano", "Projekt").
+fn is_person_like(text: &str, mention: &Mention, mentions: &[Mention]) -> bool {
+    let name = mention.name.slice(text);
+    if mention.title.is_some() || name.split_whitespace().count() >= 2 {
+        return true;
+    }
+    mentions
+        .iter()
+        .take_while(|other| other.name.start < mention.name.start)
+        .any(|other| {
+            let other_name = other.name.slice(text);
+            other_name.split_whitespace().count() >= 2
+                && other_name.split_whitespace().last() == Some(name)
+        })
 }
 
 /// The last of the (at most [`ROLE_LOOKBACK_MENTIONS`]) mentions before `offset` that fits.

@@ -3,8 +3,8 @@
 //! Park") or as the subject of a cue.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_name_particle, is_role,
-    words, CueKind,
+    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_determiner, is_name_particle,
+    is_preposition, is_pronoun, is_role, words, CueKind,
 };
 use super::subjects::{
     only_spaces_between, role_complement_before, split_name_and_title, subject_after,
@@ -83,8 +83,9 @@ pub(super) fn find_cues(
                 }
             } else {
                 match cue_kind(word_text) {
-                    // Verbs are written in lower case; "States" is no cue.
-                    Some(CueKind::Verb) if is_capitalized(word_text) => None,
+                    // Verbs are written in lower case ("States" is no cue), except opening a
+                    // sentence with a dropped subject: "Añadió que…", "Reconoció, no obstante…".
+                    Some(CueKind::Verb) if is_capitalized(word_text) && position > 0 => None,
                     Some(CueKind::Verb) => {
                         let subject = if word_text.ends_with("ing") {
                             Subject::Implicit
@@ -122,7 +123,19 @@ pub(super) fn find_cues(
                 });
             }
         }
+        if let Some(cue) = colon_cue(
+            text,
+            &outside,
+            sentence.span,
+            sentence_index,
+            quote_spans,
+            &cues,
+        ) {
+            cues.push(cue);
+        }
     }
+    // A colon's cue stands before cues found earlier in its sentence.
+    cues.sort_by_key(|cue| cue.verb.start);
     // Subjects of cues are people too.
     for cue in &cues {
         match &cue.subject {
@@ -169,15 +182,101 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
         let split = split_name_and_title(text, outside, index, end);
         if let Subject::Role { phrase, .. } = split {
             people.roles.push(phrase);
+        } else if let (Subject::Implicit, Some(&next)) = (&split, outside.get(end)) {
+            // "El alcalde habló": a capitalised determiner and a lower-case role after it.
+            if is_role(next.slice(text)) && only_spaces_between(text, outside[end - 1], next) {
+                people
+                    .roles
+                    .push(ByteSpan::new(outside[index].start, next.end));
+            }
         } else if let Subject::Named { name, title } = split {
             let title = title.or_else(|| role_complement_before(text, outside, index));
             let run_has_role = (index..end).any(|i| is_role(outside[i].slice(text)));
-            if title.is_some() || run_has_role {
+            // A run of two name words or more set off by punctuation ("…, Amparo Sellés, se
+            // desplazó"): a person the text names, whom a later cue with no subject may refer to.
+            // Not governed by a preposition or a determiner ("de Madrid", "die Stadt Leipzig"),
+            // and closed by punctuation as names in apposition are ("arriva Gianluca Sarti, 46
+            // anni"): capitals running into the clause are as often nouns ("der größten
+            // Solarparks Europas in Betrieb").
+            let governed = index > 0 && {
+                let w = outside[index - 1].slice(text);
+                (is_preposition(w) || is_determiner(w))
+                    && only_spaces_between(text, outside[index - 1], outside[index])
+            };
+            let runs_on = outside
+                .get(end)
+                .is_some_and(|&next| only_spaces_between(text, outside[end - 1], next));
+            let governed = governed || runs_on;
+            let name_words = text[name.start..name.end].split_whitespace().count();
+            if title.is_some() || run_has_role || (name_words >= 2 && !governed) {
                 people.named.push(Mention { name, title });
             }
         }
         index = end;
     }
+}
+
+/// The cue of a quote that a colon introduces with no cue word before it in its sentence
+/// ("Kessler wies die Vorwürfe zurück: »…«", "Su respuesta fue clara: «…»"): the subject
+/// that opens the sentence, found at the last word before the colon. A name must be a full
+/// name or carry a title there, since a lone capitalised word opening a sentence is as often
+/// a noun.
+fn colon_cue(
+    text: &str,
+    outside: &[ByteSpan],
+    sentence: ByteSpan,
+    sentence_index: usize,
+    quote_spans: &[ByteSpan],
+    cues: &[Cue],
+) -> Option<Cue> {
+    let first_quote = quote_spans.partition_point(|q| q.start < sentence.start);
+    let quote = quote_spans[first_quote..]
+        .iter()
+        .take_while(|q| q.start < sentence.end)
+        .find(|q| text[sentence.start..q.start].trim_end().ends_with(':'))?;
+    let has_cue_before = cues
+        .iter()
+        .rev()
+        .take_while(|cue| cue.sentence == sentence_index)
+        .any(|cue| cue.verb.start < quote.start);
+    let before_count = outside.partition_point(|w| w.end <= quote.start);
+    if has_cue_before || before_count == 0 {
+        return None;
+    }
+    let before = &outside[..before_count];
+    let first_word = before[0].slice(text);
+    let subject = if is_pronoun(first_word) && !is_determiner(first_word) {
+        Subject::Implicit
+    } else {
+        let mut run_end = 1;
+        while run_end < before.len()
+            && only_spaces_between(text, before[run_end - 1], before[run_end])
+            && {
+                let w = before[run_end].slice(text);
+                is_capitalized(w) || is_name_particle(w)
+            }
+        {
+            run_end += 1;
+        }
+        if !is_capitalized(first_word) {
+            return None;
+        }
+        match split_name_and_title(text, before, 0, run_end) {
+            Subject::Named { name, title }
+                if title.is_some() || name.slice(text).split_whitespace().count() >= 2 =>
+            {
+                Subject::Named { name, title }
+            }
+            role @ Subject::Role { .. } if is_role(before[run_end - 1].slice(text)) => role,
+            _ => return None,
+        }
+    };
+    Some(Cue {
+        verb: before[before_count - 1],
+        participle: false,
+        sentence: sentence_index,
+        subject,
+    })
 }
 
 /// Prepositions that, opening a sentence, give whose view it states: "Pour X, …".
@@ -236,10 +335,11 @@ mod tests {
                     "adding: implicit @1 participle",
                 ],
             ),
-            // "States" is the verb "states" only in lower case.
+            // "States" is the verb "states" only in lower case; a country after "The" is no
+            // person's name.
             (
                 "The United States said it would act.",
-                &["said: United States @0"],
+                &["said: role: The United States (states) @0"],
             ),
             (
                 "Le ministre a déclaré que rien ne changerait.",

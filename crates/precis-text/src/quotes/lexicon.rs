@@ -6,14 +6,15 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use super::word_lists::{
-    ADVERBS, AUXILIARIES, CUE_AFTER_QUOTE_ONLY, CUE_POSTPOSITIONS, CUE_PREPOSITIONS, CUE_VERBS,
-    DETERMINERS, FUNCTION_WORDS, PREPOSITIONS, PRONOUNS, ROLE_NOUNS, SPEAKER_NAME_PARTICLES,
+    ADVERBS, AUXILIARIES, CONJUNCTIONS, CUE_AFTER_QUOTE_ONLY, CUE_POSTPOSITIONS, CUE_PREPOSITIONS,
+    CUE_VERBS, DETERMINERS, FUNCTION_WORDS, ORGANISATION_NOUNS, PREPOSITIONS, PRONOUNS, ROLE_NOUNS,
+    SCARE_MARKERS, SPEAKER_NAME_PARTICLES, TITLE_NOUNS,
 };
 use crate::names::is_capitalized;
 use crate::ByteSpan;
 
 /// Longest word, in bytes, any lower-case list holds: longer words are not lower-cased.
-const MAX_LISTED_WORD_BYTES: usize = 24;
+const MAX_LISTED_WORD_BYTES: usize = 40;
 
 /// Words of `text` (alphanumeric runs, with inner `-`, `'`, `’` and `.` kept: `Amir-Abdollahian`,
 /// `d'après`, `U.S`), as spans shifted by `base`.
@@ -92,11 +93,74 @@ pub(super) fn is_role(word: &str) -> bool {
     if roles.contains(lower.as_str()) {
         return true;
     }
+    // Hyphenated roles: "secretário-geral", "vice-president", "ex-ministre".
+    if lower.contains('-')
+        && lower
+            .split('-')
+            .any(|part| part.chars().count() >= 4 && roles.contains(part))
+    {
+        return true;
+    }
     // Compounds: a role noun of at least 4 letters ending a longer word.
     lower.char_indices().skip(1).any(|(offset, _)| {
         let tail = &lower[offset..];
         tail.chars().count() >= 4 && roles.contains(tail)
     })
+}
+
+/// Whether a word names an organisation, body, place or document ("Association", "Regione",
+/// German compounds such as "Bürgerinitiative"): a run holding one is no person's name.
+pub(super) fn is_organisation(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    if word.len() > 40 {
+        return false;
+    }
+    // Acronyms ("CGT", "UAGA", "NHS") name bodies, not people.
+    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+    if letters >= 2 && word.chars().all(|c| !c.is_alphabetic() || c.is_uppercase()) {
+        return true;
+    }
+    let lower = lower(word.trim_end_matches('.'));
+    let nouns = lexicon(ORGANISATION_NOUNS, &CELL);
+    if nouns.contains(lower.as_str()) {
+        return true;
+    }
+    // Compounds: a noun of at least 5 letters ending a longer word ("Gewerkschaft" is one,
+    // "Landesregierung" ends with one).
+    lower.char_indices().skip(1).any(|(offset, _)| {
+        let tail = &lower[offset..];
+        tail.chars().count() >= 5 && nouns.contains(tail)
+    })
+}
+
+/// A conjunction that joins two names ("Mora y Pardo").
+pub(super) fn is_conjunction(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    in_lexicon(word, CONJUNCTIONS, &CELL)
+}
+
+/// A noun or participle that makes the quote after it a title ("novel", "intitulé").
+pub(super) fn is_title_noun(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    in_lexicon(word, TITLE_NOUNS, &CELL)
+}
+
+/// A word that holds the quote after it at a distance ("so-called", "cosiddetto").
+pub(super) fn is_scare_marker(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    in_lexicon(word, SCARE_MARKERS, &CELL)
+}
+
+/// A word that opens a sentence but never names a person, whatever its case: determiners,
+/// pronouns, conjunctions, prepositions and other function words ("El", "Il", "The", "Y").
+pub(super) fn is_never_a_name(word: &str) -> bool {
+    is_determiner(word)
+        || is_pronoun(word)
+        || is_function_word(word)
+        || is_conjunction(word)
+        || is_auxiliary(word)
+        || is_adverb(word)
+        || PREPOSITIONS.contains(&lower(word).as_str())
 }
 
 /// Possessive proper noun ("Iran's"), which qualifies a role rather than naming a speaker.
@@ -152,7 +216,7 @@ pub(super) fn is_preposition(word: &str) -> bool {
 }
 
 /// Function words that cannot head a subject noun phrase ("and said", "que dijo").
-fn is_function_word(word: &str) -> bool {
+pub(super) fn is_function_word(word: &str) -> bool {
     static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
     in_lexicon(word, FUNCTION_WORDS, &CELL)
 }
@@ -312,7 +376,7 @@ mod tests {
     #[test]
     fn prepositions_and_particles_match_as_written() {
         assert!(is_preposition("de") && is_preposition("für") && is_preposition("of"));
-        assert!(!is_preposition("De") && !is_preposition("after"));
+        assert!(!is_preposition("De") && !is_preposition("above"));
         assert!(
             is_name_particle("von") && is_name_particle("de"),
             "shared particles"

@@ -43,6 +43,7 @@ use crate::segment::Segmentation;
 use crate::ByteSpan;
 use attribution::attribute;
 use cues::find_cues;
+use lexicon::{is_scare_marker, is_title_noun, words};
 use marks::{find_quotes, MarkStyle};
 pub use word_lists::{CUE_PREPOSITIONS, CUE_VERBS};
 
@@ -118,6 +119,9 @@ pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Qu
     for (index, raw) in raw_quotes.iter().enumerate() {
         let quote_text = raw.span.slice(text);
         let words = quote_text.split_whitespace().count();
+        if is_title_or_scare_quote(text, raw.span, raw.outer) {
+            continue;
+        }
         let attribution = attribute(text, seg, raw, index, &raw_quotes, &cues, &people);
         if attribution.is_none() && words < MIN_WORDS_WITHOUT_CUE {
             continue;
@@ -127,7 +131,8 @@ pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Qu
             None => (None, None),
         };
         let speaker_kind = speaker.as_ref().map(|s| s.kind);
-        let confidence = confidence(raw.style, speaker_kind, cue_verb.is_some());
+        let weak_name = speaker.as_ref().is_some_and(is_weak_name);
+        let confidence = confidence(raw.style, speaker_kind, cue_verb.is_some(), weak_name);
         let position = raw.span.start as f64 / total;
         let salience = salience(words, speaker_kind, position, confidence);
         quotes.push(Quote {
@@ -148,8 +153,105 @@ pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Qu
     quotes
 }
 
+/// Quotes of more words than this are never taken for titles or scare quotes.
+const MAX_TITLE_WORDS: usize = 12;
+
+/// Words before the opening mark searched for a title noun ("the 2019 novel «…»").
+const TITLE_NOUN_WINDOW_BEFORE: usize = 5;
+
+/// Words after the closing mark searched for one ("«…», il film della regista").
+const TITLE_NOUN_WINDOW_AFTER: usize = 2;
+
+/// Whether the quoted words are a title (of a book, film, report) or held at a distance
+/// ("so-called «…»") rather than words someone said: a short span that does not end a
+/// sentence or a clause, opening with a capital, with a title noun just before or after it, a
+/// subtitle after a colon, or most words capitalised as English titles are.
+fn is_title_or_scare_quote(text: &str, span: ByteSpan, outer: ByteSpan) -> bool {
+    let content = span.slice(text).trim();
+    let word_count = content.split_whitespace().count();
+    if word_count == 0 || word_count > MAX_TITLE_WORDS {
+        return false;
+    }
+    let before_text = tail_chars(&text[..outer.start], 120);
+    let before = words(before_text, 0);
+    let last_before: Vec<&str> = before
+        .iter()
+        .rev()
+        .take(TITLE_NOUN_WINDOW_BEFORE)
+        .map(|w| w.slice(before_text))
+        .collect();
+    if word_count <= 4 && last_before.first().is_some_and(|w| is_scare_marker(w)) {
+        return true;
+    }
+    let ends_clause = content.ends_with(['.', ',', ';', '!', '…']);
+    let opens_with_capital = content
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+    if ends_clause || !opens_with_capital {
+        return false;
+    }
+    // Only the words of the same sentence count: stop at a full stop before the mark.
+    let sentence_tail = before_text
+        .rfind(['.', '!', '?', '\n'])
+        .map_or(0, |i| i + 1);
+    let noun_before = before
+        .iter()
+        .rev()
+        .take(TITLE_NOUN_WINDOW_BEFORE)
+        .filter(|w| w.start >= sentence_tail)
+        .any(|w| is_title_noun(w.slice(before_text)));
+    let after_text = head_chars(&text[outer.end..], 60);
+    let noun_after = after_text.trim_start().starts_with(',')
+        && words(after_text, 0)
+            .iter()
+            .take(TITLE_NOUN_WINDOW_AFTER)
+            .any(|w| is_title_noun(w.slice(after_text)));
+    let subtitle = word_count >= 3 && content.contains(": ") && !content.ends_with('?');
+    noun_before || noun_after || subtitle || is_title_case(content)
+}
+
+/// English title case: three capitalised words of four letters or more, and no lower-case one.
+fn is_title_case(content: &str) -> bool {
+    let long_words: Vec<&str> = content
+        .split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4)
+        .collect();
+    long_words.len() >= 3
+        && long_words
+            .iter()
+            .all(|w| w.chars().next().is_some_and(char::is_uppercase))
+}
+
+/// The last `max` characters of `text` (all of it when shorter).
+fn tail_chars(text: &str, max: usize) -> &str {
+    let start = text
+        .char_indices()
+        .rev()
+        .nth(max.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    &text[start..]
+}
+
+/// The first `max` characters of `text`.
+fn head_chars(text: &str, max: usize) -> &str {
+    let end = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    &text[..end]
+}
+
 /// Confidence that a quote of this mark style is a direct quote with the right speaker.
-fn confidence(style: MarkStyle, speaker: Option<SpeakerKind>, has_cue: bool) -> f64 {
+///
+/// The factors are measured on the development set (`bench_attribution` prints accuracy per
+/// confidence bucket): a name written at the cue is right about nine times in ten, a resolved
+/// one about three in four, a quote with no speaker almost never has "the right speaker"
+/// (only when the article names nobody). A lone word with no title is weaker evidence of a
+/// person ("Projekt", "Milano") than a full name or a titled one.
+fn confidence(
+    style: MarkStyle,
+    speaker: Option<SpeakerKind>,
+    has_cue: bool,
+    weak_name: bool,
+) -> f64 {
     let marks = match style {
         MarkStyle::Paired => 0.9,
         MarkStyle::MultiParagraph => 0.85,
@@ -160,9 +262,20 @@ fn confidence(style: MarkStyle, speaker: Option<SpeakerKind>, has_cue: bool) -> 
             Some(SpeakerKind::Named) => 1.0,
             Some(SpeakerKind::Resolved) => 0.85,
             Some(SpeakerKind::TitleOnly) => 0.8,
-            None if has_cue => 0.6,
-            None => 0.4,
+            None if has_cue => 0.35,
+            None => 0.3,
         }
+        * if weak_name { WEAK_NAME_FACTOR } else { 1.0 }
+}
+
+/// How much a lone name word with no title lowers the confidence.
+const WEAK_NAME_FACTOR: f64 = 0.8;
+
+/// A name of one word with no title written next to it, or where it was mentioned.
+fn is_weak_name(speaker: &Speaker) -> bool {
+    speaker.kind != SpeakerKind::TitleOnly
+        && speaker.title.is_none()
+        && speaker.name.split_whitespace().count() == 1
 }
 
 /// Rank of a quote among key quotes: long (up to 30 words), attributed, early (`position` is
@@ -219,25 +332,112 @@ mod tests {
         }
         assert_eq!(quotes[0].sentence_index, 1);
         assert_eq!(quotes[1].sentence_index, 2);
-        assert!((quotes[0].confidence - 0.9 * 0.4).abs() < 1e-12);
-        assert!((quotes[1].confidence - 0.9 * 0.6).abs() < 1e-12);
+        assert!((quotes[0].confidence - 0.9 * 0.3).abs() < 1e-12);
+        assert!((quotes[1].confidence - 0.9 * 0.35).abs() < 1e-12);
+    }
+
+    /// (quote, speaker name or "-") of each quote found.
+    fn speakers_of(text: &str) -> Vec<(String, String)> {
+        quotes_of(text)
+            .into_iter()
+            .map(|quote| {
+                let speaker = quote.speaker.map_or("-".to_string(), |s| s.name);
+                (quote.text, speaker)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn issue_17_constructions_give_the_named_speaker() {
+        let cases: [(&str, &[&str]); 9] = [
+            // A role, a long complement, then the name after a comma.
+            (
+                "«No podemos más», denunció el portavoz del comité de huelga, Adrián Fueyo.",
+                &["Adrián Fueyo"],
+            ),
+            // A role, its complement ending in a common noun, then the name with no comma.
+            (
+                "«Ringrazio tutti», ha dichiarato il direttore sportivo del club Ettore Baldini.",
+                &["Ettore Baldini"],
+            ),
+            // Apposition before the verb.
+            (
+                "The mayor of Port Ellis, Douglas Fraser, said the plan was “a betrayal of us all.”",
+                &["Douglas Fraser"],
+            ),
+            // A dropped subject: the person named in the sentence before.
+            (
+                "La consejera de Vivienda, Inés Santamaría, replicó horas después. \
+                 «Limitar precios solo reduce la oferta», dijo.",
+                &["Inés Santamaría"],
+            ),
+            // Prepositional attribution.
+            (
+                "Per il presidente dell'associazione, Dario Colombo, «il diritto va rispettato».",
+                &["Dario Colombo"],
+            ),
+            // A colon introduces the quote.
+            (
+                "Fraktionschef Dieter Braun wies den Plan zurück: „Die Fahrgäste zahlen am Ende.“",
+                &["Dieter Braun"],
+            ),
+            // A sentence-initial determiner is nobody's name.
+            ("El alcalde habló. «Cada litro cuenta», dijo.", &["El alcalde"]),
+            // A body after a determiner is no person's name: no speaker rather than a wrong one.
+            (
+                "«Es inadmisible», lamentó la Generalitat en un comunicado.",
+                &["-"],
+            ),
+            // Two people with one plural cue: the first one.
+            (
+                "«Queremos vivir del mar», respondieron Carmen Lago y Ramiro Piñeiro.",
+                &["Carmen Lago"],
+            ),
+        ];
+        for (text, expected) in cases {
+            let speakers: Vec<String> = speakers_of(text).into_iter().map(|(_, s)| s).collect();
+            assert_eq!(speakers, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn titles_and_scare_quotes_are_not_quotes() {
+        let text = "Her 2019 novel “The Lock Keeper's Daughter” sold well. The report \
+                    “Corridor Care: The Hidden Ward” found gaps. Il dossier «Le stanze vuote», il \
+                    film della regista, vince. Les «Routes de mon père», un livre. So-called \
+                    “dark warehouses” run alone, she said. “We will not stop,” she said.";
+        let found: Vec<String> = quotes_of(text).into_iter().map(|q| q.text).collect();
+        assert_eq!(found, ["We will not stop,"]);
     }
 
     #[test]
     fn confidence_follows_the_marks_and_the_speaker() {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
         use SpeakerKind::{Named, Resolved, TitleOnly};
-        assert!(close(confidence(MarkStyle::Paired, Some(Named), true), 0.9));
         assert!(close(
-            confidence(MarkStyle::MultiParagraph, Some(Resolved), true),
+            confidence(MarkStyle::Paired, Some(Named), true, false),
+            0.9
+        ));
+        assert!(close(
+            confidence(MarkStyle::Paired, Some(Named), true, true),
+            0.9 * WEAK_NAME_FACTOR
+        ));
+        assert!(close(
+            confidence(MarkStyle::MultiParagraph, Some(Resolved), true, false),
             0.85 * 0.85
         ));
         assert!(close(
-            confidence(MarkStyle::Dialogue, Some(TitleOnly), true),
+            confidence(MarkStyle::Dialogue, Some(TitleOnly), true, false),
             0.75 * 0.8
         ));
-        assert!(close(confidence(MarkStyle::Paired, None, true), 0.9 * 0.6));
-        assert!(close(confidence(MarkStyle::Paired, None, false), 0.9 * 0.4));
+        assert!(close(
+            confidence(MarkStyle::Paired, None, true, false),
+            0.9 * 0.35
+        ));
+        assert!(close(
+            confidence(MarkStyle::Paired, None, false, false),
+            0.9 * 0.3
+        ));
     }
 
     #[test]

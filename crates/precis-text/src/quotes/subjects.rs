@@ -4,8 +4,9 @@
 //! in text order) and the position of the cue among them.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_adverb, is_auxiliary, is_content_noun_candidate, is_determiner,
-    is_name_particle, is_possessive, is_preposition, is_pronoun, is_role, lower,
+    cue_kind, inverted_cue, is_adverb, is_auxiliary, is_conjunction, is_content_noun_candidate,
+    is_determiner, is_function_word, is_name_particle, is_never_a_name, is_organisation,
+    is_possessive, is_preposition, is_pronoun, is_role, lower,
 };
 use super::marks::is_dialogue_dash;
 use crate::names::is_capitalized;
@@ -32,7 +33,7 @@ pub(super) fn role_complement_before(
     outside: &[ByteSpan],
     run_start: usize,
 ) -> Option<String> {
-    let window = run_start.saturating_sub(4)..run_start;
+    let window = run_start.saturating_sub(6)..run_start;
     let role_index = window
         .clone()
         .rev()
@@ -43,7 +44,10 @@ pub(super) fn role_complement_before(
         .is_none_or(|w| is_preposition(w.slice(text)))
         && between.iter().all(|w| {
             let w = w.slice(text);
-            is_preposition(w) || is_determiner(w) || (is_capitalized(w) && cue_kind(w).is_none())
+            is_preposition(w)
+                || is_determiner(w)
+                || is_conjunction(w)
+                || (is_capitalized(w) && cue_kind(w).is_none())
         });
     let gap = &text[outside[role_index].end..outside[run_start].start];
     // "ministre des Transports, Claire Dubois" (apposition after a complement) or "spokeswoman
@@ -102,9 +106,14 @@ pub(super) fn verb_subject(
     } {
         start -= 1;
     }
+    // "a-t-elle déclaré": the subject is the pronoun inside the inversion.
+    if start > 0 && inverted_cue(outside[start - 1].slice(text)) {
+        return Subject::Implicit;
+    }
     let inverted = follows_quote(text, outside[start], quote_spans);
     if !inverted {
-        if let Some(subject) = subject_before(text, outside, start)
+        if let Some(subject) = apposition_name_before(text, outside, start)
+            .or_else(|| subject_before(text, outside, start))
             .or_else(|| subject_before_parenthetical(text, outside, start))
         {
             return subject;
@@ -128,6 +137,72 @@ pub(super) fn verb_subject(
         }
     }
     Subject::Implicit
+}
+
+/// Words a name in apposition may span.
+const MAX_APPOSITION_NAME_WORDS: usize = 6;
+
+/// The name in apposition right before the verb: "The spokesman of the union, Ann Lee, said",
+/// "Der Leiter des Krisenstabs, Georg Haslinger, erklärte": the words between the two commas
+/// are all capitalised (or particles), after a role phrase or a noun phrase.
+fn apposition_name_before(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    let previous = *outside.get(position.checked_sub(1)?)?;
+    if text[previous.end..outside[position].start].trim() != "," {
+        return None;
+    }
+    let lowest = position
+        .saturating_sub(MAX_APPOSITION_NAME_WORDS + 1)
+        .max(1);
+    let opening = (lowest..position)
+        .rev()
+        .find(|&i| text[outside[i - 1].end..outside[i].start].trim() == ",")?;
+    let run_ok = (opening..position).all(|i| {
+        let w = outside[i].slice(text);
+        (is_capitalized(w) || (is_name_particle(w) && i > opening))
+            && (i + 1 == position || only_spaces_between(text, outside[i], outside[i + 1]))
+    });
+    if !run_ok && is_determiner(outside[opening].slice(text)) {
+        return match subject_after_within(text, outside, opening, false)? {
+            Subject::Named { name, title } if name.end == outside[position - 1].end => {
+                Some(Subject::Named { name, title })
+            }
+            _ => None,
+        };
+    }
+    let before = outside[opening - 1].slice(text);
+    // "Paris, Texas, said": a place and its region, not a role and a name; but "The mayor of
+    // Port Ellis, Douglas Fraser, said" is one.
+    let place_and_region = is_capitalized(before) && !is_role(before) && {
+        let mut run_start = opening - 1;
+        while run_start > 0
+            && is_capitalized(outside[run_start - 1].slice(text))
+            && only_spaces_between(text, outside[run_start - 1], outside[run_start])
+        {
+            run_start -= 1;
+        }
+        run_start == 0 || {
+            let w = outside[run_start - 1].slice(text);
+            !is_preposition(w) && !is_determiner(w) && !is_role(w)
+        }
+    };
+    if !run_ok
+        || place_and_region
+        || is_never_a_name(outside[opening].slice(text))
+        || run_is_organisation(text, outside, opening, position)
+    {
+        return None;
+    }
+    match split_name_and_title(text, outside, opening, position) {
+        Subject::Named { name, title } => Some(Subject::Named {
+            name,
+            title: title.or_else(|| {
+                let start = (opening.saturating_sub(6)..opening)
+                    .find(|&i| is_role(outside[i].slice(text)))?;
+                Some(lower(&text[outside[start].start..outside[opening - 1].end]))
+            }),
+        }),
+        _ => None,
+    }
 }
 
 /// Words a parenthetical may span between a subject and its verb.
@@ -193,6 +268,16 @@ pub(super) fn subject_before(text: &str, outside: &[ByteSpan], position: usize) 
         first -= 1;
     }
     if is_capitalized(previous_text) {
+        // "of Port Ellis", "de Vigo": a complement, not a subject.
+        let governed = first > 0 && {
+            let w = outside[first - 1].slice(text);
+            is_preposition(w)
+                && !is_determiner(w)
+                && only_spaces_between(text, outside[first - 1], outside[first])
+        };
+        if governed {
+            return None;
+        }
         return Some(split_name_and_title(text, outside, first, position));
     }
     // A lower-case role noun phrase: "Iran's supreme leader", "the Transport minister",
@@ -250,6 +335,33 @@ pub(super) fn split_name_and_title(
             is_role(w) || is_possessive(w) || is_determiner(w)
         })
         .map_or(first, |index| index + 1);
+    // Words opening a sentence that name nobody ("Y", "Pero", "Then") are no part of a name.
+    let mut name_start = name_start;
+    while name_start < end && is_never_a_name(outside[name_start].slice(text)) {
+        name_start += 1;
+    }
+    let has_role_word = (first..end).any(|i| {
+        let w = outside[i].slice(text);
+        is_role(w) || is_possessive(w)
+    });
+    // A capitalised noun after a determiner ("die Jury", "the Royal Association") or a run
+    // holding an organisation's noun names a body, not a person.
+    let determined = first > 0
+        && is_determiner(outside[first - 1].slice(text))
+        && only_spaces_between(text, outside[first - 1], outside[first]);
+    if name_start < end
+        && (run_is_organisation(text, outside, name_start, end) || (determined && !has_role_word))
+    {
+        let phrase_start = if determined { first - 1 } else { first };
+        return Subject::Role {
+            phrase: ByteSpan::new(outside[phrase_start].start, outside[end - 1].end),
+            head: lower(outside[end - 1].slice(text)),
+        };
+    }
+    if name_start >= end && !has_role_word {
+        // Only determiners and the like ("Il", "The", "Son"): nobody is named here.
+        return Subject::Implicit;
+    }
     // Lower-case title words just before the capitalised run ("spokeswoman Jen Psaki").
     let mut title_start = first;
     while title_start > 0
@@ -294,53 +406,177 @@ pub(super) fn split_name_and_title(
     }
 }
 
-/// Words a subject after its cue may span ("la ministra de Trabajo").
-const MAX_SUBJECT_AFTER_WORDS: usize = 8;
+/// Words a subject after its cue may span ("la ministra de Trabajo", "il segretario regionale
+/// dei trasporti della Filt Cgil Massimo Brambilla").
+const MAX_SUBJECT_AFTER_WORDS: usize = 16;
+
+/// Capitalised words a complement run must hold, when it ends the clause with no comma, for
+/// its last two to be taken for the name after it ("della Filt Cgil Massimo Brambilla").
+const GLUED_NAME_MIN_RUN: usize = 4;
 
 /// The subject starting at `outside[position]` (after an inverted verb or a preposition):
 /// a name, possibly after role words ("Bürgermeisterin Anna Schmidt", "el economista Luis
 /// Herrera"); a role phrase ("le ministre"), possibly followed by the name in apposition ("la
-/// ministra de Trabajo, Yolanda Díaz"); or a pronoun ("dit-il", "she").
+/// ministra de Trabajo, Yolanda Díaz"), its complement possibly long ("el portavoz del comité
+/// de huelga, Adrián Fueyo"); or a pronoun ("dit-il", "she").
 pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    subject_after_within(text, outside, position, true)
+}
+
+/// [`subject_after`]; `apposition` allows one more phrase after a comma ("la ministra de
+/// Trabajo, Yolanda Díaz", "die Sprecherin der Initiative, die Hebamme Karin Westphal").
+fn subject_after_within(
+    text: &str,
+    outside: &[ByteSpan],
+    position: usize,
+    apposition: bool,
+) -> Option<Subject> {
     let first = *outside.get(position)?;
-    if position > 0 && !only_spaces_between(text, outside[position - 1], first) {
+    // Right after the cue (the first call); a phrase in apposition follows a comma.
+    if apposition && position > 0 && !only_spaces_between(text, outside[position - 1], first) {
         return None;
     }
     let first_text = first.slice(text);
-    if is_pronoun(first_text) || inverted_cue(first_text) {
+    // Italian "il" is a determiner, French "il" a pronoun: a noun after it tells them apart.
+    let determiner_before_noun = is_determiner(first_text)
+        && outside.get(position + 1).is_some_and(|&next| {
+            only_spaces_between(text, first, next) && cue_kind(next.slice(text)).is_none()
+        });
+    if (is_pronoun(first_text) && !determiner_before_noun) || inverted_cue(first_text) {
         return Some(Subject::Implicit);
     }
     // The words joined to the first by spaces only.
     let mut end = position + 1;
     while end < outside.len()
         && end - position < MAX_SUBJECT_AFTER_WORDS
-        && only_spaces_between(text, outside[end - 1], outside[end])
+        && (only_spaces_between(text, outside[end - 1], outside[end])
+            || abbreviated_title_before(text, outside[end - 1], outside[end]))
     {
         end += 1;
     }
     let mut last_role: Option<usize> = None;
+    // Inside the complement of a role ("de Trabajo", "of the State University").
+    let mut in_complement = false;
+    // Lower-case words before any role or name ("disse sorridente Manuel Viegas").
+    let mut loose_words = 0;
+    // A preposition or conjunction before any role: the words are an adjunct, not a subject.
+    let mut adjunct = false;
     let mut index = position;
     while index < end {
         let w = outside[index].slice(text);
-        let after_preposition = index > position && is_preposition(outside[index - 1].slice(text));
-        if is_role(w) {
+        let previous = (index > position).then(|| outside[index - 1].slice(text));
+        let after_determiner = previous.is_some_and(is_determiner);
+        // "der", "a" are determiners as well as prepositions: a determiner opens a phrase.
+        let after_preposition = previous.is_some_and(|p| is_preposition(p) && !is_determiner(p));
+        // A common noun after a determiner heads the subject ("el politólogo"), unless an
+        // adjunct opened the words after the cue ("en las redes sociales", "in una nota").
+        let role_like = after_determiner
+            && last_role.is_none()
+            && !in_complement
+            && !adjunct
+            && is_content_noun_candidate(w);
+        // "a déclaré devant les députés": a role governed by a preposition is an adjunct's.
+        let governed = last_role.is_none()
+            && (after_preposition
+                || (after_determiner
+                    && index >= position + 2
+                    && is_preposition(outside[index - 2].slice(text))));
+        if (is_role(w) && !governed) || role_like {
             last_role = Some(index);
-        } else if is_capitalized(w) && !is_determiner(w) && !after_preposition {
-            // A name, if nothing but determiners, modifiers and roles came before it.
-            if index == position || last_role.is_some() {
-                let name_end = name_run_end(text, outside, index, end);
+            in_complement = false;
+        } else if is_capitalized(w) && !is_never_a_name(w) {
+            let run_end = name_run_end(text, outside, index, end);
+            let capitals = (index..run_end)
+                .filter(|&i| is_capitalized(outside[i].slice(text)))
+                .count();
+            let determined =
+                (after_determiner && last_role.is_none()) || after_preposition || in_complement;
+            if !determined
+                && (index == position || last_role.is_some() || loose_words <= 2)
+                && !run_is_organisation(text, outside, index, run_end)
+            {
                 return Some(Subject::Named {
-                    name: ByteSpan::new(outside[index].start, outside[name_end - 1].end),
+                    name: ByteSpan::new(outside[index].start, outside[run_end - 1].end),
                     title: (index > position)
                         .then(|| lower(&text[first.start..outside[index - 1].end])),
                 });
             }
-        } else if is_capitalized(w) && after_preposition {
-            // A complement ("de Trabajo", "at KPMG"): part of the role phrase, not a name.
-            index = name_run_end(text, outside, index, end);
+            let after_content_word = previous.is_some_and(|p| {
+                !is_capitalized(p) && !is_preposition(p) && !is_determiner(p) && !is_conjunction(p)
+            });
+            if in_complement
+                && after_content_word
+                && !run_is_organisation(text, outside, index, run_end)
+            {
+                // "el secretario general de los socialistas Francisco Ruiz": a complement
+                // ending in a common noun, then the name (the last two words when a body's
+                // name is glued before it: "della Flc Cgil Sicilia Giovanna Cusumano").
+                let name_start = if capitals >= GLUED_NAME_MIN_RUN && run_end == end {
+                    run_end - 2
+                } else {
+                    index
+                };
+                return Some(Subject::Named {
+                    name: ByteSpan::new(outside[name_start].start, outside[run_end - 1].end),
+                    title: Some(lower(&text[first.start..outside[name_start - 1].end])),
+                });
+            }
+            // "der Gewerkschaft Jürgen Pohlmann", "le Danois Anders Kjeldsen": the body or the
+            // demonym, then the name.
+            let last_organisation = (index..run_end)
+                .rev()
+                .find(|&i| is_organisation(outside[i].slice(text)));
+            let mut name_from = match last_organisation {
+                Some(i) => i + 1,
+                None if determined && capitals >= 3 => index + 1,
+                None => run_end,
+            };
+            while name_from < run_end && !is_capitalized(outside[name_from].slice(text)) {
+                name_from += 1;
+            }
+            let rest_capitals = (name_from..run_end)
+                .filter(|&i| is_capitalized(outside[i].slice(text)))
+                .count();
+            if rest_capitals >= GLUED_NAME_MIN_RUN {
+                name_from = run_end - 2;
+            }
+            if (in_complement || determined)
+                && run_end == end
+                && name_from + 2 <= run_end
+                && (name_from..run_end).all(|i| !is_role(outside[i].slice(text)))
+            {
+                return Some(Subject::Named {
+                    name: ByteSpan::new(outside[name_from].start, outside[run_end - 1].end),
+                    title: Some(lower(&text[first.start..outside[name_from - 1].end])),
+                });
+            }
+            if in_complement
+                && last_role.is_some()
+                && run_end == end
+                && capitals >= GLUED_NAME_MIN_RUN
+            {
+                // A complement glued to the name with no comma: the name is its last two words.
+                let name_start = run_end - 2;
+                return Some(Subject::Named {
+                    name: ByteSpan::new(outside[name_start].start, outside[run_end - 1].end),
+                    title: Some(lower(&text[first.start..outside[name_start - 1].end])),
+                });
+            }
+            // A complement ("de Trabajo", "at KPMG") or a noun after a determiner ("la
+            // Generalitat", "die Jury"): part of the phrase, not a name.
+            index = run_end;
             continue;
-        } else if cue_kind(w).is_some() || is_pronoun(w) {
+        } else if cue_kind(w).is_some() || (is_pronoun(w) && !is_determiner(w)) {
             break;
+        } else if is_preposition(w) || is_determiner(w) {
+            in_complement |= last_role.is_some();
+            adjunct |= last_role.is_none() && !is_determiner(w);
+        } else if last_role.is_none() && !is_capitalized(w) {
+            loose_words += 1;
+            if is_function_word(w) || is_conjunction(w) {
+                loose_words += 3;
+                adjunct = true;
+            }
         }
         index += 1;
     }
@@ -355,26 +591,64 @@ pub(super) fn subject_after(text: &str, outside: &[ByteSpan], position: usize) -
         });
     };
     // The phrase runs to the role and its complement; a name may follow after a comma.
-    let phrase_end = if index > role_end {
-        index.min(end)
-    } else {
-        role_end + 1
-    };
+    let phrase_end = index.min(end).max(role_end + 1);
     let phrase = ByteSpan::new(first.start, outside[phrase_end - 1].end);
     if let Some(&next) = outside.get(phrase_end) {
         let gap = &text[outside[phrase_end - 1].end..next.start];
-        if gap.trim() == "," && is_capitalized(next.slice(text)) && !is_role(next.slice(text)) {
+        let next_text = next.slice(text);
+        if gap.trim() == "," && apposition && is_determiner(next_text) {
+            if let Some(Subject::Named { name, title }) =
+                subject_after_within(text, outside, phrase_end, false)
+            {
+                let title = match title {
+                    Some(title) => format!("{}, {title}", lower(phrase.slice(text))),
+                    None => lower(phrase.slice(text)),
+                };
+                return Some(Subject::Named {
+                    name,
+                    title: Some(title),
+                });
+            }
+        }
+        if gap.trim() == ","
+            && is_capitalized(next_text)
+            && !is_role(next_text)
+            && !is_never_a_name(next_text)
+        {
             let name_end = name_run_end(text, outside, phrase_end, outside.len());
-            return Some(Subject::Named {
-                name: ByteSpan::new(next.start, outside[name_end - 1].end),
-                title: Some(lower(phrase.slice(text))),
-            });
+            if !run_is_organisation(text, outside, phrase_end, name_end) {
+                return Some(Subject::Named {
+                    name: ByteSpan::new(next.start, outside[name_end - 1].end),
+                    title: Some(lower(phrase.slice(text))),
+                });
+            }
         }
     }
     Some(Subject::Role {
         phrase,
         head: lower(outside[role_end].slice(text)),
     })
+}
+
+/// Whether `first` is an abbreviated title whose full stop is all that separates it from the
+/// next word ("Dr. Samuel Ferris", "Prof. Ana Ruiz").
+fn abbreviated_title_before(text: &str, first: ByteSpan, second: ByteSpan) -> bool {
+    const MAX_ABBREVIATION_BYTES: usize = 4;
+    first.len() <= MAX_ABBREVIATION_BYTES
+        && is_role(first.slice(text))
+        && first.end <= second.start
+        && text[first.end..second.start].trim_end() == "."
+}
+
+/// Whether the capitalised run `outside[start..end]` names an organisation, body or place
+/// rather than a person ("Royal Association", "Regione Emilia-Romagna").
+pub(super) fn run_is_organisation(
+    text: &str,
+    outside: &[ByteSpan],
+    start: usize,
+    end: usize,
+) -> bool {
+    (start..end).any(|i| is_organisation(outside[i].slice(text)))
 }
 
 /// The end of the run of capitalised words (and name particles) starting at `start`.
@@ -385,7 +659,17 @@ fn name_run_end(text: &str, outside: &[ByteSpan], start: usize, limit: usize) ->
         && only_spaces_between(text, outside[end - 1], outside[end])
         && {
             let w = outside[end].slice(text);
-            (is_capitalized(w) && !is_role(w)) || (is_name_particle(w) && end + 1 < outside.len())
+            // "Carmen Lago y Ramiro Piñeiro" is two people: a conjunction after a full name,
+            // before another name of two words, ends the first.
+            let second_name_follows = is_conjunction(w)
+                && end - start >= 2
+                && (end + 1..end + 3).all(|i| {
+                    outside
+                        .get(i)
+                        .is_some_and(|n| is_capitalized(n.slice(text)))
+                });
+            (is_capitalized(w) && !is_role(w))
+                || (is_name_particle(w) && end + 1 < outside.len() && !second_name_follows)
         }
     {
         end += 1;
