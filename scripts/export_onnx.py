@@ -18,13 +18,29 @@ import numpy as np
 import torch
 from transformers import AutoModel
 
-# The sentences --check compares fp32 and int8 on (written for this script).
+# The sentences --check compares fp32 and int8 on (written for this script; the tests use
+# others).
 CHECK_SENTENCES = [
     "The council approved the new budget after a long debate on Tuesday evening.",
     "Rain is expected across the north of the country for the rest of the week.",
     "She said the company would not comment on the negotiations until they ended.",
     "Short one.",
     "Prices of bread and milk rose by nearly a tenth in the last twelve months, the statistics office said.",
+    "Firefighters worked through the night to contain the blaze near the harbour.",
+    "\"We will not accept this,\" the union leader told reporters outside parliament.",
+    "The minister resigned on Friday.",
+    "A new bridge over the river will open to traffic in the spring, officials said.",
+    "Police arrested three men suspected of stealing copper cable from the railway.",
+    "The hospital says waiting times have fallen for the third month in a row.",
+    "Scientists found traces of water in rocks brought back from the mission.",
+    "Yes.",
+    "The match was postponed because of heavy snow.",
+    "Farmers blocked the main roads with tractors to protest against lower milk prices and new rules on fertiliser.",
+    "In a statement, the embassy urged its citizens to leave the region immediately.",
+    "Exports fell 4 percent in October compared with a year earlier.",
+    "The court ruled that the law breached the constitution.",
+    "Thousands of people marched through the capital on Sunday demanding early elections.",
+    "The airline cancelled dozens of flights after a computer failure.",
 ]
 
 
@@ -72,13 +88,17 @@ def export(model_dir: str, out_dir: str) -> str:
 def quantize(fp32_path: str, int8_path: str) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Per-tensor int8 loses too much (cosine to fp32 down to 0.93 on MiniLM); per-channel keeps
-    # it at 0.99.
+    # Weights per channel (per tensor: worst cosine 0.93 on MiniLM), activations per tensor at
+    # run time; MatMuls only, never the embedding tables. On MiniLM this is 0.974 from fp32 at
+    # worst (a one-word sentence), below the 0.99 gate: the int8 engine is opt-in. Keeping the
+    # feed-forward projections in fp32 was tried and dropped: 0.985 at worst on the tests'
+    # sentences, still below the gate, for less of the speed-up.
     quantize_dynamic(
         fp32_path,
         int8_path,
         per_channel=True,
         weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul"],
     )
 
 
@@ -87,15 +107,18 @@ def check(model_dir: str, out_dir: str) -> None:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    batch = tokenizer(CHECK_SENTENCES, padding=True, return_tensors="np")
     outputs = {}
     for name in ("model.onnx", "model_int8.onnx"):
         session = ort.InferenceSession(os.path.join(out_dir, name), providers=["CPUExecutionProvider"])
-        feeds = {i.name: batch[i.name].astype(np.int64) for i in session.get_inputs()}
-        hidden = session.run(None, feeds)[0]
-        mask = batch["attention_mask"][..., None].astype(np.float32)
-        pooled = (hidden * mask).sum(1) / mask.sum(1)
-        outputs[name] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        vectors = []
+        # One sentence per run: int8 activation scales are per run, so a sentence alone is the
+        # case with nothing else in the batch to average its errors with.
+        for sentence in CHECK_SENTENCES:
+            batch = tokenizer([sentence], return_tensors="np")
+            feeds = {i.name: batch[i.name].astype(np.int64) for i in session.get_inputs()}
+            pooled = session.run(None, feeds)[0].mean(axis=1)[0]
+            vectors.append(pooled / np.linalg.norm(pooled))
+        outputs[name] = np.array(vectors)
     cosines = (outputs["model.onnx"] * outputs["model_int8.onnx"]).sum(1)
     print(f"int8 vs fp32 cosine: min {cosines.min():.4f} mean {cosines.mean():.4f}")
 

@@ -1,6 +1,7 @@
 //! The ONNX Runtime embedding engines against rust-bert's on the same all-MiniLM-L6-v2 weights,
 //! on sentences and articles the team wrote: the accuracy gate of issue #14 (every embedding
-//! within cosine 0.99 of fp32, and the same summary sentences chosen).
+//! within cosine 0.99 of fp32, and the same summary sentences chosen), which the default engine
+//! (onnxruntime, fp32) passes and the opt-in int8 one does not.
 mod common;
 
 use precis::runtime::embeddings::{cosine, Embedding, EmbeddingEngine, EmbeddingOptions};
@@ -10,23 +11,24 @@ use precis::summarize::extractive::{
 };
 use unicode_segmentation::UnicodeSegmentation;
 
-/// Short and long, plain and quoted, numbers and names: written for this test.
+/// Short and long, plain and quoted, numbers and names: written for this test, apart from the
+/// sentences the int8 recipe was chosen on (scripts/export_onnx.py).
 const SENTENCES: &[&str] = &[
-    "Yes.",
-    "Short one.",
-    "The minister resigned on Friday.",
-    "The match was postponed because of heavy snow.",
-    "Exports fell 4 percent in October compared with a year earlier.",
-    "The court ruled that the law breached the constitution.",
-    "\"We will not accept this,\" the union leader told reporters outside parliament.",
-    "Firefighters worked through the night to contain the blaze near the harbour.",
-    "A new bridge over the river will open to traffic in the spring, officials said.",
-    "Police arrested three men suspected of stealing copper cable from the railway.",
-    "The hospital says waiting times have fallen for the third month in a row.",
-    "In a statement, the embassy urged its citizens to leave the region immediately.",
-    "Thousands of people marched through the capital on Sunday demanding early elections.",
-    "Farmers blocked the main roads with tractors to protest against lower milk prices and new rules on fertiliser, which they say will ruin small farms across the region within five years.",
-    "Prices of bread and milk rose by nearly a tenth in the last twelve months, the statistics office said on Wednesday, the steepest increase since records began.",
+    "No.",
+    "Not yet.",
+    "Talks resume today.",
+    "The ferry service was suspended for the weekend.",
+    "Unemployment dropped to 6.1 percent in the second quarter.",
+    "The senator denied the allegations in a brief written statement.",
+    "\"This is the worst flooding I have seen in forty years,\" said one resident.",
+    "Engineers will inspect every tunnel on the line before trains run again.",
+    "The museum returned the bronze statues to the country they were taken from.",
+    "A fire at a recycling plant sent thick smoke over the eastern suburbs overnight.",
+    "The school board voted to delay the start of classes by half an hour.",
+    "Researchers said the vaccine cut hospital admissions by two thirds in older adults.",
+    "Opposition parties walked out of the chamber before the vote on the emergency decree.",
+    "Fishermen say the new quotas, which take effect in January, will force many of the smaller boats in the fleet to stay in port for most of the year.",
+    "The central bank raised its key rate by a quarter of a point on Thursday, its fifth increase in a row, and signalled that more could follow if wages keep rising.",
 ];
 
 fn engine(name: &str) -> EmbeddingEngine {
@@ -93,24 +95,41 @@ fn onnxruntime_embeddings_do_not_depend_on_what_shares_the_batch() {
     assert!(cosine(&alone[0], &together[2]) > 0.9999);
 }
 
-/// The int8 export is opt-in: this prints how far it is from fp32 on the test sentences, and
-/// checks that it is the same model (a broken export lands far below).
+/// The int8 export is opt-in: on very short sentences it falls below the 0.99 gate of issue
+/// #14 (0.978 for "No." alone, 0.969 in a batch), so the default catalog runs fp32. This prints how far it is and
+/// checks that it is still the same model (a broken export lands far below).
 #[test]
-fn onnxruntime_int8_stays_near_fp32() {
-    let fp32 = embed(&mut engine("onnxruntime"), SENTENCES);
-    let int8 = embed(&mut engine("onnxruntime-int8"), SENTENCES);
-    let (worst, index) = worst_cosine(&fp32, &int8);
-    let mean = fp32
-        .iter()
-        .zip(&int8)
-        .map(|(a, b)| cosine(a, b))
-        .sum::<f32>()
-        / fp32.len() as f32;
-    eprintln!(
-        "int8 vs fp32: worst cosine {worst:.4} ({:?}), mean {mean:.4}",
-        SENTENCES[index]
-    );
-    assert!(worst > 0.95, "int8 export broken? worst cosine {worst}");
+fn onnxruntime_int8_embeddings_stay_near_fp32() {
+    let mut fp32_engine = engine("onnxruntime");
+    let mut int8_engine = engine("onnxruntime-int8");
+    // Each sentence alone (int8 activation scales are per forward pass) and all together.
+    let alone: Vec<Vec<&str>> = SENTENCES.iter().map(|s| vec![*s]).collect();
+    for batch in [alone, vec![SENTENCES.to_vec()]] {
+        let fp32: Vec<Embedding> = batch
+            .iter()
+            .flat_map(|b| embed(&mut fp32_engine, b))
+            .collect();
+        let int8: Vec<Embedding> = batch
+            .iter()
+            .flat_map(|b| embed(&mut int8_engine, b))
+            .collect();
+        let (worst, index) = worst_cosine(&fp32, &int8);
+        let mean = fp32
+            .iter()
+            .zip(&int8)
+            .map(|(a, b)| cosine(a, b))
+            .sum::<f32>()
+            / fp32.len() as f32;
+        eprintln!(
+            "int8 vs fp32 ({} per pass): worst cosine {worst:.4} ({:?}), mean {mean:.4}",
+            batch[0].len(),
+            SENTENCES[index]
+        );
+        assert!(
+            worst > 0.95 && mean > 0.99,
+            "int8 export broken? worst {worst}, mean {mean}"
+        );
+    }
 }
 
 /// The team's articles (tests/articles, tests/devdata): the English ones ranked by embeddings.
@@ -155,10 +174,10 @@ fn chosen_sentences(engine: &mut EmbeddingEngine, article: &str) -> Vec<usize> {
 #[test]
 fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
     let mut reference = engine("rust-bert");
-    let mut onnx = engine("onnxruntime");
+    let mut fp32 = engine("onnxruntime");
     for (name, article) in team_articles() {
         let expected = chosen_sentences(&mut reference, &article);
         assert!(!expected.is_empty(), "{name}");
-        assert_eq!(chosen_sentences(&mut onnx, &article), expected, "{name}");
+        assert_eq!(chosen_sentences(&mut fp32, &article), expected, "{name}");
     }
 }

@@ -257,22 +257,50 @@ impl EmbeddingService {
         self.languages.iter().any(|served| served == language)
     }
 
-    /// Embeds sentences on the embedding workers, as one job (one trip through the queue).
+    /// Embeds sentences on the embedding workers, in pieces of similar length (one forward
+    /// batch each). The pieces are queued a few at a time (as many as there are workers), so
+    /// a big article's work interleaves with small ones' instead of filling the queue ahead of
+    /// them, and one article's pieces run on every worker at once.
     pub async fn embed(
         &self,
         sentences: &[&str],
         deadline: Option<std::time::Instant>,
     ) -> Result<Vec<Embedding>, PrecisError> {
-        let owned: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
-        let vectors = self.pool.run(owned, deadline).await?;
-        if vectors.len() != sentences.len() {
-            return Err(PrecisError::EngineFailure(format!(
-                "the embedding model answered {} vectors for {} sentences",
-                vectors.len(),
-                sentences.len()
-            )));
+        let mut by_length: Vec<usize> = (0..sentences.len()).collect();
+        by_length.sort_by_key(|&index| std::cmp::Reverse(sentences[index].len()));
+        let lengths: Vec<usize> = by_length.iter().map(|&i| sentences[i].len()).collect();
+        let pieces = length_buckets(&lengths, self.pool.config().max_batch_cost);
+        let window = self.pool.config().workers.max(1);
+        let mut slots: Vec<Option<Embedding>> = vec![None; sentences.len()];
+        for round in pieces.chunks(window) {
+            let jobs = round.iter().map(|piece| {
+                let owned: Vec<String> = by_length[piece.clone()]
+                    .iter()
+                    .map(|&index| sentences[index].to_string())
+                    .collect();
+                self.pool.run(owned, deadline)
+            });
+            let answers = futures_util::future::join_all(jobs).await;
+            for (piece, answer) in round.iter().zip(answers) {
+                let vectors = answer?;
+                if vectors.len() != piece.len() {
+                    return Err(PrecisError::EngineFailure(format!(
+                        "the embedding model answered {} vectors for {} sentences",
+                        vectors.len(),
+                        piece.len()
+                    )));
+                }
+                for (&index, vector) in by_length[piece.clone()].iter().zip(vectors) {
+                    slots[index] = Some(vector);
+                }
+            }
         }
-        Ok(vectors)
+        slots
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                PrecisError::EngineFailure("the embedding model skipped a sentence".into())
+            })
     }
 }
 

@@ -333,6 +333,13 @@ impl SentenceEncoder for OnnxEncoder {
             ids[start..start + input.token_ids.len()].copy_from_slice(&input.token_ids);
             mask[start..start + input.token_ids.len()].fill(1);
         }
+        // The cost of a forward pass is about rows x width token slots: padding is the waste.
+        tracing::debug!(
+            sentences = rows,
+            padded_tokens = rows * width,
+            tokens = encoded.iter().map(|e| e.token_ids.len()).sum::<usize>(),
+            "embedding forward pass"
+        );
         let shape = [rows as i64, width as i64];
         let tensor = |values: Vec<i64>| {
             Tensor::from_array((shape, values)).map_err(|error| format!("input tensor: {error}"))
