@@ -96,8 +96,9 @@ fn onnxruntime_embeddings_do_not_depend_on_what_shares_the_batch() {
 }
 
 /// The int8 export is opt-in: on very short sentences it falls below the 0.99 gate of issue
-/// #14 (0.978 for "No." alone, 0.969 in a batch), so the default catalog runs fp32. This prints how far it is and
-/// checks that it is still the same model (a broken export lands far below).
+/// #14 (0.978 for "No." alone, 0.969 in a batch), so the default catalog runs fp32. This
+/// prints how far it is and checks that it is still the same model (a broken export lands far
+/// below).
 #[test]
 fn onnxruntime_int8_embeddings_stay_near_fp32() {
     let mut fp32_engine = engine("onnxruntime");

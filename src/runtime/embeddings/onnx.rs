@@ -280,6 +280,13 @@ impl OnnxEncoder {
         let session = Session::builder(environment)
             .map_err(|error| options_error(error.to_string()))?
             .with_optimization_level(GraphOptimizationLevel::All)
+            // Without ONNX Runtime's own arena, buffers freed after a burst go back to malloc,
+            // and from there to the system when the worker trims (see runtime::worker).
+            .and_then(|builder| {
+                builder.with_execution_providers([ort::ep::CPU::default()
+                    .with_arena_allocator(false)
+                    .build()])
+            })
             .and_then(|builder| builder.with_intra_threads(threads.max(1)))
             .and_then(|builder| builder.with_inter_threads(1))
             .map_err(|error| options_error(error.to_string()))?
