@@ -277,19 +277,23 @@ impl OnnxEncoder {
         }
         let options_error =
             |error: String| unsupported(format!("ONNX Runtime session options: {error}"));
-        let session = Session::builder(environment)
-            .map_err(|error| options_error(error.to_string()))?
+        // Each option step maps its error at once (ort's carries the whole builder back).
+        let builder = Session::builder(environment).map_err(|e| options_error(e.to_string()))?;
+        let builder = builder
             .with_optimization_level(GraphOptimizationLevel::All)
-            // Without ONNX Runtime's own arena, buffers freed after a burst go back to malloc,
-            // and from there to the system when the worker trims (see runtime::worker).
-            .and_then(|builder| {
-                builder.with_execution_providers([ort::ep::CPU::default()
-                    .with_arena_allocator(false)
-                    .build()])
-            })
-            .and_then(|builder| builder.with_intra_threads(threads.max(1)))
-            .and_then(|builder| builder.with_inter_threads(1))
-            .map_err(|error| options_error(error.to_string()))?
+            .map_err(|e| options_error(e.to_string()))?;
+        // Without ONNX Runtime's own arena, buffers freed after a burst go back to malloc, and
+        // from there to the system when the worker trims (see runtime::worker).
+        let builder = builder
+            .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+            .map_err(|e| options_error(e.to_string()))?;
+        let builder = builder
+            .with_intra_threads(threads.max(1))
+            .map_err(|e| options_error(e.to_string()))?;
+        let mut builder = builder
+            .with_inter_threads(1)
+            .map_err(|e| options_error(e.to_string()))?;
+        let session = builder
             .commit_from_file(&graph)
             .map_err(|error| unsupported(format!("cannot load {}: {error}", graph.display())))?;
         let input_names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
