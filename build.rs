@@ -21,6 +21,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}:$ORIGIN/../lib/precis");
         println!("cargo:rustc-env=PRECIS_LIBTORCH_LIB={lib_dir}");
     }
+    // Where scripts/setup-onnx put ONNX Runtime's library (env.sh exports it): the default the
+    // onnxruntime embedding engines load, so a developer's binary needs no setting.
+    println!("cargo:rerun-if-env-changed=PRECIS_ONNXRUNTIME_LIB");
+    if let Ok(library) = std::env::var("PRECIS_ONNXRUNTIME_LIB") {
+        println!("cargo:rustc-env=PRECIS_ONNXRUNTIME_LIB={library}");
+    }
     Ok(())
 }
 

@@ -16,4 +16,7 @@ unset LIBTORCH_USE_PYTORCH
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PRECIS_CACHE/target}"
 export PRECIS_BIN="$CARGO_TARGET_DIR/release/precis"
 export PRECIS_MODELS_DIR="${PRECIS_MODELS_DIR:-$PRECIS_CACHE/models}"
+# ONNX Runtime's library (scripts/setup-onnx copies it out of the onnxruntime wheel); build.rs
+# makes it the binary's default.
+export PRECIS_ONNXRUNTIME_LIB="${PRECIS_ONNXRUNTIME_LIB:-$PRECIS_CACHE/onnxruntime-1.32.0/libonnxruntime.so}"
 export PRECIS_TEST_MODELS_DIR="${PRECIS_TEST_MODELS_DIR:-$PRECIS_CACHE/test-models}"

@@ -42,6 +42,11 @@ pub struct RuntimeSettings {
     #[arg(long, env = "PRECIS_EMBEDDING_BATCH", default_value_t = 32)]
     pub embedding_batch: usize,
 
+    /// ONNX Runtime's shared library (libonnxruntime.so) for the `onnxruntime` engines
+    /// [default: beside the binary in ../lib/precis/, else the one scripts/setup installed]
+    #[arg(long, env = "PRECIS_ONNXRUNTIME_LIB")]
+    pub onnxruntime_lib: Option<PathBuf>,
+
     /// Abstractive summarizer per language, overriding the catalog: LANG=DIR or
     /// LANG=remote:NAME, LANG an ISO 639-1 code or `default` (any language); DIR is resolved
     /// against --models-dir. Repeat the flag, or separate with commas in the env var.

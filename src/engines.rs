@@ -8,7 +8,7 @@ use precis_translate::{PairCapability, ReachablePair};
 use serde::Serialize;
 
 use crate::config::RuntimeSettings;
-use crate::runtime::embeddings::{EmbeddingEngine, EmbeddingService};
+use crate::runtime::embeddings::{EmbeddingEngine, EmbeddingOptions, EmbeddingService};
 use crate::runtime::{start_model_pool, ModelRole, ModelStatus};
 use crate::summarize::{start_summarizers, SummarizeService, SummarizerInfo};
 use crate::translate::{start_translation, TranslationService};
@@ -41,23 +41,22 @@ impl Engines {
         let mut statuses = Vec::new();
         let embeddings = match &catalog.embeddings {
             Some(model) => {
-                // One embedding backend today: refuse a catalog that asks for another.
-                if model.engine_name() != crate::config::DEFAULT_ENGINE {
-                    anyhow::bail!(
-                        "embedding model '{}' asks for engine '{}'; embeddings run on {}",
-                        model.id,
-                        model.engine_name(),
-                        crate::config::DEFAULT_ENGINE
-                    );
-                }
+                // An unknown engine is a catalog error, refused before anything loads.
+                crate::runtime::embeddings::embedding_backend(model.engine_name())
+                    .map_err(|error| anyhow::anyhow!("embedding model '{}': {error}", model.id))?;
                 let spec = model.spec(ModelRole::SentenceEmbeddings, &settings.models_dir())?;
-                let forward_batch = settings.embedding_batch;
+                let engine = model.engine_name().to_string();
+                let options = EmbeddingOptions {
+                    forward_batch: settings.embedding_batch,
+                    threads: settings.torch_threads,
+                    onnxruntime_lib: settings.onnxruntime_lib.clone(),
+                };
                 let (pool, status) = start_model_pool(
                     &spec,
                     // One forward batch per job pick-up, so a second worker finds work waiting
                     // instead of the first taking the whole queue.
                     settings.pool_config("embeddings", settings.embedding_batch),
-                    move |spec| EmbeddingEngine::load(spec, forward_batch),
+                    move |spec| EmbeddingEngine::load(spec, &engine, &options),
                 );
                 statuses.push(status);
                 pool.map(|pool| EmbeddingService {

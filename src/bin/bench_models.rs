@@ -1,10 +1,11 @@
-//! Side-by-side model benchmarks: precis (rust-bert on libtorch, through the worker pools it
-//! serves with) against the Python libraries on the same weights, same machine, same number of
+//! Side-by-side model benchmarks: precis (rust-bert on libtorch or ONNX Runtime, through the
+//! worker pools it serves with) against the Python libraries on the same weights, same machine, same number of
 //! torch threads, in one invocation.
 //!
 //!   cargo run --release --bin bench_models -- [--threads 1] [--seconds 10] [--only embeddings]
 //!
-//! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, against sentence-transformers;
+//! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, on every embedding engine
+//!   (`--embedding-engines`, default all registered), against sentence-transformers;
 //! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
 //!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
 //!   against transformers `generate()`;
@@ -18,7 +19,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
-use precis::runtime::embeddings::EmbeddingEngine;
+use precis::runtime::embeddings::{EmbeddingEngine, EmbeddingOptions, EMBEDDING_BACKENDS};
 use precis::runtime::generation::{GenerationSettings, SummarizationEngine, SummarizerInput};
 use precis::runtime::{ModelLocation, ModelRole, ModelSpec, PoolConfig, WorkerPool};
 
@@ -36,6 +37,9 @@ struct Args {
     /// Run only `embeddings` or `generation`
     #[arg(long)]
     only: Option<String>,
+    /// Embedding engines to measure (comma-separated); default: every registered one
+    #[arg(long, value_delimiter = ',')]
+    embedding_engines: Vec<String>,
     #[arg(long, env = "PRECIS_MODELS_DIR")]
     models_dir: PathBuf,
     #[arg(long, env = "PRECIS_TEST_MODELS_DIR")]
@@ -48,6 +52,9 @@ struct Args {
     /// Internal: the workload file for `--side`
     #[arg(long, hide = true)]
     workload: Option<PathBuf>,
+    /// Internal: the embedding engine for `--side embeddings`
+    #[arg(long, hide = true, default_value = "rust-bert")]
+    engine: String,
 }
 
 /// What both sides run; written to a file the Python side reads too.
@@ -107,7 +114,7 @@ fn main() -> anyhow::Result<()> {
             .context("--side needs --workload")?;
         let workload: Workload = serde_json::from_str(&std::fs::read_to_string(workload_path)?)?;
         let measurement = match side.as_str() {
-            "embeddings" => rust_embeddings(&workload)?,
+            "embeddings" => rust_embeddings(&workload, &args.engine)?,
             "generation" => rust_generation(&workload)?,
             other => bail!("unknown side {other}"),
         };
@@ -115,22 +122,32 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
+    let tasks: Vec<&str> = match args.only.as_deref() {
+        Some(task) => vec![task],
+        None => vec!["embeddings", "generation"],
+    };
     let embedding_model = args.models_dir.join("all-MiniLM-L6-v2");
     let generation_model = args.test_models_dir.join("bench-distilbart-cnn-6-6-random");
-    for (dir, fix) in [
-        (&embedding_model, "run scripts/setup"),
-        (
+    let mut needed = vec![(&embedding_model, "run scripts/setup")];
+    if tasks.contains(&"generation") {
+        needed.push((
             &generation_model,
             "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it",
-        ),
-    ] {
+        ));
+    }
+    for (dir, fix) in needed {
         if !dir.join("rust_model.ot").is_file() {
             bail!("{} has no rust_model.ot: {fix}", dir.display());
         }
     }
     let python = args.venv.join("bin").join("python");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_models.py");
-    let generation_input = input_of_512_tokens(&generation_model)?;
+    // Only the generation task reads it (and needs the generation model to make it).
+    let generation_input = if tasks.contains(&"generation") {
+        input_of_512_tokens(&generation_model)?
+    } else {
+        String::new()
+    };
     let sentences = (0..4)
         .flat_map(|_| SENTENCES.iter().map(|s| s.to_string()))
         .collect();
@@ -155,19 +172,16 @@ fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         args.threads
     );
-    let tasks: Vec<&str> = match args.only.as_deref() {
-        Some(task) => vec![task],
-        None => vec!["embeddings", "generation"],
+    let engines: Vec<String> = if args.embedding_engines.is_empty() {
+        EMBEDDING_BACKENDS
+            .iter()
+            .map(|b| b.name().to_string())
+            .collect()
+    } else {
+        args.embedding_engines.clone()
     };
     let mut rows = Vec::new();
     for task in tasks {
-        let ours: Measurement = run_json(
-            Command::new(&me)
-                .args(["--side", task, "--workload"])
-                .arg(&workload_file.0)
-                .args(["--models-dir", ".", "--test-models-dir", ".", "--venv", "."]),
-        )
-        .with_context(|| format!("precis side of {task}"))?;
         let theirs: Measurement = run_json(
             Command::new(&python)
                 .arg(&script)
@@ -175,7 +189,24 @@ fn main() -> anyhow::Result<()> {
                 .arg(&workload_file.0),
         )
         .with_context(|| format!("Python side of {task}"))?;
-        rows.extend(table_rows(task, &ours, &theirs));
+        let sides: Vec<Option<&str>> = if task == "embeddings" {
+            engines.iter().map(|e| Some(e.as_str())).collect()
+        } else {
+            vec![None]
+        };
+        for engine in sides {
+            let mut command = Command::new(&me);
+            command
+                .args(["--side", task, "--workload"])
+                .arg(&workload_file.0)
+                .args(["--models-dir", ".", "--test-models-dir", ".", "--venv", "."]);
+            if let Some(engine) = engine {
+                command.args(["--engine", engine]);
+            }
+            let ours: Measurement =
+                run_json(&mut command).with_context(|| format!("precis side of {task}"))?;
+            rows.extend(table_rows(task, engine, &ours, &theirs));
+        }
     }
     println!();
     println!(
@@ -216,6 +247,7 @@ fn run_json<T: for<'de> Deserialize<'de>>(command: &mut Command) -> anyhow::Resu
 
 fn table_rows(
     task: &str,
+    engine: Option<&str>,
     ours: &Measurement,
     theirs: &Measurement,
 ) -> Vec<(String, String, String, f64)> {
@@ -230,14 +262,15 @@ fn table_rows(
             ));
         }
     };
+    let engine = engine.map_or_else(String::new, |e| format!(" [{e}]"));
     if task == "embeddings" {
         throughput(
-            "MiniLM sentences/s, batch 1",
+            &format!("MiniLM sentences/s, batch 1{engine}"),
             ours.batch1_per_second,
             theirs.batch1_per_second,
         );
         throughput(
-            "MiniLM sentences/s, batch 32",
+            &format!("MiniLM sentences/s, batch 32{engine}"),
             ours.batch32_per_second,
             theirs.batch32_per_second,
         );
@@ -281,7 +314,7 @@ fn table_rows(
         }
     }
     rows.push((
-        format!("peak RSS ({task} process)"),
+        format!("peak RSS ({task} process){engine}"),
         format!("{:.0} MB", ours.peak_rss_mb),
         format!("{:.0} MB", theirs.peak_rss_mb),
         theirs.peak_rss_mb / ours.peak_rss_mb,
@@ -332,14 +365,20 @@ fn pool_config(name: &str, threads: usize, max_batch_cost: usize) -> PoolConfig 
 }
 
 /// Sentences/s through the embedding pool, one job per batch, as requests use it.
-fn rust_embeddings(workload: &Workload) -> anyhow::Result<Measurement> {
+fn rust_embeddings(workload: &Workload, engine: &str) -> anyhow::Result<Measurement> {
     let spec = ModelSpec {
         id: "all-MiniLM-L6-v2".into(),
         role: ModelRole::SentenceEmbeddings,
         location: ModelLocation::Directory(workload.embedding_model.clone()),
     };
+    let options = EmbeddingOptions {
+        forward_batch: 32,
+        threads: workload.threads,
+        onnxruntime_lib: None,
+    };
+    let engine = engine.to_string();
     let pool = WorkerPool::start(pool_config("embeddings", workload.threads, 32), move || {
-        EmbeddingEngine::load(&spec, 32)
+        EmbeddingEngine::load(&spec, &engine, &options)
     })?;
     let mut rates = Vec::new();
     for batch in [1usize, 32] {

@@ -35,6 +35,9 @@ struct Args {
     /// Stop earlier after this many calls in total
     #[arg(long)]
     max_calls: Option<u64>,
+    /// Digest this article (a text file, read at start) instead of the built-in one
+    #[arg(long)]
+    article: Option<std::path::PathBuf>,
     /// Target language for digest (empty: no translation)
     #[arg(long, default_value = "")]
     to: String,
@@ -204,7 +207,7 @@ async fn one_call(
             .map(drop),
         Rpc::Digest => client
             .digest(connection.request(proto::DigestRequest {
-                text: DIGEST_ARTICLE.to_string(),
+                text: digest_article().to_string(),
                 target_language: to.to_string(),
                 ..Default::default()
             }))
@@ -215,6 +218,13 @@ async fn one_call(
             .await
             .map(drop),
     }
+}
+
+/// The article Digest calls send: `--article`'s text, else the built-in one.
+static ARTICLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn digest_article() -> &'static str {
+    ARTICLE.get().map_or(DIGEST_ARTICLE, String::as_str)
 }
 
 fn percentile(sorted: &[Duration], share: f64) -> Duration {
@@ -228,6 +238,12 @@ fn percentile(sorted: &[Duration], share: f64) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(path) = &args.article {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            anyhow::anyhow!("cannot read --article {}: {error}", path.display())
+        })?;
+        let _ = ARTICLE.set(text);
+    }
     let (started, url) = match &args.server {
         Some(url) => {
             anyhow::ensure!(

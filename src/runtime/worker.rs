@@ -231,7 +231,25 @@ fn run_worker<E: ModelEngine>(
     counters: &PoolCounters,
 ) {
     let pool = config.name.clone();
-    while let Ok(first) = receiver.recv() {
+    let mut worked_since_trim = false;
+    loop {
+        let first = if worked_since_trim {
+            match receiver.recv_timeout(IDLE_BEFORE_TRIM) {
+                Ok(job) => job,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    release_free_memory();
+                    worked_since_trim = false;
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
+        worked_since_trim = true;
         let mut batch = Vec::new();
         let mut cost = 0;
         let mut next = Some(first);
@@ -279,6 +297,21 @@ fn run_worker<E: ModelEngine>(
             // The caller may have gone meanwhile; nothing to do then.
             let _ = reply.send(result);
         }
+    }
+}
+
+/// How long a worker waits idle after a batch before handing freed memory back to the system.
+const IDLE_BEFORE_TRIM: Duration = Duration::from_secs(2);
+
+/// glibc keeps the memory a burst of batches freed (forward-pass buffers, tokenizer output) in
+/// its arenas, so the server's RSS stays at its peak after load; `malloc_trim` returns the free
+/// pages to the system. Called only when a worker has been idle a while, so no job waits on it.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory held by the allocator; it touches no
+    // memory in use and is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::runtime::embeddings::{cosine, Embedding};
+use crate::runtime::embeddings::Embedding;
 
 /// How long the summary should be.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -107,6 +107,34 @@ fn lexical_term(word: &str) -> String {
     }
 }
 
+/// `v / |v|`, or zeros for a zero vector (whose cosine with anything is 0, as in `cosine`).
+fn unit_vector(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        vec![0.0; v.len()]
+    } else {
+        v.iter().map(|x| x / norm).collect()
+    }
+}
+
+/// A dot product in eight independent lanes, which the compiler turns into SIMD.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..8 {
+            lanes[lane] += x[lane] * y[lane];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 /// A square matrix of pairwise similarities between the article's sentences.
 pub struct SimilarityMatrix {
     size: usize,
@@ -114,10 +142,11 @@ pub struct SimilarityMatrix {
 }
 
 impl SimilarityMatrix {
+    /// Cosines of every pair. The vectors are normalised once, so each of the n²/2 pairs costs
+    /// one dot product instead of three (a 256 KB article has ~2,500 sentences: 3 M pairs).
     pub fn from_embeddings(embeddings: &[Embedding]) -> Self {
-        Self::build(embeddings.len(), |i, j| {
-            cosine(&embeddings[i], &embeddings[j])
-        })
+        let unit: Vec<Vec<f32>> = embeddings.iter().map(|e| unit_vector(e)).collect();
+        Self::build(unit.len(), |i, j| dot(&unit[i], &unit[j]))
     }
 
     /// TF-IDF vectors over lower-cased word tokens; works for any language with word boundaries
@@ -350,6 +379,32 @@ fn normalise(values: Vec<f32>) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::embeddings::cosine;
+
+    #[test]
+    fn embedding_similarities_are_the_cosines_of_the_vectors() {
+        let vectors: Vec<Embedding> = vec![
+            (0..19).map(|i| i as f32 * 0.5 - 3.0).collect(),
+            (0..19).map(|i| ((i * 7) % 5) as f32).collect(),
+            vec![0.0; 19],
+            (0..19).map(|i| -(i as f32)).collect(),
+        ];
+        let matrix = SimilarityMatrix::from_embeddings(&vectors);
+        for i in 0..vectors.len() {
+            for j in 0..vectors.len() {
+                let expected = if i == j {
+                    1.0
+                } else {
+                    cosine(&vectors[i], &vectors[j])
+                };
+                assert!(
+                    (matrix.get(i, j) - expected).abs() < 1e-5,
+                    "({i}, {j}): {} vs {expected}",
+                    matrix.get(i, j)
+                );
+            }
+        }
+    }
 
     fn select(sentences: &[&str], length: SummaryLength) -> Vec<usize> {
         let matrix = SimilarityMatrix::lexical(sentences);

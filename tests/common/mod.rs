@@ -48,6 +48,7 @@ pub fn runtime_settings() -> RuntimeSettings {
         queue_capacity: 16,
         embedding_batch: 32,
         apertium_dir: precis_translate::apertium::DEFAULT_DATA_DIR.into(),
+        onnxruntime_lib: None,
         summarizers: Vec::new(),
     }
 }
@@ -68,5 +69,13 @@ pub fn minilm_pool() -> precis::runtime::WorkerPool<precis::runtime::embeddings:
         max_batch_cost: 64,
         torch_threads: 1,
     };
-    WorkerPool::start(config, move || EmbeddingEngine::load(&spec, 32)).expect("MiniLM loads")
+    let options = precis::runtime::embeddings::EmbeddingOptions {
+        forward_batch: 32,
+        threads: 1,
+        onnxruntime_lib: None,
+    };
+    WorkerPool::start(config, move || {
+        EmbeddingEngine::load(&spec, precis::config::DEFAULT_ENGINE, &options)
+    })
+    .expect("MiniLM loads")
 }

@@ -1,0 +1,184 @@
+//! The ONNX Runtime embedding engines against rust-bert's on the same all-MiniLM-L6-v2 weights,
+//! on sentences and articles the team wrote: the accuracy gate of issue #14 (every embedding
+//! within cosine 0.99 of fp32, and the same summary sentences chosen), which the default engine
+//! (onnxruntime, fp32) passes and the opt-in int8 one does not.
+mod common;
+
+use precis::runtime::embeddings::{cosine, Embedding, EmbeddingEngine, EmbeddingOptions};
+use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
+use precis::summarize::extractive::{
+    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
+};
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Short and long, plain and quoted, numbers and names: written for this test, apart from the
+/// sentences the int8 recipe was chosen on (scripts/export_onnx.py).
+const SENTENCES: &[&str] = &[
+    "No.",
+    "Not yet.",
+    "Talks resume today.",
+    "The ferry service was suspended for the weekend.",
+    "Unemployment dropped to 6.1 percent in the second quarter.",
+    "The senator denied the allegations in a brief written statement.",
+    "\"This is the worst flooding I have seen in forty years,\" said one resident.",
+    "Engineers will inspect every tunnel on the line before trains run again.",
+    "The museum returned the bronze statues to the country they were taken from.",
+    "A fire at a recycling plant sent thick smoke over the eastern suburbs overnight.",
+    "The school board voted to delay the start of classes by half an hour.",
+    "Researchers said the vaccine cut hospital admissions by two thirds in older adults.",
+    "Opposition parties walked out of the chamber before the vote on the emergency decree.",
+    "Fishermen say the new quotas, which take effect in January, will force many of the smaller boats in the fleet to stay in port for most of the year.",
+    "The central bank raised its key rate by a quarter of a point on Thursday, its fifth increase in a row, and signalled that more could follow if wages keep rising.",
+];
+
+fn engine(name: &str) -> EmbeddingEngine {
+    let spec = ModelSpec {
+        id: "all-MiniLM-L6-v2".into(),
+        role: ModelRole::SentenceEmbeddings,
+        location: ModelLocation::Directory(common::models_dir().join("all-MiniLM-L6-v2")),
+    };
+    let options = EmbeddingOptions {
+        forward_batch: 32,
+        threads: 1,
+        onnxruntime_lib: None,
+    };
+    EmbeddingEngine::load(&spec, name, &options)
+        .unwrap_or_else(|error| panic!("engine {name} loads (run scripts/setup): {error}"))
+}
+
+fn embed(engine: &mut EmbeddingEngine, sentences: &[&str]) -> Vec<Embedding> {
+    let input: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
+    let mut results = engine.run_batch(vec![input]);
+    assert_eq!(results.len(), 1);
+    results.remove(0).expect("embedding succeeds")
+}
+
+/// The worst cosine between two engines' embeddings of the same sentences.
+fn worst_cosine(a: &[Embedding], b: &[Embedding]) -> (f32, usize) {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| cosine(x, y))
+        .enumerate()
+        .map(|(index, value)| (value, index))
+        .fold(
+            (f32::MAX, 0),
+            |worst, next| if next.0 < worst.0 { next } else { worst },
+        )
+}
+
+#[test]
+fn onnxruntime_fp32_embeds_like_rust_bert_on_the_same_weights() {
+    let reference = embed(&mut engine("rust-bert"), SENTENCES);
+    let onnx = embed(&mut engine("onnxruntime"), SENTENCES);
+    assert_eq!(onnx[0].len(), 384);
+    for vector in &onnx {
+        let norm: f32 = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!(
+            (norm - 1.0).abs() < 1e-4,
+            "MiniLM's modules normalise: {norm}"
+        );
+    }
+    let (worst, index) = worst_cosine(&reference, &onnx);
+    assert!(
+        worst >= 0.999,
+        "onnxruntime fp32 vs rust-bert: cosine {worst} on {:?}",
+        SENTENCES[index]
+    );
+}
+
+#[test]
+fn onnxruntime_embeddings_do_not_depend_on_what_shares_the_batch() {
+    let mut onnx = engine("onnxruntime");
+    let alone = embed(&mut onnx, &[SENTENCES[2]]);
+    let together = embed(&mut onnx, SENTENCES);
+    assert!(cosine(&alone[0], &together[2]) > 0.9999);
+}
+
+/// The int8 export is opt-in: on very short sentences it falls below the 0.99 gate of issue
+/// #14 (0.978 for "No." alone, 0.969 in a batch), so the default catalog runs fp32. This
+/// prints how far it is and checks that it is still the same model (a broken export lands far
+/// below).
+#[test]
+fn onnxruntime_int8_embeddings_stay_near_fp32() {
+    let mut fp32_engine = engine("onnxruntime");
+    let mut int8_engine = engine("onnxruntime-int8");
+    // Each sentence alone (int8 activation scales are per forward pass) and all together.
+    let alone: Vec<Vec<&str>> = SENTENCES.iter().map(|s| vec![*s]).collect();
+    for batch in [alone, vec![SENTENCES.to_vec()]] {
+        let fp32: Vec<Embedding> = batch
+            .iter()
+            .flat_map(|b| embed(&mut fp32_engine, b))
+            .collect();
+        let int8: Vec<Embedding> = batch
+            .iter()
+            .flat_map(|b| embed(&mut int8_engine, b))
+            .collect();
+        let (worst, index) = worst_cosine(&fp32, &int8);
+        let mean = fp32
+            .iter()
+            .zip(&int8)
+            .map(|(a, b)| cosine(a, b))
+            .sum::<f32>()
+            / fp32.len() as f32;
+        eprintln!(
+            "int8 vs fp32 ({} per pass): worst cosine {worst:.4} ({:?}), mean {mean:.4}",
+            batch[0].len(),
+            SENTENCES[index]
+        );
+        assert!(
+            worst > 0.95 && mean > 0.99,
+            "int8 export broken? worst {worst}, mean {mean}"
+        );
+    }
+}
+
+/// The team's articles (tests/articles, tests/devdata): the English ones ranked by embeddings.
+fn team_articles() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut articles = Vec::new();
+    for dir in ["articles", "devdata/summaries"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".txt") {
+                articles.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    articles.sort();
+    assert!(articles.len() >= 2, "the team's articles are in tests/");
+    articles
+}
+
+fn chosen_sentences(engine: &mut EmbeddingEngine, article: &str) -> Vec<usize> {
+    let segmentation = precis_text::segment::segment(article);
+    let texts: Vec<&str> = segmentation
+        .sentences
+        .iter()
+        .map(|s| article[s.span.start..s.span.end].trim())
+        .collect();
+    let words: Vec<usize> = texts.iter().map(|t| t.unicode_words().count()).collect();
+    let vectors = embed(engine, &texts);
+    select_sentences(
+        &SimilarityMatrix::from_embeddings(&vectors),
+        &texts,
+        &words,
+        SummaryLength::Sentences(3),
+        ExtractiveWeights::for_ranking(Ranking::Embeddings),
+    )
+    .into_iter()
+    .map(|ranked| ranked.index)
+    .collect()
+}
+
+#[test]
+fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
+    let mut reference = engine("rust-bert");
+    let mut fp32 = engine("onnxruntime");
+    for (name, article) in team_articles() {
+        let expected = chosen_sentences(&mut reference, &article);
+        assert!(!expected.is_empty(), "{name}");
+        assert_eq!(chosen_sentences(&mut fp32, &article), expected, "{name}");
+    }
+}
