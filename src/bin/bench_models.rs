@@ -112,11 +112,9 @@ fn main() -> anyhow::Result<()> {
             .context("--side needs --workload")?;
         let workload: Workload = serde_json::from_str(&std::fs::read_to_string(workload_path)?)?;
         let measurement = match side.as_str() {
-            "embeddings" => rust_embeddings(
-                &workload.embedding_model,
-                "all-MiniLM-L6-v2",
-                &workload,
-            )?,
+            "embeddings" => {
+                rust_embeddings(&workload.embedding_model, "all-MiniLM-L6-v2", &workload)?
+            }
             "e5" => rust_embeddings(&workload.e5_model, "multilingual-e5-small", &workload)?,
             "generation" => rust_generation(&workload)?,
             other => bail!("unknown side {other}"),

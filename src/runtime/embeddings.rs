@@ -145,6 +145,10 @@ pub struct SimilarityCutoffs {
     pub max_redundancy: f32,
     /// Below this similarity an article sentence is no evidence for a summary sentence.
     pub min_support: f32,
+    /// Where the model puts sentences of one story that share no fact: the ranking rescales
+    /// cosines so this is 0 (all-MiniLM-L6-v2: 0, its scale is already so).
+    #[serde(default)]
+    pub floor: f32,
 }
 
 impl Default for SimilarityCutoffs {
@@ -153,6 +157,7 @@ impl Default for SimilarityCutoffs {
         Self {
             max_redundancy: 0.75,
             min_support: 0.5,
+            floor: 0.0,
         }
     }
 }

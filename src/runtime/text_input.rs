@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use rust_bert::pipelines::common::{ModelType, TokenizerOption};
-use rust_bert::pipelines::sentence_embeddings::{SentenceEmbeddingsConfig, SentenceEmbeddingsModel};
+use rust_bert::pipelines::sentence_embeddings::{
+    SentenceEmbeddingsConfig, SentenceEmbeddingsModel,
+};
 use rust_bert::resources::LocalResource;
 use serde::Deserialize;
 use tch::Device;
@@ -60,12 +62,13 @@ impl TextInput {
         let mut normalization = HashMap::new();
         if let Some(table) = &file.normalization {
             let table_path = dir.join(table);
-            let text = std::fs::read_to_string(&table_path).map_err(|_| ModelError::MissingFile {
-                model: model.into(),
-                path: table_path.clone(),
-                expected: "the tokenizer's character normalization table".into(),
-                fix: "convert the model again (scripts/setup)".into(),
-            })?;
+            let text =
+                std::fs::read_to_string(&table_path).map_err(|_| ModelError::MissingFile {
+                    model: model.into(),
+                    path: table_path.clone(),
+                    expected: "the tokenizer's character normalization table".into(),
+                    fix: "convert the model again (scripts/setup)".into(),
+                })?;
             for (number, line) in text.lines().enumerate() {
                 if line.starts_with('#') || line.trim().is_empty() {
                     continue;
@@ -135,7 +138,9 @@ pub fn load_sentencepiece_bert(
     .map_err(|error| ModelError::Malformed {
         model: spec.id.clone(),
         path: vocabulary.clone(),
-        reason: format!("not a SentencePiece model ({error}); convert the model again (scripts/setup)"),
+        reason: format!(
+            "not a SentencePiece model ({error}); convert the model again (scripts/setup)"
+        ),
     })?;
     let file = |name: &str| -> Box<LocalResource> { Box::new(LocalResource::from(dir.join(name))) };
     let config = SentenceEmbeddingsConfig {

@@ -115,8 +115,15 @@ pub struct SimilarityMatrix {
 
 impl SimilarityMatrix {
     pub fn from_embeddings(embeddings: &[Embedding]) -> Self {
+        Self::from_embeddings_above(embeddings, 0.0)
+    }
+
+    /// Cosines rescaled so that `floor` (where a model puts sentences that share no fact) is 0
+    /// and 1 stays 1, clamped at 0: the ranking's novelty term then weighs alike for models
+    /// whose cosines sit on different scales.
+    pub fn from_embeddings_above(embeddings: &[Embedding], floor: f32) -> Self {
         Self::build(embeddings.len(), |i, j| {
-            cosine(&embeddings[i], &embeddings[j])
+            rescale(cosine(&embeddings[i], &embeddings[j]), floor)
         })
     }
 
@@ -334,6 +341,14 @@ pub fn select_sentences(
 }
 
 /// Scales to [0, 1]; a constant vector becomes all ones.
+/// `value` on a scale where `floor` is 0 and 1 stays 1 (clamped at 0).
+pub fn rescale(value: f32, floor: f32) -> f32 {
+    if floor <= 0.0 || floor >= 1.0 {
+        return value;
+    }
+    ((value - floor) / (1.0 - floor)).max(0.0)
+}
+
 fn normalise(values: Vec<f32>) -> Vec<f32> {
     let min = values.iter().copied().fold(f32::INFINITY, f32::min);
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use super::abstractive::{map_reduce, AbstractiveDraft};
 use super::extractive::{
-    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
+    rescale, select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
 };
 use super::guard::{self, Evidence, GuardOutcome, GuardReport, GuardSettings, SupportMatrix};
 use super::summary::{SentenceOrigin, SummarizerInfo, Summary, SummaryMethod, SummarySentence};
@@ -117,7 +117,8 @@ impl SummarizeService {
 
     /// The embedding model that ranks `language` (ISO 639-1): the first that serves it.
     pub fn embedder_for(&self, language: &str) -> Option<&EmbeddingService> {
-        self.all_embeddings().find(|service| service.serves(language))
+        self.all_embeddings()
+            .find(|service| service.serves(language))
     }
 
     /// Summarizes one article; see the module documentation for the choices made.
@@ -131,13 +132,7 @@ impl SummarizeService {
         let embedder = self
             .embedder_for(&request.language.iso639_1)
             .or_else(|| self.all_embeddings().next());
-        summarize(
-            embedder,
-            &self.summarizers,
-            request,
-            warnings,
-        )
-        .await
+        summarize(embedder, &self.summarizers, request, warnings).await
     }
 
     /// The summarizers this deployment runs, for Capabilities: per language, the preferred one
@@ -427,7 +422,7 @@ fn extractive(
 ) -> Summary {
     let (similarity, ranking, engine) = match (embedder, vectors) {
         (Some(service), Some(vectors)) => (
-            SimilarityMatrix::from_embeddings(vectors),
+            SimilarityMatrix::from_embeddings_above(vectors, service.cutoffs.floor),
             Ranking::Embeddings,
             service.model_id.clone(),
         ),
@@ -439,7 +434,7 @@ fn extractive(
     };
     let mut weights = ExtractiveWeights::for_ranking(ranking);
     if let (Ranking::Embeddings, Some(service)) = (ranking, embedder) {
-        weights.max_redundancy = service.cutoffs.max_redundancy;
+        weights.max_redundancy = rescale(service.cutoffs.max_redundancy, service.cutoffs.floor);
     }
     let chosen = select_sentences(
         &similarity,
