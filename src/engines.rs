@@ -39,34 +39,42 @@ impl Engines {
     pub fn load(settings: &RuntimeSettings) -> anyhow::Result<(Self, Vec<ModelStatus>)> {
         let catalog = settings.catalog()?;
         let mut statuses = Vec::new();
+        let mut start_embeddings = |model: &crate::config::CatalogModel,
+                                    pool_name: String|
+         -> anyhow::Result<Option<EmbeddingService>> {
+            // An unknown engine is a catalog error, refused before anything loads.
+            crate::runtime::embeddings::embedding_backend(model.engine_name())
+                .map_err(|error| anyhow::anyhow!("embedding model '{}': {error}", model.id))?;
+            let spec = model.spec(ModelRole::SentenceEmbeddings, &settings.models_dir())?;
+            let engine = model.engine_name().to_string();
+            let options = EmbeddingOptions {
+                forward_batch: settings.embedding_batch,
+                threads: settings.torch_threads,
+                onnxruntime_lib: settings.onnxruntime_lib.clone(),
+            };
+            let (pool, status) = start_model_pool(
+                &spec,
+                // One forward batch per job pick-up, so a second worker finds work waiting
+                // instead of the first taking the whole queue.
+                settings.pool_config(&pool_name, settings.embedding_batch),
+                move |spec| EmbeddingEngine::load(spec, &engine, &options),
+            );
+            statuses.push(status);
+            Ok(pool.map(|pool| EmbeddingService {
+                model_id: spec.id.clone(),
+                pool,
+                languages: model.languages.clone(),
+                cutoffs: model.similarity.unwrap_or_default(),
+            }))
+        };
         let embeddings = match &catalog.embeddings {
-            Some(model) => {
-                // An unknown engine is a catalog error, refused before anything loads.
-                crate::runtime::embeddings::embedding_backend(model.engine_name())
-                    .map_err(|error| anyhow::anyhow!("embedding model '{}': {error}", model.id))?;
-                let spec = model.spec(ModelRole::SentenceEmbeddings, &settings.models_dir())?;
-                let engine = model.engine_name().to_string();
-                let options = EmbeddingOptions {
-                    forward_batch: settings.embedding_batch,
-                    threads: settings.torch_threads,
-                    onnxruntime_lib: settings.onnxruntime_lib.clone(),
-                };
-                let (pool, status) = start_model_pool(
-                    &spec,
-                    // One forward batch per job pick-up, so a second worker finds work waiting
-                    // instead of the first taking the whole queue.
-                    settings.pool_config("embeddings", settings.embedding_batch),
-                    move |spec| EmbeddingEngine::load(spec, &engine, &options),
-                );
-                statuses.push(status);
-                pool.map(|pool| EmbeddingService {
-                    model_id: spec.id.clone(),
-                    pool,
-                    languages: model.languages.clone(),
-                })
-            }
+            Some(model) => start_embeddings(model, "embeddings".into())?,
             None => None,
         };
+        let mut more_embeddings = Vec::new();
+        for model in &catalog.more_embeddings {
+            more_embeddings.extend(start_embeddings(model, format!("embeddings-{}", model.id))?);
+        }
         let summarizers = start_summarizers(&catalog.summarization, settings, &mut statuses)?;
         let detector = Arc::new(LanguageDetector::new());
         let (translation, translation_statuses) =
@@ -76,6 +84,7 @@ impl Engines {
             detector,
             summarize: SummarizeService {
                 embeddings,
+                more_embeddings,
                 summarizers,
             },
             translation,

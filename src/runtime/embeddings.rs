@@ -1,4 +1,5 @@
-//! Sentence-embedding models (all-MiniLM-L6-v2 by default) as a batched worker engine.
+//! Sentence-embedding models (all-MiniLM-L6-v2, multilingual-e5-small) as a batched worker
+//! engine.
 //!
 //! Embedding backends are registered here, in [`EMBEDDING_BACKENDS`]: rust-bert on libtorch
 //! (the default and the fallback) and ONNX Runtime ([`onnx`]), in fp32 or int8. A catalog entry
@@ -16,8 +17,10 @@ pub use onnx::{find_library as find_onnxruntime_library, OnnxPrecision};
 
 use crate::error::PrecisError;
 use crate::runtime::registry::{
-    inspect_directory, load_with, ModelError, ModelLocation, ModelRole, ModelSpec,
+    inspect_directory, load_with, EmbeddingTokenizer, ModelError, ModelLocation, ModelRole,
+    ModelSpec,
 };
+use crate::runtime::text_input::{load_sentencepiece_bert, TextInput};
 use crate::runtime::worker::{ModelEngine, WorkerPool};
 
 /// One sentence's embedding: L2-normalised when the model's modules say so (MiniLM does).
@@ -26,6 +29,10 @@ pub type Embedding = Vec<f32>;
 /// A loaded sentence-embedding model: sentences in, one vector each out, in order.
 pub trait SentenceEncoder {
     fn encode(&mut self, sentences: &[&str]) -> Result<Vec<Embedding>, String>;
+
+    /// The token ids the model reads for `text` (with its special tokens): text longer than the
+    /// model's window is truncated to it.
+    fn token_ids(&self, text: &str) -> Vec<i64>;
 }
 
 /// What every embedding backend may need to load a model.
@@ -98,6 +105,15 @@ impl SentenceEncoder for RustBertEncoder {
     fn encode(&mut self, sentences: &[&str]) -> Result<Vec<Embedding>, String> {
         tch::no_grad(|| self.model.encode(sentences)).map_err(|error| error.to_string())
     }
+
+    fn token_ids(&self, text: &str) -> Vec<i64> {
+        self.model
+            .tokenize(&[text])
+            .tokens_ids
+            .first()
+            .and_then(|ids| Vec::<i64>::try_from(ids).ok())
+            .unwrap_or_default()
+    }
 }
 
 impl RustBertEncoder {
@@ -105,11 +121,16 @@ impl RustBertEncoder {
         let model = match &spec.location {
             ModelLocation::Directory(path) => {
                 inspect_directory(&spec.id, &ModelRole::SentenceEmbeddings, path)?;
-                load_with(spec, || {
-                    SentenceEmbeddingsBuilder::local(path.clone())
-                        .with_device(Device::Cpu)
-                        .create_model()
-                })?
+                match EmbeddingTokenizer::of_directory(path) {
+                    EmbeddingTokenizer::WordPiece => load_with(spec, || {
+                        SentenceEmbeddingsBuilder::local(path.clone())
+                            .with_device(Device::Cpu)
+                            .create_model()
+                    })?,
+                    EmbeddingTokenizer::XlmRobertaSentencePiece => {
+                        load_sentencepiece_bert(spec, path)?
+                    }
+                }
             }
             ModelLocation::Remote(name) => {
                 let model_type = remote_model_type(name).ok_or_else(|| ModelError::Unsupported {
@@ -129,6 +150,8 @@ impl RustBertEncoder {
 
 pub struct EmbeddingEngine {
     encoder: Box<dyn SentenceEncoder>,
+    /// The model card's prefix and the tokenizer's normalization, applied before tokenizing.
+    input: TextInput,
     /// Sentences per forward pass; padding grows with the batch's longest sentence.
     forward_batch: usize,
 }
@@ -144,10 +167,21 @@ impl EmbeddingEngine {
             model: spec.id.clone(),
             reason,
         })?;
+        let input = match &spec.location {
+            ModelLocation::Directory(path) => TextInput::from_directory(&spec.id, path)?,
+            ModelLocation::Remote(_) => TextInput::default(),
+        };
         Ok(Self {
             encoder: backend.load(spec, options)?,
+            input,
             forward_batch: options.forward_batch.max(1),
         })
+    }
+
+    /// The token ids the model reads for `text` (with its special tokens), as `run_batch` feeds
+    /// them: text longer than the model's window is truncated to it.
+    pub fn token_ids(&self, text: &str) -> Vec<i64> {
+        self.encoder.token_ids(&self.input.prepare(text))
     }
 }
 
@@ -176,10 +210,11 @@ impl ModelEngine for EmbeddingEngine {
         let mut slots: Vec<Option<Embedding>> = vec![None; sentences.len()];
         for range in length_buckets(&sorted_lengths, self.forward_batch) {
             let chunk = &by_length[range];
-            let texts: Vec<&str> = chunk
+            let prepared: Vec<String> = chunk
                 .iter()
-                .map(|&index| sentences[index].as_str())
+                .map(|&index| self.input.prepare(&sentences[index]))
                 .collect();
+            let texts: Vec<&str> = prepared.iter().map(String::as_str).collect();
             match self.encoder.encode(&texts) {
                 Ok(batch) => {
                     for (&index, embedding) in chunk.iter().zip(batch) {
@@ -244,11 +279,39 @@ pub fn length_buckets(lengths: &[usize], max_batch: usize) -> Vec<std::ops::Rang
     buckets
 }
 
+/// The similarity cut-offs of one embedding model: each model's cosines sit on its own scale
+/// (all-MiniLM-L6-v2: distinct facts of one story mostly under 0.5, unrelated news under 0.3;
+/// multilingual-e5-small: 0.75-0.92 and 0.75-0.86), so thresholds belong to the model.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarityCutoffs {
+    /// Two sentences this similar say the same thing: a summary keeps only one.
+    pub max_redundancy: f32,
+    /// Below this similarity an article sentence is no evidence for a summary sentence.
+    pub min_support: f32,
+    /// Where the model puts sentences of one story that share no fact: the ranking rescales
+    /// cosines so this is 0 (all-MiniLM-L6-v2: 0, its scale is already so).
+    #[serde(default)]
+    pub floor: f32,
+}
+
+impl Default for SimilarityCutoffs {
+    /// all-MiniLM-L6-v2's (see `ExtractiveWeights::for_ranking`, `GuardSettings::for_embeddings`).
+    fn default() -> Self {
+        Self {
+            max_redundancy: 0.75,
+            min_support: 0.5,
+            floor: 0.0,
+        }
+    }
+}
+
 /// The sentence-embedding pool and the languages it serves well.
 pub struct EmbeddingService {
     pub model_id: String,
     pub pool: WorkerPool<EmbeddingEngine>,
     pub languages: Vec<String>,
+    pub cutoffs: SimilarityCutoffs,
 }
 
 impl EmbeddingService {

@@ -2,6 +2,7 @@
 pub mod embeddings;
 pub mod generation;
 pub mod registry;
+pub mod text_input;
 pub mod worker;
 
 pub use registry::{ModelError, ModelLocation, ModelRole, ModelSpec};

@@ -86,8 +86,8 @@ impl Architecture {
     /// The files rust-bert reads for this architecture, besides config.json and rust_model.ot.
     pub fn vocabulary_files(self) -> &'static [&'static str] {
         match self {
+            // Plus the tokenizer's vocabulary: see [`EmbeddingTokenizer`].
             Self::Bert => &[
-                "vocab.txt",
                 "modules.json",
                 "tokenizer_config.json",
                 "sentence_bert_config.json",
@@ -119,6 +119,39 @@ impl Architecture {
                 matches!(self, Self::Bart | Self::T5 | Self::LongT5 | Self::Pegasus)
             }
             ModelRole::Translation { .. } => matches!(self, Self::Marian | Self::M2M100 | Self::T5),
+        }
+    }
+}
+
+/// The tokenizer of a sentence-embedding BERT, from `tokenizer_config.json`'s `tokenizer_class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbeddingTokenizer {
+    /// BERT's WordPiece (`vocab.txt`), as all-MiniLM-L6-v2.
+    WordPiece,
+    /// XLM-RoBERTa's SentencePiece unigram model (`sentencepiece.bpe.model`), as
+    /// multilingual-e5-small, with the text preparation of `text_input.json`.
+    XlmRobertaSentencePiece,
+}
+
+pub const SENTENCEPIECE_FILE: &str = "sentencepiece.bpe.model";
+pub const TEXT_INPUT_FILE: &str = "text_input.json";
+
+impl EmbeddingTokenizer {
+    pub fn of_directory(path: &Path) -> Self {
+        let class = std::fs::read_to_string(path.join("tokenizer_config.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|config| config.get("tokenizer_class")?.as_str().map(str::to_owned));
+        match class.as_deref() {
+            Some("XLMRobertaTokenizer") => Self::XlmRobertaSentencePiece,
+            _ => Self::WordPiece,
+        }
+    }
+
+    pub fn files(self) -> &'static [&'static str] {
+        match self {
+            Self::WordPiece => &["vocab.txt"],
+            Self::XlmRobertaSentencePiece => &[SENTENCEPIECE_FILE, TEXT_INPUT_FILE],
         }
     }
 }
@@ -248,6 +281,17 @@ pub fn inspect_directory(
         }
     }
     if architecture == Architecture::Bert {
+        for file in EmbeddingTokenizer::of_directory(path).files() {
+            let file_path = path.join(file);
+            if !file_path.is_file() {
+                return Err(ModelError::MissingFile {
+                    model: model.into(),
+                    path: file_path,
+                    expected: format!("part of a {model_type} model's tokenizer"),
+                    fix: "copy it from the model's original repository, or run the script that converted the model again (scripts/setup)".into(),
+                });
+            }
+        }
         let pooling = path.join("1_Pooling").join(CONFIG_FILE);
         if !pooling.is_file() {
             return Err(ModelError::MissingFile {

@@ -145,8 +145,15 @@ impl SimilarityMatrix {
     /// Cosines of every pair. The vectors are normalised once, so each of the n²/2 pairs costs
     /// one dot product instead of three (a 256 KB article has ~2,500 sentences: 3 M pairs).
     pub fn from_embeddings(embeddings: &[Embedding]) -> Self {
+        Self::from_embeddings_above(embeddings, 0.0)
+    }
+
+    /// Cosines rescaled so that `floor` (where a model puts sentences that share no fact) is 0
+    /// and 1 stays 1, clamped at 0: the ranking's novelty term then weighs alike for models
+    /// whose cosines sit on different scales.
+    pub fn from_embeddings_above(embeddings: &[Embedding], floor: f32) -> Self {
         let unit: Vec<Vec<f32>> = embeddings.iter().map(|e| unit_vector(e)).collect();
-        Self::build(unit.len(), |i, j| dot(&unit[i], &unit[j]))
+        Self::build(unit.len(), |i, j| rescale(dot(&unit[i], &unit[j]), floor))
     }
 
     /// TF-IDF vectors over lower-cased word tokens; works for any language with word boundaries
@@ -363,6 +370,14 @@ pub fn select_sentences(
 }
 
 /// Scales to [0, 1]; a constant vector becomes all ones.
+/// `value` on a scale where `floor` is 0 and 1 stays 1 (clamped at 0).
+pub fn rescale(value: f32, floor: f32) -> f32 {
+    if floor <= 0.0 || floor >= 1.0 {
+        return value;
+    }
+    ((value - floor) / (1.0 - floor)).max(0.0)
+}
+
 fn normalise(values: Vec<f32>) -> Vec<f32> {
     let min = values.iter().copied().fold(f32::INFINITY, f32::min);
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);

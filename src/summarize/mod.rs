@@ -98,6 +98,7 @@ mod tests {
             path: Some("tiny".into()),
             remote: None,
             languages: Vec::new(),
+            similarity: None,
             engine: None,
         };
         assert_eq!(backend_for(&model).unwrap().name(), "rust-bert");

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use super::abstractive::{map_reduce, AbstractiveDraft};
 use super::extractive::{
-    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
+    rescale, select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
 };
 use super::guard::{self, Evidence, GuardOutcome, GuardReport, GuardSettings, SupportMatrix};
 use super::summary::{SentenceOrigin, SummarizerInfo, Summary, SummaryMethod, SummarySentence};
@@ -96,24 +96,43 @@ impl Summarizers {
 #[derive(Default)]
 pub struct SummarizeService {
     pub embeddings: Option<EmbeddingService>,
+    /// Further embedding models for the languages `embeddings` does not serve, in catalog order.
+    pub more_embeddings: Vec<EmbeddingService>,
     /// Abstractive summarizers by language; empty means every summary is extractive.
     pub summarizers: Summarizers,
 }
 
 impl SummarizeService {
+    /// Every loaded embedding model, `embeddings` first.
+    pub fn all_embeddings(&self) -> impl Iterator<Item = &EmbeddingService> {
+        self.embeddings.iter().chain(&self.more_embeddings)
+    }
+
+    /// The first embedding model that serves both languages: one that can compare a text with
+    /// its translation.
+    pub fn cross_lingual_embedder(&self, source: &str, target: &str) -> Option<&EmbeddingService> {
+        self.all_embeddings()
+            .find(|service| service.serves(source) && service.serves(target))
+    }
+
+    /// The embedding model that ranks `language` (ISO 639-1): the first that serves it.
+    pub fn embedder_for(&self, language: &str) -> Option<&EmbeddingService> {
+        self.all_embeddings()
+            .find(|service| service.serves(language))
+    }
+
     /// Summarizes one article; see the module documentation for the choices made.
     pub async fn summarize(
         &self,
         request: &SummaryRequest<'_>,
         warnings: &mut Vec<String>,
     ) -> Result<Summary, PrecisError> {
-        summarize(
-            self.embeddings.as_ref(),
-            &self.summarizers,
-            request,
-            warnings,
-        )
-        .await
+        // The model serving the language, else any loaded one (which `summarize` then sets
+        // aside for lexical ranking, without warning that none is loaded).
+        let embedder = self
+            .embedder_for(&request.language.iso639_1)
+            .or_else(|| self.all_embeddings().next());
+        summarize(embedder, &self.summarizers, request, warnings).await
     }
 
     /// The summarizers this deployment runs, for Capabilities: per language, the preferred one
@@ -121,11 +140,7 @@ impl SummarizeService {
     /// extractive summarizers follow, since they serve every other language and replace an
     /// abstractive summary the guard rejects. `*` stands for any other language.
     pub fn capabilities(&self) -> Vec<SummarizerInfo> {
-        let ranks_with_embeddings = |language: &str| {
-            self.embeddings
-                .as_ref()
-                .is_some_and(|service| service.serves(language))
-        };
+        let ranks_with_embeddings = |language: &str| self.embedder_for(language).is_some();
         let mut summarizers = Vec::new();
         for (language, service) in &self.summarizers.by_language {
             let any = language == DEFAULT_SUMMARIZER;
@@ -140,8 +155,11 @@ impl SummarizeService {
                 engine: service.model_id.clone(),
             });
         }
-        if let Some(service) = &self.embeddings {
+        for service in self.all_embeddings() {
             for language in &service.languages {
+                if self.embedder_for(language).map(|s| &s.model_id) != Some(&service.model_id) {
+                    continue; // an earlier model serves it
+                }
                 summarizers.push(SummarizerInfo {
                     language: language.clone(),
                     method: SummaryMethod::Extractive,
@@ -265,7 +283,10 @@ pub async fn summarize(
             (
                 SupportMatrix::from_embeddings(&draft_vectors, &vectors),
                 Some(vectors),
-                GuardSettings::for_embeddings(),
+                GuardSettings {
+                    min_support: service.cutoffs.min_support,
+                    ..GuardSettings::for_embeddings()
+                },
             )
         }
         None => (
@@ -401,7 +422,7 @@ fn extractive(
 ) -> Summary {
     let (similarity, ranking, engine) = match (embedder, vectors) {
         (Some(service), Some(vectors)) => (
-            SimilarityMatrix::from_embeddings(vectors),
+            SimilarityMatrix::from_embeddings_above(vectors, service.cutoffs.floor),
             Ranking::Embeddings,
             service.model_id.clone(),
         ),
@@ -411,12 +432,16 @@ fn extractive(
             LEXICAL_ENGINE.to_string(),
         ),
     };
+    let mut weights = ExtractiveWeights::for_ranking(ranking);
+    if let (Ranking::Embeddings, Some(service)) = (ranking, embedder) {
+        weights.max_redundancy = rescale(service.cutoffs.max_redundancy, service.cutoffs.floor);
+    }
     let chosen = select_sentences(
         &similarity,
         &article.texts,
         &article.word_counts,
         request.length,
-        ExtractiveWeights::for_ranking(ranking),
+        weights,
     );
     let sentences: Vec<SummarySentence> = chosen
         .into_iter()

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use precis_text::language::LanguageDetector;
 use precis_translate::{Router, Translator};
 
-pub use service::{TranslatedText, TranslatedTexts, Translation, TranslationService};
+pub use service::{Adequacy, TranslatedText, TranslatedTexts, Translation, TranslationService};
 
 use crate::config::{RuntimeSettings, TranslationCatalog};
 use crate::runtime::ModelStatus;

