@@ -66,10 +66,11 @@ async fn minilm_picks_the_lead_and_central_facts_without_asides_or_repeats() {
     let embeddings = pipeline.engines.summarize.embeddings.as_ref().unwrap();
     let jobs_before = embeddings.pool.counters().completed.load(Ordering::Relaxed);
     let (summary, _) = summarize(&pipeline, STRIKE, SummaryLength::Sentences(3)).await;
-    assert_eq!(
-        embeddings.pool.counters().completed.load(Ordering::Relaxed) - jobs_before,
-        1,
-        "all sentences of the article are embedded in one job (split into forward batches there)"
+    let jobs = embeddings.pool.counters().completed.load(Ordering::Relaxed) - jobs_before;
+    let sentences = precis_text::segment::segment(STRIKE).sentences.len();
+    assert!(
+        (1..sentences).contains(&jobs),
+        "the article is embedded in pieces of similar length, fewer than its {sentences} sentences: {jobs} jobs"
     );
     assert_eq!(summary.ranking, Ranking::Embeddings);
     assert_eq!(summary.engine, "all-MiniLM-L6-v2");

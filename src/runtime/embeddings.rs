@@ -208,7 +208,7 @@ impl ModelEngine for EmbeddingEngine {
         by_length.sort_by_key(|&index| std::cmp::Reverse(sentences[index].len()));
         let sorted_lengths: Vec<usize> = by_length.iter().map(|&i| sentences[i].len()).collect();
         let mut slots: Vec<Option<Embedding>> = vec![None; sentences.len()];
-        for range in length_buckets(&sorted_lengths, self.forward_batch) {
+        for range in length_buckets(&sorted_lengths, self.forward_batch, usize::MAX) {
             let chunk = &by_length[range];
             let prepared: Vec<String> = chunk
                 .iter()
@@ -253,7 +253,12 @@ impl ModelEngine for EmbeddingEngine {
 /// batches of at most `max_batch` whose padding wastes at most a fifth of the compute: a
 /// 21-sentence article padded to its longest sentence in one batch spends 2.8x the work of its
 /// real tokens (issue #14), in length buckets about 1.1x.
-pub fn length_buckets(lengths: &[usize], max_batch: usize) -> Vec<std::ops::Range<usize>> {
+/// A bucket also stops before its padded size passes `max_bytes` (at least one sentence each).
+pub fn length_buckets(
+    lengths: &[usize],
+    max_batch: usize,
+    max_bytes: usize,
+) -> Vec<std::ops::Range<usize>> {
     // Every sentence also carries its [CLS]/[SEP] tokens (about 8 bytes' worth), so a few very
     // short sentences still share a batch.
     const SPECIAL_TOKENS_BYTES: usize = 8;
@@ -267,7 +272,7 @@ pub fn length_buckets(lengths: &[usize], max_batch: usize) -> Vec<std::ops::Rang
         while end < lengths.len() && end - start < max_batch.max(1) {
             let next_real = real + lengths[end] + SPECIAL_TOKENS_BYTES;
             let padded = (end - start + 1) * longest;
-            if padded as f64 > next_real as f64 / (1.0 - MAX_PADDING_SHARE) {
+            if padded as f64 > next_real as f64 / (1.0 - MAX_PADDING_SHARE) || padded > max_bytes {
                 break;
             }
             real = next_real;
@@ -306,6 +311,10 @@ impl Default for SimilarityCutoffs {
     }
 }
 
+/// The most text (padded, in bytes: ~500 tokens) one queued piece of an article holds: a small
+/// article waits behind at most one such piece per busy worker and big article.
+const PIECE_BYTES: usize = 2048;
+
 /// The sentence-embedding pool and the languages it serves well.
 pub struct EmbeddingService {
     pub model_id: String,
@@ -332,7 +341,7 @@ impl EmbeddingService {
         let mut by_length: Vec<usize> = (0..sentences.len()).collect();
         by_length.sort_by_key(|&index| std::cmp::Reverse(sentences[index].len()));
         let lengths: Vec<usize> = by_length.iter().map(|&i| sentences[i].len()).collect();
-        let pieces = length_buckets(&lengths, self.pool.config().max_batch_cost);
+        let pieces = length_buckets(&lengths, self.pool.config().max_batch_cost, PIECE_BYTES);
         let window = self.pool.config().workers.max(1);
         let mut slots: Vec<Option<Embedding>> = vec![None; sentences.len()];
         for round in pieces.chunks(window) {
@@ -389,7 +398,7 @@ mod tests {
     #[test]
     fn length_buckets_cover_every_sentence_once_and_bound_padding() {
         let lengths = [300, 290, 280, 200, 150, 140, 90, 60, 59, 58, 20, 10, 3];
-        let buckets = length_buckets(&lengths, 4);
+        let buckets = length_buckets(&lengths, 4, usize::MAX);
         let covered: Vec<usize> = buckets.iter().flat_map(|r| r.clone()).collect();
         assert_eq!(covered, (0..lengths.len()).collect::<Vec<_>>());
         for bucket in &buckets {
@@ -402,8 +411,17 @@ mod tests {
             );
         }
         // Similar lengths share a batch, a long one does not drag short ones with it.
-        assert_eq!(buckets[0], 0..3);
-        assert!(length_buckets(&[], 32).is_empty());
-        assert_eq!(length_buckets(&[40; 70], 32), vec![0..32, 32..64, 64..70]);
+        assert_eq!(buckets[0], 0..4);
+        assert!(buckets.iter().all(|b| !(b.contains(&0) && b.contains(&12))));
+        assert!(length_buckets(&[], 32, usize::MAX).is_empty());
+        assert_eq!(
+            length_buckets(&[40; 70], 32, usize::MAX),
+            vec![0..32, 32..64, 64..70]
+        );
+        // A byte budget cuts pieces smaller: 48 padded bytes each, at most 200 per piece.
+        let pieces = length_buckets(&[40; 10], 32, 200);
+        assert_eq!(pieces, vec![0..4, 4..8, 8..10]);
+        // A sentence longer than the budget still gets a piece of its own.
+        assert_eq!(length_buckets(&[500, 40], 32, 200), vec![0..1, 1..2]);
     }
 }

@@ -1,8 +1,8 @@
 //! The summarize stage: chooses abstractive where a model is configured for the article's
 //! language, checks its output with the guard, and falls back to the extractive summary when
 //! the model fails or the guard rejects too much. Model work runs only on the worker pools:
-//! sentence embeddings on the embedding pool (one job per request, split into forward batches
-//! there), generation on the summarization pool (one job per chunk, so chunks of requests that
+//! sentence embeddings on the embedding pool (a request's sentences in pieces of similar length,
+//! a few at a time, so big articles cannot starve small ones), generation on the summarization pool (one job per chunk, so chunks of requests that
 //! wait together share batches).
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
