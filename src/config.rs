@@ -181,7 +181,7 @@ pub struct CatalogModel {
 }
 
 /// The backend of catalog entries that name none: rust-bert on libtorch.
-pub const DEFAULT_ENGINE: &str = "rust-bert";
+pub const DEFAULT_ENGINE: &str = crate::runtime::RUST_BERT_ENGINE;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

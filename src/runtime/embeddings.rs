@@ -85,7 +85,7 @@ pub struct RustBertEmbeddings;
 
 impl EmbeddingBackend for RustBertEmbeddings {
     fn name(&self) -> &'static str {
-        crate::config::DEFAULT_ENGINE
+        crate::runtime::RUST_BERT_ENGINE
     }
 
     fn load(

@@ -8,6 +8,10 @@ pub mod worker;
 pub use registry::{ModelError, ModelLocation, ModelRole, ModelSpec};
 pub use worker::{ModelEngine, PoolConfig, WorkerPool};
 
+/// The name of the rust-bert (libtorch) engine in catalogs and engine ids: the default engine of
+/// every model role (`config::DEFAULT_ENGINE`).
+pub const RUST_BERT_ENGINE: &str = "rust-bert";
+
 use std::time::Instant;
 
 use serde::Serialize;
