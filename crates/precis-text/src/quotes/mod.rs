@@ -154,7 +154,7 @@ pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Qu
 }
 
 /// [`extract_quotes_without_language`], with a name oracle for the article's language: a
-/// lone-word speaker with no title that the oracle knows only as a place or an organisation
+/// one-word speaker name that the oracle knows only as a place or an organisation
 /// ("Milano") is dropped, as a wrong name is worse than none. When the oracle cannot answer,
 /// the rules' answer stands.
 pub fn extract_quotes_with_names(
@@ -165,7 +165,12 @@ pub fn extract_quotes_with_names(
 ) -> Vec<Quote> {
     let mut quotes = extract_quotes_without_language(text, seg);
     let candidates: Vec<usize> = (0..quotes.len())
-        .filter(|&i| quotes[i].speaker.as_ref().is_some_and(is_weak_name))
+        .filter(|&i| {
+            quotes[i].speaker.as_ref().is_some_and(|speaker| {
+                speaker.kind != SpeakerKind::TitleOnly
+                    && speaker.name.split_whitespace().count() == 1
+            })
+        })
         .collect();
     if candidates.is_empty() {
         return quotes;
@@ -185,10 +190,12 @@ pub fn extract_quotes_with_names(
         .collect();
     for i in dropped {
         let quote = &mut quotes[i];
-        let factor = match quote.speaker.as_ref().map(|s| s.kind) {
-            Some(SpeakerKind::Named) => WEAK_NAME_FACTOR,
-            _ => 0.85 * WEAK_NAME_FACTOR,
+        let kind_factor = match quote.speaker.as_ref().map(|s| s.kind) {
+            Some(SpeakerKind::Named) => 1.0,
+            _ => 0.85,
         };
+        let weak = quote.speaker.as_ref().is_some_and(is_weak_name);
+        let factor = kind_factor * if weak { WEAK_NAME_FACTOR } else { 1.0 };
         quote.speaker = None;
         quote.confidence = (quote.confidence / factor * 0.35).clamp(0.0, 1.0);
     }
