@@ -32,9 +32,9 @@ fn installed() -> LtProcOracle {
 #[test]
 fn the_analyser_tells_a_person_from_a_place() {
     let oracle = installed();
-    let analyser = oracle.analyser_file("it");
+    let analyser = oracle.analyser_file("en");
     let tags = oracle
-        .tag_words("it", &["Giovanni", "Milano"])
+        .tag_words("en", &["John", "Madrid"])
         .expect("lt-proc answers");
     assert!(tags[0].person, "{tags:?} {analyser:?}");
     assert!(
