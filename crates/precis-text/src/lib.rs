@@ -10,6 +10,7 @@ use serde::Serialize;
 pub mod attribution_score;
 pub mod language;
 mod lingua_models;
+pub mod name_oracle;
 pub mod names;
 mod ngram_scorer;
 pub mod quotes;

@@ -1,6 +1,6 @@
 //! Quote finding and attribution on the team's development set.
 //!
-//! Usage: `bench_attribution [--failures] [--constructions] [DIR]` (default: the crate's `devdata/quotes`). DIR
+//! Usage: `bench_attribution [--failures] [--constructions] [--names] [DIR]` (default: the crate's `devdata/quotes`). DIR
 //! holds one folder per language with `<slug>.txt` articles and `<slug>.expected.json`
 //! expectations (format and scoring rules: `devdata/quotes/README.md`). Prints per language and
 //! overall: quote recall, speaker accuracy, wrong-name rate, false quotes, then accuracy per
@@ -17,16 +17,19 @@ use precis_text::attribution_score::{
     CONFIDENCE_BUCKETS,
 };
 use precis_text::language::LanguageDetector;
-use precis_text::quotes::{extract_quotes, Quote};
+use precis_text::name_oracle::{LtProcOracle, DEFAULT_APERTIUM_DIR, DEFAULT_REPLY_TIMEOUT};
+use precis_text::quotes::{extract_quotes, extract_quotes_with_names, Quote};
 use precis_text::segment::segment;
 
-const USAGE: &str = "usage: bench_attribution [--failures] [--constructions] [DIR]";
+const USAGE: &str = "usage: bench_attribution [--failures] [--constructions] [--names] [DIR]\n  --names: consult the Apertium analysers (lt-proc) as a name oracle";
 
 /// What to print besides the tables.
 #[derive(Clone, Copy, Default)]
 struct Options {
     failures: bool,
     constructions: bool,
+    /// Consult the Apertium name oracle (quote language fields are then left undetermined).
+    names: bool,
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--failures" => options.failures = true,
             "--constructions" => options.constructions = true,
+            "--names" => options.names = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -69,6 +73,19 @@ type ConstructionCounts = BTreeMap<String, [usize; 4]>;
 
 fn run(dir: &Path, options: Options) -> Result<(), String> {
     let languages = load(dir)?;
+    let oracle = options.names.then(|| {
+        LtProcOracle::discover(
+            Path::new(DEFAULT_APERTIUM_DIR),
+            "lt-proc",
+            DEFAULT_REPLY_TIMEOUT,
+        )
+    });
+    if let Some(oracle) = &oracle {
+        println!(
+            "name oracle: Apertium analysers for {}",
+            oracle.languages().join(", ")
+        );
+    }
     let detector = LanguageDetector::new();
     let mut per_language: Vec<(String, Tally)> = Vec::new();
     let mut failures = String::new();
@@ -77,7 +94,12 @@ fn run(dir: &Path, options: Options) -> Result<(), String> {
         let mut tally = Tally::default();
         for article in articles {
             let segmentation = segment(&article.text);
-            let quotes = extract_quotes(&article.text, &segmentation, &detector);
+            let quotes = match &oracle {
+                Some(oracle) => {
+                    extract_quotes_with_names(&article.text, &segmentation, language, oracle)
+                }
+                None => extract_quotes(&article.text, &segmentation, &detector),
+            };
             let score = score_article(&article.expected, &quotes);
             tally.add_article(&article.expected, &quotes, &score);
             count_constructions(&article.expected, &score, &mut constructions);
@@ -129,6 +151,12 @@ fn run(dir: &Path, options: Options) -> Result<(), String> {
         for (label, [expected, found, right, wrong]) in &constructions {
             println!("| {label} | {expected} | {found} | {right} | {wrong} |");
         }
+    }
+    if let Some(oracle) = &oracle {
+        println!(
+            "\nname oracle fallbacks (rules alone): {}",
+            oracle.fallbacks()
+        );
     }
     if options.failures {
         println!();

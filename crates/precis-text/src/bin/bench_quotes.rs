@@ -7,7 +7,12 @@
 use std::time::{Duration, Instant};
 
 use precis_text::language::LanguageDetector;
-use precis_text::quotes::{extract_quotes, extract_quotes_without_language};
+use precis_text::name_oracle::{
+    LtProcOracle, NameOracle, DEFAULT_APERTIUM_DIR, DEFAULT_REPLY_TIMEOUT,
+};
+use precis_text::quotes::{
+    extract_quotes, extract_quotes_with_names, extract_quotes_without_language,
+};
 use precis_text::segment::segment;
 
 /// A news article written for this benchmark: several speakers, marks and paragraphs.
@@ -69,6 +74,26 @@ fn main() {
         let segmentation = segment(std::hint::black_box(ARTICLE));
         std::hint::black_box(extract_quotes(ARTICLE, &segmentation, &detector));
     });
+    // The same pipeline asking the Apertium analyser (one long-lived lt-proc child) about the
+    // lone-word speakers, when the analysers are installed.
+    let oracle = LtProcOracle::discover(
+        std::path::Path::new(DEFAULT_APERTIUM_DIR),
+        "lt-proc",
+        DEFAULT_REPLY_TIMEOUT,
+    );
+    // A round trip that always reaches the analyser (the article's own speakers may need none).
+    let oracle_times = oracle.languages().iter().any(|l| l == "en").then(|| {
+        time(iterations, || {
+            let segmentation = segment(std::hint::black_box(ARTICLE));
+            std::hint::black_box(extract_quotes_with_names(
+                ARTICLE,
+                &segmentation,
+                "en",
+                &oracle,
+            ));
+            std::hint::black_box(oracle.tag_words("en", &["Park", "Hale", "Chen", "Reyes"]));
+        })
+    });
     println!("| step | mean µs | median µs |");
     println!("|---|---:|---:|");
     report("segmentation", &segment_times);
@@ -77,6 +102,16 @@ fn main() {
         &pipeline_times,
     );
     report("... + language of each quote", &with_language_times);
+    match oracle_times {
+        Some(times) => {
+            report(
+                "segmentation + quotes + Apertium name oracle (one lt-proc round trip)",
+                &times,
+            );
+            println!("name oracle fallbacks: {}", oracle.fallbacks());
+        }
+        None => println!("(no English Apertium analyser installed: name oracle row skipped)"),
+    }
 }
 
 fn time(iterations: u32, mut run: impl FnMut()) -> Vec<Duration> {

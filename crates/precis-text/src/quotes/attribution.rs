@@ -99,6 +99,21 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speak
                 })
                 .cloned(),
             };
+            // A person written with no name after the last one named ("Lei, una giovane
+            // insegnante, …: «…», ha detto"): the speaker is that person, not a name from before.
+            let unnamed_after_mention = same_sentence.is_none().then(|| {
+                let before = people
+                    .unnamed
+                    .partition_point(|unnamed| unnamed.start < cue.verb.start);
+                people.unnamed[..before].last().copied().filter(|unnamed| {
+                    mention
+                        .as_ref()
+                        .is_none_or(|mention| mention.name.end <= unnamed.start)
+                })
+            });
+            if let Some(Some(unnamed)) = unnamed_after_mention {
+                return Some(title_only(text, unnamed));
+            }
             match mention {
                 Some(mention) => Some(resolved_speaker(text, &mention, mentions, cue.verb.start)),
                 None => {
@@ -217,7 +232,7 @@ mod tests {
 
     #[test]
     fn which_cue_a_quote_takes_and_whom_it_names() {
-        let cases: [(&str, &[&str]); 12] = [
+        let cases: [(&str, &[&str]); 15] = [
             // 1. The cue right after the quote.
             (
                 "Ann Lee said the plan was fine. “It is late,” Bob Ray said.",
@@ -272,6 +287,20 @@ mod tests {
             (
                 "Ann Lee said it was late. “We will not be bullied,” the Prime Minister said.",
                 &["the Prime Minister, the prime minister (TitleOnly) via said"],
+            ),
+            // A person written with no name after the last one named: that person, not the
+            // name before; but not an apposition to the name, nor "a" as a preposition.
+            (
+                "Ann Lee opened the hall. Later a volunteer arrived. “We were cold,” she said.",
+                &["a volunteer, a volunteer (TitleOnly) via said"],
+            ),
+            (
+                "Ann Lee, una giovane insegnante, è arrivata. «Siamo stanchi», ha detto.",
+                &["Ann Lee (Resolved) via ha detto"],
+            ),
+            (
+                "La alcaldesa Ann Lee dio las gracias a su equipo. «Fue duro», afirmó.",
+                &["Ann Lee, alcaldesa (Resolved) via afirmó"],
             ),
         ];
         for (text, expected) in cases {

@@ -3,8 +3,9 @@
 //! Park") or as the subject of a cue.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_determiner, is_name_particle,
-    is_preposition, is_pronoun, is_role, words, CueKind,
+    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_definite_article,
+    is_determiner, is_name_particle, is_person_noun, is_possessive, is_preposition, is_pronoun,
+    is_role, is_unnamed_mention_article, lower, words, CueKind,
 };
 use super::subjects::{
     only_spaces_between, role_complement_before, split_name_and_title, subject_after,
@@ -43,6 +44,10 @@ pub(super) struct People {
     pub(super) named: Vec<Mention>,
     /// Sorted, each phrase once.
     pub(super) roles: Vec<ByteSpan>,
+    /// People written only as an article and a role or person noun, with no name ("un
+    /// bénévole", "a volunteer", "ein Anwohner"): sorted, each phrase once. A dropped subject
+    /// or a pronoun after one refers to it rather than to a person named before it.
+    pub(super) unnamed: Vec<ByteSpan>,
 }
 
 /// Cue words in the sentences, outside quotes, in text order; and the people of the text:
@@ -72,6 +77,7 @@ pub(super) fn find_cues(
             }
         }
         titled_mentions(text, &outside, &mut people);
+        unnamed_mentions(text, &outside, &mut people);
         for (position, &word) in outside.iter().enumerate() {
             let word_text = word.slice(text);
             let subject = if inverted_cue(word_text) {
@@ -151,6 +157,8 @@ pub(super) fn find_cues(
     people.named.dedup_by_key(|mention| mention.name);
     people.roles.sort();
     people.roles.dedup();
+    people.unnamed.sort();
+    people.unnamed.dedup();
     (cues, people)
 }
 
@@ -213,6 +221,88 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             }
         }
         index = end;
+    }
+}
+
+/// Words between an article and the noun of an unnamed mention ("una giovane insegnante").
+const MAX_UNNAMED_MODIFIERS: usize = 2;
+
+/// Words after an unnamed mention's noun within which a titled name means the noun is that
+/// person's title ("le préfet de la région, Olivier Marchal").
+const UNNAMED_NAME_WINDOW: usize = 10;
+
+/// People written as an article and a role or person noun with no name after it ("un
+/// bénévole", "uma utente", "a volunteer", "ein Anwohner"), in a sentence's words. The article
+/// is lower case, or capitalised only opening the sentence.
+fn unnamed_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
+    for (index, &article) in outside.iter().enumerate() {
+        let article_text = article.slice(text);
+        if !is_unnamed_mention_article(article_text) || (index > 0 && is_capitalized(article_text))
+        {
+            continue;
+        }
+        let Some(head) = (index + 1..outside.len())
+            .take(MAX_UNNAMED_MODIFIERS + 1)
+            .take_while(|&i| only_spaces_between(text, outside[i - 1], outside[i]))
+            .find(|&i| {
+                let w = outside[i].slice(text);
+                is_role(w) || is_person_noun(w)
+            })
+        else {
+            continue;
+        };
+        // Modifiers are lower-case words that are no cue, pronoun or determiner ("una giovane
+        // insegnante"; not "a su madre", where "a" is a preposition). "Il juge": a verb.
+        let modifiers_ok = outside[index + 1..head].iter().all(|w| {
+            let w = w.slice(text);
+            !is_capitalized(w)
+                && cue_kind(w).is_none()
+                && !is_pronoun(w)
+                && !is_determiner(w)
+                && !is_possessive(w)
+        });
+        if !modifiers_ok || cue_kind(outside[head].slice(text)).is_some() {
+            continue;
+        }
+        // "Mathis Delorme, le coureur de 24 ans,": an apposition to the name before it.
+        let apposition = index > 0 && {
+            let previous = outside[index - 1].slice(text);
+            is_capitalized(previous)
+                && !is_pronoun(previous)
+                && text[outside[index - 1].end..article.start].trim() == ","
+        };
+        // "le ministre", "the leaders": a definite role noun refers to a person the text has
+        // given that title already.
+        let head_lower = lower(outside[head].slice(text));
+        let titled_before = is_definite_article(article_text)
+            && people.named.iter().any(|mention| {
+                mention
+                    .title
+                    .as_deref()
+                    .is_some_and(|title| title.contains(head_lower.as_str()))
+            });
+        if apposition || titled_before {
+            continue;
+        }
+        // "the volunteer John Smith", "a farmer, Colin Boyd,": the noun is a title.
+        let next = outside.get(head + 1);
+        let name_follows = next.is_some_and(|&next| {
+            let gap = text[outside[head].end..next.start].trim();
+            is_capitalized(next.slice(text))
+                && (gap.is_empty() || gap == ",")
+                && cue_kind(next.slice(text)).is_none()
+        });
+        let window_end = outside[(head + UNNAMED_NAME_WINDOW).min(outside.len() - 1)].end;
+        let titled_name_near = people.named.iter().rev().any(|mention| {
+            mention.title.is_some()
+                && mention.name.start > outside[head].end
+                && mention.name.start < window_end
+        });
+        if !name_follows && !titled_name_near {
+            people
+                .unnamed
+                .push(ByteSpan::new(article.start, outside[head].end));
+        }
     }
 }
 

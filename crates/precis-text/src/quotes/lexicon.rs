@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 
 use super::word_lists::{
     ADVERBS, AUXILIARIES, CONJUNCTIONS, CUE_AFTER_QUOTE_ONLY, CUE_POSTPOSITIONS, CUE_PREPOSITIONS,
-    CUE_VERBS, DETERMINERS, FUNCTION_WORDS, ORGANISATION_NOUNS, PREPOSITIONS, PRONOUNS, ROLE_NOUNS,
-    SCARE_MARKERS, SPEAKER_NAME_PARTICLES, TITLE_NOUNS,
+    CUE_VERBS, DETERMINERS, FUNCTION_WORDS, ORGANISATION_NOUNS, PERSON_NOUNS, PREPOSITIONS,
+    PRONOUNS, ROLE_NOUNS, SCARE_MARKERS, SPEAKER_NAME_PARTICLES, TITLE_NOUNS,
+    UNNAMED_MENTION_ARTICLES,
 };
 use crate::names::is_capitalized;
 use crate::ByteSpan;
@@ -80,6 +81,27 @@ pub(super) fn is_adverb(word: &str) -> bool {
 pub(super) fn is_determiner(word: &str) -> bool {
     static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
     in_lexicon(word, DETERMINERS, &CELL)
+}
+
+/// An article that may open a mention of a person not named ("a", "une", "ein", "uma").
+pub(super) fn is_unnamed_mention_article(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    in_lexicon(word, UNNAMED_MENTION_ARTICLES, &CELL)
+}
+
+/// A definite article ("the", "la", "der", "o"): a role noun after it may refer back.
+pub(super) fn is_definite_article(word: &str) -> bool {
+    const DEFINITE: &[&str] = &[
+        "the", "le", "la", "les", "l'", "l’", "der", "die", "das", "den", "dem", "el", "los",
+        "las", "il", "lo", "gli", "o", "os", "as",
+    ];
+    DEFINITE.contains(&lower(word).as_str())
+}
+
+/// A noun for a person known only as what they are ("woman", "bénévole", "Anwohner").
+pub(super) fn is_person_noun(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    in_lexicon(word, PERSON_NOUNS, &CELL)
 }
 
 /// Whether a word is a role noun or honorific, including German compounds ending in one.

@@ -219,9 +219,76 @@ fn push_quote(
         text,
         ByteSpan::new(open_at + open_mark.len_utf8(), close_at),
     );
-    if !span.is_empty() {
-        quotes.push(RawQuote { span, outer, style });
+    if span.is_empty() {
+        return;
     }
+    if open_mark == '«' && style == MarkStyle::Paired {
+        if let Some((first_end, second_start)) = incise_split(text, span) {
+            // « A, a rappelé X. B »: two quotes, the incise outside both.
+            let first = trim_span(text, ByteSpan::new(span.start, first_end));
+            let second = ByteSpan::new(second_start, span.end);
+            if !first.is_empty() && !second.is_empty() {
+                quotes.push(RawQuote {
+                    span: first,
+                    outer: ByteSpan::new(open_at, first_end),
+                    style,
+                });
+                quotes.push(RawQuote {
+                    span: second,
+                    outer: ByteSpan::new(second_start, outer.end),
+                    style,
+                });
+                return;
+            }
+        }
+    }
+    quotes.push(RawQuote { span, outer, style });
+}
+
+/// Words an incise inside guillemets may have ("a-t-elle expliqué", "a rappelé Paul Girardin").
+const MAX_INCISE_WORDS: usize = 5;
+
+/// French typesetting keeps the narrator's incise inside one pair of guillemets: « A, a
+/// rappelé X. B ». Returns where the first part ends (after its comma) and where the second
+/// starts, when the words after a comma are a cue (a cue verb, an auxiliary and a cue verb, or
+/// an inversion) closed by a full stop or a comma within a few words, and words follow.
+fn incise_split(text: &str, content: ByteSpan) -> Option<(usize, usize)> {
+    let slice = content.slice(text);
+    for (comma, _) in slice.match_indices(", ") {
+        let after = comma + 2;
+        let rest = &slice[after..];
+        let window_end = rest
+            .char_indices()
+            .nth(INCISE_LOOKAHEAD_BYTES)
+            .map_or(rest.len(), |(i, _)| i);
+        let window = &rest[..window_end];
+        let Some(stop) = window.find(['.', ',']) else {
+            continue;
+        };
+        let incise = &window[..stop];
+        let incise_words = words(incise, 0);
+        let word = |i: usize| incise_words.get(i).map(|w| w.slice(incise));
+        let Some(first) = word(0) else {
+            continue;
+        };
+        let is_cue = |w: &str| {
+            inverted_cue(w) || (cue_kind(w).is_some() && !crate::names::is_capitalized(w))
+        };
+        let opens_with_cue = is_cue(first) || (is_auxiliary(first) && word(1).is_some_and(is_cue));
+        if !opens_with_cue
+            || incise_words.len() > MAX_INCISE_WORDS
+            || incise.contains(['«', '»', '"', '“', '”'])
+        {
+            continue;
+        }
+        let resume = after + stop + 1;
+        let second = slice[resume..].trim_start();
+        if second.is_empty() {
+            continue;
+        }
+        return Some((content.start + comma + 1, content.end - second.len()));
+    }
+    None
 }
 
 /// Quotes of a dialogue paragraph opened by a dash; each with whether a cue word appears in
@@ -420,6 +487,37 @@ mod tests {
             found("— Je pars demain, dit-il."),
             [("Je pars demain", "— Je pars demain", MarkStyle::Dialogue)]
         );
+    }
+
+    #[test]
+    fn an_incise_inside_guillemets_cuts_the_quote_in_two() {
+        assert_eq!(
+            found("« Elle n'a jamais couru, a rappelé Paul. Elle écrit encore. »"),
+            [
+                (
+                    "Elle n'a jamais couru,",
+                    "« Elle n'a jamais couru,",
+                    MarkStyle::Paired
+                ),
+                (
+                    "Elle écrit encore.",
+                    "Elle écrit encore. »",
+                    MarkStyle::Paired
+                ),
+            ]
+        );
+        assert_eq!(
+            found("« C'est trop cher, a-t-elle expliqué. On a perdu. »").len(),
+            2
+        );
+        // A comma before words that are no cue, or an incise that ends the quote, cuts nothing.
+        for text in [
+            "« Il a plu, a été dit partout. Rien ne change. »",
+            "« Le prix, la qualité, tout compte. »",
+            "« Nous restons, a-t-il dit. »",
+        ] {
+            assert_eq!(found(text).len(), 1, "{text}");
+        }
     }
 
     #[test]

@@ -153,6 +153,55 @@ pub fn extract_quotes_without_language(text: &str, seg: &Segmentation) -> Vec<Qu
     quotes
 }
 
+/// [`extract_quotes_without_language`], with a name oracle for the article's language: a
+/// one-word speaker name that the oracle knows only as a place or an organisation
+/// ("Milano") is dropped, as a wrong name is worse than none. When the oracle cannot answer,
+/// the rules' answer stands.
+pub fn extract_quotes_with_names(
+    text: &str,
+    seg: &Segmentation,
+    language: &str,
+    oracle: &dyn crate::name_oracle::NameOracle,
+) -> Vec<Quote> {
+    let mut quotes = extract_quotes_without_language(text, seg);
+    let candidates: Vec<usize> = (0..quotes.len())
+        .filter(|&i| {
+            quotes[i].speaker.as_ref().is_some_and(|speaker| {
+                speaker.kind != SpeakerKind::TitleOnly
+                    && speaker.name.split_whitespace().count() == 1
+            })
+        })
+        .collect();
+    if candidates.is_empty() {
+        return quotes;
+    }
+    let words: Vec<&str> = candidates
+        .iter()
+        .filter_map(|&i| quotes[i].speaker.as_ref().map(|s| s.name.as_str()))
+        .collect();
+    let Some(tags) = oracle.tag_words(language, &words) else {
+        return quotes;
+    };
+    let dropped: Vec<usize> = candidates
+        .iter()
+        .zip(&tags)
+        .filter(|(_, tags)| tags.only_place_or_organisation())
+        .map(|(&i, _)| i)
+        .collect();
+    for i in dropped {
+        let quote = &mut quotes[i];
+        let kind_factor = match quote.speaker.as_ref().map(|s| s.kind) {
+            Some(SpeakerKind::Named) => 1.0,
+            _ => 0.85,
+        };
+        let weak = quote.speaker.as_ref().is_some_and(is_weak_name);
+        let factor = kind_factor * if weak { WEAK_NAME_FACTOR } else { 1.0 };
+        quote.speaker = None;
+        quote.confidence = (quote.confidence / factor * 0.35).clamp(0.0, 1.0);
+    }
+    quotes
+}
+
 /// Quotes of more words than this are never taken for titles or scare quotes.
 const MAX_TITLE_WORDS: usize = 12;
 

@@ -1,0 +1,124 @@
+//! The Apertium name oracle with the real `lt-proc` and analysers that `scripts/setup`
+//! installs (Debian's apertium pair packages), and with stand-ins that die or hang.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use precis_text::name_oracle::{
+    LtProcOracle, NameOracle, DEFAULT_APERTIUM_DIR, DEFAULT_REPLY_TIMEOUT,
+};
+use precis_text::quotes::{extract_quotes_with_names, extract_quotes_without_language};
+use precis_text::segment::segment;
+
+/// Generous bound for conditions on a loaded machine; hitting it fails the test.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn installed() -> LtProcOracle {
+    let oracle = LtProcOracle::discover(
+        Path::new(DEFAULT_APERTIUM_DIR),
+        "lt-proc",
+        Duration::from_secs(10),
+    );
+    for language in ["en", "es", "fr", "it", "pt"] {
+        assert!(
+            oracle.languages().iter().any(|l| l == language),
+            "no analyser for {language}: run scripts/setup"
+        );
+    }
+    oracle
+}
+
+#[test]
+fn the_analyser_tells_a_person_from_a_place() {
+    let oracle = installed();
+    let analyser = oracle.analyser_file("en");
+    let tags = oracle
+        .tag_words("en", &["John", "Madrid"])
+        .expect("lt-proc answers");
+    assert!(tags[0].person, "{tags:?} {analyser:?}");
+    assert!(
+        !tags[0].only_place_or_organisation(),
+        "{tags:?} {analyser:?}"
+    );
+    assert!(
+        tags[1].only_place_or_organisation(),
+        "{tags:?} {analyser:?}"
+    );
+    assert_eq!(oracle.fallbacks(), 0);
+}
+
+#[test]
+fn a_killed_child_is_restarted() {
+    let oracle = installed();
+    assert!(oracle.tag_words("en", &["John"]).is_some());
+    let first = oracle.child_id("en").expect("a child runs");
+    let killed = Command::new("kill")
+        .arg("-9")
+        .arg(first.to_string())
+        .status();
+    assert!(killed.is_ok_and(|status| status.success()));
+    let started = Instant::now();
+    loop {
+        if let Some(tags) = oracle.tag_words("en", &["John"]) {
+            assert!(tags[0].person);
+            break;
+        }
+        assert!(started.elapsed() < DEADLINE, "no answer after the kill");
+    }
+    let second = oracle.child_id("en").expect("a child runs again");
+    assert_ne!(first, second);
+}
+
+/// An Apertium directory with one empty analyser for English, run by `program`.
+fn stand_in(name: &str, script: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("precis-oracle-{name}-{}", std::process::id()));
+    let pair = dir.join("apertium-en-xx");
+    std::fs::create_dir_all(&pair).unwrap();
+    std::fs::write(pair.join("en-xx.automorf.bin"), b"").unwrap();
+    let program = dir.join("fake-lt-proc");
+    std::fs::write(&program, script).unwrap();
+    let made_executable = Command::new("chmod").arg("+x").arg(&program).status();
+    assert!(made_executable.is_ok_and(|status| status.success()));
+    (dir, program)
+}
+
+#[test]
+fn a_hung_child_times_out_and_the_rules_answer() {
+    let (dir, program) = stand_in("hung", "#!/bin/sh\nexec sleep 600\n");
+    let timeout = Duration::from_millis(300);
+    let oracle = LtProcOracle::discover(&dir, &program, timeout);
+    assert_eq!(oracle.languages(), ["en"]);
+    let text = "Ann Lee opened the hall in Milano. \u{201c}We were cold,\u{201d} Milano said.";
+    let seg = segment(text);
+    let started = Instant::now();
+    let with_oracle = extract_quotes_with_names(text, &seg, "en", &oracle);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < timeout + Duration::from_secs(5),
+        "took {elapsed:?}"
+    );
+    assert_eq!(oracle.fallbacks(), 1);
+    assert_eq!(with_oracle, extract_quotes_without_language(text, &seg));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_place_taken_for_a_speaker_is_dropped() {
+    let oracle = installed();
+    let text = "Ann Lee opened the hall. \u{201c}We were cold,\u{201d} London said.";
+    let seg = segment(text);
+    let rules = extract_quotes_without_language(text, &seg);
+    assert_eq!(
+        rules[0].speaker.as_ref().map(|s| s.name.as_str()),
+        Some("London")
+    );
+    let with_oracle = extract_quotes_with_names(text, &seg, "en", &oracle);
+    assert_eq!(with_oracle[0].speaker, None);
+    assert!(with_oracle[0].confidence < rules[0].confidence);
+}
+
+#[test]
+fn the_default_reply_bound_is_short() {
+    assert!(DEFAULT_REPLY_TIMEOUT <= Duration::from_secs(1));
+}
