@@ -130,18 +130,26 @@ fn a_minilm_directory_without_its_vocabulary_names_the_missing_file() {
 
 #[test]
 fn corrupt_minilm_weights_fail_with_a_clear_error_naming_the_file() {
-    // The installed weights cut short, as an interrupted copy leaves them.
-    let weights = common::models_dir()
-        .join("all-MiniLM-L6-v2")
-        .join("rust_model.ot");
-    let mut truncated = std::fs::read(&weights).unwrap();
+    // The default catalog runs MiniLM on ONNX Runtime: its graph cut short, as an interrupted
+    // copy leaves it.
+    let installed = common::models_dir().join("all-MiniLM-L6-v2");
+    let mut truncated = std::fs::read(installed.join("onnx").join("model.onnx")).unwrap();
     truncated.truncate(truncated.len() / 3);
-    let models = minilm_with("rust_model.ot", Some(&truncated));
+    let models = minilm_with("onnx", None);
+    let onnx = models.path().join("all-MiniLM-L6-v2").join("onnx");
+    std::fs::create_dir_all(&onnx).unwrap();
+    for entry in std::fs::read_dir(installed.join("onnx")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "model.onnx" {
+            std::os::unix::fs::symlink(entry.path(), onnx.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::write(onnx.join("model.onnx"), &truncated).unwrap();
 
     let error = model_error(models.path(), "all-MiniLM-L6-v2").expect("MiniLM is not ready");
     assert!(
-        error.contains("rust_model.ot") && error.contains("truncated"),
-        "the corrupt weights file is named, with what is wrong: {error}"
+        error.contains("model.onnx") && error.contains("cannot load"),
+        "the corrupt graph file is named, with what is wrong: {error}"
     );
 
     let article = models.path().join("article.txt");
@@ -159,9 +167,7 @@ fn corrupt_minilm_weights_fail_with_a_clear_error_naming_the_file() {
     ]);
     assert!(!ok, "a digest never runs on a model that failed to load");
     assert!(
-        stderr.contains("all-MiniLM-L6-v2")
-            && stderr.contains("rust_model.ot")
-            && stderr.contains("truncated"),
+        stderr.contains("all-MiniLM-L6-v2") && stderr.contains("model.onnx"),
         "{stderr}"
     );
 }
