@@ -489,12 +489,21 @@ async fn translate(args: TranslateArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&translated)?);
     } else {
         for text in &translated.texts {
-            println!("{}", text.translation.text);
-            let note = quality_note(&text.translation);
-            if !note.is_empty() {
-                eprintln!("quality{note}");
+            if let Some(translation) = &text.translation {
+                println!("{}", translation.text);
+                let note = quality_note(translation);
+                if !note.is_empty() {
+                    eprintln!("quality{note}");
+                }
             }
         }
+    }
+    if let Some(error) = translated
+        .texts
+        .iter()
+        .find_map(|text| text.error.as_deref())
+    {
+        anyhow::bail!("not translated: {error}");
     }
     Ok(())
 }

@@ -292,7 +292,7 @@ impl Pipeline {
         let pairs = translated
             .texts
             .iter_mut()
-            .map(|text| (text.original.as_str(), &mut text.translation))
+            .filter_map(|text| Some((text.original.as_str(), text.translation.as_mut()?)))
             .collect();
         self.measure_adequacy(pairs, deadline, &mut Vec::new())
             .await?;

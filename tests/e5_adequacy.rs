@@ -104,13 +104,14 @@ async fn translations_carry_their_adequacy() {
     .unwrap();
     let translated = pipeline.translate(request, None).await.unwrap();
     for text in &translated.texts {
-        let adequacy = text.translation.adequacy.as_ref().expect("adequacy is set");
+        let translation = text.translation.as_ref().expect("translated");
+        let adequacy = translation.adequacy.as_ref().expect("adequacy is set");
         assert_eq!(adequacy.model, "multilingual-e5-small");
         assert!(
             adequacy.cosine > 0.85,
             "{:?} -> {:?}: {}",
             text.original,
-            text.translation.text,
+            translation.text,
             adequacy.cosine
         );
     }

@@ -150,6 +150,7 @@ async fn the_single_part_calls_answer() {
     assert_eq!(translated.translations.len(), 2);
     for (original, translated) in texts.iter().zip(&translated.translations) {
         assert_eq!(&translated.original, original, "the original beside it");
+        assert_eq!(translated.error, "", "no per-text error");
         let translation = translated.translation.as_ref().unwrap();
         assert_eq!(translation.engines, ["apertium/eng-spa"]);
         assert_ne!(&translation.text, original);

@@ -324,7 +324,8 @@ pub fn translated_texts(translated: &TranslatedTexts) -> proto::TranslateRespons
             .iter()
             .map(|text| proto::TranslatedText {
                 original: text.original.clone(),
-                translation: Some(translation(&text.translation)),
+                translation: text.translation.as_ref().map(translation),
+                error: text.error.clone().unwrap_or_default(),
             })
             .collect(),
         source_language: translated.source_language.clone(),
@@ -509,11 +510,10 @@ pub mod from_proto {
             texts: response
                 .translations
                 .into_iter()
-                .filter_map(|text| {
-                    Some(TranslatedText {
-                        translation: translation(text.translation?),
-                        original: text.original,
-                    })
+                .map(|text| TranslatedText {
+                    translation: text.translation.map(translation),
+                    original: text.original,
+                    error: Some(text.error).filter(|error| !error.is_empty()),
                 })
                 .collect(),
         }

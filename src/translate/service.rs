@@ -97,11 +97,16 @@ impl QualityJudge {
     }
 }
 
-/// A text beside its translation.
+/// A text beside its translation, or beside why it has none.
 #[derive(Debug, Clone, Serialize)]
 pub struct TranslatedText {
     pub original: String,
-    pub translation: Translation,
+    /// Absent only when `error` says why.
+    pub translation: Option<Translation>,
+    /// Why this text alone is untranslated: its engine failed on it even after a restart and a
+    /// retry, alone. The batch's other texts are still translated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The result of [`TranslationService::translate_texts`].
@@ -267,7 +272,10 @@ impl TranslationService {
     }
 
     /// Translates `texts` (one batch) from `source` into `target`. A pair with no route is
-    /// `FailedPrecondition`, naming the pairs that exist.
+    /// `FailedPrecondition`, naming the pairs that exist. When the batch's engine fails even
+    /// after its restart and one retry, each text is tried alone, so that one text the engine
+    /// cannot take does not cost the others their translation; the texts that still fail carry
+    /// their own error.
     pub async fn translate_texts(
         &self,
         texts: Vec<String>,
@@ -282,18 +290,33 @@ impl TranslationService {
         let route = plan.route().clone();
         let judge = self.judge.clone();
         let texts = run_blocking("translation", move || {
+            let translate = |texts: &[&str]| {
+                translate_faithfully(&plan, texts, &[], &FaithfulOptions::default(), deadline)
+            };
+            let translated = |faithful: FaithfulTranslation| TranslatedText {
+                original: faithful.original.clone(),
+                translation: Some(Translation::new(faithful, plan.route(), &judge)),
+                error: None,
+            };
             let borrowed: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let translated =
-                translate_faithfully(&plan, &borrowed, &[], &FaithfulOptions::default(), deadline)?;
-            Ok::<_, TranslateError>(
-                translated
-                    .into_iter()
-                    .map(|faithful| TranslatedText {
-                        original: faithful.original.clone(),
-                        translation: Translation::new(faithful, plan.route(), &judge),
+            match translate(&borrowed) {
+                Ok(batch) => Ok(batch.into_iter().map(translated).collect()),
+                Err(TranslateError::EngineFailure { .. }) => borrowed
+                    .iter()
+                    .map(|&text| match translate(&[text]) {
+                        Ok(mut alone) => Ok(translated(alone.remove(0))),
+                        Err(error @ TranslateError::EngineFailure { .. }) => Ok(TranslatedText {
+                            original: text.to_string(),
+                            translation: None,
+                            error: Some(format!(
+                                "{error} (on this text alone, after a restart and one retry)"
+                            )),
+                        }),
+                        Err(error) => Err(error),
                     })
-                    .collect(),
-            )
+                    .collect::<Result<Vec<_>, _>>(),
+                Err(error) => Err(error),
+            }
         })
         .await?
         .map_err(translate_error)?;
@@ -405,5 +428,103 @@ mod tests {
                 && warning.contains("2 text(s) from en left untranslated"),
             "{warning}"
         );
+    }
+
+    /// An engine that fails on any batch holding a text it cannot take (here: one with a BEL
+    /// control character), and otherwise returns its input.
+    struct PickyEngine(EngineInfo);
+
+    impl Translator for PickyEngine {
+        fn info(&self) -> &EngineInfo {
+            &self.0
+        }
+
+        fn translate_batch(
+            &self,
+            texts: &[String],
+            _deadline: Option<Instant>,
+        ) -> Result<Vec<String>, TranslateError> {
+            if texts.iter().any(|text| text.contains('\u{7}')) {
+                return Err(TranslateError::EngineFailure {
+                    engine: self.0.id.clone(),
+                    detail: "pipeline exited with signal 11".into(),
+                });
+            }
+            Ok(texts.to_vec())
+        }
+    }
+
+    fn service_with(engine: Arc<dyn Translator>) -> TranslationService {
+        let mut router = Router::new();
+        router.register(engine);
+        TranslationService::new(router, Arc::new(LanguageDetector::new()))
+    }
+
+    #[tokio::test]
+    async fn a_text_the_engine_cannot_take_gets_its_own_error_and_the_others_are_translated() {
+        let service = service_with(Arc::new(PickyEngine(EngineInfo {
+            id: "apertium/eng-fra".into(),
+            kind: EngineKind::RuleBased,
+            pair: LanguagePair::new("en", "fr"),
+        })));
+        let texts = vec![
+            "The harbour reopened on Monday.".to_string(),
+            "A text with a bell \u{7} in it.".to_string(),
+            "Nobody was hurt.".to_string(),
+        ];
+        let translated = service
+            .translate_texts(
+                texts.clone(),
+                "en",
+                &LanguageCode::parse("target_language", "fr").unwrap(),
+                None,
+            )
+            .await
+            .expect("one bad text is not the call's failure");
+        assert_eq!(translated.texts.len(), 3);
+        for (text, original) in translated.texts.iter().zip(&texts) {
+            assert_eq!(&text.original, original, "in order, verbatim");
+        }
+        let [first, bad, last] = &translated.texts[..] else {
+            unreachable!()
+        };
+        for good in [first, last] {
+            assert!(good.error.is_none(), "{good:?}");
+            let translation = good.translation.as_ref().expect("translated");
+            assert_eq!(translation.engines, ["apertium/eng-fra"]);
+        }
+        assert!(bad.translation.is_none(), "{bad:?}");
+        let error = bad.error.as_deref().expect("its own error");
+        assert!(
+            error.contains("apertium/eng-fra") && error.contains("signal 11"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_engine_dead_for_every_text_gives_every_text_an_error_not_an_empty_answer() {
+        let service = service_with(Arc::new(DeadEngine(EngineInfo {
+            id: "apertium/eng-fra".into(),
+            kind: EngineKind::RuleBased,
+            pair: LanguagePair::new("en", "fr"),
+        })));
+        let translated = service
+            .translate_texts(
+                vec!["One.".to_string(), "Two.".to_string()],
+                "en",
+                &LanguageCode::parse("target_language", "fr").unwrap(),
+                None,
+            )
+            .await
+            .expect("per-text errors");
+        assert_eq!(translated.texts.len(), 2);
+        assert!(translated
+            .texts
+            .iter()
+            .all(|text| text.translation.is_none()
+                && text
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("signal 9"))));
     }
 }
