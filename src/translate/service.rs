@@ -234,9 +234,16 @@ impl TranslationService {
             .await?;
             let (quotes_translated, summary_translated) = match outcome {
                 Ok(translated) => translated,
-                Err(error @ TranslateError::EngineFailure { .. }) => {
+                Err(
+                    error @ (TranslateError::EngineFailure { .. }
+                    | TranslateError::EngineTimedOut { .. }),
+                ) => {
+                    let retried = match error {
+                        TranslateError::EngineFailure { .. } => " (after a restart and one retry)",
+                        _ => "",
+                    };
                     warnings.push(format!(
-                        "{error} (after a restart and one retry); {} text(s) from {source} left untranslated",
+                        "{error}{retried}; {} text(s) from {source} left untranslated",
                         members.len() + usize::from(position == 0 && summary.is_some())
                     ));
                     continue;
@@ -275,7 +282,7 @@ impl TranslationService {
     /// `FailedPrecondition`, naming the pairs that exist. When the batch's engine fails even
     /// after its restart and one retry, each text is tried alone, so that one text the engine
     /// cannot take does not cost the others their translation; the texts that still fail carry
-    /// their own error.
+    /// their own error. An engine that stops answering gives every text left its error.
     pub async fn translate_texts(
         &self,
         texts: Vec<String>,
@@ -299,22 +306,45 @@ impl TranslationService {
                 error: None,
             };
             let borrowed: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let untranslated = |text: &str, error: String| TranslatedText {
+                original: text.to_string(),
+                translation: None,
+                error: Some(error),
+            };
             match translate(&borrowed) {
                 Ok(batch) => Ok(batch.into_iter().map(translated).collect()),
-                Err(TranslateError::EngineFailure { .. }) => borrowed
+                Err(TranslateError::EngineFailure { .. }) => {
+                    // Alone, unless the engine stops answering: then each try would wait out
+                    // the engine's whole time limit, so the texts left are not tried.
+                    let mut stuck: Option<TranslateError> = None;
+                    let mut results = Vec::with_capacity(borrowed.len());
+                    for &text in &borrowed {
+                        if let Some(error) = &stuck {
+                            results.push(untranslated(text, format!("not tried alone: {error}")));
+                            continue;
+                        }
+                        results.push(match translate(&[text]) {
+                            Ok(mut alone) => translated(alone.remove(0)),
+                            Err(error @ TranslateError::EngineFailure { .. }) => untranslated(
+                                text,
+                                format!(
+                                    "{error} (on this text alone, after a restart and one retry)"
+                                ),
+                            ),
+                            Err(error @ TranslateError::EngineTimedOut { .. }) => {
+                                stuck = Some(error.clone());
+                                untranslated(text, error.to_string())
+                            }
+                            Err(error) => return Err(error),
+                        });
+                    }
+                    Ok(results)
+                }
+                // A stuck engine was restarted; another try would risk the same wait per text.
+                Err(error @ TranslateError::EngineTimedOut { .. }) => Ok(borrowed
                     .iter()
-                    .map(|&text| match translate(&[text]) {
-                        Ok(mut alone) => Ok(translated(alone.remove(0))),
-                        Err(error @ TranslateError::EngineFailure { .. }) => Ok(TranslatedText {
-                            original: text.to_string(),
-                            translation: None,
-                            error: Some(format!(
-                                "{error} (on this text alone, after a restart and one retry)"
-                            )),
-                        }),
-                        Err(error) => Err(error),
-                    })
-                    .collect::<Result<Vec<_>, _>>(),
+                    .map(|&text| untranslated(text, error.to_string()))
+                    .collect()),
                 Err(error) => Err(error),
             }
         })
@@ -355,7 +385,9 @@ fn translate_error(error: TranslateError) -> PrecisError {
         TranslateError::UnsupportedPair { .. } => {
             PrecisError::FailedPrecondition(error.to_string())
         }
-        TranslateError::EngineFailure { .. } => PrecisError::EngineFailure(error.to_string()),
+        TranslateError::EngineFailure { .. } | TranslateError::EngineTimedOut { .. } => {
+            PrecisError::EngineFailure(error.to_string())
+        }
     }
 }
 
@@ -526,5 +558,59 @@ mod tests {
                     .error
                     .as_deref()
                     .is_some_and(|e| e.contains("signal 9"))));
+    }
+
+    /// An engine that never answers in time: what the Apertium engine reports when its own
+    /// batch time limit fires.
+    struct StuckEngine(EngineInfo, std::sync::atomic::AtomicUsize);
+
+    impl Translator for StuckEngine {
+        fn info(&self) -> &EngineInfo {
+            &self.0
+        }
+
+        fn translate_batch(
+            &self,
+            _texts: &[String],
+            _deadline: Option<Instant>,
+        ) -> Result<Vec<String>, TranslateError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(TranslateError::EngineTimedOut {
+                engine: self.0.id.clone(),
+                waited_ms: 60_000,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_engine_is_tried_once_and_every_text_says_so() {
+        let engine = Arc::new(StuckEngine(
+            EngineInfo {
+                id: "apertium/eng-fra".into(),
+                kind: EngineKind::RuleBased,
+                pair: LanguagePair::new("en", "fr"),
+            },
+            Default::default(),
+        ));
+        let service = service_with(Arc::clone(&engine) as Arc<dyn Translator>);
+        let translated = service
+            .translate_texts(
+                vec!["One.".to_string(), "Two.".to_string(), "Three.".to_string()],
+                "en",
+                &LanguageCode::parse("target_language", "fr").unwrap(),
+                None,
+            )
+            .await
+            .expect("per-text errors");
+        assert_eq!(
+            engine.1.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "a stuck engine is not tried again text by text"
+        );
+        for text in &translated.texts {
+            assert!(text.translation.is_none());
+            let error = text.error.as_deref().unwrap_or_default();
+            assert!(error.contains("no answer within 60.0 s"), "{error}");
+        }
     }
 }

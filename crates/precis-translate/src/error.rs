@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::pair::LanguagePair;
 
 /// Why a translation could not be done. Each variant maps to one gRPC status in the service:
-/// `DeadlineExceeded` → DEADLINE_EXCEEDED, `EngineFailure` → INTERNAL,
+/// `DeadlineExceeded` → DEADLINE_EXCEEDED, `EngineFailure` and `EngineTimedOut` → INTERNAL,
 /// `UnsupportedPair` → FAILED_PRECONDITION, `InvalidLanguage` → INVALID_ARGUMENT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -15,6 +15,14 @@ pub enum TranslateError {
 
     #[error("translation engine {engine} failed: {detail}")]
     EngineFailure { engine: String, detail: String },
+
+    /// The engine gave no answer within its own batch time limit, while the caller's deadline
+    /// had not passed: a stuck engine, not a late caller.
+    #[error(
+        "translation engine {engine} gave no answer within {:.1} s (a stuck pipeline is killed and restarted)",
+        *.waited_ms as f64 / 1000.0
+    )]
+    EngineTimedOut { engine: String, waited_ms: u64 },
 
     #[error(
         "no translation route from {source_language} to {target_language}; available pairs: {}",

@@ -267,6 +267,59 @@ fn pipeline_restarts_after_its_process_is_killed() {
     );
 }
 
+#[test]
+fn a_stuck_pipeline_is_an_engine_timeout_not_the_caller_s_deadline_and_is_replaced() {
+    let config = ApertiumConfig {
+        batch_timeout: Duration::from_secs(2),
+        ..ApertiumConfig::default()
+    };
+    let mode = apertium::discover_modes(&config)
+        .unwrap_or_else(|error| panic!("{error}. Run the project's setup script: scripts/setup"))
+        .into_iter()
+        .find(|mode| mode.name == "eng-spa")
+        .unwrap_or_else(|| panic!("eng-spa is not installed. Run scripts/setup"));
+    let engine = ApertiumEngine::start(&mode, &config).unwrap_or_else(|error| panic!("{error}"));
+    engine
+        .warm_up(soon())
+        .unwrap_or_else(|error| panic!("{error}"));
+    // A stopped process neither reads nor dies: the pipeline hangs, as a stuck one does.
+    let pids = engine.pipeline_pids();
+    let stuck = pids[pids.len() / 2];
+    let status = Command::new("kill")
+        .args(["-STOP", &stuck.to_string()])
+        .status()
+        .unwrap_or_else(|error| panic!("cannot run kill: {error}"));
+    assert!(status.success());
+    let started = Instant::now();
+    // No caller deadline: only the engine's own limit can end this batch.
+    let result = engine.translate_batch(&["The water is cold.".to_string()], None);
+    assert_eq!(
+        result,
+        Err(TranslateError::EngineTimedOut {
+            engine: "apertium/eng-spa".into(),
+            waited_ms: 2000,
+        })
+    );
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains("no answer within 2.0 s"), "{message}");
+    // The caller gives up 5 s after the limit: an earlier answer came from the worker.
+    assert!(
+        started.elapsed() < Duration::from_secs(7),
+        "{:?}",
+        started.elapsed()
+    );
+    // SIGKILL ends a stopped process too: the stuck pipeline is gone and a fresh one answers.
+    wait_until_dead(stuck);
+    let translated = engine
+        .translate_batch(&["The water is cold.".to_string()], soon())
+        .unwrap_or_else(|error| panic!("no translation after the restart: {error}"));
+    assert!(
+        words_of(&translated[0]).contains(&"agua".to_string()),
+        "{translated:?}"
+    );
+    assert_eq!(engine.restart_count(), 1);
+}
+
 /// Bytes `pid` has read so far, from its input and its files (`rchar` in /proc/PID/io).
 fn bytes_read(pid: u32) -> u64 {
     let io = std::fs::read_to_string(format!("/proc/{pid}/io"))

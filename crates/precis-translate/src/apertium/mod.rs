@@ -273,13 +273,24 @@ impl ApertiumEngine {
                 }
             })?;
         // The worker replies by its deadline; a little slack covers killing a stuck pipeline.
-        match replies.recv_deadline(worker_deadline + Duration::from_secs(5)) {
+        let result = match replies.recv_deadline(worker_deadline + Duration::from_secs(5)) {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => Err(TranslateError::DeadlineExceeded),
             Err(RecvTimeoutError::Disconnected) => Err(TranslateError::engine_failure(
                 &self.info.id,
                 "worker thread stopped",
             )),
+        };
+        // Out of time while the caller still had some: the engine's own limit fired.
+        let caller_still_waits = deadline.is_none_or(|deadline| Instant::now() < deadline);
+        match result {
+            Err(TranslateError::DeadlineExceeded) if caller_still_waits => {
+                Err(TranslateError::EngineTimedOut {
+                    engine: self.info.id.clone(),
+                    waited_ms: self.batch_timeout.as_millis() as u64,
+                })
+            }
+            other => other,
         }
     }
 }
