@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::runtime::embeddings::Embedding;
+use crate::runtime::embeddings::{Embedding, SimilarityCutoffs};
 
 /// How long the summary should be.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -57,6 +57,10 @@ pub struct ExtractiveWeights {
     pub relevance_vs_novelty: f32,
     /// A sentence this similar to one already chosen repeats its meaning and is never added.
     pub max_redundancy: f32,
+    /// Weight of a sentence's similarity to the lead (the first sentence that can be chosen):
+    /// news states its story in the lead, and the central facts elaborate that story while
+    /// background and colour drift from it.
+    pub lead_similarity: f32,
 }
 
 impl ExtractiveWeights {
@@ -75,7 +79,23 @@ impl ExtractiveWeights {
                 Ranking::Embeddings => 0.75,
                 Ranking::Lexical => 0.28,
             },
+            lead_similarity: 0.0,
         }
+    }
+
+    /// The embedding ranking with one model's cut-offs (`SimilarityCutoffs`): its redundancy
+    /// cut-off on the rescaled cosines, and, when the model sets `lead_similarity`, relevance
+    /// from similarity to the lead and position instead of centrality and position.
+    pub fn for_embeddings(cutoffs: &SimilarityCutoffs) -> Self {
+        let mut weights = Self::for_ranking(Ranking::Embeddings);
+        weights.max_redundancy = rescale(cutoffs.max_redundancy, cutoffs.floor);
+        if cutoffs.lead_similarity > 0.0 {
+            let lead = cutoffs.lead_similarity.min(1.0);
+            weights.lead_similarity = lead;
+            weights.centrality = 0.0;
+            weights.position = 1.0 - lead;
+        }
+        weights
     }
 }
 
@@ -317,8 +337,32 @@ pub fn select_sentences(
             score
         })
         .collect();
+    // Similarity to the lead, min-max scaled over the other sentences (the lead itself is 1).
+    let lead = available.iter().position(|&a| a).unwrap_or(0);
+    let lead_similarity: Vec<f32> = if weights.lead_similarity > 0.0 && n > 1 {
+        let others: Vec<f32> = (0..n)
+            .filter(|&i| i != lead)
+            .map(|i| similarity.get(lead, i))
+            .collect();
+        let mut scaled = normalise(others).into_iter();
+        (0..n)
+            .map(|i| {
+                if i == lead {
+                    1.0
+                } else {
+                    scaled.next().unwrap_or(0.0)
+                }
+            })
+            .collect()
+    } else {
+        vec![1.0; n]
+    };
     let relevance: Vec<f32> = (0..n)
-        .map(|i| weights.centrality * centrality[i] + weights.position * position[i])
+        .map(|i| {
+            weights.centrality * centrality[i]
+                + weights.position * position[i]
+                + weights.lead_similarity * lead_similarity[i]
+        })
         .collect();
 
     let (max_sentences, max_words) = match length {
