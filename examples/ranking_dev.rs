@@ -124,7 +124,7 @@ fn main() {
     {
         e5_cutoffs.floor = floor;
     }
-    // PRECIS_DEV_LEAD=0 ranks e5 by centrality and position (before), 0.5 as the catalog does.
+    // PRECIS_DEV_LEAD=0.5 ranks e5 by similarity to the lead and position (see the README).
     if let Some(lead) = std::env::var("PRECIS_DEV_LEAD")
         .ok()
         .and_then(|v| v.parse().ok())
