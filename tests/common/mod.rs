@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use precis::config::{default_models_dir, RuntimeSettings};
 
+pub mod e5_articles;
 pub mod gated;
 
 /// How long a test waits for a condition before it fails: long enough for a loaded 2-core
@@ -116,6 +117,38 @@ pub fn load_embeddings(
         &precis::runtime::embeddings::EmbeddingOptions {
             forward_batch: 32,
             ..Default::default()
+        },
+    )
+}
+
+/// multilingual-e5-small's ONNX export (scripts/setup-e5): the directory the default catalog
+/// runs on ONNX Runtime. A missing export fails the test with the fix; it is never skipped.
+pub fn e5_onnx_spec() -> precis::runtime::ModelSpec {
+    let dir = e5_dir().with_file_name("multilingual-e5-small-onnx");
+    assert!(
+        dir.join("onnx").join("model.onnx").is_file(),
+        "multilingual-e5-small's ONNX export is not in {}: run scripts/setup",
+        dir.display()
+    );
+    precis::runtime::ModelSpec {
+        location: precis::runtime::ModelLocation::Directory(dir),
+        ..e5_spec()
+    }
+}
+
+/// Loads a sentence-embedding model on the engine named `engine`, 32 sentences a forward pass,
+/// one thread.
+pub fn load_embeddings_on(
+    spec: &precis::runtime::ModelSpec,
+    engine: &str,
+) -> Result<precis::runtime::embeddings::EmbeddingEngine, precis::runtime::ModelError> {
+    precis::runtime::embeddings::EmbeddingEngine::load(
+        spec,
+        engine,
+        &precis::runtime::embeddings::EmbeddingOptions {
+            forward_batch: 32,
+            threads: 1,
+            onnxruntime_lib: None,
         },
     )
 }
