@@ -5,6 +5,7 @@
 //! RANDOM: the translations below check mechanics (pull → convert → register → serve), never
 //! quality, and are never presented as results.
 mod common;
+mod grpc_support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -866,4 +867,64 @@ fn a_bad_repository_id_and_a_missing_repository_say_what_to_check() {
         message.contains("nobody/nothing") && message.contains("404"),
         "{message}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_pull_installs_the_model_before_loading_and_translates_over_grpc() {
+    let hub = TestHub::start();
+    hub.add_factory_repo(MARIAN_REPO, "tiny-marian-en-es");
+    let models = tempfile::tempdir().unwrap();
+    // The warm-up digest needs an embedding model: the installed MiniLM, by absolute path, so
+    // that the models directory holds only what this test pulls.
+    let catalog = models.path().join("catalog.toml");
+    let minilm = common::models_dir().join("all-MiniLM-L6-v2");
+    std::fs::write(
+        &catalog,
+        format!(
+            "[embeddings]\nid = \"all-MiniLM-L6-v2\"\npath = {:?}\nengine = \"rust-bert\"\nlanguages = [\"en\"]\n",
+            minilm.display().to_string()
+        ),
+    )
+    .unwrap();
+    let no_apertium = models.path().join("no-apertium");
+    let hub_url = hub.url();
+    let args = [
+        "--pull",
+        MARIAN_REPO,
+        "--hub-url",
+        hub_url.as_str(),
+        "--models-dir",
+        models.path().to_str().unwrap(),
+        "--config",
+        catalog.to_str().unwrap(),
+        "--apertium-dir",
+        no_apertium.to_str().unwrap(),
+    ];
+    let (_replica, connection, _health) = grpc_support::process::start_serving(&args).await;
+    assert!(models
+        .path()
+        .join("Helsinki-NLP--opus-mt-en-de")
+        .join(manifest::MANIFEST_FILE)
+        .is_file());
+    let response = connection
+        .precis()
+        .translate(connection.request(precis::proto::TranslateRequest {
+            texts: vec!["The minister said the talks would resume.".into()],
+            source_language: "en".into(),
+            target_language: "de".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let translation = response.translations[0].translation.clone().unwrap();
+    // Random weights: only the route and the presence of output are checked.
+    assert!(
+        translation
+            .engines
+            .iter()
+            .any(|e| e.contains("opus-mt-en-de")),
+        "{:?}",
+        translation.engines
+    );
+    assert!(!translation.text.trim().is_empty());
 }
