@@ -289,15 +289,15 @@ fn serve_one(mut stream: TcpStream, state: &Mutex<HubState>) -> std::io::Result<
                 .remove(&(repo.clone(), file.clone()));
             stream.write_all(&body[..bytes.min(body.len())])?;
             stream.flush()?;
-            return stream.shutdown(std::net::Shutdown::Both);
+            stream.shutdown(std::net::Shutdown::Both)
         }
         Some(Fault::StallFrom(offset)) if start >= offset => {
-            return stream.shutdown(std::net::Shutdown::Both);
+            stream.shutdown(std::net::Shutdown::Both)
         }
         Some(Fault::StallFrom(offset)) => {
             stream.write_all(&body[..(offset - start).min(body.len())])?;
             stream.flush()?;
-            return stream.shutdown(std::net::Shutdown::Both);
+            stream.shutdown(std::net::Shutdown::Both)
         }
         Some(Fault::Slow) => {
             for chunk in body.chunks(32 * 1024) {
