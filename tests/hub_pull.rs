@@ -928,3 +928,59 @@ async fn serve_pull_installs_the_model_before_loading_and_translates_over_grpc()
     );
     assert!(!translation.text.trim().is_empty());
 }
+
+#[test]
+fn a_sentence_transformers_bert_repository_is_pulled_as_an_embedder() {
+    // The real all-MiniLM-L6-v2 that scripts/setup installs is laid out as its hub repository
+    // (plus the rust_model.ot setup converted, and an ONNX export): the test hub serves the
+    // repository's own files, and the pull must convert them to the same weights.
+    let installed = common::models_dir().join("all-MiniLM-L6-v2");
+    let mut files = BTreeMap::new();
+    for name in [
+        "config.json",
+        "vocab.txt",
+        "modules.json",
+        "tokenizer_config.json",
+        "sentence_bert_config.json",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "1_Pooling/config.json",
+        "model.safetensors",
+    ] {
+        files.insert(
+            name.to_string(),
+            std::fs::read(installed.join(name)).unwrap(),
+        );
+    }
+    let hub = TestHub::start();
+    let repo = "sentence-transformers/all-MiniLM-L6-v2";
+    hub.add_repo(repo, files);
+    let models = tempfile::tempdir().unwrap();
+    let outcome = precis::hub::pull(repo, models.path(), &options(&hub)).unwrap();
+    assert!(
+        matches!(&outcome, PullOutcome::Pulled { role: PulledRole::SentenceEmbeddings { languages }, .. } if languages == &["en"]),
+        "{outcome:?}"
+    );
+    let pulled = models
+        .path()
+        .join("sentence-transformers--all-MiniLM-L6-v2");
+    assert!(pulled.join("1_Pooling").join("config.json").is_file());
+
+    let load = |path: &Path| -> BTreeMap<String, tch::Tensor> {
+        tch::Tensor::load_multi(path).unwrap().into_iter().collect()
+    };
+    let reference = load(&installed.join("rust_model.ot"));
+    let converted = load(&pulled.join("rust_model.ot"));
+    assert_eq!(
+        reference.keys().collect::<Vec<_>>(),
+        converted.keys().collect::<Vec<_>>()
+    );
+    for (name, tensor) in &reference {
+        assert!(tensor.equal(&converted[name]), "{name} differs");
+    }
+
+    let (_, statuses) = Pipeline::load(&settings(models.path())).unwrap();
+    let status = statuses.iter().find(|s| s.id == repo).unwrap();
+    assert!(status.ready && status.pulled, "{status:?}");
+    assert_eq!(status.role, precis::runtime::ModelRole::SentenceEmbeddings);
+}
