@@ -42,6 +42,8 @@ struct HubState {
     /// repository id → (commit, path → content)
     repos: HashMap<String, (String, BTreeMap<String, Vec<u8>>)>,
     faults: HashMap<(String, String), Fault>,
+    /// Gated repositories: the token their requests must carry as `Bearer`.
+    tokens: HashMap<String, String>,
     /// (path of the request, its Range header)
     requests: Vec<(String, Option<String>)>,
 }
@@ -143,6 +145,7 @@ fn serve_one(mut stream: TcpStream, state: &Mutex<HubState>) -> std::io::Result<
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let mut range = None;
+    let mut authorization = None;
     loop {
         let mut line = String::new();
         reader.read_line(&mut line)?;
@@ -152,6 +155,9 @@ fn serve_one(mut stream: TcpStream, state: &Mutex<HubState>) -> std::io::Result<
         if let Some((name, value)) = line.split_once(':') {
             if name.eq_ignore_ascii_case("range") {
                 range = Some(value.trim().to_string());
+            }
+            if name.eq_ignore_ascii_case("authorization") {
+                authorization = Some(value.trim().to_string());
             }
         }
     }
@@ -176,6 +182,15 @@ fn serve_one(mut stream: TcpStream, state: &Mutex<HubState>) -> std::io::Result<
             stream.write_all(body)
         };
     let guard = state.lock().unwrap();
+    let gated = guard.tokens.iter().find(|(repo, _)| {
+        path.starts_with(&format!("/api/models/{repo}/")) || path.starts_with(&format!("/{repo}/"))
+    });
+    if let Some((_, token)) = gated {
+        if authorization.as_deref() != Some(format!("Bearer {token}").as_str()) {
+            drop(guard);
+            return respond(&mut stream, "401 Unauthorized", "", &b"{}"[..]);
+        }
+    }
     // /api/models/{owner}/{name}/revision/{rev} and /api/models/{owner}/{name}/tree/{rev}
     if let Some(rest) = path.strip_prefix("/api/models/") {
         let parts: Vec<&str> = rest.split('/').collect();
@@ -983,4 +998,41 @@ fn a_sentence_transformers_bert_repository_is_pulled_as_an_embedder() {
     let status = statuses.iter().find(|s| s.id == repo).unwrap();
     assert!(status.ready && status.pulled, "{status:?}");
     assert_eq!(status.role, precis::runtime::ModelRole::SentenceEmbeddings);
+}
+
+#[test]
+fn a_gated_repository_needs_the_token_which_is_sent_as_bearer() {
+    let hub = TestHub::start();
+    hub.add_factory_repo(MARIAN_REPO, "tiny-marian-en-es");
+    hub.state
+        .lock()
+        .unwrap()
+        .tokens
+        .insert(MARIAN_REPO.into(), "hf_test_token".into());
+    let models = tempfile::tempdir().unwrap();
+    let error = precis::hub::pull(MARIAN_REPO, models.path(), &options(&hub)).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, HubError::Denied { status: 401, .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("gated or private") && message.contains("HF_TOKEN"),
+        "{message}"
+    );
+    let with_token = PullOptions {
+        token: Some("hf_test_token".into()),
+        ..options(&hub)
+    };
+    let outcome = precis::hub::pull(MARIAN_REPO, models.path(), &with_token).unwrap();
+    assert!(matches!(outcome, PullOutcome::Pulled { .. }), "{outcome:?}");
+    // The token is never written into the model's directory.
+    let manifest_text = std::fs::read_to_string(
+        models
+            .path()
+            .join("Helsinki-NLP--opus-mt-en-de")
+            .join(manifest::MANIFEST_FILE),
+    )
+    .unwrap();
+    assert!(!manifest_text.contains("hf_test_token"));
 }
