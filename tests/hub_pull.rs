@@ -478,15 +478,43 @@ fn a_pytorch_bin_repository_is_converted_in_rust_to_the_same_weights() {
     let hub = TestHub::start();
     hub.add_factory_repo(MARIAN_REPO, "tiny-marian-en-es");
     hub.add_factory_repo("test-org/opus-mt-en-de", "tiny-marian-en-es-bin");
+    // As transformers saves a Marian config today: without the two keys rust-bert's BART
+    // modules read (the factory writes them; older hub configs have them too).
+    {
+        let mut state = hub.state.lock().unwrap();
+        let files = &mut state.repos.get_mut("test-org/opus-mt-en-de").unwrap().1;
+        let mut config: serde_json::Value = serde_json::from_slice(&files["config.json"]).unwrap();
+        let object = config.as_object_mut().unwrap();
+        assert!(object.remove("static_position_embeddings").is_some());
+        assert!(object.remove("normalize_embedding").is_some());
+        files.insert("config.json".into(), config.to_string().into_bytes());
+    }
     let from_safetensors = tempfile::tempdir().unwrap();
     let from_bin = tempfile::tempdir().unwrap();
     precis::hub::pull(MARIAN_REPO, from_safetensors.path(), &options(&hub)).unwrap();
     precis::hub::pull("test-org/opus-mt-en-de", from_bin.path(), &options(&hub)).unwrap();
     let bin_dir = from_bin.path().join("test-org--opus-mt-en-de");
+    let record = manifest::read(&bin_dir).unwrap();
+    assert_eq!(record.weights.converted_from, "pytorch_model.bin");
+    // config.json was completed for rust-bert; the manifest keeps the hub's hash and the new size.
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bin_dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["static_position_embeddings"], true);
+    assert_eq!(config["normalize_embedding"], false);
+    let config_record = record
+        .files
+        .iter()
+        .find(|f| f.file.path == "config.json")
+        .unwrap();
     assert_eq!(
-        manifest::read(&bin_dir).unwrap().weights.converted_from,
-        "pytorch_model.bin"
+        config_record.local_size,
+        Some(
+            std::fs::metadata(bin_dir.join("config.json"))
+                .unwrap()
+                .len()
+        )
     );
+    assert_eq!(manifest::check_complete(&bin_dir, &record), Ok(()));
 
     // The .bin lacks the sinusoidal position tables (as transformers saves Marian): the
     // conversion recomputes them. Every tensor rust-bert reads must equal the safetensors one.

@@ -34,6 +34,10 @@ pub struct FileRecord {
     pub file: RemoteFile,
     /// False for the original weights, removed once converted.
     pub kept: bool,
+    /// Set when precis rewrote the file for rust-bert (config.json of some Marian models): its
+    /// size on disk. The hub's size and hash above are what was downloaded and checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_size: Option<u64>,
 }
 
 /// rust-bert's weights file, made from the repository's.
@@ -77,7 +81,12 @@ pub fn check_complete(dir: &Path, manifest: &Manifest) -> Result<(), String> {
         .files
         .iter()
         .filter(|record| record.kept)
-        .map(|record| (record.file.path.as_str(), record.file.size))
+        .map(|record| {
+            (
+                record.file.path.as_str(),
+                record.local_size.unwrap_or(record.file.size),
+            )
+        })
         .chain(std::iter::once((
             manifest.weights.path.as_str(),
             manifest.weights.size,

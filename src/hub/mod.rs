@@ -340,6 +340,9 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
         fetch(&hub, repo, &listing.commit, file, &staging, &mut progress)?;
     }
 
+    // config.json as rust-bert reads it (after the weights' conversion read it as downloaded).
+    let config_path = staging.join("config.json");
+    let adjusted_config = repo_kind::rust_bert_config(kind.architecture, &config_text);
     let converted = convert_weights(&staging, &staging.join(&weights.path), kind.architecture)
         .map_err(|error| HubError::Convert {
             repo: repo.into(),
@@ -352,11 +355,23 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
     let original = staging.join(&weights.path);
     std::fs::remove_file(&original).map_err(|e| io_error(&original, &e))?;
 
+    let config_size = match &adjusted_config {
+        Some(text) => {
+            std::fs::write(&config_path, text).map_err(|e| io_error(&config_path, &e))?;
+            Some(text.len() as u64)
+        }
+        None => None,
+    };
     let mut files: Vec<manifest::FileRecord> = std::iter::once(config_file)
         .chain(wanted.iter().copied())
         .map(|file| manifest::FileRecord {
             file: file.clone(),
             kept: file.path != weights.path,
+            local_size: if file.path == "config.json" {
+                config_size
+            } else {
+                None
+            },
         })
         .collect();
     files.dedup_by(|a, b| a.file.path == b.file.path);

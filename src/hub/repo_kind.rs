@@ -114,6 +114,34 @@ pub fn classify(repo: &str, config: &[u8], languages: &[String]) -> Result<RepoK
     })
 }
 
+/// config.json as rust-bert needs it, where it differs from the hub's: rust-bert runs Marian
+/// through its BART modules, which read `static_position_embeddings` (sinusoidal positions) and
+/// `normalize_embedding` (no layernorm_embedding). Marian configs saved by older transformers
+/// (a BartConfig then) carry both; newer ones carry neither, so they are added. `None` when the
+/// config needs nothing.
+pub fn rust_bert_config(architecture: Architecture, config: &[u8]) -> Option<Vec<u8>> {
+    if architecture != Architecture::Marian {
+        return None;
+    }
+    let mut config: serde_json::Value = serde_json::from_slice(config).ok()?;
+    let object = config.as_object_mut()?;
+    let mut changed = false;
+    for (key, value) in [
+        ("static_position_embeddings", true),
+        ("normalize_embedding", false),
+    ] {
+        if !object.contains_key(key) {
+            object.insert(key.into(), serde_json::Value::Bool(value));
+            changed = true;
+        }
+    }
+    changed.then(|| {
+        let mut text = serde_json::to_vec_pretty(&config).unwrap_or_default();
+        text.push(b'\n');
+        text
+    })
+}
+
 /// A BERT config can be anything from a classifier to a sentence encoder; only the plain
 /// encoder (BertModel, or no head named) is an embedder.
 fn is_plain_encoder(config: &serde_json::Value) -> bool {
@@ -168,6 +196,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("multi-target"), "{error}");
+    }
+
+    #[test]
+    fn a_marian_config_without_rust_bert_s_keys_gets_them() {
+        let bare = config("marian", "MarianMTModel");
+        let fixed = rust_bert_config(Architecture::Marian, &bare).unwrap();
+        let fixed: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
+        assert_eq!(fixed["static_position_embeddings"], true);
+        assert_eq!(fixed["normalize_embedding"], false);
+        assert_eq!(fixed["model_type"], "marian");
+        let complete = serde_json::to_vec(&fixed).unwrap();
+        assert_eq!(rust_bert_config(Architecture::Marian, &complete), None);
+        assert_eq!(rust_bert_config(Architecture::Bart, &bare), None);
     }
 
     #[test]
