@@ -64,7 +64,11 @@ fn pull_then_load(
     settings: &ServeSettings,
 ) -> impl std::future::Future<Output = anyhow::Result<Arc<Pipeline>>> {
     let repos = settings.pull.clone();
-    let options = settings.hub.pull_options(Vec::new());
+    let options = crate::hub::PullOptions {
+        // The server's stderr carries its log: no progress line in between.
+        progress: false,
+        ..settings.hub.pull_options(Vec::new())
+    };
     let runtime = settings.runtime.clone();
     async move {
         if !repos.is_empty() {
