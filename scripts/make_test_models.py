@@ -14,6 +14,9 @@ Writes, under DIR:
   with --real-dims, also (random weights, real sizes, for per-token cost benchmarks):
     bench-distilbart-cnn-6-6-random/ dimensions of sshleifer/distilbart-cnn-6-6
     bench-opus-mt-en-es-random/      dimensions of Helsinki-NLP/opus-mt-en-es
+    hub/<repo>/                      the tiny models as Hugging Face repositories hold them,
+                                     for the loopback test hub of `precis models pull`
+                                     (tiny-marian-en-es, tiny-marian-en-es-bin, tiny-bart)
 
 Each directory holds config.json, model.safetensors (Hugging Face names, so Python
 `transformers` loads it with from_pretrained), the vocabulary files and PRECIS_TEST_MODEL.txt.
@@ -496,6 +499,67 @@ def make(out: Path, name: str, kind: str, build, seed: int) -> None:
     print(f"{name}: built in {time.monotonic() - start:.1f}s ({size:.1f} MB)")
 
 
+# ---------------------------------------------------------------------------------------------
+# Hub-layout repositories, for the loopback test hub of `precis models pull` (tests/hub_pull.rs)
+# ---------------------------------------------------------------------------------------------
+
+HUB_VERSION = 1
+HUB_REPOS = {
+    # repository directory: (source model, files copied, weights as)
+    "tiny-marian-en-es": ("tiny-marian-en-es", MODEL_FILES["marian"], "safetensors"),
+    "tiny-marian-en-es-bin": ("tiny-marian-en-es", MODEL_FILES["marian"], "bin"),
+    "tiny-bart": ("tiny-bart", MODEL_FILES["bart"], "safetensors"),
+}
+
+
+def make_hub_repos(out: Path) -> None:
+    """Writes DIR/hub/<repo>/: the files a Hugging Face repository of that model holds.
+
+    The `-bin` repository has only `pytorch_model.bin` (torch.save of the state dict, tied
+    aliases included as save_pretrained wrote them before safetensors) and, as transformers'
+    MarianMTModel does on save, no sinusoidal `embed_positions` tables: precis must convert it
+    and recompute them. The test hub serves these directories in the hub's URL layout.
+    """
+    from safetensors.torch import load_file
+
+    hub = out / "hub"
+    stamp = hub / ".complete"
+    wanted = f"hub-v{HUB_VERSION} factory-v{FACTORY_VERSION}\n"
+    if stamp.is_file() and stamp.read_text() == wanted:
+        print("hub: complete, skipped")
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=".hub.tmp-", dir=out))
+    tmp.chmod(0o755)
+    try:
+        for repo, (source, files, weights) in HUB_REPOS.items():
+            dest = tmp / repo
+            dest.mkdir()
+            for name in files + [MARKER]:
+                if name != "model.safetensors":
+                    shutil.copyfile(out / source / name, dest / name)
+            if weights == "safetensors":
+                shutil.copyfile(out / source / "model.safetensors", dest / "model.safetensors")
+            else:
+                state = load_file(str(out / source / "model.safetensors"))
+                for alias in ("model.encoder.embed_tokens.weight",
+                              "model.decoder.embed_tokens.weight", "lm_head.weight"):
+                    state[alias] = state["model.shared.weight"]
+                for positions in ("model.encoder.embed_positions.weight",
+                                  "model.decoder.embed_positions.weight"):
+                    state.pop(positions, None)
+                torch.save(state, dest / "pytorch_model.bin")
+        (tmp / ".complete").write_text(wanted)
+        if hub.exists():
+            old = Path(tempfile.mkdtemp(prefix=".hub.old-", dir=out))
+            os.rename(hub, old / "hub")
+            shutil.rmtree(old)
+        os.rename(tmp, hub)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"hub: wrote {', '.join(HUB_REPOS)}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="directory that receives the models")
@@ -519,6 +583,7 @@ def main() -> int:
                   lambda d: build_marian(d, lines, True, seed))]
     for name, kind, build in jobs:
         make(args.out, name, kind, build, seed)
+    make_hub_repos(args.out)
     return 0
 
 

@@ -72,18 +72,31 @@ pub enum ModelsCommand {
         /// The model directory
         dir: PathBuf,
     },
-    /// Download one of rust-bert's pretrained summarizers into the models directory (needs a
-    /// network; for baking models into an image)
+    /// Download a model from a Hugging Face–compatible hub (OWNER/NAME, e.g.
+    /// Helsinki-NLP/opus-mt-en-de), check it, convert it and install it so that the next start
+    /// serves it; or one of rust-bert's pretrained summarizers by its short name
     Pull {
-        /// distilbart-cnn-6-6, distilbart-cnn-12-6, bart-large-cnn, bart-large-xsum, t5-small,
-        /// t5-base, pegasus-cnn-dailymail or longt5-tglobal-base-book-summary
+        /// OWNER/NAME on the hub, or distilbart-cnn-6-6, distilbart-cnn-12-6, bart-large-cnn,
+        /// bart-large-xsum, t5-small, t5-base, pegasus-cnn-dailymail,
+        /// longt5-tglobal-base-book-summary (rust-bert's remote resources)
         id: String,
-        /// Directory that receives <id>/ [default: ~/.cache/precis/models]
+        /// Directory that receives the model [default: ~/.cache/precis/models]
         #[arg(long, env = "PRECIS_MODELS_DIR")]
         models_dir: Option<PathBuf>,
-        /// Seconds to wait for each connection before giving up
-        #[arg(long, env = "PRECIS_PULL_CONNECT_TIMEOUT", default_value_t = 10)]
-        connect_timeout: u64,
+        /// Languages a summarizer or embedding model serves (repeat or comma-separate);
+        /// default English. Translation models take their pair from the repository.
+        #[arg(long = "language", value_delimiter = ',')]
+        languages: Vec<String>,
+        #[command(flatten)]
+        hub: crate::config::HubSettings,
+    },
+    /// Remove a model `precis models pull` installed
+    Rm {
+        /// OWNER/NAME, as pulled
+        id: String,
+        /// The models directory [default: ~/.cache/precis/models]
+        #[arg(long, env = "PRECIS_MODELS_DIR")]
+        models_dir: Option<PathBuf>,
     },
 }
 
@@ -529,6 +542,13 @@ async fn health(args: HealthArgs) -> anyhow::Result<()> {
 fn fail_on_unready(statuses: &[ModelStatus]) -> anyhow::Result<()> {
     let failures: Vec<String> = statuses
         .iter()
+        .filter(|status| {
+            // A pulled model that cannot load is left out (as the server does), with a word.
+            if let (true, Some(error)) = (status.pulled, &status.error) {
+                eprintln!("warning: pulled model not used: {error}");
+            }
+            !status.pulled
+        })
         .filter_map(|status| status.error.clone())
         .collect();
     if failures.is_empty() {
@@ -582,20 +602,63 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
         ModelsCommand::Pull {
             id,
             models_dir,
-            connect_timeout,
+            languages,
+            hub,
         } => {
             let models_dir = models_dir.unwrap_or_else(crate::config::default_models_dir);
-            let written = crate::summarize::pull::pull(
-                &id,
-                &models_dir,
-                std::time::Duration::from_secs(connect_timeout),
-            )?;
-            println!("wrote {}", written.display());
-            println!("to use it for English (or `default` for any language), add to the catalog:");
-            println!("[summarization.models.en]\nid = \"{id}\"\npath = \"{id}\"");
+            if !id.contains('/') && crate::summarize::pull::remote_model(&id).is_some() {
+                return pull_rust_bert_resource(&id, &models_dir, hub.connect_timeout);
+            }
+            if !id.contains('/') {
+                anyhow::bail!(
+                    "{}; or one of rust-bert's pretrained summarizers: {}",
+                    crate::hub::HubError::BadRepoId { id: id.clone() },
+                    crate::summarize::pull::KNOWN_MODELS.join(", ")
+                );
+            }
+            let options = hub.pull_options(languages);
+            let outcome =
+                tokio::task::block_in_place(|| crate::hub::pull(&id, &models_dir, &options))?;
+            match outcome {
+                crate::hub::PullOutcome::Pulled { directory, role } => {
+                    println!("pulled {id} into {} ({role})", directory.display());
+                    println!("the next `precis serve` (or `precis models list`) serves it; no catalog edit needed");
+                }
+                crate::hub::PullOutcome::AlreadyInstalled { directory } => {
+                    println!(
+                        "{id} is already installed in {}; `precis models rm {id}` removes it",
+                        directory.display()
+                    );
+                }
+            }
+            Ok(())
+        }
+        ModelsCommand::Rm { id, models_dir } => {
+            let models_dir = models_dir.unwrap_or_else(crate::config::default_models_dir);
+            let removed = crate::hub::remove(&id, &models_dir)?;
+            println!("removed {}", removed.display());
             Ok(())
         }
     }
+}
+
+/// The short names of rust-bert's remote summarizers (no hub listing, no manifest).
+fn pull_rust_bert_resource(
+    id: &str,
+    models_dir: &std::path::Path,
+    connect_timeout: u64,
+) -> anyhow::Result<()> {
+    let written = tokio::task::block_in_place(|| {
+        crate::summarize::pull::pull(
+            id,
+            models_dir,
+            std::time::Duration::from_secs(connect_timeout),
+        )
+    })?;
+    println!("wrote {}", written.display());
+    println!("to use it for English (or `default` for any language), add to the catalog:");
+    println!("[summarization.models.en]\nid = \"{id}\"\npath = \"{id}\"");
+    Ok(())
 }
 
 /// Every reachable directed pair: route kind, weakest engine kind, engines hop by hop.

@@ -54,6 +54,49 @@ pub struct RuntimeSettings {
     pub summarizers: Vec<SummarizerFlag>,
 }
 
+/// Where `precis models pull` and `precis serve --pull` fetch models from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HubSettings {
+    /// A Hugging Face–compatible hub [default: HF_ENDPOINT, else https://huggingface.co]
+    #[arg(long, env = "PRECIS_HUB_URL")]
+    pub hub_url: Option<String>,
+
+    /// The hub address the Hugging Face tools use; --hub-url / PRECIS_HUB_URL win over it
+    #[arg(long, env = "HF_ENDPOINT", hide = true)]
+    pub hf_endpoint: Option<String>,
+
+    /// Access token for gated or private repositories, sent as a Bearer token to the hub
+    #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Branch, tag or commit to pull
+    #[arg(long, default_value = "main")]
+    pub revision: String,
+
+    /// Seconds to wait for each connection before giving up
+    #[arg(long, env = "PRECIS_PULL_CONNECT_TIMEOUT", default_value_t = 10)]
+    pub connect_timeout: u64,
+}
+
+impl HubSettings {
+    /// The pull options these settings give; `languages` for summarizers and embedders.
+    pub fn pull_options(&self, languages: Vec<String>) -> crate::hub::PullOptions {
+        let url = self
+            .hub_url
+            .clone()
+            .or_else(|| self.hf_endpoint.clone())
+            .filter(|url| !url.trim().is_empty())
+            .unwrap_or_else(|| crate::hub::DEFAULT_HUB_URL.to_string());
+        crate::hub::PullOptions {
+            token: self.token.clone(),
+            revision: self.revision.clone(),
+            connect_timeout: std::time::Duration::from_secs(self.connect_timeout),
+            languages,
+            ..crate::hub::PullOptions::new(url)
+        }
+    }
+}
+
 /// One `--summarizer LANG=LOCATION` flag.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummarizerFlag {
@@ -112,7 +155,9 @@ impl RuntimeSettings {
         }
     }
 
-    /// The catalog with the `--summarizer` flags applied over it.
+    /// The catalog with the `--summarizer` flags applied over it, then the models
+    /// `precis models pull` installed in the models directory (the catalog's own entries win a
+    /// summarizer language).
     pub fn catalog(&self) -> anyhow::Result<Catalog> {
         let mut catalog = self.catalog_file()?;
         for flag in &self.summarizers {
@@ -121,6 +166,7 @@ impl RuntimeSettings {
                 .models
                 .insert(flag.language.clone(), flag.model.clone());
         }
+        add_pulled_models(&mut catalog, &self.models_dir());
         Ok(catalog)
     }
 
@@ -137,6 +183,63 @@ impl RuntimeSettings {
         );
         toml::from_str(&text)
             .map_err(|error| anyhow::anyhow!("{source} is not a valid model catalog: {error}"))
+    }
+}
+
+fn add_pulled_models(catalog: &mut Catalog, models_dir: &Path) {
+    use crate::hub::{PulledRole, RejectedModel};
+    let (installed, rejected) = crate::hub::installed(models_dir);
+    catalog.pulled.rejected = rejected;
+    for model in installed {
+        let entry = |languages: Vec<String>| CatalogModel {
+            id: model.id.clone(),
+            path: Some(model.directory.clone()),
+            remote: None,
+            languages,
+            similarity: None,
+            engine: None,
+        };
+        match &model.role {
+            PulledRole::Translation { source, target } => {
+                catalog.translation.neural.push(NeuralPair {
+                    id: model.id.clone(),
+                    path: Some(model.directory.clone()),
+                    remote: None,
+                    source: source.clone(),
+                    target: target.clone(),
+                    engine: None,
+                });
+            }
+            PulledRole::Summarization { languages } => {
+                let mut served = false;
+                for language in languages {
+                    if !catalog.summarization.models.contains_key(language) {
+                        catalog
+                            .summarization
+                            .models
+                            .insert(language.clone(), entry(Vec::new()));
+                        served = true;
+                    }
+                }
+                if !served {
+                    catalog.pulled.rejected.push(RejectedModel {
+                        id: model.id.clone(),
+                        directory: model.directory.clone(),
+                        role: Some(model.role.clone()),
+                        reason: format!(
+                            "pulled summarizer {} is not used: the catalog already has a summarizer for {}",
+                            model.id,
+                            languages.join(", ")
+                        ),
+                    });
+                    continue;
+                }
+            }
+            PulledRole::SentenceEmbeddings { languages } => {
+                catalog.more_embeddings.push(entry(languages.clone()));
+            }
+        }
+        catalog.pulled.ids.insert(model.id);
     }
 }
 
@@ -160,6 +263,17 @@ pub struct Catalog {
     pub summarization: SummarizationCatalog,
     #[serde(default)]
     pub translation: TranslationCatalog,
+    /// Models `precis models pull` installed in the models directory, added to the sections
+    /// above at start-up (see [`RuntimeSettings::catalog`]); not part of the file.
+    #[serde(skip)]
+    pub pulled: PulledModels,
+}
+
+/// The pulled models of a catalog: the ids it serves, and the directories it cannot serve.
+#[derive(Debug, Clone, Default)]
+pub struct PulledModels {
+    pub ids: std::collections::BTreeSet<String>,
+    pub rejected: Vec<crate::hub::RejectedModel>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -80,6 +80,18 @@ impl Engines {
         let (translation, translation_statuses) =
             start_translation(&catalog.translation, settings, Arc::clone(&detector))?;
         statuses.extend(translation_statuses);
+        // Pulled models: a failure is reported, and the rest of the service starts without it.
+        for status in &mut statuses {
+            status.pulled = catalog.pulled.ids.contains(&status.id);
+        }
+        statuses.extend(catalog.pulled.rejected.iter().map(|rejected| {
+            ModelStatus::rejected(
+                &rejected.id,
+                crate::hub::PulledRole::model_role(rejected.role.as_ref()),
+                &rejected.directory,
+                &rejected.reason,
+            )
+        }));
         let engines = Self {
             detector,
             summarize: SummarizeService {

@@ -84,6 +84,14 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub runtime: RuntimeSettings,
+
+    /// Hub repositories (OWNER/NAME, comma-separated) to pull into the models directory before
+    /// loading, where not installed yet; a failed pull stops the start
+    #[arg(long = "pull", env = "PRECIS_PULL", value_delimiter = ',')]
+    pub pull: Vec<String>,
+
+    #[command(flatten)]
+    pub hub: crate::config::HubSettings,
 }
 
 impl ServeSettings {
@@ -104,6 +112,14 @@ impl ServeSettings {
             tls_key: None,
             metrics_listen: String::new(),
             runtime,
+            pull: Vec::new(),
+            hub: crate::config::HubSettings {
+                hub_url: None,
+                hf_endpoint: None,
+                token: None,
+                revision: "main".into(),
+                connect_timeout: 10,
+            },
         }
     }
 

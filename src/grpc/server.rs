@@ -55,8 +55,42 @@ impl Listeners {
 /// `precis serve`: binds, loads the models, serves until Ctrl-C or SIGTERM, then drains.
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     let listeners = Listeners::bind(&settings).await?;
-    let pipeline = load_pipeline(settings.runtime.clone());
+    let pipeline = pull_then_load(&settings);
     serve_on(listeners, settings, pipeline, shutdown_signal()).await
+}
+
+/// `--pull`: installs the missing models (off the async runtime), then loads everything.
+fn pull_then_load(
+    settings: &ServeSettings,
+) -> impl std::future::Future<Output = anyhow::Result<Arc<Pipeline>>> {
+    let repos = settings.pull.clone();
+    let options = crate::hub::PullOptions {
+        // The server's stderr carries its log: no progress line in between.
+        progress: false,
+        ..settings.hub.pull_options(Vec::new())
+    };
+    let runtime = settings.runtime.clone();
+    async move {
+        if !repos.is_empty() {
+            let models_dir = runtime.models_dir();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                for repo in repos.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+                    match crate::hub::pull(repo, &models_dir, &options) {
+                        Ok(crate::hub::PullOutcome::Pulled { directory, role }) => {
+                            tracing::info!(model = repo, directory = %directory.display(), %role, "pulled");
+                        }
+                        Ok(crate::hub::PullOutcome::AlreadyInstalled { .. }) => {
+                            tracing::info!(model = repo, "already installed");
+                        }
+                        Err(error) => anyhow::bail!("--pull {repo}: {error}"),
+                    }
+                }
+                Ok(())
+            })
+            .await??;
+        }
+        load_pipeline(runtime).await
+    }
 }
 
 /// Loads every configured model off the async runtime. A configured model that does not load
@@ -65,8 +99,13 @@ pub async fn load_pipeline(runtime: RuntimeSettings) -> anyhow::Result<Arc<Pipel
     let (pipeline, statuses) =
         tokio::task::spawn_blocking(move || Pipeline::load(&runtime)).await??;
     for status in &statuses {
-        if let Some(error) = &status.error {
-            anyhow::bail!("{error}");
+        match &status.error {
+            Some(error) if status.pulled => {
+                tracing::warn!(model = %status.id, %error, "pulled model not served");
+                continue;
+            }
+            Some(error) => anyhow::bail!("{error}"),
+            None => {}
         }
         tracing::info!(model = %status.id, role = %status.role, load_ms = ?status.load_millis, "model ready");
     }

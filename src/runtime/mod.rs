@@ -12,6 +12,7 @@ pub use worker::{ModelEngine, PoolConfig, WorkerPool};
 /// every model role (`config::DEFAULT_ENGINE`).
 pub const RUST_BERT_ENGINE: &str = "rust-bert";
 
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -33,6 +34,26 @@ pub struct ModelStatus {
     pub error: Option<String>,
     /// Random weights made for tests: never serve their output as a result.
     pub test_model: bool,
+    /// Installed by `precis models pull`: when it cannot load, the server starts without it.
+    pub pulled: bool,
+}
+
+impl ModelStatus {
+    /// A pulled directory that cannot be served, as `models list` shows it.
+    pub fn rejected(id: &str, role: ModelRole, location: &Path, reason: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            role,
+            location: location.display().to_string(),
+            architecture: None,
+            size_bytes: None,
+            load_millis: None,
+            ready: false,
+            error: Some(reason.to_string()),
+            test_model: false,
+            pulled: true,
+        }
+    }
 }
 
 /// Starts a pool for one configured model and reports how it went; a failure is reported in
@@ -69,6 +90,7 @@ where
         ready: pool.is_some(),
         error,
         test_model: directory.as_ref().is_some_and(|d| d.test_model),
+        pulled: false,
     };
     (pool, status)
 }

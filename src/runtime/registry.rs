@@ -14,7 +14,12 @@ use serde::Serialize;
 pub enum ModelRole {
     SentenceEmbeddings,
     Summarization,
-    Translation { source: String, target: String },
+    Translation {
+        source: String,
+        target: String,
+    },
+    /// A pulled directory whose manifest cannot be read (it is reported, never loaded).
+    Unknown,
 }
 
 impl fmt::Display for ModelRole {
@@ -23,6 +28,7 @@ impl fmt::Display for ModelRole {
             Self::SentenceEmbeddings => write!(f, "sentence-embeddings"),
             Self::Summarization => write!(f, "summarization"),
             Self::Translation { source, target } => write!(f, "translation {source}->{target}"),
+            Self::Unknown => write!(f, "unknown"),
         }
     }
 }
@@ -70,7 +76,7 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    fn from_model_type(model_type: &str) -> Option<Self> {
+    pub fn from_model_type(model_type: &str) -> Option<Self> {
         Some(match model_type {
             "bert" => Self::Bert,
             "bart" => Self::Bart,
@@ -119,6 +125,7 @@ impl Architecture {
                 matches!(self, Self::Bart | Self::T5 | Self::LongT5 | Self::Pegasus)
             }
             ModelRole::Translation { .. } => matches!(self, Self::Marian | Self::M2M100 | Self::T5),
+            ModelRole::Unknown => false,
         }
     }
 }
@@ -357,6 +364,115 @@ pub fn convert_safetensors(dir: &Path) -> Result<PathBuf, ModelError> {
         reason: format!("could not rename: {error}"),
     })?;
     Ok(target)
+}
+
+/// Writes `rust_model.ot` from a repository's weights, `model.safetensors` or PyTorch's pickle
+/// format (`pytorch_model.bin`, read by libtorch itself), under the names rust-bert reads:
+/// tensors keep their Hugging Face names; what `save_pretrained` leaves out because
+/// transformers recomputes or ties it is added back (the shared token embedding of BART and
+/// Marian, Marian's `final_logits_bias` and its sinusoidal position tables).
+pub fn convert_weights(
+    dir: &Path,
+    source: &Path,
+    architecture: Architecture,
+) -> Result<PathBuf, ModelError> {
+    let model = dir.display().to_string();
+    let malformed = |reason: String| ModelError::Malformed {
+        model: model.clone(),
+        path: source.to_path_buf(),
+        reason,
+    };
+    let tensors = match source.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => tch::Tensor::read_safetensors(source),
+        _ => tch::Tensor::loadz_multi(source),
+    }
+    .map_err(|error| malformed(error.to_string()))?;
+    let mut tensors: std::collections::BTreeMap<String, tch::Tensor> =
+        tensors.into_iter().collect();
+    if matches!(architecture, Architecture::Bart | Architecture::Marian) {
+        add_tied_and_recomputed(dir, &mut tensors, architecture).map_err(malformed)?;
+    }
+    let target = dir.join(WEIGHTS_FILE);
+    let partial = dir.join(format!("{WEIGHTS_FILE}.partial"));
+    let named: Vec<(&str, &tch::Tensor)> = tensors
+        .iter()
+        .map(|(name, tensor)| (name.as_str(), tensor))
+        .collect();
+    tch::Tensor::save_multi(&named, &partial).map_err(|error| ModelError::Load {
+        model: model.clone(),
+        location: partial.display().to_string(),
+        reason: format!("could not write: {error}"),
+    })?;
+    std::fs::rename(&partial, &target).map_err(|error| ModelError::Load {
+        model,
+        location: target.display().to_string(),
+        reason: format!("could not rename: {error}"),
+    })?;
+    Ok(target)
+}
+
+fn add_tied_and_recomputed(
+    dir: &Path,
+    tensors: &mut std::collections::BTreeMap<String, tch::Tensor>,
+    architecture: Architecture,
+) -> Result<(), String> {
+    const SHARED: &str = "model.shared.weight";
+    if !tensors.contains_key(SHARED) {
+        let tied = [
+            "model.encoder.embed_tokens.weight",
+            "model.decoder.embed_tokens.weight",
+        ]
+        .iter()
+        .find_map(|name| tensors.get(*name).map(tch::Tensor::shallow_clone))
+        .ok_or("no token embedding (model.shared.weight or model.*.embed_tokens.weight)")?;
+        tensors.insert(SHARED.into(), tied);
+    }
+    if architecture != Architecture::Marian {
+        return Ok(());
+    }
+    let vocab = tensors[SHARED].size()[0];
+    tensors
+        .entry("final_logits_bias".into())
+        .or_insert_with(|| tch::Tensor::zeros([1, vocab], (tch::Kind::Float, tch::Device::Cpu)));
+    let missing: Vec<String> = ["model.encoder", "model.decoder"]
+        .iter()
+        .map(|part| format!("{part}.embed_positions.weight"))
+        .filter(|name| !tensors.contains_key(name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let config: serde_json::Value = std::fs::read_to_string(dir.join(CONFIG_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .ok_or("config.json is unreadable")?;
+    let number = |key: &str| config.get(key).and_then(serde_json::Value::as_i64);
+    let positions =
+        number("max_position_embeddings").ok_or("config.json has no max_position_embeddings")?;
+    let dim = number("d_model").ok_or("config.json has no d_model")?;
+    let table = sinusoidal_positions(positions, dim);
+    for name in missing {
+        tensors.insert(name, table.shallow_clone());
+    }
+    Ok(())
+}
+
+/// Marian's position table as transformers computes it: for position p and k < dim/2,
+/// column k holds sin(p / 10000^(2k/dim)) and column dim/2 + k the cosine.
+pub fn sinusoidal_positions(positions: i64, dim: i64) -> tch::Tensor {
+    let half = (dim + 1) / 2;
+    let mut values = vec![0f32; (positions * dim) as usize];
+    for position in 0..positions {
+        for k in 0..half {
+            let angle = position as f64 / 10000f64.powf(2.0 * k as f64 / dim as f64);
+            let row = (position * dim) as usize;
+            values[row + k as usize] = angle.sin() as f32;
+            if half + k < dim {
+                values[row + (half + k) as usize] = angle.cos() as f32;
+            }
+        }
+    }
+    tch::Tensor::from_slice(&values).reshape([positions, dim])
 }
 
 /// Runs a rust-bert constructor, turning its errors and panics into a `ModelError::Load`.

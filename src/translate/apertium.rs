@@ -51,6 +51,7 @@ impl TranslationBackend for ApertiumTranslation {
                 ready: true,
                 error: None,
                 test_model: false,
+                pulled: false,
             })
             .collect();
         let translators = engines

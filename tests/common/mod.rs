@@ -54,6 +54,22 @@ pub fn runtime_settings() -> RuntimeSettings {
     }
 }
 
+/// The same settings without any installed model assumed: for tests that bring their own
+/// models directory.
+pub fn runtime_settings_without_models() -> RuntimeSettings {
+    RuntimeSettings {
+        models_dir: None,
+        config: None,
+        torch_threads: 1,
+        model_workers: 1,
+        queue_capacity: 16,
+        embedding_batch: 32,
+        apertium_dir: precis_translate::apertium::DEFAULT_DATA_DIR.into(),
+        onnxruntime_lib: None,
+        summarizers: Vec::new(),
+    }
+}
+
 /// A one-worker pool running the real all-MiniLM-L6-v2.
 pub fn minilm_pool() -> precis::runtime::WorkerPool<precis::runtime::embeddings::EmbeddingEngine> {
     use precis::runtime::embeddings::EmbeddingEngine;

@@ -1,0 +1,258 @@
+//! What a repository holds, from its config.json (`model_type`, `architectures`) and, for
+//! Marian, its name: the architecture, the role precis gives it and the files it needs.
+use crate::runtime::registry::Architecture;
+
+use super::{HubError, PulledRole};
+
+/// What to fetch and how to serve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoKind {
+    pub architecture: Architecture,
+    pub model_type: String,
+    pub role: PulledRole,
+    /// Besides config.json and the weights.
+    pub required_files: Vec<&'static str>,
+    /// Fetched when the repository has them.
+    pub optional_files: Vec<&'static str>,
+}
+
+/// Written by the test-model factory into a repository of random weights: kept, so that the
+/// pulled model is flagged as a test model too.
+const TEST_MODEL_MARKER: &str = crate::runtime::registry::TEST_MODEL_MARKER;
+
+/// Decides from config.json. `languages` (from `--language`) sets what a summarizer or
+/// embedder serves; English when empty.
+pub fn classify(repo: &str, config: &[u8], languages: &[String]) -> Result<RepoKind, HubError> {
+    let unusable = |reason: String| HubError::Unusable {
+        repo: repo.into(),
+        reason,
+    };
+    let config: serde_json::Value = serde_json::from_slice(config)
+        .map_err(|error| unusable(format!("config.json is not valid JSON ({error})")))?;
+    let model_type = config
+        .get("model_type")
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| unusable("config.json has no \"model_type\"".into()))?
+        .to_string();
+    let architectures: Vec<String> = config
+        .get("architectures")
+        .and_then(|a| a.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let unsupported = || HubError::Unsupported {
+        repo: repo.into(),
+        model_type: model_type.clone(),
+        architectures: if architectures.is_empty() {
+            "no architectures listed".into()
+        } else {
+            architectures.join(", ")
+        },
+    };
+    let architecture = Architecture::from_model_type(&model_type).ok_or_else(unsupported)?;
+    let generates = architectures.is_empty()
+        || architectures
+            .iter()
+            .any(|a| a.ends_with("ForConditionalGeneration") || a.ends_with("MTModel"));
+    let languages = if languages.is_empty() {
+        vec!["en".to_string()]
+    } else {
+        languages.iter().map(|l| l.to_ascii_lowercase()).collect()
+    };
+    let (role, required_files, optional_files): (PulledRole, Vec<&str>, Vec<&str>) =
+        match architecture {
+            Architecture::Marian if generates => {
+                let (source, target) = marian_pair(repo).ok_or_else(|| {
+                    unusable(format!(
+                        "cannot tell a Marian model's language pair from the name '{repo}': precis serves single-pair models named …-SRC-TGT with two-letter codes (e.g. Helsinki-NLP/opus-mt-en-de); multi-target models (…-en-ROMANCE) need target tokens precis does not send"
+                    ))
+                })?;
+                (
+                    PulledRole::Translation { source, target },
+                    vec!["vocab.json", "source.spm"],
+                    vec!["target.spm", "tokenizer_config.json", TEST_MODEL_MARKER],
+                )
+            }
+            Architecture::Bart if generates => (
+                PulledRole::Summarization { languages },
+                vec!["vocab.json", "merges.txt"],
+                vec![TEST_MODEL_MARKER],
+            ),
+            Architecture::T5 | Architecture::LongT5 | Architecture::Pegasus if generates => (
+                PulledRole::Summarization { languages },
+                vec!["spiece.model"],
+                vec![TEST_MODEL_MARKER],
+            ),
+            Architecture::Bert => {
+                if !is_plain_encoder(&config) {
+                    return Err(unsupported());
+                }
+                (
+                    PulledRole::SentenceEmbeddings { languages },
+                    vec![
+                        "vocab.txt",
+                        "modules.json",
+                        "tokenizer_config.json",
+                        "sentence_bert_config.json",
+                        "1_Pooling/config.json",
+                    ],
+                    vec![TEST_MODEL_MARKER],
+                )
+            }
+            // M2M100 / NLLB serve many pairs from one model: the catalog has no such engine yet.
+            _ => return Err(unsupported()),
+        };
+    Ok(RepoKind {
+        architecture,
+        model_type,
+        role,
+        required_files,
+        optional_files,
+    })
+}
+
+/// config.json as rust-bert needs it, where it differs from the hub's: rust-bert runs Marian
+/// through its BART modules, which read `static_position_embeddings` (sinusoidal positions) and
+/// `normalize_embedding` (no layernorm_embedding). Marian configs saved by older transformers
+/// (a BartConfig then) carry both; newer ones carry neither, so they are added. `None` when the
+/// config needs nothing.
+pub fn rust_bert_config(architecture: Architecture, config: &[u8]) -> Option<Vec<u8>> {
+    if architecture != Architecture::Marian {
+        return None;
+    }
+    let mut config: serde_json::Value = serde_json::from_slice(config).ok()?;
+    let object = config.as_object_mut()?;
+    let mut changed = false;
+    for (key, value) in [
+        ("static_position_embeddings", true),
+        ("normalize_embedding", false),
+    ] {
+        if !object.contains_key(key) {
+            object.insert(key.into(), serde_json::Value::Bool(value));
+            changed = true;
+        }
+    }
+    changed.then(|| {
+        let mut text = serde_json::to_vec_pretty(&config).unwrap_or_default();
+        text.push(b'\n');
+        text
+    })
+}
+
+/// A BERT config can be anything from a classifier to a sentence encoder; only the plain
+/// encoder (BertModel, or no head named) is an embedder.
+fn is_plain_encoder(config: &serde_json::Value) -> bool {
+    let architectures = config.get("architectures").and_then(|a| a.as_array());
+    match architectures {
+        None => true,
+        Some(list) => list.iter().any(|a| a.as_str() == Some("BertModel")),
+    }
+}
+
+/// `…-en-de` → (en, de): the last two parts of the name, two-letter codes.
+fn marian_pair(repo: &str) -> Option<(String, String)> {
+    let name = repo.rsplit('/').next()?;
+    let mut parts = name.rsplit('-');
+    let target = parts.next()?;
+    let source = parts.next()?;
+    let code = |c: &str| c.len() == 2 && c.chars().all(|ch| ch.is_ascii_lowercase());
+    (code(source) && code(target) && source != target)
+        .then(|| (source.to_string(), target.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(model_type: &str, architecture: &str) -> Vec<u8> {
+        serde_json::json!({"model_type": model_type, "architectures": [architecture]})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_marian_repository_translates_the_pair_its_name_gives() {
+        let kind = classify(
+            "Helsinki-NLP/opus-mt-en-de",
+            &config("marian", "MarianMTModel"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            kind.role,
+            PulledRole::Translation {
+                source: "en".into(),
+                target: "de".into()
+            }
+        );
+        assert!(kind.required_files.contains(&"source.spm"));
+        let error = classify(
+            "Helsinki-NLP/opus-mt-en-ROMANCE",
+            &config("marian", "MarianMTModel"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("multi-target"), "{error}");
+    }
+
+    #[test]
+    fn a_marian_config_without_rust_bert_s_keys_gets_them() {
+        let bare = config("marian", "MarianMTModel");
+        let fixed = rust_bert_config(Architecture::Marian, &bare).unwrap();
+        let fixed: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
+        assert_eq!(fixed["static_position_embeddings"], true);
+        assert_eq!(fixed["normalize_embedding"], false);
+        assert_eq!(fixed["model_type"], "marian");
+        let complete = serde_json::to_vec(&fixed).unwrap();
+        assert_eq!(rust_bert_config(Architecture::Marian, &complete), None);
+        assert_eq!(rust_bert_config(Architecture::Bart, &bare), None);
+    }
+
+    #[test]
+    fn summarizers_serve_english_unless_told_otherwise() {
+        let kind = classify(
+            "facebook/bart-large-cnn",
+            &config("bart", "BartForConditionalGeneration"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            kind.role,
+            PulledRole::Summarization {
+                languages: vec!["en".into()]
+            }
+        );
+        let kind = classify(
+            "x/pegasus",
+            &config("pegasus", "PegasusForConditionalGeneration"),
+            &["DE".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            kind.role,
+            PulledRole::Summarization {
+                languages: vec!["de".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn unsupported_architectures_are_named_with_the_supported_list() {
+        let error = classify("openai/gpt2", &config("gpt2", "GPT2LMHeadModel"), &[]).unwrap_err();
+        let message = error.to_string();
+        for expected in ["'gpt2'", "GPT2LMHeadModel", "marian", "bart", "bert"] {
+            assert!(message.contains(expected), "{expected}: {message}");
+        }
+        // A BART classifier has the right model_type but no generation head.
+        let error = classify(
+            "x/bart-mnli",
+            &config("bart", "BartForSequenceClassification"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("BartForSequenceClassification"));
+    }
+}
