@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Python side of `cargo run --release --bin bench_models` (which runs this script itself).
 
-    python scripts/bench_models.py --task embeddings|e5|generation --workload FILE
+    python scripts/bench_models.py --task embeddings|e5|generation|ct2-fp32|ct2-int8 --workload FILE
 
 Reads the workload the Rust side wrote (model directories, sentences, the 512-token input,
 thread count, durations), measures the same thing with sentence-transformers or transformers
-`generate()` on the same weights, and prints one JSON line: throughput or seconds per
+`generate()` on the same weights (ct2-*: CTranslate2 on those weights, converted once with its
+transformers converter into <model>-ct2, in fp32 or int8), and prints one JSON line: throughput or seconds per
 generation, the token counts actually seen, and this process's peak RSS (VmHWM).
 """
 
@@ -113,9 +114,81 @@ def generation(work: dict) -> dict:
     }
 
 
+def ct2_model(directory: str) -> str:
+    """The generation model converted for CTranslate2 (float32 weights; int8 is chosen at load
+    time), made once beside the model and reused."""
+    import shutil
+
+    from ctranslate2.converters import TransformersConverter
+
+    out = directory.rstrip("/") + "-ct2"
+    if not os.path.isfile(os.path.join(out, "model.bin")):
+        import transformers
+
+        # The converter reads `normalize_before`, a key of fairseq-era BART configs (the real
+        # distilbart-cnn-6-6's says false: BART is post-norm) that transformers 4.46 no longer
+        # writes; the random model's config.json lacks it, so state BART's value.
+        if not hasattr(transformers.BartConfig(), "normalize_before"):
+            transformers.BartConfig.normalize_before = False
+        partial = f"{out}.partial-{os.getpid()}"
+        TransformersConverter(directory).convert(partial, force=True)
+        if os.path.isdir(out):  # a concurrent run finished first
+            shutil.rmtree(partial)
+        else:
+            os.rename(partial, out)
+    return out
+
+
+def ct2_generation(work: dict, compute_type: str) -> dict:
+    import ctranslate2
+    from transformers import BartTokenizer
+
+    directory = work["generation_model"]
+    tokenizer = BartTokenizer.from_pretrained(directory)
+    source = tokenizer.convert_ids_to_tokens(tokenizer(work["generation_input"])["input_ids"])
+    started = time.perf_counter()
+    translator = ctranslate2.Translator(
+        ct2_model(directory),
+        device="cpu",
+        compute_type=compute_type,
+        inter_threads=1,
+        intra_threads=work["threads"],
+    )
+    load_seconds = time.perf_counter() - started
+    new_tokens = work["new_tokens"]
+    seconds = {}
+    generated = None
+    for beams in (1, 4):
+        def run():
+            # Exactly `new_tokens` target tokens, as on the other sides (EOS not before).
+            return translator.translate_batch(
+                [source],
+                beam_size=beams,
+                min_decoding_length=new_tokens,
+                max_decoding_length=new_tokens,
+            )
+        output = run()
+        if beams == 1:
+            generated = len(output[0].hypotheses[0])
+        times = []
+        for _ in range(work["generations"]):
+            started = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - started)
+        seconds[beams] = statistics.median(times)
+    return {
+        "greedy_seconds": seconds[1],
+        "beam4_seconds": seconds[4],
+        "input_tokens": len(source),
+        "new_tokens": generated,
+        "load_seconds": load_seconds,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--task", choices=["embeddings", "e5", "generation"], required=True)
+    parser.add_argument("--task", required=True,
+                        choices=["embeddings", "e5", "generation", "ct2-fp32", "ct2-int8"])
     parser.add_argument("--workload", required=True)
     args = parser.parse_args()
     with open(args.workload) as file:
@@ -127,7 +200,14 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(work["threads"])
-    result = {"embeddings": embeddings, "e5": e5, "generation": generation}[args.task](work)
+    tasks = {
+        "embeddings": embeddings,
+        "e5": e5,
+        "generation": generation,
+        "ct2-fp32": lambda work: ct2_generation(work, "float32"),
+        "ct2-int8": lambda work: ct2_generation(work, "int8"),
+    }
+    result = tasks[args.task](work)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
     return 0

@@ -180,3 +180,62 @@ async fn french_and_german_articles_get_a_sensible_lexical_summary() {
         );
     }
 }
+
+/// The embedding jobs one summary of `text` takes.
+async fn embedding_jobs(pipeline: &Pipeline, text: &str) -> usize {
+    let counters = pipeline
+        .engines
+        .summarize
+        .embeddings
+        .as_ref()
+        .unwrap()
+        .pool
+        .counters();
+    let before = counters.completed.load(Ordering::Relaxed);
+    let (summary, _) = summarize(pipeline, text, SummaryLength::Sentences(3)).await;
+    assert_exact_spans_in_order(text, &summary);
+    counters.completed.load(Ordering::Relaxed) - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_sentences_are_embedded_once() {
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings()).unwrap();
+    let once = embedding_jobs(&pipeline, STRIKE).await;
+    let thrice = format!("{STRIKE}\n{STRIKE}\n{STRIKE}");
+    assert_eq!(
+        embedding_jobs(&pipeline, &thrice).await,
+        once,
+        "three copies of the article cost the embedding jobs of one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_article_is_summarized_from_its_shortlist_with_exact_spans() {
+    let (pipeline, _) = Pipeline::load(&common::runtime_settings()).unwrap();
+    let mut text = STRIKE.to_string();
+    let wards = [
+        "cardiology",
+        "maternity",
+        "surgery",
+        "oncology",
+        "paediatrics",
+    ];
+    for i in 0..400 {
+        text.push_str(&format!(
+            "\nIn ward {i} of the {} unit, {} nurses covered the night shift and {} patients waited.\n",
+            wards[i % wards.len()],
+            2 + i % 7,
+            10 + i
+        ));
+    }
+    let sentences = precis_text::segment::segment(&text).sentences.len();
+    assert!(
+        sentences > precis::summarize::extractive::SHORTLIST_SENTENCES,
+        "{sentences} sentences: long enough to be shortlisted"
+    );
+    let (summary, _) = summarize(&pipeline, &text, SummaryLength::Sentences(3)).await;
+    assert_eq!(summary.ranking, Ranking::Embeddings);
+    assert_eq!(summary.sentences.len(), 3);
+    // Every chosen sentence maps back to its own place in the article, not the shortlist's.
+    assert_exact_spans_in_order(&text, &summary);
+}

@@ -11,7 +11,8 @@
 //!   (4-bit weights, int8 activations); load time of both;
 //! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
 //!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
-//!   against transformers `generate()`;
+//!   against transformers `generate()` and against CTranslate2 (fp32 and int8, the anchor: the
+//!   fastest CPU engine for such models; scripts/setup-ct2) on the same weights;
 //! - the peak RSS of each side: every measurement runs in its own process (this binary re-runs
 //!   itself with `--side`, Python runs scripts/bench_models.py), which reports its VmHWM.
 use std::path::{Path, PathBuf};
@@ -231,6 +232,23 @@ fn main() -> anyhow::Result<()> {
             let ours: Measurement =
                 run_json(&mut command).with_context(|| format!("precis side of {task}"))?;
             rows.extend(table_rows(task, engine, &ours, &theirs));
+            if task == "generation" {
+                // The anchor: CTranslate2 on the same weights, each precision in its own
+                // process (its peak RSS is its own).
+                for (variant, label) in [
+                    ("ct2-fp32", "CTranslate2 fp32"),
+                    ("ct2-int8", "CTranslate2 int8"),
+                ] {
+                    let anchor: Measurement = run_json(
+                        Command::new(&python)
+                            .arg(&script)
+                            .args(["--task", variant, "--workload"])
+                            .arg(&workload_file.0),
+                    )
+                    .with_context(|| format!("{label} side of {task}"))?;
+                    rows.extend(anchor_rows(label, &ours, &anchor));
+                }
+            }
         }
     }
     println!();
@@ -369,6 +387,46 @@ fn table_rows(
         format!("{:.0} MB", ours.peak_rss_mb),
         format!("{:.0} MB", theirs.peak_rss_mb),
         theirs.peak_rss_mb / ours.peak_rss_mb,
+    ));
+    rows
+}
+
+/// precis against an anchor engine (the "python" column holds the anchor's figures).
+fn anchor_rows(
+    label: &str,
+    ours: &Measurement,
+    anchor: &Measurement,
+) -> Vec<(String, String, String, f64)> {
+    let mut rows = Vec::new();
+    for (name, a, b) in [
+        ("greedy", ours.greedy_seconds, anchor.greedy_seconds),
+        ("beam 4", ours.beam4_seconds, anchor.beam4_seconds),
+    ] {
+        if let (Some(a), Some(b)) = (a, b) {
+            rows.push((
+                format!("distilbart-6-6 dims {name} vs {label}"),
+                format!("{a:.2} s"),
+                format!("{b:.2} s"),
+                b / a,
+            ));
+        }
+    }
+    if ours.input_tokens != anchor.input_tokens || ours.new_tokens != anchor.new_tokens {
+        rows.push((
+            format!(
+                "WARNING tokens differ: {label} {:?}+{:?}",
+                anchor.input_tokens, anchor.new_tokens
+            ),
+            String::new(),
+            String::new(),
+            0.0,
+        ));
+    }
+    rows.push((
+        format!("peak RSS (generation process) vs {label}"),
+        format!("{:.0} MB", ours.peak_rss_mb),
+        format!("{:.0} MB", anchor.peak_rss_mb),
+        anchor.peak_rss_mb / ours.peak_rss_mb,
     ));
     rows
 }

@@ -7,6 +7,8 @@
 //!
 //!   loadtest --rpc detect --callers 64 --seconds 10
 //!   loadtest --rpc digest --callers 16 --seconds 20 --model-workers 2
+//!   loadtest --rpc digest --callers 1 --seconds 20 --beside-article big.txt   (fairness: small
+//!     Digests alone, then beside three big ones in flight, from one run)
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -59,6 +61,14 @@ struct Args {
     /// Started server: jobs waiting per model before RESOURCE_EXHAUSTED
     #[arg(long, default_value_t = 64)]
     queue_capacity: usize,
+    /// Fairness: after the measured phase, measure the same calls again for as long while
+    /// `--beside-callers` callers digest this article (e.g. a 256 KB one from
+    /// scripts/make_big_article.py) in a loop, and print both phases' latency and the ratio
+    #[arg(long)]
+    beside_article: Option<std::path::PathBuf>,
+    /// Callers digesting `--beside-article` at once during the second phase
+    #[arg(long, default_value_t = 3)]
+    beside_callers: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -305,62 +315,23 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let cpu_before = server_pid.and_then(cpu_seconds);
-    let started_at = Instant::now();
-    let deadline = started_at + Duration::from_secs_f64(args.seconds);
-    let mut callers = Vec::new();
-    for caller in 0..args.callers {
-        let connection = connections[caller % connections.len()].clone();
-        let (stop, calls_left, to) = (Arc::clone(&stop), Arc::clone(&calls_left), args.to.clone());
-        let rpc = args.rpc;
-        callers.push(tokio::spawn(async move {
-            let mut report = CallerReport::default();
-            let mut index = caller;
-            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                if calls_left
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                        left.checked_sub(1)
-                    })
-                    .is_err()
-                {
-                    break;
-                }
-                let sent = Instant::now();
-                match one_call(&connection, rpc, index, &to).await {
-                    Ok(()) => report.latencies.push(sent.elapsed()),
-                    Err(status) if status.code() == Code::ResourceExhausted => {
-                        report.rejected += 1;
-                        // A shed call costs the server almost nothing; back off a little, as
-                        // a well-behaved client would, so the figure is about capacity.
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                    Err(status) => report.other_errors.push(format!(
-                        "{:?}: {}",
-                        status.code(),
-                        status.message()
-                    )),
-                }
-                index += TEXT_STRIDE;
-            }
-            report
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut rejected = 0;
-    let mut other_errors = Vec::new();
-    for caller in callers {
-        let report = caller.await?;
-        latencies.extend(report.latencies);
-        rejected += report.rejected;
-        other_errors.extend(report.other_errors);
-    }
-    let elapsed = started_at.elapsed();
+    let phase = run_phase(&connections, &args, Arc::clone(&calls_left)).await?;
+    let (latencies, rejected, other_errors, elapsed) = (
+        phase.latencies,
+        phase.rejected,
+        phase.other_errors,
+        phase.elapsed,
+    );
+    let cpu_after = server_pid.and_then(cpu_seconds);
+    let beside = match &args.beside_article {
+        Some(path) => Some(run_beside(&connections, &args, path).await?),
+        None => None,
+    };
     stop.store(true, Ordering::Relaxed);
     if let Some(sampler) = sampler {
         let _ = sampler.await;
     }
     let rss_after = server_pid.and_then(rss_bytes);
-    let cpu_after = server_pid.and_then(cpu_seconds);
-    latencies.sort();
 
     let ok = latencies.len() as u64;
     println!(
@@ -410,6 +381,153 @@ async fn main() -> anyhow::Result<()> {
             1e6 * used / calls
         );
     }
+    if let Some(beside) = beside {
+        let alone_p99 = percentile(&latencies, 0.99);
+        let beside_p99 = percentile(&beside.latencies, 0.99);
+        println!(
+            "beside {} callers digesting --beside-article ({} of them finished meanwhile): ok={} p50={:.2}ms p99={:.2}ms rejected={} other_errors={}",
+            args.beside_callers,
+            beside.big_calls,
+            beside.latencies.len(),
+            percentile(&beside.latencies, 0.50).as_secs_f64() * 1000.0,
+            beside_p99.as_secs_f64() * 1000.0,
+            beside.rejected,
+            beside.other_errors.len(),
+        );
+        for error in beside.other_errors.iter().take(5) {
+            println!("  error: {error}");
+        }
+        println!(
+            "fairness: p99 beside / p99 alone = {:.2}x (p50 {:.2}x)",
+            beside_p99.as_secs_f64() / alone_p99.as_secs_f64().max(1e-9),
+            percentile(&beside.latencies, 0.50).as_secs_f64()
+                / percentile(&latencies, 0.50).as_secs_f64().max(1e-9),
+        );
+    }
     drop(started);
     Ok(())
+}
+
+/// One measured phase: its calls' latencies (sorted), rejections and other errors.
+struct Phase {
+    latencies: Vec<Duration>,
+    rejected: u64,
+    other_errors: Vec<String>,
+    elapsed: Duration,
+}
+
+/// `--callers` callers repeating `--rpc` for `--seconds` (or until `calls_left` runs out).
+async fn run_phase(
+    connections: &[Connection],
+    args: &Args,
+    calls_left: Arc<AtomicU64>,
+) -> anyhow::Result<Phase> {
+    let started_at = Instant::now();
+    let deadline = started_at + Duration::from_secs_f64(args.seconds);
+    let mut callers = Vec::new();
+    for caller in 0..args.callers {
+        let connection = connections[caller % connections.len()].clone();
+        let (calls_left, to) = (Arc::clone(&calls_left), args.to.clone());
+        let rpc = args.rpc;
+        callers.push(tokio::spawn(async move {
+            let mut report = CallerReport::default();
+            let mut index = caller;
+            while Instant::now() < deadline {
+                if calls_left
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                        left.checked_sub(1)
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+                let sent = Instant::now();
+                match one_call(&connection, rpc, index, &to).await {
+                    Ok(()) => report.latencies.push(sent.elapsed()),
+                    Err(status) if status.code() == Code::ResourceExhausted => {
+                        report.rejected += 1;
+                        // A shed call costs the server almost nothing; back off a little, as
+                        // a well-behaved client would, so the figure is about capacity.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err(status) => report.other_errors.push(format!(
+                        "{:?}: {}",
+                        status.code(),
+                        status.message()
+                    )),
+                }
+                index += TEXT_STRIDE;
+            }
+            report
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut rejected = 0;
+    let mut other_errors = Vec::new();
+    for caller in callers {
+        let report = caller.await?;
+        latencies.extend(report.latencies);
+        rejected += report.rejected;
+        other_errors.extend(report.other_errors);
+    }
+    latencies.sort();
+    Ok(Phase {
+        latencies,
+        rejected,
+        other_errors,
+        elapsed: started_at.elapsed(),
+    })
+}
+
+/// The second phase of `--beside-article`: the same measurement while big Digests run.
+struct Beside {
+    latencies: Vec<Duration>,
+    rejected: u64,
+    other_errors: Vec<String>,
+    /// Big Digests that finished during the phase.
+    big_calls: u64,
+}
+
+async fn run_beside(
+    connections: &[Connection],
+    args: &Args,
+    path: &std::path::Path,
+) -> anyhow::Result<Beside> {
+    let big = Arc::new(std::fs::read_to_string(path).map_err(|error| {
+        anyhow::anyhow!("cannot read --beside-article {}: {error}", path.display())
+    })?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let big_calls = Arc::new(AtomicU64::new(0));
+    let mut background = Vec::new();
+    for index in 0..args.beside_callers {
+        let connection = connections[index % connections.len()].clone();
+        let (big, stop, big_calls) = (Arc::clone(&big), Arc::clone(&stop), Arc::clone(&big_calls));
+        background.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let request = connection.request(proto::DigestRequest {
+                    text: big.to_string(),
+                    ..Default::default()
+                });
+                if connection.precis().digest(request).await.is_ok() {
+                    big_calls.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    // Let the big Digests get past parsing and into the model queue.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let finished_before = big_calls.load(Ordering::Relaxed);
+    let phase = run_phase(connections, args, Arc::new(AtomicU64::new(u64::MAX))).await?;
+    stop.store(true, Ordering::Relaxed);
+    for task in background {
+        task.abort();
+    }
+    Ok(Beside {
+        latencies: phase.latencies,
+        rejected: phase.rejected,
+        other_errors: phase.other_errors,
+        big_calls: big_calls.load(Ordering::Relaxed) - finished_before,
+    })
 }

@@ -247,6 +247,12 @@ impl ModelEngine for EmbeddingEngine {
     fn cost(input: &Self::Input) -> usize {
         input.len()
     }
+
+    fn share(input: &Self::Input) -> usize {
+        padded_bytes(input)
+    }
+
+    const MAX_BATCH_SHARE: usize = PIECE_BYTES;
 }
 
 /// Splits sentences sorted longest first (`lengths` in bytes, a proxy for tokens) into forward
@@ -317,9 +323,22 @@ impl Default for SimilarityCutoffs {
     }
 }
 
-/// The most text (padded, in bytes: ~500 tokens) one queued piece of an article holds: a small
-/// article waits behind at most one such piece per busy worker and big article.
-const PIECE_BYTES: usize = 2048;
+/// The most text (padded, in bytes: ~250 tokens, 20-50 ms on one core) one queued piece of an
+/// article holds, and one batch groups: with fair queueing a small article waits for about one
+/// such piece per busy worker, however many big articles are in flight (issue #14).
+const PIECE_BYTES: usize = 1024;
+
+/// What a piece costs a forward pass, for fair queueing: its padded bytes, as `length_buckets`
+/// counts them.
+fn padded_bytes(sentences: &[String]) -> usize {
+    const SPECIAL_TOKENS_BYTES: usize = 8;
+    sentences
+        .iter()
+        .map(|sentence| sentence.len() + SPECIAL_TOKENS_BYTES)
+        .max()
+        .unwrap_or(0)
+        * sentences.len()
+}
 
 /// The sentence-embedding pool and the languages it serves well.
 pub struct EmbeddingService {
@@ -336,27 +355,42 @@ impl EmbeddingService {
     }
 
     /// Embeds sentences on the embedding workers, in pieces of similar length (one forward
-    /// batch each). The pieces are queued a few at a time (as many as there are workers), so
-    /// a big article's work interleaves with small ones' instead of filling the queue ahead of
-    /// them, and one article's pieces run on every worker at once.
+    /// batch each), each distinct sentence once (page furniture, datelines and repeated
+    /// boilerplate cost one pass, not one per copy). The pieces go through one fair-queueing
+    /// flow (see `runtime::worker`), a few at a time (as many as there are workers): a big
+    /// article's pieces interleave with small articles' work instead of filling the queue ahead
+    /// of them, and one article's pieces run on every worker at once.
     pub async fn embed(
         &self,
         sentences: &[&str],
         deadline: Option<std::time::Instant>,
     ) -> Result<Vec<Embedding>, PrecisError> {
-        let mut by_length: Vec<usize> = (0..sentences.len()).collect();
-        by_length.sort_by_key(|&index| std::cmp::Reverse(sentences[index].len()));
-        let lengths: Vec<usize> = by_length.iter().map(|&i| sentences[i].len()).collect();
+        let mut distinct: Vec<&str> = Vec::with_capacity(sentences.len());
+        let mut first_of: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::with_capacity(sentences.len());
+        let copy_of: Vec<usize> = sentences
+            .iter()
+            .map(|&sentence| {
+                *first_of.entry(sentence).or_insert_with(|| {
+                    distinct.push(sentence);
+                    distinct.len() - 1
+                })
+            })
+            .collect();
+        let mut by_length: Vec<usize> = (0..distinct.len()).collect();
+        by_length.sort_by_key(|&index| std::cmp::Reverse(distinct[index].len()));
+        let lengths: Vec<usize> = by_length.iter().map(|&i| distinct[i].len()).collect();
         let pieces = length_buckets(&lengths, self.pool.config().max_batch_cost, PIECE_BYTES);
         let window = self.pool.config().workers.max(1);
-        let mut slots: Vec<Option<Embedding>> = vec![None; sentences.len()];
+        let flow = self.pool.flow();
+        let mut slots: Vec<Option<Embedding>> = vec![None; distinct.len()];
         for round in pieces.chunks(window) {
             let jobs = round.iter().map(|piece| {
                 let owned: Vec<String> = by_length[piece.clone()]
                     .iter()
-                    .map(|&index| sentences[index].to_string())
+                    .map(|&index| distinct[index].to_string())
                     .collect();
-                self.pool.run(owned, deadline)
+                flow.run(owned, deadline)
             });
             let answers = futures_util::future::join_all(jobs).await;
             for (piece, answer) in round.iter().zip(answers) {
@@ -373,12 +407,16 @@ impl EmbeddingService {
                 }
             }
         }
-        slots
+        let distinct_vectors = slots
             .into_iter()
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| {
                 PrecisError::EngineFailure("the embedding model skipped a sentence".into())
-            })
+            })?;
+        Ok(copy_of
+            .into_iter()
+            .map(|index| distinct_vectors[index].clone())
+            .collect())
     }
 }
 

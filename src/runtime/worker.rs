@@ -1,17 +1,27 @@
-//! Dedicated OS threads that own a model each, fed by one bounded queue.
+//! Dedicated OS threads that own a model each, fed by one bounded, fair queue.
 //!
 //! Models never run on the async runtime: a libtorch forward pass blocks for milliseconds to
 //! seconds. Each worker loads its own copy of the model on its own thread (rust-bert models are
-//! not `Sync`), takes jobs from a bounded channel, groups whatever is already waiting into one
+//! not `Sync`), takes jobs from a bounded queue, groups whatever is already waiting into one
 //! batch, and answers each job through its own oneshot channel. A job whose deadline has passed
 //! or whose caller has gone is dropped before it runs.
+//!
+//! The queue is fair between requests (issue #14): a request that sends its work in pieces
+//! through a [`Flow`] is served by fair queueing on each piece's cost (`ModelEngine::share`):
+//! every job gets a virtual start tag (the later of the scheduler's virtual time and its flow's
+//! previous finish tag) and a finish tag (start + cost), and the job with the smallest finish
+//! tag runs next. A 3 KB article arriving while 256 KB ones run therefore waits for the piece
+//! in service, not for the big articles' backlog; big articles share the workers evenly among
+//! themselves. Jobs submitted without a flow share one default flow, so they stay first in,
+//! first out among themselves (as the summarizer and translation pools rely on).
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::oneshot;
 
 use super::{panic_message, ModelError};
@@ -30,6 +40,15 @@ pub trait ModelEngine: 'static {
     fn cost(_input: &Self::Input) -> usize {
         1
     }
+
+    /// What one input costs in compute, for fairness between requests (e.g. padded tokens).
+    fn share(input: &Self::Input) -> usize {
+        Self::cost(input)
+    }
+
+    /// The most `share` one batch groups (the first job always runs, however big): a small
+    /// request never waits for more than this much of other requests' work in service.
+    const MAX_BATCH_SHARE: usize = usize::MAX;
 }
 
 /// How a pool is shaped. All of it comes from configuration.
@@ -54,6 +73,108 @@ struct Job<E: ModelEngine> {
     span: tracing::Span,
 }
 
+/// A job in the queue with its fair-queueing tags.
+struct Queued<E: ModelEngine> {
+    start: u64,
+    finish: u64,
+    /// Submission order: equal finish tags run first in, first out.
+    sequence: u64,
+    job: Job<E>,
+}
+
+impl<E: ModelEngine> Queued<E> {
+    fn key(&self) -> (u64, u64) {
+        (self.finish, self.sequence)
+    }
+}
+
+impl<E: ModelEngine> PartialEq for Queued<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<E: ModelEngine> Eq for Queued<E> {}
+
+impl<E: ModelEngine> PartialOrd for Queued<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<E: ModelEngine> Ord for Queued<E> {
+    /// Reversed: the binary heap pops the smallest finish tag first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other.key().cmp(&self.key())
+    }
+}
+
+/// The flow of jobs submitted without one.
+const DEFAULT_FLOW: u64 = 0;
+
+struct FairQueue<E: ModelEngine> {
+    jobs: BinaryHeap<Queued<E>>,
+    /// The finish tag of each live flow's last job.
+    flows: HashMap<u64, u64>,
+    /// The start tag of the job most recently taken by a worker.
+    virtual_time: u64,
+    next_sequence: u64,
+    next_flow: u64,
+    /// No more jobs: workers stop once the queue is empty.
+    closed: bool,
+}
+
+impl<E: ModelEngine> FairQueue<E> {
+    fn new() -> Self {
+        Self {
+            jobs: BinaryHeap::new(),
+            flows: HashMap::from([(DEFAULT_FLOW, 0)]),
+            virtual_time: 0,
+            next_sequence: 0,
+            next_flow: DEFAULT_FLOW + 1,
+            closed: false,
+        }
+    }
+
+    fn push(&mut self, flow: u64, job: Job<E>) {
+        let previous = self.flows.get(&flow).copied().unwrap_or(0);
+        let start = self.virtual_time.max(previous);
+        let finish = start + E::share(&job.input).max(1) as u64;
+        if let Some(last) = self.flows.get_mut(&flow) {
+            *last = finish;
+        }
+        self.next_sequence += 1;
+        self.jobs.push(Queued {
+            start,
+            finish,
+            sequence: self.next_sequence,
+            job,
+        });
+    }
+
+    fn pop(&mut self) -> Option<Job<E>> {
+        let queued = self.jobs.pop()?;
+        self.virtual_time = self.virtual_time.max(queued.start);
+        Some(queued.job)
+    }
+}
+
+struct Shared<E: ModelEngine> {
+    queue: Mutex<FairQueue<E>>,
+    /// Signalled when a job is queued or the queue closes.
+    waiting: Condvar,
+}
+
+impl<E: ModelEngine> Shared<E> {
+    fn lock(&self) -> MutexGuard<'_, FairQueue<E>> {
+        // A panic never happens while the lock is held (model work runs outside it); recover
+        // the queue anyway rather than poisoning the pool.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// What happened to a submitted job before it ran. Counted for metrics and tests.
 #[derive(Debug, Default)]
 pub struct PoolCounters {
@@ -63,10 +184,44 @@ pub struct PoolCounters {
     pub rejected_full: AtomicUsize,
 }
 
+/// One request's share of a pool: the jobs submitted through it are scheduled fairly against
+/// other flows' (see the module doc). Its scheduling state goes when it is dropped.
+pub struct Flow<'pool, E: ModelEngine> {
+    pool: &'pool WorkerPool<E>,
+    id: u64,
+}
+
+impl<E: ModelEngine> Flow<'_, E> {
+    /// Queues one input of this flow, like [`WorkerPool::submit`].
+    pub fn submit(
+        &self,
+        input: E::Input,
+        deadline: Option<Instant>,
+    ) -> Result<oneshot::Receiver<Result<E::Output, PrecisError>>, PrecisError> {
+        self.pool.submit_in(self.id, input, deadline)
+    }
+
+    /// Submits one input of this flow and waits, from async code.
+    pub async fn run(
+        &self,
+        input: E::Input,
+        deadline: Option<Instant>,
+    ) -> Result<E::Output, PrecisError> {
+        let receiver = self.submit(input, deadline)?;
+        self.pool.answer(receiver).await
+    }
+}
+
+impl<E: ModelEngine> Drop for Flow<'_, E> {
+    fn drop(&mut self) {
+        self.pool.shared.lock().flows.remove(&self.id);
+    }
+}
+
 /// A pool of workers owning one kind of model.
 pub struct WorkerPool<E: ModelEngine> {
     config: PoolConfig,
-    sender: Option<Sender<Job<E>>>,
+    shared: Arc<Shared<E>>,
     threads: Vec<JoinHandle<()>>,
     counters: Arc<PoolCounters>,
     load_time: Duration,
@@ -80,14 +235,17 @@ impl<E: ModelEngine> WorkerPool<E> {
         L: Fn() -> Result<E, ModelError> + Send + Sync + 'static,
     {
         let started = Instant::now();
-        let (sender, receiver) = crossbeam_channel::bounded::<Job<E>>(config.queue_capacity.max(1));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(FairQueue::new()),
+            waiting: Condvar::new(),
+        });
         let load = Arc::new(load);
         let counters = Arc::new(PoolCounters::default());
         let mut threads = Vec::with_capacity(config.workers);
         let mut ready = Vec::with_capacity(config.workers);
         for index in 0..config.workers.max(1) {
             let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), ModelError>>(1);
-            let receiver = receiver.clone();
+            let shared = Arc::clone(&shared);
             let load = Arc::clone(&load);
             let counters = Arc::clone(&counters);
             let worker_config = config.clone();
@@ -102,7 +260,7 @@ impl<E: ModelEngine> WorkerPool<E> {
                     match loaded {
                         Ok(engine) => {
                             let _ = ready_tx.send(Ok(()));
-                            run_worker(engine, receiver, &worker_config, &counters);
+                            run_worker(engine, &shared, &worker_config, &counters);
                         }
                         Err(error) => {
                             let _ = ready_tx.send(Err(error));
@@ -113,20 +271,32 @@ impl<E: ModelEngine> WorkerPool<E> {
             threads.push(thread);
             ready.push(ready_rx);
         }
+        let mut pool = Self {
+            config,
+            shared,
+            threads,
+            counters,
+            load_time: Duration::ZERO,
+        };
         for ready_rx in ready {
             match ready_rx.recv() {
                 Ok(Ok(())) => {}
+                // Dropping the pool closes the queue and joins the workers that did load.
                 Ok(Err(error)) => return Err(error),
                 Err(_) => return Err(ModelError::Thread("a worker exited while loading".into())),
             }
         }
-        Ok(Self {
-            config,
-            sender: Some(sender),
-            threads,
-            counters,
-            load_time: started.elapsed(),
-        })
+        pool.load_time = started.elapsed();
+        Ok(pool)
+    }
+
+    /// A new flow: one request's jobs, scheduled fairly against other requests'.
+    pub fn flow(&self) -> Flow<'_, E> {
+        let mut queue = self.shared.lock();
+        let id = queue.next_flow;
+        queue.next_flow += 1;
+        queue.flows.insert(id, 0);
+        Flow { pool: self, id }
     }
 
     /// Queues one input. Refuses at once when the queue is full; the returned receiver answers
@@ -136,9 +306,15 @@ impl<E: ModelEngine> WorkerPool<E> {
         input: E::Input,
         deadline: Option<Instant>,
     ) -> Result<oneshot::Receiver<Result<E::Output, PrecisError>>, PrecisError> {
-        let sender = self.sender.as_ref().ok_or_else(|| {
-            PrecisError::Unavailable(format!("{} workers stopped", self.config.name))
-        })?;
+        self.submit_in(DEFAULT_FLOW, input, deadline)
+    }
+
+    fn submit_in(
+        &self,
+        flow: u64,
+        input: E::Input,
+        deadline: Option<Instant>,
+    ) -> Result<oneshot::Receiver<Result<E::Output, PrecisError>>, PrecisError> {
         let (reply, receiver) = oneshot::channel();
         let job = Job {
             input,
@@ -147,23 +323,40 @@ impl<E: ModelEngine> WorkerPool<E> {
             reply,
             span: tracing::Span::current(),
         };
-        match sender.try_send(job) {
-            Ok(()) => {
-                telemetry::record_queue_depth(&self.config.name, sender.len());
-                Ok(receiver)
+        let depth = {
+            let mut queue = self.shared.lock();
+            if queue.closed {
+                return Err(PrecisError::Unavailable(format!(
+                    "{} workers stopped",
+                    self.config.name
+                )));
             }
-            Err(TrySendError::Full(_)) => {
+            if queue.jobs.len() >= self.config.queue_capacity.max(1) {
+                drop(queue);
                 self.counters.rejected_full.fetch_add(1, Ordering::Relaxed);
-                Err(PrecisError::Overloaded(format!(
+                return Err(PrecisError::Overloaded(format!(
                     "the {} queue is full ({} jobs waiting); retry later",
                     self.config.name, self.config.queue_capacity
-                )))
+                )));
             }
-            Err(TrySendError::Disconnected(_)) => Err(PrecisError::Unavailable(format!(
-                "{} workers stopped",
+            queue.push(flow, job);
+            queue.jobs.len()
+        };
+        self.shared.waiting.notify_one();
+        telemetry::record_queue_depth(&self.config.name, depth);
+        Ok(receiver)
+    }
+
+    async fn answer(
+        &self,
+        receiver: oneshot::Receiver<Result<E::Output, PrecisError>>,
+    ) -> Result<E::Output, PrecisError> {
+        receiver.await.unwrap_or_else(|_| {
+            Err(PrecisError::EngineFailure(format!(
+                "a {} worker died",
                 self.config.name
-            ))),
-        }
+            )))
+        })
     }
 
     /// Submits and waits, from async code.
@@ -173,12 +366,7 @@ impl<E: ModelEngine> WorkerPool<E> {
         deadline: Option<Instant>,
     ) -> Result<E::Output, PrecisError> {
         let receiver = self.submit(input, deadline)?;
-        receiver.await.unwrap_or_else(|_| {
-            Err(PrecisError::EngineFailure(format!(
-                "a {} worker died",
-                self.config.name
-            )))
-        })
+        self.answer(receiver).await
     }
 
     /// Submits and waits, from a plain thread (CLI, blocking callers).
@@ -201,7 +389,7 @@ impl<E: ModelEngine> WorkerPool<E> {
     }
 
     pub fn queue_len(&self) -> usize {
-        self.sender.as_ref().map_or(0, |sender| sender.len())
+        self.shared.lock().jobs.len()
     }
 
     pub fn config(&self) -> &PoolConfig {
@@ -216,58 +404,86 @@ impl<E: ModelEngine> WorkerPool<E> {
 
 impl<E: ModelEngine> Drop for WorkerPool<E> {
     fn drop(&mut self) {
-        // Closing the channel ends each worker's loop once the queue is empty.
-        self.sender.take();
+        // Closing the queue ends each worker's loop once it is empty.
+        self.shared.lock().closed = true;
+        self.shared.waiting.notify_all();
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
 }
 
+/// Waits for the next batch: the fairest job first, then whatever else is already waiting, in
+/// fair order, up to the batch budgets; never waits for more. Expired and abandoned jobs are
+/// dropped here, under the lock, so an empty queue means every earlier job was taken or dropped.
+/// `None` when the pool is closing and the queue is empty.
+fn next_batch<E: ModelEngine>(
+    shared: &Shared<E>,
+    config: &PoolConfig,
+    counters: &PoolCounters,
+    worked_since_trim: &mut bool,
+) -> Option<(Vec<Job<E>>, usize)> {
+    let mut queue = shared.lock();
+    loop {
+        if queue.jobs.is_empty() {
+            if queue.closed {
+                return None;
+            }
+            if *worked_since_trim {
+                let (guard, timeout) = shared
+                    .waiting
+                    .wait_timeout(queue, IDLE_BEFORE_TRIM)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                queue = guard;
+                if timeout.timed_out() && queue.jobs.is_empty() {
+                    drop(queue);
+                    release_free_memory();
+                    *worked_since_trim = false;
+                    queue = shared.lock();
+                }
+            } else {
+                queue = shared
+                    .waiting
+                    .wait(queue)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            continue;
+        }
+        let mut batch = Vec::new();
+        let (mut cost, mut share) = (0usize, 0usize);
+        while let Some(next) = queue.jobs.peek() {
+            let next_share = E::share(&next.job.input);
+            if !batch.is_empty()
+                && (cost >= config.max_batch_cost
+                    || share.saturating_add(next_share) > E::MAX_BATCH_SHARE)
+            {
+                break;
+            }
+            let job = queue.pop().expect("peeked");
+            if let Some(job) = admit(job, counters) {
+                cost += E::cost(&job.input);
+                share += next_share;
+                batch.push(job);
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        *worked_since_trim = true;
+        return Some((batch, queue.jobs.len()));
+    }
+}
+
 fn run_worker<E: ModelEngine>(
     mut engine: E,
-    receiver: Receiver<Job<E>>,
+    shared: &Shared<E>,
     config: &PoolConfig,
     counters: &PoolCounters,
 ) {
     let pool = config.name.clone();
     let mut worked_since_trim = false;
-    loop {
-        let first = if worked_since_trim {
-            match receiver.recv_timeout(IDLE_BEFORE_TRIM) {
-                Ok(job) => job,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    release_free_memory();
-                    worked_since_trim = false;
-                    continue;
-                }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-            }
-        } else {
-            match receiver.recv() {
-                Ok(job) => job,
-                Err(_) => break,
-            }
-        };
-        worked_since_trim = true;
-        let mut batch = Vec::new();
-        let mut cost = 0;
-        let mut next = Some(first);
-        // Take what is already waiting, up to the batch budget; never wait for more.
-        while let Some(job) = next.take() {
-            if let Some(job) = admit(job, counters) {
-                cost += E::cost(&job.input);
-                batch.push(job);
-            }
-            if cost >= config.max_batch_cost {
-                break;
-            }
-            next = receiver.try_recv().ok();
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        telemetry::record_queue_depth(&pool, receiver.len());
+    while let Some((batch, depth)) = next_batch(shared, config, counters, &mut worked_since_trim) {
+        telemetry::record_queue_depth(&pool, depth);
         telemetry::record_batch_start(&pool, batch.iter().map(|job| job.enqueued_at.elapsed()));
         let mut inputs = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
@@ -349,6 +565,8 @@ mod tests {
         entered: mpsc::Sender<usize>,
         gate: Arc<Mutex<mpsc::Receiver<()>>>,
         batches: Arc<Mutex<Vec<usize>>>,
+        /// Every input, in the order the worker ran them.
+        ran: Arc<Mutex<Vec<u32>>>,
     }
 
     impl ModelEngine for Doubler {
@@ -358,6 +576,7 @@ mod tests {
             let _ = self.entered.send(inputs.len());
             let _ = self.gate.lock().unwrap().recv();
             self.batches.lock().unwrap().push(inputs.len());
+            self.ran.lock().unwrap().extend(&inputs);
             inputs.into_iter().map(|x| Ok(x * 2)).collect()
         }
     }
@@ -369,21 +588,28 @@ mod tests {
         open: mpsc::Sender<()>,
         entered: mpsc::Receiver<usize>,
         batches: Arc<Mutex<Vec<usize>>>,
+        ran: Arc<Mutex<Vec<u32>>>,
         pool: WorkerPool<Doubler>,
     }
 
     impl Gated {
         fn start(queue: usize) -> Self {
+            Self::start_with_batch(queue, 8)
+        }
+
+        fn start_with_batch(queue: usize, max_batch_cost: usize) -> Self {
             let (open, gate) = mpsc::channel();
             let gate = Arc::new(Mutex::new(gate));
             let (entered_tx, entered) = mpsc::channel();
             let batches = Arc::new(Mutex::new(Vec::new()));
             let engine_batches = Arc::clone(&batches);
+            let ran = Arc::new(Mutex::new(Vec::new()));
+            let engine_ran = Arc::clone(&ran);
             let config = PoolConfig {
                 name: "test".into(),
                 workers: 1,
                 queue_capacity: queue,
-                max_batch_cost: 8,
+                max_batch_cost,
                 torch_threads: 1,
             };
             let pool = WorkerPool::start(config, move || {
@@ -391,6 +617,7 @@ mod tests {
                     entered: entered_tx.clone(),
                     gate: Arc::clone(&gate),
                     batches: Arc::clone(&engine_batches),
+                    ran: Arc::clone(&engine_ran),
                 })
             })
             .unwrap();
@@ -398,6 +625,7 @@ mod tests {
                 open,
                 entered,
                 batches,
+                ran,
                 pool,
             }
         }
@@ -443,6 +671,48 @@ mod tests {
             .collect();
         assert_eq!(answers, vec![2, 4, 6]);
         assert_eq!(gated.batches(), vec![1, 3]);
+    }
+
+    #[test]
+    fn a_request_arriving_behind_a_backlog_runs_after_one_piece_of_it() {
+        let gated = Gated::start_with_batch(16, 1);
+        let busy = gated.hold_worker_busy();
+        // A big request queues three pieces, then a small one queues its only piece.
+        let big = gated.pool.flow();
+        let big_pieces: Vec<_> = (1..=3).map(|x| big.submit(x, None).unwrap()).collect();
+        let small = gated.pool.flow();
+        let small_piece = small.submit(100, None).unwrap();
+        // And a job without a flow, queued last.
+        let plain = gated.pool.submit(200, None).unwrap();
+        gated.open_gate(6);
+        busy.blocking_recv().unwrap().unwrap();
+        for piece in big_pieces {
+            piece.blocking_recv().unwrap().unwrap();
+        }
+        assert_eq!(small_piece.blocking_recv().unwrap().unwrap(), 200);
+        plain.blocking_recv().unwrap().unwrap();
+        // The small request waited for one piece of the big one, not for all three; the job
+        // without a flow was charged for the busy job of its default flow, so it comes after
+        // the big request's second piece.
+        assert_eq!(*gated.ran.lock().unwrap(), vec![0, 1, 100, 2, 200, 3]);
+        assert_eq!(gated.pool.queue_len(), 0);
+    }
+
+    #[test]
+    fn a_flow_dropped_leaves_no_scheduling_state() {
+        let gated = Gated::start(4);
+        let flows: Vec<_> = (0..3).map(|_| gated.pool.flow()).collect();
+        assert_eq!(
+            gated.pool.shared.lock().flows.len(),
+            4,
+            "the default flow and three"
+        );
+        drop(flows);
+        assert_eq!(
+            gated.pool.shared.lock().flows.len(),
+            1,
+            "only the default flow"
+        );
     }
 
     #[test]

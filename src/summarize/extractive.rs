@@ -287,6 +287,40 @@ pub fn select_sentences(
     length: SummaryLength,
     weights: ExtractiveWeights,
 ) -> Vec<RankedSentence> {
+    let repeated = repeated_sentences(sentences);
+    select_sentences_among(
+        similarity,
+        sentences,
+        word_counts,
+        &repeated,
+        length,
+        weights,
+    )
+}
+
+/// Whether each sentence is printed more than once in `sentences` (a caption repeated by the
+/// page, a boilerplate line): page furniture, not the story.
+pub fn repeated_sentences(sentences: &[&str]) -> Vec<bool> {
+    let mut occurrences: HashMap<&str, usize> = HashMap::new();
+    for sentence in sentences {
+        *occurrences.entry(sentence.trim()).or_default() += 1;
+    }
+    sentences
+        .iter()
+        .map(|sentence| occurrences[sentence.trim()] > 1)
+        .collect()
+}
+
+/// [`select_sentences`] with the repeated sentences given: those of the whole article when
+/// `sentences` is its shortlist (see [`shortlist`]).
+pub fn select_sentences_among(
+    similarity: &SimilarityMatrix,
+    sentences: &[&str],
+    word_counts: &[usize],
+    repeated: &[bool],
+    length: SummaryLength,
+    weights: ExtractiveWeights,
+) -> Vec<RankedSentence> {
     let n = similarity.len();
     if n == 0 {
         return Vec::new();
@@ -306,17 +340,9 @@ pub fn select_sentences(
             })
             .collect(),
     );
-    // A sentence printed more than once (a caption repeated by the page, a boilerplate line)
-    // is page furniture, not the story.
-    let mut occurrences: HashMap<&str, usize> = HashMap::new();
-    for sentence in sentences {
-        *occurrences.entry(sentence.trim()).or_default() += 1;
-    }
+    // A sentence printed more than once is page furniture, not the story.
     let mut available: Vec<bool> = (0..n)
-        .map(|i| {
-            occurrences[sentences[i].trim()] == 1
-                && is_summary_candidate(sentences[i], word_counts[i])
-        })
+        .map(|i| !repeated[i] && is_summary_candidate(sentences[i], word_counts[i]))
         .collect();
     if !available.iter().any(|&a| a) {
         // Nothing reads like a full sentence (a list, a caption-only text): take what has words.
@@ -410,6 +436,97 @@ pub fn select_sentences(
             score: relevance[index],
             centrality: centrality[index],
             position: position[index],
+        })
+        .collect()
+}
+
+/// The most sentences an article's summary ranks by pairwise similarity; a longer article is
+/// shortlisted first (see [`shortlist`]). Ranking costs one embedding per sentence and n²/2
+/// similarities: a 256 KB article has ~2,500 sentences (60,000 tokens, ~10 s of embedding on
+/// one core), the shortlist keeps that under a second.
+pub const SHORTLIST_SENTENCES: usize = 256;
+
+/// For an article of more than `limit` sentences, the indices (in article order) of those worth
+/// ranking: the first `limit / 2` (news puts its key facts first, and the position score
+/// favours them anyway) and the most central of the rest by TF-IDF similarity to the whole
+/// article, computed against the article's centroid in one pass (no pairwise matrix).
+/// `None` when the article is short enough to rank whole.
+pub fn shortlist(sentences: &[&str], limit: usize) -> Option<Vec<usize>> {
+    if sentences.len() <= limit {
+        return None;
+    }
+    let lead = limit / 2;
+    let centrality = lexical_centrality(sentences);
+    let mut rest: Vec<usize> = (lead..sentences.len()).collect();
+    rest.sort_by(|&a, &b| centrality[b].total_cmp(&centrality[a]).then(a.cmp(&b)));
+    let mut chosen: Vec<usize> = (0..lead)
+        .chain(rest.into_iter().take(limit - lead))
+        .collect();
+    chosen.sort_unstable();
+    Some(chosen)
+}
+
+/// Each sentence's TF-IDF cosine with the centroid of all sentences' unit vectors: the mean of
+/// its cosines with every sentence, in time linear in the article's words.
+pub fn lexical_centrality(sentences: &[&str]) -> Vec<f32> {
+    let vectors = tfidf_unit_vectors(sentences);
+    let mut centroid: HashMap<&str, f32> = HashMap::new();
+    for vector in &vectors {
+        for (term, weight) in vector {
+            *centroid.entry(term.as_str()).or_default() += weight;
+        }
+    }
+    vectors
+        .iter()
+        .map(|vector| {
+            vector
+                .iter()
+                .map(|(term, weight)| weight * centroid[term.as_str()])
+                .sum::<f32>()
+                / sentences.len().max(1) as f32
+        })
+        .collect()
+}
+
+/// TF-IDF vectors over the same terms and weights as [`SimilarityMatrix::lexical`], scaled to
+/// unit length (empty for a sentence without terms).
+fn tfidf_unit_vectors(sentences: &[&str]) -> Vec<HashMap<String, f32>> {
+    let tokenized: Vec<Vec<String>> = sentences
+        .iter()
+        .map(|sentence| {
+            sentence
+                .unicode_words()
+                .filter(|word| word.chars().count() > 1 || !word.is_ascii())
+                .map(lexical_term)
+                .collect()
+        })
+        .collect();
+    let mut document_frequency: HashMap<&str, usize> = HashMap::new();
+    for tokens in &tokenized {
+        let mut seen: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for token in seen {
+            *document_frequency.entry(token).or_default() += 1;
+        }
+    }
+    let count = sentences.len().max(1) as f32;
+    tokenized
+        .iter()
+        .map(|tokens| {
+            let mut vector: HashMap<String, f32> = HashMap::new();
+            for token in tokens {
+                *vector.entry(token.clone()).or_default() += 1.0;
+            }
+            for (token, weight) in vector.iter_mut() {
+                let df = document_frequency[token.as_str()] as f32;
+                *weight = (1.0 + weight.ln()) * (1.0 + (count / df).ln());
+            }
+            let norm = vector.values().map(|w| w * w).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                vector.values_mut().for_each(|w| *w /= norm);
+            }
+            vector
         })
         .collect()
 }
@@ -615,5 +732,56 @@ mod tests {
     #[test]
     fn empty_input_gives_empty_selection() {
         assert!(select(&[], SummaryLength::default()).is_empty());
+    }
+
+    #[test]
+    fn lexical_centrality_is_the_mean_of_the_pairwise_lexical_cosines() {
+        let sentences = [
+            "The harbour reopened on Monday after the storm.",
+            "Ferries left the harbour again on Monday morning.",
+            "The storm closed the harbour for three days.",
+            "A bakery in the old town won a prize for its bread.",
+        ];
+        let matrix = SimilarityMatrix::lexical(&sentences);
+        let centrality = lexical_centrality(&sentences);
+        for (i, value) in centrality.iter().enumerate() {
+            let mean: f32 = (0..sentences.len()).map(|j| matrix.get(i, j)).sum::<f32>()
+                / sentences.len() as f32;
+            assert!((value - mean).abs() < 1e-5, "{i}: {value} vs {mean}");
+        }
+        assert!(
+            centrality[3] < centrality[0],
+            "the off-topic sentence is least central"
+        );
+    }
+
+    #[test]
+    fn a_long_article_is_shortlisted_to_its_lead_and_its_most_central_sentences() {
+        let mut sentences: Vec<String> = (0..10)
+            .map(|i| format!("Lead sentence number {i} about the harbour storm."))
+            .collect();
+        for i in 0..20 {
+            sentences.push(if i % 5 == 0 {
+                format!("The harbour storm closed the harbour, report {i} says.")
+            } else {
+                // Shares no term with anything else.
+                format!("Q{i}aa Q{i}bb Q{i}cc.")
+            });
+        }
+        let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+        assert_eq!(shortlist(&texts, 30), None, "short enough to rank whole");
+        let chosen = shortlist(&texts, 14).unwrap();
+        assert_eq!(chosen.len(), 14);
+        assert!(
+            chosen.windows(2).all(|w| w[0] < w[1]),
+            "article order: {chosen:?}"
+        );
+        assert_eq!(&chosen[..7], &[0, 1, 2, 3, 4, 5, 6], "the lead half");
+        for storm in [10, 15, 20, 25] {
+            assert!(
+                chosen.contains(&storm),
+                "central sentence {storm}: {chosen:?}"
+            );
+        }
     }
 }

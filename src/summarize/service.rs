@@ -17,7 +17,8 @@ use tokio::sync::oneshot;
 
 use super::abstractive::{map_reduce, AbstractiveDraft};
 use super::extractive::{
-    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
+    repeated_sentences, select_sentences_among, shortlist, ExtractiveWeights, Ranking,
+    SimilarityMatrix, SummaryLength, SHORTLIST_SENTENCES,
 };
 use super::guard::{self, Evidence, GuardOutcome, GuardReport, GuardSettings, SupportMatrix};
 use super::summary::{SentenceOrigin, SummarizerInfo, Summary, SummaryMethod, SummarySentence};
@@ -239,11 +240,25 @@ pub async fn summarize(
             .push("no sentence-embedding model is loaded; the summary is ranked lexically".into());
     }
     let Some(summarizer) = summarizers.for_language(&request.language.iso639_1) else {
+        // A long article is ranked on its shortlist: only those sentences are embedded.
+        let ranked = shortlist(&article.texts, SHORTLIST_SENTENCES);
         let vectors = match embedder {
-            Some(service) => Some(service.embed(&article.texts, request.deadline).await?),
+            Some(service) => {
+                let texts: Vec<&str> = match &ranked {
+                    Some(indices) => indices.iter().map(|&i| article.texts[i]).collect(),
+                    None => article.texts.clone(),
+                };
+                Some(service.embed(&texts, request.deadline).await?)
+            }
             None => None,
         };
-        return Ok(extractive(&article, request, embedder, vectors.as_deref()));
+        return Ok(extractive_among(
+            &article,
+            request,
+            embedder,
+            vectors.as_deref(),
+            ranked.as_deref(),
+        ));
     };
 
     let draft = match generate(summarizer, &article, request.deadline).await {
@@ -420,6 +435,38 @@ fn extractive(
     embedder: Option<&EmbeddingService>,
     vectors: Option<&[Embedding]>,
 ) -> Summary {
+    extractive_among(article, request, embedder, vectors, None)
+}
+
+/// The extractive summary ranked among `shortlist` (article indices, in order; `vectors` are
+/// theirs), or among every sentence when `None` (`vectors` one per sentence).
+fn extractive_among(
+    article: &ArticleSentences<'_>,
+    request: &SummaryRequest<'_>,
+    embedder: Option<&EmbeddingService>,
+    vectors: Option<&[Embedding]>,
+    shortlist: Option<&[usize]>,
+) -> Summary {
+    let all: Vec<usize>;
+    let indices = match shortlist {
+        Some(indices) => indices,
+        None => {
+            all = (0..article.texts.len()).collect();
+            &all
+        }
+    };
+    let texts: Vec<&str> = indices.iter().map(|&i| article.texts[i]).collect();
+    let word_counts: Vec<usize> = indices.iter().map(|&i| article.word_counts[i]).collect();
+    // Page furniture is what the whole article repeats, shortlisted or not.
+    let repeated_in_article = repeated_sentences(&article.texts);
+    let repeated: Vec<bool> = indices.iter().map(|&i| repeated_in_article[i]).collect();
+    // A share of the article is a share of all its sentences, not of the shortlist.
+    let length = match (request.length, shortlist) {
+        (SummaryLength::Ratio(ratio), Some(_)) => SummaryLength::Sentences(
+            ((article.texts.len() as f32 * ratio.clamp(0.0, 1.0)).round() as usize).max(1),
+        ),
+        (length, _) => length,
+    };
     let (similarity, ranking, engine) = match (embedder, vectors) {
         (Some(service), Some(vectors)) => (
             SimilarityMatrix::from_embeddings_above(vectors, service.cutoffs.floor),
@@ -427,7 +474,7 @@ fn extractive(
             service.model_id.clone(),
         ),
         _ => (
-            SimilarityMatrix::lexical(&article.texts),
+            SimilarityMatrix::lexical(&texts),
             Ranking::Lexical,
             LEXICAL_ENGINE.to_string(),
         ),
@@ -436,25 +483,26 @@ fn extractive(
         (Ranking::Embeddings, Some(service)) => ExtractiveWeights::for_embeddings(&service.cutoffs),
         _ => ExtractiveWeights::for_ranking(ranking),
     };
-    let chosen = select_sentences(
+    let chosen = select_sentences_among(
         &similarity,
-        &article.texts,
-        &article.word_counts,
-        request.length,
+        &texts,
+        &word_counts,
+        &repeated,
+        length,
         weights,
     );
     let sentences: Vec<SummarySentence> = chosen
         .into_iter()
         .map(|ranked| {
-            let span = article.spans[ranked.index];
+            let index = indices[ranked.index];
             SummarySentence {
-                text: article.texts[ranked.index].to_string(),
-                span,
+                text: article.texts[index].to_string(),
+                span: article.spans[index],
                 score: ranked.score,
                 origin: SentenceOrigin::Article,
                 // An article sentence is its own evidence.
                 evidence: vec![Evidence {
-                    sentence_index: ranked.index,
+                    sentence_index: index,
                     similarity: 1.0,
                 }],
             }
