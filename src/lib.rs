@@ -4,6 +4,7 @@ pub mod config;
 pub mod engines;
 pub mod error;
 pub mod grpc;
+pub mod names;
 pub mod pipeline;
 pub mod runtime;
 pub mod summarize;

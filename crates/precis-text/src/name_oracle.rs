@@ -63,11 +63,14 @@ pub struct LtProcOracle {
     timeout: Duration,
     analysers: HashMap<String, Mutex<Analyser>>,
     fallbacks: AtomicU64,
+    restarts: AtomicU64,
 }
 
 struct Analyser {
     file: PathBuf,
     running: Option<Running>,
+    /// Whether a child was ever started: any later start is a restart.
+    started_once: bool,
 }
 
 struct Running {
@@ -142,6 +145,7 @@ impl LtProcOracle {
                     Mutex::new(Analyser {
                         file: file.clone(),
                         running: None,
+                        started_once: false,
                     }),
                 );
             }
@@ -151,6 +155,7 @@ impl LtProcOracle {
             timeout,
             analysers,
             fallbacks: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
         }
     }
 
@@ -172,6 +177,11 @@ impl LtProcOracle {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
+    /// Children started again after one died, hung or could not start.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
     /// The process id of a language's running child, if one runs.
     pub fn child_id(&self, language: &str) -> Option<u32> {
         let analyser = self.analysers.get(language)?.lock().ok()?;
@@ -183,6 +193,10 @@ impl LtProcOracle {
         // try once more.
         for _ in 0..2 {
             if analyser.running.is_none() {
+                if analyser.started_once {
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                }
+                analyser.started_once = true;
                 analyser.running = start(&self.program, &analyser.file);
             }
             let running = analyser.running.as_mut()?;

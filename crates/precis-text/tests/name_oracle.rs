@@ -68,6 +68,7 @@ fn a_killed_child_is_restarted() {
     }
     let second = oracle.child_id("en").expect("a child runs again");
     assert_ne!(first, second);
+    assert!(oracle.restarts() >= 1, "the new child counts as a restart");
 }
 
 /// An Apertium directory with one empty analyser for English, run by `program`.
