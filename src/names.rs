@@ -8,7 +8,7 @@
 //! alone. Metrics count both (`precis_name_analyser_fallbacks_total` by language,
 //! `precis_name_analyser_restarts_total`).
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use precis_text::language::LanguageDetector;
@@ -111,7 +111,6 @@ fn program_exists(program: &Path) -> bool {
     if program.components().count() > 1 {
         return program.is_file();
     }
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| PathBuf::from(dir).join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
