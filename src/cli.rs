@@ -136,6 +136,9 @@ pub struct QuotesArgs {
     pub input: FileArgs,
     #[command(flatten)]
     pub client: ClientSettings,
+    /// Without --server: the analysers the server would use (with it, the server's are used)
+    #[command(flatten)]
+    pub names: crate::config::NameAnalyserSettings,
 }
 
 #[derive(Debug, Args)]
@@ -437,13 +440,16 @@ async fn quotes(args: QuotesArgs) -> anyhow::Result<()> {
         // Quotes are model-free: no need to load the models to find them.
         None => {
             let detector = precis_text::language::LanguageDetector::new();
+            let names = crate::names::NameAnalysers::start(&args.names);
             let text = article.text();
-            let quotes = precis_text::quotes::extract_quotes(
+            let language = detector.detect(text);
+            let quotes = names.extract_quotes(
                 text,
                 &precis_text::segment::segment(text),
                 &detector,
+                &language.iso639_1,
             );
-            (quotes, Some(detector.detect(text)))
+            (quotes, Some(language))
         }
     };
     if args.input.json {

@@ -52,6 +52,47 @@ pub struct RuntimeSettings {
     /// against --models-dir. Repeat the flag, or separate with commas in the env var.
     #[arg(long = "summarizer", env = "PRECIS_SUMMARIZERS", value_delimiter = ',', value_parser = parse_summarizer_flag)]
     pub summarizers: Vec<SummarizerFlag>,
+
+    #[command(flatten)]
+    pub names: NameAnalyserSettings,
+}
+
+/// The Apertium morphological analysers quote attribution asks whether a speaker's name is a
+/// person, a place or an organisation (issue #17).
+#[derive(Debug, Clone, clap::Args)]
+pub struct NameAnalyserSettings {
+    /// Check quote speakers with Apertium's analysers, for the languages that have one
+    /// installed (the rules alone for the others, or with `false`)
+    #[arg(long = "name-analysers", env = "PRECIS_NAME_ANALYSERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enabled: bool,
+
+    /// The lt-proc program that runs the analysers
+    #[arg(long = "lt-proc", env = "PRECIS_LT_PROC", default_value = "lt-proc")]
+    pub program: PathBuf,
+
+    /// Where the Apertium pair packages are (`apertium-*/<lang>-*.automorf.bin`)
+    #[arg(long = "name-analyser-dir", env = "PRECIS_NAME_ANALYSER_DIR", default_value = precis_text::name_oracle::DEFAULT_APERTIUM_DIR)]
+    pub dir: PathBuf,
+
+    /// Milliseconds an analyser may take on one article before it is restarted and the
+    /// rules answer alone for that article
+    #[arg(
+        long = "name-analyser-timeout-ms",
+        env = "PRECIS_NAME_ANALYSER_TIMEOUT_MS",
+        default_value_t = 500
+    )]
+    pub timeout_ms: u64,
+}
+
+impl Default for NameAnalyserSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            program: PathBuf::from("lt-proc"),
+            dir: PathBuf::from(precis_text::name_oracle::DEFAULT_APERTIUM_DIR),
+            timeout_ms: precis_text::name_oracle::DEFAULT_REPLY_TIMEOUT.as_millis() as u64,
+        }
+    }
 }
 
 /// Where `precis models pull` and `precis serve --pull` fetch models from.

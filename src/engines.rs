@@ -8,6 +8,7 @@ use precis_translate::{PairCapability, ReachablePair};
 use serde::Serialize;
 
 use crate::config::RuntimeSettings;
+use crate::names::NameAnalysers;
 use crate::runtime::embeddings::{EmbeddingEngine, EmbeddingOptions, EmbeddingService};
 use crate::runtime::{start_model_pool, ModelRole, ModelStatus};
 use crate::summarize::{start_summarizers, SummarizeService, SummarizerInfo};
@@ -18,6 +19,8 @@ pub struct Engines {
     pub detector: Arc<LanguageDetector>,
     pub summarize: SummarizeService,
     pub translation: TranslationService,
+    /// The analysers quote attribution checks speakers' names with.
+    pub names: Arc<NameAnalysers>,
 }
 
 /// What this deployment can do: what GetCapabilities reports.
@@ -100,6 +103,7 @@ impl Engines {
                 summarizers,
             },
             translation,
+            names: Arc::new(NameAnalysers::start(&settings.names)),
         };
         Ok((engines, statuses))
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::engines::{Capabilities, Engines};
 use crate::error::{run_blocking, PrecisError};
+use crate::names::NameAnalysers;
 use crate::runtime::embeddings::{cosine, EmbeddingService};
 use crate::runtime::ModelStatus;
 use crate::summarize::{Summary, SummaryRequest};
@@ -120,10 +121,11 @@ impl Pipeline {
         // article: they run on a blocking thread so the async workers keep serving.
         let analysis = {
             let detector = Arc::clone(&self.engines.detector);
+            let names = Arc::clone(&self.engines.names);
             let owned_text = text.to_string();
             let (skip_quotes, max_quotes) = (options.skip_quotes, options.max_quotes);
             run_blocking("text analysis", move || {
-                analyse_text(&detector, &owned_text, skip_quotes, max_quotes)
+                analyse_text(&detector, &names, &owned_text, skip_quotes, max_quotes)
             })
             .await?
         };
@@ -310,6 +312,7 @@ struct TextAnalysis {
 
 fn analyse_text(
     detector: &LanguageDetector,
+    names: &NameAnalysers,
     text: &str,
     skip_quotes: bool,
     max_quotes: usize,
@@ -322,7 +325,7 @@ fn analyse_text(
     let quotes = if skip_quotes {
         Vec::new()
     } else {
-        let mut quotes = precis_text::quotes::extract_quotes(text, &segmentation, detector);
+        let mut quotes = names.extract_quotes(text, &segmentation, detector, &language.iso639_1);
         if max_quotes > 0 && quotes.len() > max_quotes {
             // Keep the most salient, then restore article order.
             quotes.sort_by(|a, b| b.salience.total_cmp(&a.salience));

@@ -41,6 +41,8 @@ const BATCH_SIZE: &str = "precis_batch_size";
 const QUEUE_WAIT_SECONDS: &str = "precis_queue_wait_seconds";
 const MODEL_BATCH_SECONDS: &str = "precis_model_batch_seconds";
 const JOBS_DROPPED: &str = "precis_jobs_dropped_total";
+const NAME_ANALYSER_FALLBACKS: &str = "precis_name_analyser_fallbacks_total";
+const NAME_ANALYSER_RESTARTS: &str = "precis_name_analyser_restarts_total";
 
 /// One finished gRPC call: its count by method and status code, and its duration.
 pub fn record_call(rpc: &'static str, code: Code, elapsed: Duration) {
@@ -92,6 +94,17 @@ pub fn record_batch_run(pool: &str, elapsed: Duration) {
 /// A queued model job dropped before it ran (`deadline` or `caller_gone`).
 pub fn record_dropped_job(reason: &'static str) {
     metrics::counter!(JOBS_DROPPED, "reason" => reason).increment(1);
+}
+
+/// An article whose speakers the rules checked alone because its language's name analyser
+/// died, hung or could not start.
+pub fn record_name_analyser_fallback(language: &str) {
+    metrics::counter!(NAME_ANALYSER_FALLBACKS, "language" => language.to_string()).increment(1);
+}
+
+/// Name analyser children started again since the server started (a running total).
+pub fn record_name_analyser_restarts(total: u64) {
+    metrics::counter!(NAME_ANALYSER_RESTARTS).absolute(total);
 }
 
 /// The canonical gRPC name of a status code, as Prometheus label.
@@ -176,6 +189,14 @@ fn describe_metrics() {
         MODEL_BATCH_SECONDS,
         Unit::Seconds,
         "Time a model took to run one batch, per pool"
+    );
+    describe_counter!(
+        NAME_ANALYSER_FALLBACKS,
+        "Articles whose quote speakers the rules checked alone because the language's name analyser died, hung or could not start"
+    );
+    describe_counter!(
+        NAME_ANALYSER_RESTARTS,
+        "Name analyser (lt-proc) children started again after one died or hung"
     );
     describe_counter!(
         JOBS_DROPPED,

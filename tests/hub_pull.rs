@@ -358,7 +358,9 @@ fn translate(pipeline: &Pipeline, text: &str) -> precis::translate::Translation 
     .unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut translated = runtime.block_on(pipeline.translate(request, None)).unwrap();
-    translated.texts.remove(0).translation
+    let text = translated.texts.remove(0);
+    text.translation
+        .unwrap_or_else(|| panic!("not translated: {:?}", text.error))
 }
 
 /// Entries of a directory whose names do not start with a dot (staging and locks do).

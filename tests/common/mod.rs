@@ -51,6 +51,7 @@ pub fn runtime_settings() -> RuntimeSettings {
         apertium_dir: precis_translate::apertium::DEFAULT_DATA_DIR.into(),
         onnxruntime_lib: None,
         summarizers: Vec::new(),
+        names: Default::default(),
     }
 }
 

@@ -56,6 +56,16 @@ pub const DEFAULT_APERTIUM_DIR: &str = "/usr/share/apertium";
 /// How long one article's words may take to come back before the child is taken as hung.
 pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// A child just started first loads its analyser (about 0.1 s for one under
+/// [`MAX_ANALYSER_BYTES`] on an idle machine): its first reply may take this many times the
+/// reply bound.
+pub const STARTUP_TIMEOUT_FACTOR: u32 = 4;
+
+/// Analysers larger than this are passed over when a smaller one of the language exists: the
+/// French-Occitan analyser (5.6 MB) takes 1.5 s and 250 MB to load, French-Catalan (0.9 MB)
+/// 0.1 s and 30 MB, and both tag "Bretagne" a place and "Marchal" a surname.
+pub const MAX_ANALYSER_BYTES: u64 = 2_000_000;
+
 /// One `lt-proc -z` child per language, found at start by language code in an Apertium
 /// directory (`apertium-*/<code>-*.automorf.bin`, ISO 639-1 or 639-3 code).
 pub struct LtProcOracle {
@@ -63,11 +73,14 @@ pub struct LtProcOracle {
     timeout: Duration,
     analysers: HashMap<String, Mutex<Analyser>>,
     fallbacks: AtomicU64,
+    restarts: AtomicU64,
 }
 
 struct Analyser {
     file: PathBuf,
     running: Option<Running>,
+    /// Whether a child was ever started: any later start is a restart.
+    started_once: bool,
 }
 
 struct Running {
@@ -128,20 +141,29 @@ impl LtProcOracle {
         files.sort();
         let mut analysers = HashMap::new();
         for &(short, long) in LANGUAGE_CODES {
-            // The largest analyser of the language knows the most names.
-            let found = files
+            // The largest analyser of the language knows the most names; past
+            // MAX_ANALYSER_BYTES, the smallest (start-up time and memory per child).
+            let sized: Vec<(u64, &PathBuf)> = files
                 .iter()
                 .filter(|path| {
                     let name = path.file_name().unwrap_or_default().to_string_lossy();
                     name.starts_with(&format!("{short}-")) || name.starts_with(&format!("{long}-"))
                 })
-                .max_by_key(|path| std::fs::metadata(path).map_or(0, |m| m.len()));
+                .map(|path| (std::fs::metadata(path).map_or(0, |m| m.len()), path))
+                .collect();
+            let found = sized
+                .iter()
+                .filter(|(size, _)| *size <= MAX_ANALYSER_BYTES)
+                .max_by_key(|(size, _)| *size)
+                .or_else(|| sized.iter().min_by_key(|(size, _)| *size))
+                .map(|(_, path)| *path);
             if let Some(file) = found {
                 analysers.insert(
                     short.to_string(),
                     Mutex::new(Analyser {
                         file: file.clone(),
                         running: None,
+                        started_once: false,
                     }),
                 );
             }
@@ -151,6 +173,7 @@ impl LtProcOracle {
             timeout,
             analysers,
             fallbacks: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
         }
     }
 
@@ -172,6 +195,11 @@ impl LtProcOracle {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
+    /// Children started again after one died, hung or could not start.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
     /// The process id of a language's running child, if one runs.
     pub fn child_id(&self, language: &str) -> Option<u32> {
         let analyser = self.analysers.get(language)?.lock().ok()?;
@@ -182,9 +210,19 @@ impl LtProcOracle {
         // A child that died since the last call fails to take the words: start a new one and
         // try once more.
         for _ in 0..2 {
-            if analyser.running.is_none() {
+            let fresh = analyser.running.is_none();
+            if fresh {
+                if analyser.started_once {
+                    self.restarts.fetch_add(1, Ordering::Relaxed);
+                }
+                analyser.started_once = true;
                 analyser.running = start(&self.program, &analyser.file);
             }
+            let bound = if fresh {
+                self.timeout * STARTUP_TIMEOUT_FACTOR
+            } else {
+                self.timeout
+            };
             let running = analyser.running.as_mut()?;
             let mut request = String::new();
             for word in words {
@@ -198,7 +236,7 @@ impl LtProcOracle {
                 analyser.running = None;
                 continue;
             }
-            return match running.replies.recv_timeout(self.timeout) {
+            return match running.replies.recv_timeout(bound) {
                 Ok(reply) => Some(parse(&String::from_utf8_lossy(&reply), words)),
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
                     // Hung or died mid-reply: its next answer could belong to these words.

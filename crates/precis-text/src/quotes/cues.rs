@@ -4,12 +4,12 @@
 
 use super::lexicon::{
     cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_definite_article,
-    is_determiner, is_name_particle, is_person_noun, is_possessive, is_preposition, is_pronoun,
-    is_role, is_unnamed_mention_article, lower, words, CueKind,
+    is_determiner, is_name_particle, is_person_noun, is_plural_pronoun, is_possessive,
+    is_preposition, is_pronoun, is_role, is_unnamed_mention_article, lower, words, CueKind,
 };
 use super::subjects::{
-    only_spaces_between, role_complement_before, split_name_and_title, subject_after,
-    subject_before, verb_subject, Subject,
+    only_spaces_between, pronoun_subject, role_complement_before, split_name_and_title,
+    subject_after, subject_before, verb_subject, Subject,
 };
 use super::word_lists::OPENING_VIEWPOINT_WORDS;
 use crate::names::is_capitalized;
@@ -61,6 +61,9 @@ pub(super) fn find_cues(
     let mut cues = Vec::new();
     let mut people = People::default();
     let mut quote_index = 0;
+    // Capitalised words opening a sentence before a lower-case word ("Mancuso ha affidato…"):
+    // the subject of that sentence when they are the surname of someone named before.
+    let mut openers: Vec<ByteSpan> = Vec::new();
     for (sentence_index, sentence) in seg.sentences.iter().enumerate() {
         let all_words = words(sentence.span.slice(text), sentence.span.start);
         // Words outside quotes; quote_spans are sorted and do not overlap.
@@ -78,12 +81,21 @@ pub(super) fn find_cues(
         }
         titled_mentions(text, &outside, &mut people);
         unnamed_mentions(text, &outside, &mut people);
+        if let [first, second, ..] = outside[..] {
+            if first.start == sentence.span.start
+                && is_capitalized(first.slice(text))
+                && !is_capitalized(second.slice(text))
+                && only_spaces_between(text, first, second)
+            {
+                openers.push(first);
+            }
+        }
         for (position, &word) in outside.iter().enumerate() {
             let word_text = word.slice(text);
             let subject = if inverted_cue(word_text) {
                 // "dit-il": the pronoun is in the word; "a-t-il déclaré" is found at "déclaré".
                 if cue_kind(word_text.split('-').next().unwrap_or("")).is_some() {
-                    Some((word, Subject::Implicit))
+                    Some((word, pronoun_subject(text, word)))
                 } else {
                     None
                 }
@@ -149,12 +161,36 @@ pub(super) fn find_cues(
                 name: *name,
                 title: title.clone(),
             }),
+            // "they" is several people, no role a later pronoun could refer to.
+            Subject::Role { head, .. } if is_plural_pronoun(head) => {}
             Subject::Role { phrase, .. } => people.roles.push(*phrase),
             Subject::Implicit => {}
         }
     }
     people.named.sort_by_key(|mention| mention.name);
     people.named.dedup_by_key(|mention| mention.name);
+    let surname_openers: Vec<Mention> = openers
+        .iter()
+        .filter(|opener| {
+            let surname = opener.slice(text);
+            let before = people
+                .named
+                .partition_point(|m| m.name.start < opener.start);
+            people.named[..before].iter().any(|mention| {
+                let mut parts = mention.name.slice(text).split_whitespace();
+                parts.clone().count() >= 2 && parts.next_back() == Some(surname)
+            })
+        })
+        .map(|&opener| Mention {
+            name: opener,
+            title: None,
+        })
+        .collect();
+    if !surname_openers.is_empty() {
+        people.named.extend(surname_openers);
+        people.named.sort_by_key(|mention| mention.name);
+        people.named.dedup_by_key(|mention| mention.name);
+    }
     people.roles.sort();
     people.roles.dedup();
     people.unnamed.sort();

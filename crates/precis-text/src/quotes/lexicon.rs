@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 
 use super::word_lists::{
     ADVERBS, AUXILIARIES, CONJUNCTIONS, CUE_AFTER_QUOTE_ONLY, CUE_POSTPOSITIONS, CUE_PREPOSITIONS,
-    CUE_VERBS, DETERMINERS, FUNCTION_WORDS, ORGANISATION_NOUNS, PERSON_NOUNS, PREPOSITIONS,
-    PRONOUNS, ROLE_NOUNS, SCARE_MARKERS, SPEAKER_NAME_PARTICLES, TITLE_NOUNS,
-    UNNAMED_MENTION_ARTICLES,
+    CUE_VERBS, DETERMINERS, FUNCTION_WORDS, INDEFINITE_ARTICLES, ORGANISATION_NOUNS, PERSON_NOUNS,
+    PLURAL_PRONOUNS, PREPOSITIONS, PRONOUNS, ROLE_NOUNS, SCARE_MARKERS, SPEAKER_NAME_PARTICLES,
+    TITLE_NOUNS, UNNAMED_MENTION_ARTICLES,
 };
 use crate::names::is_capitalized;
 use crate::ByteSpan;
@@ -96,6 +96,18 @@ pub(super) fn is_definite_article(word: &str) -> bool {
         "las", "il", "lo", "gli", "o", "os", "as",
     ];
     DEFINITE.contains(&lower(word).as_str())
+}
+
+/// A third-person plural pronoun ("they", "ils", "ellos"): several speakers.
+pub(super) fn is_plural_pronoun(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    in_lexicon(word, PLURAL_PRONOUNS, &CELL)
+}
+
+/// An indefinite article ("a", "une", "uma"): a role after it is someone new.
+pub(super) fn is_indefinite_article(word: &str) -> bool {
+    static CELL: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    in_lexicon(word, INDEFINITE_ARTICLES, &CELL)
 }
 
 /// A noun for a person known only as what they are ("woman", "bénévole", "Anwohner").

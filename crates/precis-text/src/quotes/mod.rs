@@ -102,10 +102,28 @@ const MAX_QUOTES_WITH_LANGUAGE: usize = 1000;
 /// Finds every direct quote in `text` with its speaker, cue verb, language and scores.
 pub fn extract_quotes(text: &str, seg: &Segmentation, detector: &LanguageDetector) -> Vec<Quote> {
     let mut quotes = extract_quotes_without_language(text, seg);
+    label_languages(&mut quotes, detector);
+    quotes
+}
+
+/// [`extract_quotes`] with a name oracle for the article's language (`article_language`, ISO
+/// 639-1): what the service runs. See [`extract_quotes_with_names`].
+pub fn extract_quotes_with_oracle(
+    text: &str,
+    seg: &Segmentation,
+    detector: &LanguageDetector,
+    article_language: &str,
+    oracle: &dyn crate::name_oracle::NameOracle,
+) -> Vec<Quote> {
+    let mut quotes = extract_quotes_with_names(text, seg, article_language, oracle);
+    label_languages(&mut quotes, detector);
+    quotes
+}
+
+fn label_languages(quotes: &mut [Quote], detector: &LanguageDetector) {
     for quote in quotes.iter_mut().take(MAX_QUOTES_WITH_LANGUAGE) {
         quote.language = detector.detect(&quote.text);
     }
-    quotes
 }
 
 /// [`extract_quotes`] without the per-quote language detection (every `language` is `und`):

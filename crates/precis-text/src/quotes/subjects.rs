@@ -5,8 +5,9 @@
 
 use super::lexicon::{
     cue_kind, inverted_cue, is_adverb, is_auxiliary, is_conjunction, is_content_noun_candidate,
-    is_determiner, is_function_word, is_name_particle, is_never_a_name, is_organisation,
-    is_possessive, is_preposition, is_pronoun, is_role, lower,
+    is_determiner, is_function_word, is_indefinite_article, is_name_particle, is_never_a_name,
+    is_organisation, is_plural_pronoun, is_possessive, is_preposition, is_pronoun, is_role,
+    is_unnamed_mention_article, lower,
 };
 use super::marks::is_dialogue_dash;
 use crate::names::is_capitalized;
@@ -24,6 +25,21 @@ pub(super) enum Subject {
     Role { phrase: ByteSpan, head: String },
     /// A pronoun, or no subject (participle, pro-drop): the speaker was named before.
     Implicit,
+}
+
+/// The subject a pronoun stands for (the pronoun may end an inversion: "dit-il",
+/// "ont-ils"): someone named before, or several people ("they", "ils") as a role phrase whose
+/// head is the pronoun, which resolves to no single name.
+pub(super) fn pronoun_subject(text: &str, word: ByteSpan) -> Subject {
+    let pronoun = word.slice(text).rsplit('-').next().unwrap_or("");
+    if is_plural_pronoun(pronoun) {
+        Subject::Role {
+            phrase: word,
+            head: lower(pronoun),
+        }
+    } else {
+        Subject::Implicit
+    }
 }
 
 /// The role written before a name as "role [of Complement][,] Name" ("la ministra de
@@ -108,7 +124,7 @@ pub(super) fn verb_subject(
     }
     // "a-t-elle déclaré": the subject is the pronoun inside the inversion.
     if start > 0 && inverted_cue(outside[start - 1].slice(text)) {
-        return Subject::Implicit;
+        return pronoun_subject(text, outside[start - 1]);
     }
     let inverted = follows_quote(text, outside[start], quote_spans);
     if !inverted {
@@ -252,7 +268,7 @@ pub(super) fn subject_before(text: &str, outside: &[ByteSpan], position: usize) 
     }
     let previous_text = previous.slice(text);
     if is_pronoun(previous_text) {
-        return Some(Subject::Implicit);
+        return Some(pronoun_subject(text, previous));
     }
     // Collect the noun phrase leftwards: capitalised words, then lower-case modifiers and roles.
     let mut first = position - 1;
@@ -443,7 +459,7 @@ fn subject_after_within(
             only_spaces_between(text, first, next) && cue_kind(next.slice(text)).is_none()
         });
     if (is_pronoun(first_text) && !determiner_before_noun) || inverted_cue(first_text) {
-        return Some(Subject::Implicit);
+        return Some(pronoun_subject(text, first));
     }
     // The words joined to the first by spaces only.
     let mut end = position + 1;
@@ -466,8 +482,11 @@ fn subject_after_within(
         let w = outside[index].slice(text);
         let previous = (index > position).then(|| outside[index - 1].slice(text));
         let after_determiner = previous.is_some_and(is_determiner);
-        // "der", "a" are determiners as well as prepositions: a determiner opens a phrase.
-        let after_preposition = previous.is_some_and(|p| is_preposition(p) && !is_determiner(p));
+        // "der", "a" are determiners as well as prepositions: a determiner opens a phrase; so
+        // does "en" before a role ("en talsperson", not "en conférence").
+        let after_preposition = previous.is_some_and(|p| {
+            is_preposition(p) && !is_determiner(p) && !(is_indefinite_article(p) && is_role(w))
+        });
         // A common noun after a determiner heads the subject ("el politólogo"), unless an
         // adjunct opened the words after the cue ("en las redes sociales", "in una nota").
         let role_like = after_determiner
@@ -489,6 +508,16 @@ fn subject_after_within(
             let capitals = (index..run_end)
                 .filter(|&i| is_capitalized(outside[i].slice(text)))
                 .count();
+            // "Västtrafiks presschef Karin Lindberg", "Belediye başkanı Ahmet Yılmaz": a body
+            // before a lower-case role is the role's complement, the name comes after it.
+            let role_follows = last_role.is_none()
+                && run_end < end
+                && is_role(outside[run_end].slice(text))
+                && !is_capitalized(outside[run_end].slice(text));
+            if role_follows {
+                index = run_end;
+                continue;
+            }
             let determined =
                 (after_determiner && last_role.is_none()) || after_preposition || in_complement;
             if !determined
@@ -582,9 +611,11 @@ fn subject_after_within(
     }
     let Some(role_end) = last_role else {
         // A determiner and a common noun naming no person: "preguntó un periodista".
+        // "desabafou uma utente", "said one woman": an article that is no determiner too.
+        let opens_phrase = is_determiner(first_text) || is_unnamed_mention_article(first_text);
         let noun = outside
             .get(position + 1)
-            .filter(|_| is_determiner(first_text) && end > position + 1)?;
+            .filter(|_| opens_phrase && end > position + 1)?;
         return is_content_noun_candidate(noun.slice(text)).then(|| Subject::Role {
             phrase: ByteSpan::new(first.start, noun.end),
             head: lower(noun.slice(text)),
