@@ -5,7 +5,6 @@ pub mod engines;
 pub mod error;
 pub mod grpc;
 pub mod hub;
-
 pub mod names;
 pub mod pipeline;
 pub mod runtime;
