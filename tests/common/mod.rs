@@ -68,6 +68,7 @@ pub fn runtime_settings_without_models() -> RuntimeSettings {
         apertium_dir: precis_translate::apertium::DEFAULT_DATA_DIR.into(),
         onnxruntime_lib: None,
         summarizers: Vec::new(),
+        names: Default::default(),
     }
 }
 
