@@ -13,7 +13,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What an analyser knows a word as. All false: unknown, or a common word.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,7 +81,18 @@ struct Analyser {
     running: Option<Running>,
     /// Whether a child was ever started: any later start is a restart.
     started_once: bool,
+    /// Failures in a row; each doubles the pause before the next start.
+    failures_in_a_row: u32,
+    /// While set and in the future, the rules answer alone without asking: an analyser that
+    /// keeps failing would otherwise cost every article of its language the reply bound.
+    paused_until: Option<Instant>,
 }
+
+/// The first pause after a failure; it doubles with each failure in a row, up to
+/// [`MAX_PAUSE_AFTER_FAILURE`]. One success ends it.
+pub const FIRST_PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
+/// The longest pause between two tries of a failing analyser.
+pub const MAX_PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
 struct Running {
     child: Child,
@@ -164,6 +175,8 @@ impl LtProcOracle {
                         file: file.clone(),
                         running: None,
                         started_once: false,
+                        failures_in_a_row: 0,
+                        paused_until: None,
                     }),
                 );
             }
@@ -256,7 +269,27 @@ impl NameOracle for LtProcOracle {
             return Some(Vec::new());
         }
         let answer = match analyser.lock() {
-            Ok(mut analyser) => self.ask(&mut analyser, words),
+            Ok(mut analyser) => {
+                if analyser
+                    .paused_until
+                    .is_some_and(|until| Instant::now() < until)
+                {
+                    None
+                } else {
+                    let answer = self.ask(&mut analyser, words);
+                    if answer.is_some() {
+                        analyser.failures_in_a_row = 0;
+                        analyser.paused_until = None;
+                    } else {
+                        analyser.failures_in_a_row = analyser.failures_in_a_row.saturating_add(1);
+                        let pause = FIRST_PAUSE_AFTER_FAILURE
+                            .saturating_mul(1 << (analyser.failures_in_a_row - 1).min(16))
+                            .min(MAX_PAUSE_AFTER_FAILURE);
+                        analyser.paused_until = Some(Instant::now() + pause);
+                    }
+                    answer
+                }
+            }
             Err(_) => None,
         };
         if answer.is_none() {

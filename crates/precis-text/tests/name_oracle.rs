@@ -6,8 +6,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use precis_text::name_oracle::{
-    LtProcOracle, NameOracle, DEFAULT_APERTIUM_DIR, DEFAULT_REPLY_TIMEOUT, MAX_ANALYSER_BYTES,
-    STARTUP_TIMEOUT_FACTOR,
+    LtProcOracle, NameOracle, DEFAULT_APERTIUM_DIR, DEFAULT_REPLY_TIMEOUT,
+    FIRST_PAUSE_AFTER_FAILURE, MAX_ANALYSER_BYTES, STARTUP_TIMEOUT_FACTOR,
 };
 use precis_text::quotes::{extract_quotes_with_names, extract_quotes_without_language};
 use precis_text::segment::segment;
@@ -103,6 +103,35 @@ fn a_hung_child_times_out_and_the_rules_answer() {
     );
     assert_eq!(oracle.fallbacks(), 1);
     assert_eq!(with_oracle, extract_quotes_without_language(text, &seg));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_failing_analyser_is_paused_then_tried_again() {
+    let (dir, program) = stand_in("paused", "#!/bin/sh\nexec sleep 600\n");
+    let oracle = LtProcOracle::discover(&dir, &program, Duration::from_millis(200));
+    assert_eq!(
+        oracle.tag_words("en", &["Ann"]),
+        None,
+        "the hung child fails"
+    );
+    assert_eq!(oracle.restarts(), 0);
+    // Within the pause the rules answer alone: no child is started, nothing is waited for.
+    assert_eq!(oracle.tag_words("en", &["Ann"]), None);
+    assert_eq!(oracle.child_id("en"), None, "no child during the pause");
+    assert_eq!(oracle.restarts(), 0);
+    assert_eq!(oracle.fallbacks(), 2);
+    // After the pause a new child is tried.
+    let started = Instant::now();
+    while oracle.restarts() == 0 {
+        assert_eq!(oracle.tag_words("en", &["Ann"]), None);
+        assert!(
+            started.elapsed() < DEADLINE,
+            "no new child after {:?} (first pause {FIRST_PAUSE_AFTER_FAILURE:?})",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
 
