@@ -213,6 +213,12 @@ impl OnnxEncoder {
                 )))
             }
         };
+        if !directory.is_dir() {
+            return Err(ModelError::MissingDirectory {
+                model: spec.id.clone(),
+                path: directory,
+            });
+        }
         let library = find_library(library).map_err(&unsupported)?;
         let environment = environment(&library).map_err(&unsupported)?;
 
