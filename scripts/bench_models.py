@@ -26,6 +26,16 @@ def peak_rss_mb() -> float:
     return 0.0
 
 
+def median_seconds(run, repeats: int) -> float:
+    """Median wall time of `repeats` calls of `run`."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def embeddings(work: dict) -> dict:
     from sentence_transformers import SentenceTransformer
 
@@ -100,12 +110,7 @@ def generation(work: dict) -> dict:
         output = run()
         if beams == 1:
             generated = int(output.shape[1]) - 1  # minus the decoder start token
-        times = []
-        for _ in range(work["generations"]):
-            started = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - started)
-        seconds[beams] = statistics.median(times)
+        seconds[beams] = median_seconds(run, work["generations"])
     return {
         "greedy_seconds": seconds[1],
         "beam4_seconds": seconds[4],
@@ -170,12 +175,7 @@ def ct2_generation(work: dict, compute_type: str) -> dict:
         output = run()
         if beams == 1:
             generated = len(output[0].hypotheses[0])
-        times = []
-        for _ in range(work["generations"]):
-            started = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - started)
-        seconds[beams] = statistics.median(times)
+        seconds[beams] = median_seconds(run, work["generations"])
     return {
         "greedy_seconds": seconds[1],
         "beam4_seconds": seconds[4],

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::gated::{wait_for_empty_queue, wait_for_queue};
 use grpc_support::{
-    assert_status, digest_request, finish_stream, open_stream, own_pipeline, settings,
+    assert_status, digest_request, finish_stream, open_stream, own_pipeline, scrape, settings,
     shared_pipeline, TestServer, HARBOUR_ARTICLE, PATIENCE, SPANISH_ARTICLE,
 };
 use precis::error::PrecisError;
@@ -691,19 +691,6 @@ async fn a_failed_start_up_stops_the_server_with_the_reason() {
     let server = TestServer::start_with(settings(), pipeline, false).await;
     let error = server.wait_stopped().await.unwrap_err();
     assert!(error.to_string().contains("/nowhere"), "{error}");
-}
-
-async fn scrape(address: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ mod common;
 mod grpc_support;
 
 use grpc_support::process::{send_sigterm, start_serving, wait_exit, wait_for_status, Replica};
-use grpc_support::{digest_request, finish_stream, open_stream, HARBOUR_ARTICLE, PATIENCE};
+use grpc_support::{digest_request, finish_stream, open_stream, scrape, HARBOUR_ARTICLE, PATIENCE};
 use precis::proto;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -82,18 +82,10 @@ fn long_article() -> String {
 }
 
 /// Jobs waiting in the embedding pool's queue, from the replica's Prometheus metrics.
-fn embedding_queue_depth(metrics: &str) -> f64 {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(metrics).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {metrics}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut page = String::new();
-    stream.read_to_string(&mut page).unwrap();
-    page.lines()
+async fn embedding_queue_depth(metrics: &str) -> f64 {
+    scrape(metrics)
+        .await
+        .lines()
         .filter(|line| line.starts_with("precis_queue_depth{") && line.contains("embed"))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
@@ -147,7 +139,7 @@ async fn sigterm_with_a_backlog_longer_than_the_grace_answers_every_call() {
     drop(answered);
     // The backlog is queued: many embedding pieces wait in the model queue.
     let waiting_since = std::time::Instant::now();
-    while embedding_queue_depth(&metrics) < 20.0 {
+    while embedding_queue_depth(&metrics).await < 20.0 {
         assert!(
             waiting_since.elapsed() < PATIENCE,
             "the backlog never reached the model queue"

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grpc_support::{digest_request, TestServer, PATIENCE};
+use grpc_support::{digest_request, scrape, TestServer, PATIENCE};
 use precis::config::NameAnalyserSettings;
 use precis::grpc::ServeSettings;
 use precis::names::NameAnalysers;
@@ -62,19 +62,6 @@ fn metric_value(metrics: &str, series: &str) -> f64 {
         .find(|line| line.starts_with(series))
         .and_then(|line| line.rsplit(' ').next())
         .map_or(0.0, |value| value.parse().unwrap())
-}
-
-async fn scrape(address: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
 }
 
 #[test]

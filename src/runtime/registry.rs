@@ -335,7 +335,6 @@ fn directory_size(path: &Path) -> u64 {
 /// rust-bert needs for weights published as safetensors.
 pub fn convert_safetensors(dir: &Path) -> Result<PathBuf, ModelError> {
     let source = dir.join("model.safetensors");
-    let target = dir.join(WEIGHTS_FILE);
     let model = dir.display().to_string();
     if !source.is_file() {
         return Err(ModelError::MissingFile {
@@ -351,15 +350,25 @@ pub fn convert_safetensors(dir: &Path) -> Result<PathBuf, ModelError> {
             path: source.clone(),
             reason: error.to_string(),
         })?;
-    // Write beside the target and rename, so a crash never leaves half a weights file.
+    write_weights(dir, &model, &tensors)
+}
+
+/// Writes `rust_model.ot` beside its final name and renames it, so a crash never leaves half a
+/// weights file.
+fn write_weights<S: AsRef<str>, T: AsRef<tch::Tensor>>(
+    dir: &Path,
+    model: &str,
+    tensors: &[(S, T)],
+) -> Result<PathBuf, ModelError> {
+    let target = dir.join(WEIGHTS_FILE);
     let partial = dir.join(format!("{WEIGHTS_FILE}.partial"));
-    tch::Tensor::save_multi(&tensors, &partial).map_err(|error| ModelError::Load {
-        model: model.clone(),
+    tch::Tensor::save_multi(tensors, &partial).map_err(|error| ModelError::Load {
+        model: model.to_string(),
         location: partial.display().to_string(),
         reason: format!("could not write: {error}"),
     })?;
     std::fs::rename(&partial, &target).map_err(|error| ModelError::Load {
-        model,
+        model: model.to_string(),
         location: target.display().to_string(),
         reason: format!("could not rename: {error}"),
     })?;
@@ -392,23 +401,11 @@ pub fn convert_weights(
     if matches!(architecture, Architecture::Bart | Architecture::Marian) {
         add_tied_and_recomputed(dir, &mut tensors, architecture).map_err(malformed)?;
     }
-    let target = dir.join(WEIGHTS_FILE);
-    let partial = dir.join(format!("{WEIGHTS_FILE}.partial"));
     let named: Vec<(&str, &tch::Tensor)> = tensors
         .iter()
         .map(|(name, tensor)| (name.as_str(), tensor))
         .collect();
-    tch::Tensor::save_multi(&named, &partial).map_err(|error| ModelError::Load {
-        model: model.clone(),
-        location: partial.display().to_string(),
-        reason: format!("could not write: {error}"),
-    })?;
-    std::fs::rename(&partial, &target).map_err(|error| ModelError::Load {
-        model,
-        location: target.display().to_string(),
-        reason: format!("could not rename: {error}"),
-    })?;
-    Ok(target)
+    write_weights(dir, &model, &named)
 }
 
 fn add_tied_and_recomputed(

@@ -180,58 +180,18 @@ impl SimilarityMatrix {
     /// TF-IDF vectors over lower-cased word tokens; works for any language with word boundaries
     /// and, for CJK, over single ideographs (UAX #29 splits them one by one).
     pub fn lexical(sentences: &[&str]) -> Self {
-        let tokenized: Vec<Vec<String>> = sentences
-            .iter()
-            .map(|sentence| {
-                sentence
-                    .unicode_words()
-                    .filter(|word| word.chars().count() > 1 || !word.is_ascii())
-                    .map(lexical_term)
-                    .collect()
-            })
-            .collect();
-        let mut document_frequency: HashMap<&str, usize> = HashMap::new();
-        for tokens in &tokenized {
-            let mut seen: Vec<&str> = tokens.iter().map(String::as_str).collect();
-            seen.sort_unstable();
-            seen.dedup();
-            for token in seen {
-                *document_frequency.entry(token).or_default() += 1;
-            }
-        }
-        let count = sentences.len().max(1) as f32;
-        let vectors: Vec<HashMap<&str, f32>> = tokenized
-            .iter()
-            .map(|tokens| {
-                let mut vector: HashMap<&str, f32> = HashMap::new();
-                for token in tokens {
-                    *vector.entry(token.as_str()).or_default() += 1.0;
-                }
-                for (token, weight) in vector.iter_mut() {
-                    let df = document_frequency[token] as f32;
-                    *weight = (1.0 + weight.ln()) * (1.0 + (count / df).ln());
-                }
-                vector
-            })
-            .collect();
-        let norms: Vec<f32> = vectors
-            .iter()
-            .map(|v| v.values().map(|w| w * w).sum::<f32>().sqrt())
-            .collect();
+        let vectors = tfidf_unit_vectors(sentences);
         Self::build(sentences.len(), |i, j| {
-            if norms[i] == 0.0 || norms[j] == 0.0 {
-                return 0.0;
-            }
+            // Unit vectors: the cosine is the dot product, over the shorter one's terms.
             let (small, large) = if vectors[i].len() <= vectors[j].len() {
                 (&vectors[i], &vectors[j])
             } else {
                 (&vectors[j], &vectors[i])
             };
-            let dot: f32 = small
+            small
                 .iter()
-                .filter_map(|(token, w)| large.get(token).map(|v| w * v))
-                .sum();
-            dot / (norms[i] * norms[j])
+                .filter_map(|(term, weight)| large.get(term).map(|other| weight * other))
+                .sum()
         })
     }
 
@@ -488,8 +448,9 @@ pub fn lexical_centrality(sentences: &[&str]) -> Vec<f32> {
         .collect()
 }
 
-/// TF-IDF vectors over the same terms and weights as [`SimilarityMatrix::lexical`], scaled to
-/// unit length (empty for a sentence without terms).
+/// TF-IDF vectors over lower-cased word terms (see [`lexical_term`]), scaled to unit length
+/// (empty for a sentence without terms): [`SimilarityMatrix::lexical`] and
+/// [`lexical_centrality`] both take their cosines from them.
 fn tfidf_unit_vectors(sentences: &[&str]) -> Vec<HashMap<String, f32>> {
     let tokenized: Vec<Vec<String>> = sentences
         .iter()

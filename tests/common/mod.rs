@@ -41,25 +41,18 @@ pub fn test_model(name: &str) -> PathBuf {
 }
 
 pub fn runtime_settings() -> RuntimeSettings {
-    RuntimeSettings {
-        models_dir: Some(models_dir()),
-        config: None,
-        torch_threads: 1,
-        model_workers: 1,
-        queue_capacity: 16,
-        embedding_batch: 32,
-        apertium_dir: precis_translate::apertium::DEFAULT_DATA_DIR.into(),
-        onnxruntime_lib: None,
-        summarizers: Vec::new(),
-        names: Default::default(),
-    }
+    settings_with_models_dir(Some(models_dir()))
 }
 
 /// The same settings without any installed model assumed: for tests that bring their own
 /// models directory.
 pub fn runtime_settings_without_models() -> RuntimeSettings {
+    settings_with_models_dir(None)
+}
+
+fn settings_with_models_dir(models_dir: Option<PathBuf>) -> RuntimeSettings {
     RuntimeSettings {
-        models_dir: None,
+        models_dir,
         config: None,
         torch_threads: 1,
         model_workers: 1,

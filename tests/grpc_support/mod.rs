@@ -281,3 +281,17 @@ pub fn venv_python() -> PathBuf {
     );
     python
 }
+
+/// The Prometheus page a server serves at `address` (`--metrics-listen`).
+pub async fn scrape(address: impl tokio::net::ToSocketAddrs) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
