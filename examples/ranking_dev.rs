@@ -3,7 +3,8 @@
 //! facts): lexical (TF-IDF), multilingual-e5-small, and all-MiniLM-L6-v2 for English. Prints the
 //! hits per article and the totals. Never run on the articles the tests use.
 //!
-//! `cargo run --release --example ranking_dev [-- MODELS_DIR]`
+//! `cargo run --release --example ranking_dev [-- MODELS_DIR] [DEV_DIR]` (DEV_DIR: another
+//! directory of articles in the same format, e.g. held-out ones, instead of the dev set)
 use std::path::{Path, PathBuf};
 
 use precis::config::{default_models_dir, Catalog, DEFAULT_CATALOG, DEFAULT_ENGINE};
@@ -102,7 +103,10 @@ fn main() {
     let models_dir = std::env::args()
         .nth(1)
         .map_or_else(default_models_dir, PathBuf::from);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/devdata/ranking");
+    let dir = std::env::args().nth(2).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/devdata/ranking"),
+        PathBuf::from,
+    );
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -131,9 +135,14 @@ fn main() {
     {
         e5_cutoffs.lead_similarity = lead;
     }
+    // PRECIS_DEV_RANKING=before ranks e5 as before its catalog weights (centrality 0.6,
+    // position 0.4, no length), to compare.
+    if std::env::var("PRECIS_DEV_RANKING").is_ok_and(|v| v == "before") {
+        e5_cutoffs.ranking = None;
+    }
     println!(
-        "e5 floor {}, lead similarity {}",
-        e5_cutoffs.floor, e5_cutoffs.lead_similarity
+        "e5 floor {}, lead similarity {}, ranking {:?}",
+        e5_cutoffs.floor, e5_cutoffs.lead_similarity, e5_cutoffs.ranking
     );
     let novelty: Option<f32> = std::env::var("PRECIS_DEV_NOVELTY")
         .ok()
@@ -155,6 +164,7 @@ fn main() {
     let mut e5 = engine(&models_dir, "multilingual-e5-small");
     let mut minilm = engine(&models_dir, "all-MiniLM-L6-v2");
     let (mut lexical_total, mut e5_total, mut gold_total) = (0, 0, 0);
+    let (mut lexical_whole, mut e5_whole) = (0, 0);
     println!("article          gold  lexical        e5             MiniLM");
     for path in &paths {
         let article = parse(path);
@@ -190,9 +200,15 @@ fn main() {
             "{:<16} {gold:<5} {lexical} ({lexical_chosen:<5})  {e5_hits} ({e5_chosen:<5})  {minilm}",
             article.name,
         );
+        lexical_whole += usize::from(lexical == article.gold.len());
+        e5_whole += usize::from(e5_hits == article.gold.len());
         lexical_total += lexical;
         e5_total += e5_hits;
         gold_total += article.gold.len();
     }
     println!("total: {gold_total} marked; lexical {lexical_total}, e5 {e5_total}");
+    println!(
+        "articles with every marked sentence picked: lexical {lexical_whole}, e5 {e5_whole} of {}",
+        paths.len()
+    );
 }

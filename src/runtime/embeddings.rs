@@ -309,6 +309,26 @@ pub struct SimilarityCutoffs {
     /// position 0.4 (all-MiniLM-L6-v2). See `ExtractiveWeights::for_embeddings`.
     #[serde(default)]
     pub lead_similarity: f32,
+    /// The summary ranking's weights for this model, when they are not centrality 0.6 and
+    /// position 0.4 (all-MiniLM-L6-v2's); see `ExtractiveWeights::for_embeddings`.
+    #[serde(default)]
+    pub ranking: Option<RankingWeights>,
+}
+
+/// How much each cue counts in a sentence's relevance for the summary (each cue scaled to
+/// [0, 1] within the article).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankingWeights {
+    /// Mean similarity to the article's other sentences.
+    pub centrality: f32,
+    /// Closeness to the lead (the first sentence that can be chosen).
+    pub position: f32,
+    /// Length relative to the article's median sentence, capped at twice the median: in wire
+    /// copy the central facts are the full sentences with figures and consequences, while
+    /// background ("built in 1967") and asides (the weather) are short.
+    #[serde(default)]
+    pub length: f32,
 }
 
 impl Default for SimilarityCutoffs {
@@ -319,6 +339,7 @@ impl Default for SimilarityCutoffs {
             min_support: 0.5,
             floor: 0.0,
             lead_similarity: 0.0,
+            ranking: None,
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct ExtractiveWeights {
     /// model today: with multilingual-e5-small it also favours asides that repeat the lead's
     /// day and place (README, multilingual-e5-small).
     pub lead_similarity: f32,
+    /// Weight of a sentence's length relative to the article's median sentence (capped at twice
+    /// the median): central facts are full sentences, background and asides short ones.
+    /// multilingual-e5-small's catalog entry sets it (README, multilingual-e5-small).
+    pub length: f32,
 }
 
 impl ExtractiveWeights {
@@ -81,15 +85,22 @@ impl ExtractiveWeights {
                 Ranking::Lexical => 0.28,
             },
             lead_similarity: 0.0,
+            length: 0.0,
         }
     }
 
     /// The embedding ranking with one model's cut-offs (`SimilarityCutoffs`): its redundancy
-    /// cut-off on the rescaled cosines, and, when the model sets `lead_similarity`, relevance
-    /// from similarity to the lead and position instead of centrality and position.
+    /// cut-off on the rescaled cosines, its ranking weights when it sets them, and, when the
+    /// model sets `lead_similarity`, relevance from similarity to the lead and position instead
+    /// of centrality and position.
     pub fn for_embeddings(cutoffs: &SimilarityCutoffs) -> Self {
         let mut weights = Self::for_ranking(Ranking::Embeddings);
         weights.max_redundancy = rescale(cutoffs.max_redundancy, cutoffs.floor);
+        if let Some(ranking) = cutoffs.ranking {
+            weights.centrality = ranking.centrality;
+            weights.position = ranking.position;
+            weights.length = ranking.length;
+        }
         if cutoffs.lead_similarity > 0.0 {
             let lead = cutoffs.lead_similarity.min(1.0);
             weights.lead_similarity = lead;
@@ -344,11 +355,17 @@ pub fn select_sentences_among(
     } else {
         vec![1.0; n]
     };
+    let relative_length = if weights.length > 0.0 {
+        relative_lengths(sentences)
+    } else {
+        vec![1.0; n]
+    };
     let relevance: Vec<f32> = (0..n)
         .map(|i| {
             weights.centrality * centrality[i]
                 + weights.position * position[i]
                 + weights.lead_similarity * lead_similarity[i]
+                + weights.length * relative_length[i]
         })
         .collect();
 
@@ -398,6 +415,33 @@ pub fn select_sentences_among(
             position: position[index],
         })
         .collect()
+}
+
+/// Each sentence's length in characters (any script) relative to the article's median sentence,
+/// capped at twice the median (a run-on sentence is no more central than a full one), scaled to
+/// [0, 1] within the article.
+fn relative_lengths(sentences: &[&str]) -> Vec<f32> {
+    const CAP: f32 = 2.0;
+    let lengths: Vec<f32> = sentences
+        .iter()
+        .map(|sentence| sentence.trim().chars().count() as f32)
+        .collect();
+    let mut sorted = lengths.clone();
+    sorted.sort_by(f32::total_cmp);
+    let median = match sorted.len() {
+        0 => return Vec::new(),
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    };
+    if median <= 0.0 {
+        return vec![1.0; lengths.len()];
+    }
+    normalise(
+        lengths
+            .into_iter()
+            .map(|length| (length / median).min(CAP))
+            .collect(),
+    )
 }
 
 /// The most sentences an article's summary ranks by pairwise similarity; a longer article is
@@ -517,7 +561,7 @@ fn normalise(values: Vec<f32>) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::embeddings::cosine;
+    use crate::runtime::embeddings::{cosine, RankingWeights};
 
     #[test]
     fn embedding_similarities_are_the_cosines_of_the_vectors() {
@@ -602,6 +646,89 @@ mod tests {
             (expected.centrality, expected.position, 0.0)
         );
         assert_eq!(default.max_redundancy, expected.max_redundancy);
+    }
+
+    /// A short background sentence right after the lead, central to the story, wins on
+    /// centrality and position; a model whose catalog entry weighs sentence length picks the
+    /// full sentence with the story's consequence instead, and without `ranking` the weights
+    /// stay MiniLM's.
+    #[test]
+    fn the_length_cue_prefers_a_full_fact_to_a_short_background_sentence() {
+        let sentences = [
+            "The dam was closed on Thursday after engineers found a six-metre crack in its wall.",
+            "The dam was built in 1958.",
+            "Officials ordered 1,200 residents downstream to leave their homes until repairs end.",
+            "It rained on Thursday.",
+        ];
+        let vectors: Vec<Embedding> = vec![
+            vec![1.0, 0.0, 0.0],
+            vec![0.8, 0.6, 0.0],
+            vec![0.7, 0.0, 0.714],
+            vec![0.3, 0.9, 0.3],
+        ];
+        let similarity = SimilarityMatrix::from_embeddings(&vectors);
+        let words: Vec<usize> = sentences
+            .iter()
+            .map(|s| s.unicode_words().count())
+            .collect();
+        let pick = |weights: ExtractiveWeights| -> Vec<usize> {
+            select_sentences(
+                &similarity,
+                &sentences,
+                &words,
+                SummaryLength::Sentences(2),
+                weights,
+            )
+            .into_iter()
+            .map(|ranked| ranked.index)
+            .collect()
+        };
+        let cutoffs = SimilarityCutoffs {
+            max_redundancy: 0.95,
+            ..SimilarityCutoffs::default()
+        };
+        assert_eq!(
+            pick(ExtractiveWeights::for_embeddings(&cutoffs)),
+            vec![0, 1]
+        );
+        let with_length = ExtractiveWeights::for_embeddings(&SimilarityCutoffs {
+            ranking: Some(RankingWeights {
+                centrality: 0.2,
+                position: 0.3,
+                length: 0.5,
+            }),
+            ..cutoffs
+        });
+        assert_eq!(
+            (
+                with_length.centrality,
+                with_length.position,
+                with_length.length
+            ),
+            (0.2, 0.3, 0.5)
+        );
+        assert_eq!(pick(with_length), vec![0, 2]);
+        assert_eq!(ExtractiveWeights::for_embeddings(&cutoffs).length, 0.0);
+    }
+
+    /// Characters in any script against the article's median sentence, capped at twice the
+    /// median, scaled to [0, 1].
+    #[test]
+    fn relative_lengths_count_characters_against_the_median_sentence() {
+        // Median 10 characters: 5 -> 0.5, 10 -> 1, 40 -> capped at 2; then scaled.
+        let lengths = relative_lengths(&[
+            "aaaaa",
+            "地铁三号线周一正式开",
+            " bbbbbbbbbb ",
+            &"c".repeat(40),
+        ]);
+        assert_eq!(lengths.len(), 4);
+        let expected = [0.0, 1.0 / 3.0, 1.0 / 3.0, 1.0];
+        for (value, expected) in lengths.iter().zip(expected) {
+            assert!((value - expected).abs() < 1e-5, "{lengths:?}");
+        }
+        assert!(relative_lengths(&[]).is_empty());
+        assert_eq!(relative_lengths(&["", ""]), vec![1.0, 1.0]);
     }
 
     fn select(sentences: &[&str], length: SummaryLength) -> Vec<usize> {
