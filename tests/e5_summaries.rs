@@ -8,7 +8,7 @@ use precis::pipeline::Pipeline;
 use precis::summarize::extractive::{Ranking, SummaryLength};
 use precis::validate::{validate_digest, DigestInput, Limits};
 
-use common::e5_articles::{FRENCH, GERMAN, RUSSIAN};
+use common::e5_articles::{ARABIC, CHINESE, FRENCH, GERMAN, RUSSIAN};
 
 async fn summary_of(pipeline: &Pipeline, article: &str) -> precis::summarize::Summary {
     let request = validate_digest(
@@ -108,5 +108,33 @@ async fn french_german_and_russian_summaries_pick_the_lead_and_central_facts() {
         "Мост был построен",
         "В среду в Озёрске было солнечно",
         "Мост через Сеть закрыт",
+    );
+}
+
+/// Two more scripts, on articles written after the weights were chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arabic_and_chinese_summaries_pick_the_lead_and_central_facts() {
+    let (pipeline, statuses) = Pipeline::load(&common::runtime_settings()).unwrap();
+    assert!(statuses.iter().all(|s| s.ready), "{statuses:?}");
+
+    let arabic = summary_of(&pipeline, ARABIC).await;
+    assert_picks(
+        ARABIC,
+        &arabic,
+        "أعلنت بلدية مدينة الساحل",
+        ["وقالت البلدية إن أعمال البناء", "وسينتقل نحو ثلاثمئة تاجر"],
+        "بني السوق عام 1952",
+        "كان الجو معتدلا",
+        "سيغلق السوق المركزي",
+    );
+    let chinese = summary_of(&pipeline, CHINESE).await;
+    assert_picks(
+        CHINESE,
+        &chinese,
+        "东湖市政府周四宣布",
+        ["改造工程预计投资", "闭馆期间"],
+        "图书馆建于1983年",
+        "周四东湖市阴天",
+        "东湖市图书馆总馆将闭馆一年",
     );
 }
