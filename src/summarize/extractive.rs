@@ -1,5 +1,6 @@
-//! Extractive summaries: rank sentences by centrality, position and redundancy (MMR), then
-//! return the chosen ones in article order.
+//! Extractive summaries: rank sentences by centrality, position (and, for a model whose catalog
+//! entry weighs it, sentence length) and redundancy (MMR), then return the chosen ones in
+//! article order.
 //!
 //! The similarity between sentences comes either from sentence embeddings (languages the
 //! embedding model covers) or from lexical overlap (TF-IDF cosine over the language's word
