@@ -251,6 +251,15 @@ fn add_pulled_models(catalog: &mut Catalog, models_dir: &Path) {
                     engine: None,
                 });
             }
+            PulledRole::ManyToManyTranslation { languages } => {
+                catalog.translation.many_to_many.push(ManyToManyModel {
+                    id: model.id.clone(),
+                    path: Some(model.directory.clone()),
+                    remote: None,
+                    languages: languages.clone(),
+                    engine: None,
+                });
+            }
             PulledRole::Summarization { languages } => {
                 let mut served = false;
                 for language in languages {
@@ -365,6 +374,41 @@ pub const DEFAULT_SUMMARIZER: &str = "default";
 pub struct TranslationCatalog {
     #[serde(default)]
     pub neural: Vec<NeuralPair>,
+    /// Models translating between any two of their languages (M2M100): every directed pair
+    /// becomes a direct neural route.
+    #[serde(default)]
+    pub many_to_many: Vec<ManyToManyModel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManyToManyModel {
+    pub id: String,
+    pub path: Option<PathBuf>,
+    pub remote: Option<String>,
+    /// ISO 639-1 codes; each ordered pair of two of them is served.
+    pub languages: Vec<String>,
+    /// The backend that runs it; [`DEFAULT_ENGINE`] when absent.
+    pub engine: Option<String>,
+}
+
+impl ManyToManyModel {
+    pub fn engine_name(&self) -> &str {
+        self.engine.as_deref().unwrap_or(DEFAULT_ENGINE)
+    }
+
+    pub fn spec(&self, models_dir: &Path) -> anyhow::Result<ModelSpec> {
+        let role = ModelRole::ManyToManyTranslation {
+            languages: self.languages.clone(),
+        };
+        model_spec(
+            &self.id,
+            role,
+            self.path.as_deref(),
+            self.remote.as_deref(),
+            models_dir,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

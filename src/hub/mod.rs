@@ -63,6 +63,9 @@ impl PullOptions {
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum PulledRole {
     Translation { source: String, target: String },
+    /// M2M100: a direct route between any two of `languages` (ISO 639-1, those precis
+    /// translates among the repository's).
+    ManyToManyTranslation { languages: Vec<String> },
     Summarization { languages: Vec<String> },
     SentenceEmbeddings { languages: Vec<String> },
 }
@@ -76,6 +79,9 @@ impl PulledRole {
                 source: source.clone(),
                 target: target.clone(),
             },
+            Some(Self::ManyToManyTranslation { languages }) => ModelRole::ManyToManyTranslation {
+                languages: languages.clone(),
+            },
             Some(Self::Summarization { .. }) => ModelRole::Summarization,
             Some(Self::SentenceEmbeddings { .. }) => ModelRole::SentenceEmbeddings,
             None => ModelRole::Unknown,
@@ -87,6 +93,12 @@ impl std::fmt::Display for PulledRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Translation { source, target } => write!(f, "translation {source}->{target}"),
+            Self::ManyToManyTranslation { languages } => write!(
+                f,
+                "translation between any two of {} languages: {}",
+                languages.len(),
+                languages.join(", ")
+            ),
             Self::Summarization { languages } => {
                 write!(f, "summarization ({})", languages.join(", "))
             }
@@ -143,7 +155,7 @@ pub enum HubError {
         "the hub's answer for {url} is not what a Hugging Face–compatible hub sends: {reason}"
     )]
     BadListing { url: String, reason: String },
-    #[error("{repo} is a '{model_type}' model ({architectures}); precis pulls marian (translation, Helsinki-NLP/opus-mt-SRC-TGT), bart, t5, longt5 and pegasus (summarization) and bert (sentence embeddings)")]
+    #[error("{repo} is a '{model_type}' model ({architectures}); precis pulls marian (translation, Helsinki-NLP/opus-mt-SRC-TGT), m2m_100 (translation between any two of its languages, facebook/m2m100_418M), bart, t5, longt5 and pegasus (summarization) and bert (sentence embeddings)")]
     Unsupported {
         repo: String,
         model_type: String,
@@ -336,7 +348,22 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
             });
         }
     }
+    // The tokenizer files first: a many-to-many model's languages come from them, and a model
+    // precis cannot serve fails before its weights are fetched.
+    wanted.sort_by_key(|file| file.path == weights.path);
+    let mut kind = kind;
     for file in &wanted {
+        if file.path == weights.path {
+            if let PulledRole::ManyToManyTranslation { languages } = &mut kind.role {
+                *languages =
+                    crate::runtime::generation::many_to_many_languages(&staging).map_err(
+                        |reason| HubError::Unusable {
+                            repo: repo.into(),
+                            reason,
+                        },
+                    )?;
+            }
+        }
         fetch(&hub, repo, &listing.commit, file, &staging, &mut progress)?;
     }
 

@@ -102,7 +102,18 @@ pub fn classify(repo: &str, config: &[u8], languages: &[String]) -> Result<RepoK
                     vec![TEST_MODEL_MARKER],
                 )
             }
-            // M2M100 / NLLB serve many pairs from one model: the catalog has no such engine yet.
+            // Its languages are read from the tokenizer files once they are fetched.
+            Architecture::M2M100 if generates => (
+                PulledRole::ManyToManyTranslation {
+                    languages: Vec::new(),
+                },
+                vec!["vocab.json", "sentencepiece.bpe.model"],
+                vec![
+                    "tokenizer_config.json",
+                    "special_tokens_map.json",
+                    TEST_MODEL_MARKER,
+                ],
+            ),
             _ => return Err(unsupported()),
         };
     Ok(RepoKind {

@@ -256,6 +256,194 @@ impl ModelEngine for TranslationEngine {
     }
 }
 
+/// The texts of one request and the pair they go through, for a many-to-many model.
+#[derive(Debug, Clone)]
+pub struct PairTexts {
+    pub source: Language,
+    pub target: Language,
+    pub texts: Vec<String>,
+}
+
+/// One model serving every directed pair of its languages (M2M100): each input names its pair;
+/// a batch runs one generation per pair present in it.
+pub struct ManyToManyEngine {
+    model: TranslationModel,
+}
+
+impl ManyToManyEngine {
+    pub fn load(spec: &ModelSpec, settings: GenerationSettings) -> Result<Self, ModelError> {
+        let ModelRole::ManyToManyTranslation { languages } = &spec.role else {
+            return Err(ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: "not configured as a many-to-many translation model".into(),
+            });
+        };
+        let languages = languages
+            .iter()
+            .map(|code| {
+                language_from_code(code).ok_or_else(|| ModelError::Unsupported {
+                    model: spec.id.clone(),
+                    reason: format!(
+                        "language code '{code}' is not one rust-bert's translation pipeline knows"
+                    ),
+                })
+            })
+            .collect::<Result<Vec<Language>, ModelError>>()?;
+        let dir = directory_of(spec)?;
+        let directory = inspect_directory(&spec.id, &spec.role, dir)?;
+        let (vocab, merges) = tokenizer_files(&directory);
+        let mut config = TranslationConfig::new(
+            directory.architecture.rust_bert_type(),
+            ModelResource::Torch(Box::new(local(dir, WEIGHTS_FILE))),
+            local(dir, CONFIG_FILE),
+            vocab,
+            merges,
+            languages.clone(),
+            languages,
+            Device::Cpu,
+        );
+        config.num_beams = settings.num_beams;
+        config.min_length = settings.min_length;
+        config.max_length = Some(settings.max_length);
+        let model = load_with(spec, || TranslationModel::new(config))?;
+        Ok(Self { model })
+    }
+}
+
+impl ModelEngine for ManyToManyEngine {
+    type Input = PairTexts;
+    type Output = Vec<String>;
+
+    fn run_batch(&mut self, inputs: Vec<Self::Input>) -> Vec<Result<Self::Output, PrecisError>> {
+        let mut outputs: Vec<Option<Result<Vec<String>, PrecisError>>> =
+            (0..inputs.len()).map(|_| None).collect();
+        // Requests for the same pair share one generation; the model's target token differs
+        // between pairs, so pairs cannot share one.
+        let mut pairs: Vec<(Language, Language)> = Vec::new();
+        for input in &inputs {
+            if !pairs.contains(&(input.source, input.target)) {
+                pairs.push((input.source, input.target));
+            }
+        }
+        for (source, target) in pairs {
+            let members: Vec<usize> = (0..inputs.len())
+                .filter(|&i| inputs[i].source == source && inputs[i].target == target)
+                .collect();
+            let texts: Vec<&str> = members
+                .iter()
+                .flat_map(|&i| inputs[i].texts.iter().map(String::as_str))
+                .collect();
+            let result = tch::no_grad(|| self.model.translate(&texts, source, target));
+            match result {
+                Ok(translated) if translated.len() == texts.len() => {
+                    let mut translated = translated.into_iter();
+                    for &i in &members {
+                        let count = inputs[i].texts.len();
+                        outputs[i] = Some(Ok(translated.by_ref().take(count).collect()));
+                    }
+                }
+                other => {
+                    let message = match other {
+                        Ok(translated) => format!(
+                            "translator returned {} outputs for {} inputs",
+                            translated.len(),
+                            texts.len()
+                        ),
+                        Err(error) => format!("translation failed: {error}"),
+                    };
+                    for &i in &members {
+                        outputs[i] = Some(Err(PrecisError::EngineFailure(message.clone())));
+                    }
+                }
+            }
+        }
+        outputs
+            .into_iter()
+            .map(|output| {
+                output.unwrap_or_else(|| {
+                    Err(PrecisError::EngineFailure("input left out of its batch".into()))
+                })
+            })
+            .collect()
+    }
+
+    fn cost(input: &Self::Input) -> usize {
+        input.texts.len()
+    }
+}
+
+/// The languages a many-to-many model serves in precis, as ISO 639-1 codes: those its
+/// repository declares (tokenizer_config.json's `additional_special_tokens` `__xx__`, else its
+/// `language_codes` list, transformers' default being the 100 of M2M100), that rust-bert's
+/// tokenizer gives a token (read from rust_tokenizers' own vocabulary of the model) and that
+/// precis maps to a rust-bert language. Errors say why the model cannot be served.
+pub fn many_to_many_languages(dir: &Path) -> Result<Vec<String>, String> {
+    use rust_tokenizers::vocab::{M2M100Vocab, Vocab};
+    let vocab_path = dir.join("vocab.json");
+    let vocab = M2M100Vocab::from_file(&vocab_path)
+        .map_err(|error| format!("{}: {error}", vocab_path.display()))?;
+    let mut tokenizer_codes: Vec<String> = vocab
+        .special_values
+        .keys()
+        .filter_map(|token| {
+            let inner = token.strip_prefix(">>")?.strip_suffix("<<")?;
+            Some(inner.trim_end_matches('.').to_string())
+        })
+        .collect();
+    tokenizer_codes.sort();
+    let config: serde_json::Value = std::fs::read_to_string(dir.join("tokenizer_config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let listed: Vec<String> = config
+        .get("additional_special_tokens")
+        .and_then(serde_json::Value::as_array)
+        .map(|tokens| {
+            tokens
+                .iter()
+                .filter_map(|token| {
+                    let text = token.as_str().or_else(|| token.get("content")?.as_str())?;
+                    let code = text.strip_prefix("__")?.strip_suffix("__")?;
+                    Some(code.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let declared = if !listed.is_empty() {
+        if let Some(unknown) = listed.iter().find(|code| !tokenizer_codes.contains(code)) {
+            return Err(format!(
+                "the repository's tokenizer lists language __{unknown}__, which rust-bert's M2M100 tokenizer does not know (it knows the 100 languages of facebook/m2m100_418M)"
+            ));
+        }
+        listed
+    } else {
+        match config.get("language_codes").and_then(serde_json::Value::as_str) {
+            None | Some("m2m100") => tokenizer_codes,
+            Some(other) => {
+                return Err(format!(
+                    "tokenizer_config.json says language_codes \"{other}\"; rust-bert's M2M100 tokenizer only numbers the \"m2m100\" list's language tokens"
+                ))
+            }
+        }
+    };
+    let mut served: Vec<String> = declared
+        .into_iter()
+        .filter(|code| {
+            language_from_code(code).and_then(|language| language.get_iso_639_1_code())
+                == Some(code.as_str())
+        })
+        .collect();
+    served.sort();
+    served.dedup();
+    if served.len() < 2 {
+        return Err(format!(
+            "fewer than two of its languages are ones precis translates ({})",
+            served.join(", ")
+        ));
+    }
+    Ok(served)
+}
+
 fn failed<T>(count: usize, message: String) -> Vec<Result<T, PrecisError>> {
     (0..count)
         .map(|_| Err(PrecisError::EngineFailure(message.clone())))

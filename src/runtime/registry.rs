@@ -18,6 +18,11 @@ pub enum ModelRole {
         source: String,
         target: String,
     },
+    /// One model translating between every two of its languages (M2M100): a direct route
+    /// for each directed pair.
+    ManyToManyTranslation {
+        languages: Vec<String>,
+    },
     /// A pulled directory whose manifest cannot be read (it is reported, never loaded).
     Unknown,
 }
@@ -28,6 +33,12 @@ impl fmt::Display for ModelRole {
             Self::SentenceEmbeddings => write!(f, "sentence-embeddings"),
             Self::Summarization => write!(f, "summarization"),
             Self::Translation { source, target } => write!(f, "translation {source}->{target}"),
+            Self::ManyToManyTranslation { languages } => write!(
+                f,
+                "translation between any two of {} languages ({})",
+                languages.len(),
+                languages.join(", ")
+            ),
             Self::Unknown => write!(f, "unknown"),
         }
     }
@@ -125,6 +136,7 @@ impl Architecture {
                 matches!(self, Self::Bart | Self::T5 | Self::LongT5 | Self::Pegasus)
             }
             ModelRole::Translation { .. } => matches!(self, Self::Marian | Self::M2M100 | Self::T5),
+            ModelRole::ManyToManyTranslation { .. } => self == Self::M2M100,
             ModelRole::Unknown => false,
         }
     }
@@ -398,7 +410,10 @@ pub fn convert_weights(
     .map_err(|error| malformed(error.to_string()))?;
     let mut tensors: std::collections::BTreeMap<String, tch::Tensor> =
         tensors.into_iter().collect();
-    if matches!(architecture, Architecture::Bart | Architecture::Marian) {
+    if matches!(
+        architecture,
+        Architecture::Bart | Architecture::Marian | Architecture::M2M100
+    ) {
         add_tied_and_recomputed(dir, &mut tensors, architecture).map_err(malformed)?;
     }
     let named: Vec<(&str, &tch::Tensor)> = tensors

@@ -57,13 +57,21 @@ pub fn start_translation(
     settings: &RuntimeSettings,
     detector: Arc<LanguageDetector>,
 ) -> anyhow::Result<(TranslationService, Vec<ModelStatus>)> {
-    for pair in &catalog.neural {
-        let wanted = pair.engine_name();
+    let configured = catalog
+        .neural
+        .iter()
+        .map(|pair| (&pair.id, pair.engine_name()))
+        .chain(
+            catalog
+                .many_to_many
+                .iter()
+                .map(|model| (&model.id, model.engine_name())),
+        );
+    for (id, wanted) in configured {
         if !TRANSLATION_BACKENDS.iter().any(|b| b.name() == wanted) {
             let known: Vec<&str> = TRANSLATION_BACKENDS.iter().map(|b| b.name()).collect();
             anyhow::bail!(
-                "translation model '{}' asks for engine '{wanted}'; the translation engines are: {}",
-                pair.id,
+                "translation model '{id}' asks for engine '{wanted}'; the translation engines are: {}",
                 known.join(", ")
             );
         }
