@@ -27,13 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_test_models as factory  # noqa: E402  (corpus, threads, marker text, config writer)
-
-import sentencepiece as spm  # noqa: E402
-import torch  # noqa: E402
-from transformers import M2M100Config, M2M100ForConditionalGeneration  # noqa: E402
-from transformers import M2M100Tokenizer  # noqa: E402
+# torch, transformers and the factory (corpus, threads, marker text, config writer) are
+# imported once a build is needed: the idempotent re-run only reads the stamp.
 
 RECIPE_VERSION = 1
 TINY_SPM_VOCAB = 800
@@ -45,6 +40,8 @@ MADEUP_WORDS = 8
 
 
 def train_bpe_spm(lines: list[str], vocab_size: int, seed: int) -> bytes:
+    import sentencepiece as spm
+
     """A SentencePiece BPE model as M2M100's sentencepiece.bpe.model (pieces only: the ids
     the model uses come from vocab.json)."""
     spm.set_random_generator_seed(seed)
@@ -57,6 +54,9 @@ def train_bpe_spm(lines: list[str], vocab_size: int, seed: int) -> bytes:
 
 
 def build_m2m100(out: Path, lines: list[str], seed: int) -> None:
+    import sentencepiece as spm
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+    factory = load_factory()
     spm_bytes = train_bpe_spm(lines, TINY_SPM_VOCAB, seed)
     work = out / ".tokenizer-input"
     work.mkdir()
@@ -91,12 +91,17 @@ def build_m2m100(out: Path, lines: list[str], seed: int) -> None:
 REPOS = {"tiny-m2m100": build_m2m100}
 
 
+def load_factory():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import make_test_models
+    return make_test_models
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="the test-models directory")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    torch.set_num_threads(factory.THREADS)
     hub = args.out / "hub-many"
     stamp = hub / ".complete"
     wanted = f"hub-many-v{RECIPE_VERSION} seed={args.seed} repos={','.join(REPOS)}\n"
@@ -104,6 +109,9 @@ def main() -> int:
         print("hub-many: complete, skipped")
         return 0
     start = time.monotonic()
+    factory = load_factory()
+    import torch
+    torch.set_num_threads(factory.THREADS)
     args.out.mkdir(parents=True, exist_ok=True)
     lines = factory.corpus(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix=".hub-many.tmp-", dir=args.out))

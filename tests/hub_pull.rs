@@ -76,7 +76,12 @@ impl TestHub {
 
     /// Serves `repo` with the files of the factory's hub directory `name`.
     fn add_factory_repo(&self, repo: &str, name: &str) {
-        let dir = factory_repo(name);
+        self.add_factory_repo_in("hub", repo, name);
+    }
+
+    /// Serves `repo` with the files of `tree/name` in the test-models directory.
+    fn add_factory_repo_in(&self, tree: &str, repo: &str, name: &str) {
+        let dir = factory_repo_in(tree, name);
         let mut files = BTreeMap::new();
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let file_name = entry.file_name().to_string_lossy().into_owned();
@@ -115,15 +120,17 @@ impl TestHub {
     }
 }
 
-fn factory_repo(name: &str) -> PathBuf {
+/// `hub/` is written by scripts/make_test_models.py, `hub-many/` by
+/// scripts/make_many_to_many_models.py (both run by scripts/setup).
+fn factory_repo_in(tree: &str, name: &str) -> PathBuf {
     let dir = std::env::var_os("PRECIS_TEST_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| precis::config::default_models_dir().with_file_name("test-models"))
-        .join("hub")
+        .join(tree)
         .join(name);
     assert!(
         dir.join("config.json").is_file(),
-        "test hub repository {} is missing: run scripts/setup (scripts/make_test_models.py)",
+        "test hub repository {} is missing: run scripts/setup (scripts/make_test_models.py, scripts/make_many_to_many_models.py)",
         dir.display()
     );
     dir
@@ -347,11 +354,20 @@ fn settings(models_dir: &Path) -> RuntimeSettings {
 }
 
 fn translate(pipeline: &Pipeline, text: &str) -> precis::translate::Translation {
+    translate_pair(pipeline, text, "en", "de")
+}
+
+fn translate_pair(
+    pipeline: &Pipeline,
+    text: &str,
+    source: &str,
+    target: &str,
+) -> precis::translate::Translation {
     let request = validate_translate(
         TranslateInput {
             texts: vec![text.to_string()],
-            source_language: "en".into(),
-            target_language: "de".into(),
+            source_language: source.into(),
+            target_language: target.into(),
         },
         &Limits::default(),
     )
@@ -1065,4 +1081,185 @@ fn a_gated_repository_needs_the_token_which_is_sent_as_bearer() {
     )
     .unwrap();
     assert!(!manifest_text.contains("hf_test_token"));
+}
+
+const M2M100_REPO: &str = "facebook/m2m100_418M";
+
+/// The directed pairs of `languages`, each as (source, target).
+fn directed_pairs(languages: &[String]) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for source in languages {
+        for target in languages {
+            if source != target {
+                pairs.push((source.clone(), target.clone()));
+            }
+        }
+    }
+    pairs
+}
+
+#[test]
+fn an_m2m100_repository_is_pulled_with_its_languages_and_serves_every_pair_in_the_service() {
+    let hub = TestHub::start();
+    hub.add_factory_repo_in("hub-many", M2M100_REPO, "tiny-m2m100");
+    let models = tempfile::tempdir().unwrap();
+
+    let outcome = precis::hub::pull(M2M100_REPO, models.path(), &options(&hub)).unwrap();
+    let directory = models.path().join("facebook--m2m100_418M");
+    let PullOutcome::Pulled {
+        directory: pulled,
+        role: PulledRole::ManyToManyTranslation { languages },
+    } = outcome
+    else {
+        panic!("not a many-to-many translation model: {outcome:?}");
+    };
+    assert_eq!(pulled, directory);
+    // From the tokenizer (transformers' 100 M2M100 languages), the ones precis translates:
+    // two-letter codes rust-bert names; three-letter ones (ast, ceb, ilo) are left out.
+    for expected in ["ar", "de", "en", "es", "fr", "it", "pt", "ru", "uk", "zh"] {
+        assert!(
+            languages.contains(&expected.to_string()),
+            "{expected}: {languages:?}"
+        );
+    }
+    assert!(languages.iter().all(|code| code.len() == 2), "{languages:?}");
+    assert!(!languages.contains(&"ast".to_string()));
+    assert!(languages.windows(2).all(|w| w[0] < w[1]), "{languages:?}");
+    // The languages were read before the weights were fetched.
+    let order: Vec<String> = hub
+        .state
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .map(|(path, _)| path.clone())
+        .filter(|path| path.contains("/resolve/"))
+        .collect();
+    let position = |file: &str| order.iter().position(|path| path.ends_with(file)).unwrap();
+    assert!(position("sentencepiece.bpe.model") < position("model.safetensors"));
+    assert!(position("tokenizer_config.json") < position("model.safetensors"));
+
+    assert!(directory.join("rust_model.ot").is_file());
+    assert!(!directory.join("model.safetensors").exists());
+    let record = manifest::read(&directory).unwrap();
+    assert_eq!(record.model_type, "m2m_100");
+    assert_eq!(
+        record.role,
+        PulledRole::ManyToManyTranslation {
+            languages: languages.clone()
+        }
+    );
+    let manifest_text =
+        std::fs::read_to_string(directory.join(manifest::MANIFEST_FILE)).unwrap();
+    assert!(
+        manifest_text.contains("\"role\": \"many_to_many_translation\""),
+        "{manifest_text}"
+    );
+
+    // The next start serves every directed pair as a direct neural route of one model.
+    let (pipeline, statuses) = Pipeline::load(&settings(models.path())).unwrap();
+    let status = statuses.iter().find(|s| s.id == M2M100_REPO).unwrap();
+    assert!(
+        status.ready && status.pulled && status.test_model,
+        "{status:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| s.id == M2M100_REPO).count(),
+        1,
+        "one model, loaded once"
+    );
+    let engine = format!("rust-bert/{M2M100_REPO}");
+    let capabilities = pipeline.capabilities();
+    let pairs = directed_pairs(&languages);
+    assert_eq!(pairs.len(), languages.len() * (languages.len() - 1));
+    for (source, target) in &pairs {
+        let reachable = capabilities
+            .translation_routes
+            .iter()
+            .find(|r| {
+                let hops = &r.route.hops;
+                hops.first().map(|h| &h.pair.source) == Some(source)
+                    && hops.last().map(|h| &h.pair.target) == Some(target)
+            })
+            .unwrap_or_else(|| panic!("{source}->{target} is not reachable"));
+        assert_eq!(
+            reachable.kind,
+            precis_translate::RouteKind::Direct,
+            "{source}->{target}"
+        );
+        assert_eq!(reachable.route.hops[0].engine_id, engine);
+        assert_eq!(
+            reachable.route.hops[0].engine_kind,
+            precis_translate::EngineKind::Neural
+        );
+    }
+    let direct = capabilities
+        .translation_routes
+        .iter()
+        .filter(|r| r.kind == precis_translate::RouteKind::Direct)
+        .count();
+    assert_eq!(direct, pairs.len(), "only the model's pairs: no Apertium here");
+
+    // Translate through the pulled model, in several directions (random weights: mechanics
+    // only, the text is never looked at beyond being produced).
+    for (source, target) in [("en", "de"), ("de", "fr"), ("es", "en"), ("fr", "es")] {
+        let translation = translate_pair(
+            &pipeline,
+            "The minister said the talks would resume on Monday.",
+            source,
+            target,
+        );
+        assert_eq!(translation.engines, [engine.clone()], "{source}->{target}");
+        // The quality signal applies to these routes as to every other.
+        let quality = translation
+            .quality
+            .as_ref()
+            .unwrap_or_else(|| panic!("{source}->{target}: no quality score"));
+        assert_eq!(quality.route_hops, 1, "{source}->{target}");
+        assert!(
+            (0.0..=1.0).contains(&quality.score),
+            "{source}->{target}: {quality:?}"
+        );
+        println!(
+            "mechanics only (random weights): {source}→{target} through {:?} gave {} characters, score {:.2}",
+            translation.engines,
+            translation.text.len(),
+            quality.score
+        );
+    }
+}
+
+#[test]
+fn an_m2m100_repository_whose_language_list_rust_bert_cannot_number_is_refused_before_its_weights()
+{
+    let hub = TestHub::start();
+    let mut files = BTreeMap::new();
+    let dir = factory_repo_in("hub-many", "tiny-m2m100");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        files.insert(name, std::fs::read(entry.path()).unwrap());
+    }
+    // transformers' other M2M100 list (WMT21's 8 languages) numbers its tokens differently.
+    let mut tokenizer: serde_json::Value =
+        serde_json::from_slice(&files["tokenizer_config.json"]).unwrap();
+    tokenizer["language_codes"] = "wmt21".into();
+    files.insert(
+        "tokenizer_config.json".into(),
+        serde_json::to_vec(&tokenizer).unwrap(),
+    );
+    hub.add_repo("facebook/wmt21-dense-24-wide-en-x", files);
+    let models = tempfile::tempdir().unwrap();
+    let error = precis::hub::pull(
+        "facebook/wmt21-dense-24-wide-en-x",
+        models.path(),
+        &options(&hub),
+    )
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, HubError::Unusable { .. }) && message.contains("wmt21"),
+        "{message}"
+    );
+    assert!(hub.requests_for("model.safetensors").is_empty());
+    assert!(visible_entries(models.path()).is_empty());
 }
