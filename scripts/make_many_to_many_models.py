@@ -12,6 +12,14 @@ output is meaningless and nothing may present it as a result.
                             sentencepiece.bpe.model, tokenizer_config.json,
                             special_tokens_map.json (saved by transformers' M2M100Tokenizer,
                             whose language tokens __xx__ follow the vocabulary), model.safetensors
+    hub-many/tiny-m2m100-sharded/  the same model, its weights in two shards named by
+                            model.safetensors.index.json
+    hub-many/tiny-nllb/     NLLB (rust-bert ModelType::NLLB): config.json (model_type m2m_100),
+                            tokenizer.json, sentencepiece.bpe.model, tokenizer_config.json,
+                            special_tokens_map.json, pytorch_model.bin (no safetensors)
+    hub-many/tiny-mbart50/  mBART-50 (rust-bert ModelType::MBart): config.json (model_type
+                            mbart), sentencepiece.bpe.model, tokenizer_config.json,
+                            special_tokens_map.json, model.safetensors
 
 A new directory beside the factory's own (never touching them); idempotent (a stamp file names
 the recipe) and atomic (built in a temporary directory, then renamed into place).
@@ -30,11 +38,13 @@ from pathlib import Path
 # torch, transformers and the factory (corpus, threads, marker text, config writer) are
 # imported once a build is needed: the idempotent re-run only reads the stamp.
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 4
 TINY_SPM_VOCAB = 800
+# Above the 142 tokens precis lets a translation grow to: mBART's learned positions do not
+# extend (M2M100's sinusoidal ones do), and random weights rarely stop early.
 M2M100_TINY = dict(d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
                    decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                   max_position_embeddings=128)
+                   max_position_embeddings=256)
 # Real M2M100 checkpoints reserve 8 "madeup words" after the 100 language tokens.
 MADEUP_WORDS = 8
 
@@ -88,7 +98,85 @@ def build_m2m100(out: Path, lines: list[str], seed: int) -> None:
     factory.write_config(config, out / "config.json", {})
 
 
-REPOS = {"tiny-m2m100": build_m2m100}
+def build_nllb(out: Path, lines: list[str], seed: int) -> None:
+    """NLLB-200 as facebook/nllb-200-distilled-600M holds it: an m2m_100 network, NLLB's fast
+    tokenizer (tokenizer.json, language tokens such as eng_Latn among its added tokens) and
+    its SentencePiece model, and weights only as pytorch_model.bin (tied aliases included, as
+    save_pretrained wrote them)."""
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizerFast
+    work = out / ".tokenizer-input"
+    work.mkdir()
+    (work / "sentencepiece.bpe.model").write_bytes(train_bpe_spm(lines, TINY_SPM_VOCAB, seed))
+    tokenizer = NllbTokenizerFast(vocab_file=str(work / "sentencepiece.bpe.model"),
+                                  from_slow=True)
+    tokenizer.save_pretrained(str(out))
+    shutil.copyfile(work / "sentencepiece.bpe.model", out / "sentencepiece.bpe.model")
+    shutil.rmtree(work)
+    (out / "added_tokens.json").unlink(missing_ok=True)
+    config = M2M100Config(
+        vocab_size=len(tokenizer), **M2M100_TINY, activation_function="relu",
+        scale_embedding=True, dropout=0.1, attention_dropout=0.0, activation_dropout=0.0,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+        max_length=24, num_beams=2, tokenizer_class="NllbTokenizer",
+        architectures=["M2M100ForConditionalGeneration"])
+    model = M2M100ForConditionalGeneration(config).eval()
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    torch.save(state, out / "pytorch_model.bin")
+    load_factory().write_config(config, out / "config.json", {})
+
+
+def build_mbart50(out: Path, lines: list[str], seed: int) -> None:
+    """mBART-50 many-to-many as facebook/mbart-large-50-many-to-many-mmt holds it: MBart-50's
+    SentencePiece tokenizer (language tokens en_XX… numbered after the pieces) and weights as
+    model.safetensors."""
+    from transformers import MBart50Tokenizer, MBartConfig, MBartForConditionalGeneration
+    factory = load_factory()
+    work = out / ".tokenizer-input"
+    work.mkdir()
+    (work / "sentencepiece.bpe.model").write_bytes(train_bpe_spm(lines, TINY_SPM_VOCAB, seed))
+    tokenizer = MBart50Tokenizer(str(work / "sentencepiece.bpe.model"))
+    tokenizer.save_pretrained(str(out))
+    shutil.rmtree(work)
+    (out / "added_tokens.json").unlink(missing_ok=True)
+    config = MBartConfig(
+        vocab_size=len(tokenizer), **M2M100_TINY, activation_function="relu",
+        scale_embedding=True, dropout=0.1, attention_dropout=0.0, activation_dropout=0.0,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+        forced_eos_token_id=2, max_length=24, num_beams=2, tokenizer_class="MBart50Tokenizer",
+        architectures=["MBartForConditionalGeneration"])
+    model = MBartForConditionalGeneration(config).eval()
+    factory.save_weights(model, out / "model.safetensors", [
+        "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight",
+        "lm_head.weight"])
+    factory.write_config(config, out / "config.json", {})
+
+
+def build_m2m100_sharded(out: Path, lines: list[str], seed: int) -> None:
+    """tiny-m2m100 (built just before, beside it) with its weights split in two shards named by
+    model.safetensors.index.json, as large repositories hold them."""
+    from safetensors.torch import load_file, save_file
+    source = out.parent / "tiny-m2m100"
+    for name in ("config.json", "vocab.json", "sentencepiece.bpe.model",
+                 "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copyfile(source / name, out / name)
+    state = load_file(str(source / "model.safetensors"))
+    names = sorted(state)
+    halves = [names[: len(names) // 2], names[len(names) // 2:]]
+    weight_map = {}
+    total = 0
+    for number, keys in enumerate(halves, start=1):
+        shard = f"model-{number:05d}-of-{len(halves):05d}.safetensors"
+        save_file({k: state[k] for k in keys}, str(out / shard), metadata={"format": "pt"})
+        for key in keys:
+            weight_map[key] = shard
+            total += state[key].numel() * state[key].element_size()
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (out / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+REPOS = {"tiny-m2m100": build_m2m100, "tiny-m2m100-sharded": build_m2m100_sharded,
+         "tiny-nllb": build_nllb, "tiny-mbart50": build_mbart50}
 
 
 def load_factory():

@@ -95,10 +95,7 @@ impl TranslationBackend for RustBertTranslation {
                         info: EngineInfo {
                             id: engine_id(self, &spec.id),
                             kind: EngineKind::Neural,
-                            pair: LanguagePair::new(
-                                (*source_code).clone(),
-                                (*target_code).clone(),
-                            ),
+                            pair: LanguagePair::new((*source_code).clone(), (*target_code).clone()),
                         },
                         source: *source,
                         target: *target,
