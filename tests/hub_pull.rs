@@ -1102,12 +1102,13 @@ fn directed_pairs(languages: &[String]) -> Vec<(String, String)> {
 /// Pulls `repo` (served from the factory's `hub-many/NAME`), checks the manifest and the
 /// languages, starts the service over it and translates through it in several directions:
 /// every directed pair of its languages must be a direct neural route of the one model.
-/// Returns the languages and the manifest.
+/// Returns the languages, the manifest and the models directory.
 fn pull_and_serve_many_to_many(
     repo: &str,
     factory_name: &str,
+    model_type: &str,
     weights_file: &str,
-) -> (Vec<String>, manifest::Manifest) {
+) -> (Vec<String>, manifest::Manifest, tempfile::TempDir) {
     let hub = TestHub::start();
     hub.add_factory_repo_in("hub-many", repo, factory_name);
     let models = tempfile::tempdir().unwrap();
@@ -1151,7 +1152,7 @@ fn pull_and_serve_many_to_many(
     assert!(directory.join("rust_model.ot").is_file());
     assert!(!directory.join(weights_file).exists());
     let record = manifest::read(&directory).unwrap();
-    assert_eq!(record.model_type, "m2m_100");
+    assert_eq!(record.model_type, model_type);
     assert_eq!(record.weights.converted_from, weights_file);
     assert_eq!(
         record.role,
@@ -1240,22 +1241,23 @@ fn pull_and_serve_many_to_many(
             quality.score
         );
     }
-    (languages, record)
+    (languages, record, models)
 }
 
 #[test]
 fn an_m2m100_repository_is_pulled_with_its_languages_and_serves_every_pair_in_the_service() {
-    let (languages, _) =
-        pull_and_serve_many_to_many(M2M100_REPO, "tiny-m2m100", "model.safetensors");
+    let (languages, _, _) =
+        pull_and_serve_many_to_many(M2M100_REPO, "tiny-m2m100", "m2m_100", "model.safetensors");
     // Three-letter M2M100 codes (ast, ceb, ilo) have no ISO 639-1 code precis uses.
     assert!(!languages.contains(&"ast".to_string()));
 }
 
 #[test]
 fn an_nllb_repository_with_only_pytorch_weights_is_pulled_converted_and_serves_every_pair() {
-    let (languages, record) = pull_and_serve_many_to_many(
+    let (languages, record, models) = pull_and_serve_many_to_many(
         "facebook/nllb-200-distilled-600M",
         "tiny-nllb",
+        "m2m_100",
         "pytorch_model.bin",
     );
     // NLLB's Galician and Catalan tokens (glg_Latn, cat_Latn) are among its 200 languages.
@@ -1268,12 +1270,21 @@ fn an_nllb_repository_with_only_pytorch_weights_is_pulled_converted_and_serves_e
         .find(|f| f.file.path == "tokenizer.json")
         .unwrap();
     assert!(tokenizer.kept);
-    assert!(
-        tokenizer
-            .local_size
-            .is_some_and(|size| size > tokenizer.file.size),
-        "{tokenizer:?}"
-    );
+    let on_disk = std::fs::read(
+        models
+            .path()
+            .join("facebook--nllb-200-distilled-600M")
+            .join("tokenizer.json"),
+    )
+    .unwrap();
+    assert_eq!(tokenizer.local_size, Some(on_disk.len() as u64));
+    let on_disk: serde_json::Value = serde_json::from_slice(&on_disk).unwrap();
+    for token in ["eng_Latn", "fra_Latn", "<s>", "</s>"] {
+        assert!(
+            on_disk["model"]["vocab"][token].is_u64(),
+            "{token} not in model.vocab"
+        );
+    }
 }
 
 #[test]
@@ -1313,12 +1324,12 @@ fn an_m2m100_repository_whose_language_list_rust_bert_cannot_number_is_refused_b
 
 #[test]
 fn an_mbart50_repository_is_pulled_with_its_languages_and_serves_every_pair() {
-    let (languages, record) = pull_and_serve_many_to_many(
+    let (languages, _, _) = pull_and_serve_many_to_many(
         "facebook/mbart-large-50-many-to-many-mmt",
         "tiny-mbart50",
+        "mbart",
         "model.safetensors",
     );
-    assert_eq!(record.model_type, "mbart");
     // mBART-50 has Galician but no Catalan.
     assert!(languages.contains(&"gl".to_string()), "{languages:?}");
     assert!(!languages.contains(&"ca".to_string()), "{languages:?}");
