@@ -1223,7 +1223,11 @@ fn pull_and_serve_many_to_many(
             source,
             target,
         );
-        assert_eq!(translation.engines, [engine.clone()], "{source}->{target}");
+        assert_eq!(
+            translation.engines,
+            std::slice::from_ref(&engine),
+            "{source}->{target}"
+        );
         // The quality signal applies to these routes as to every other.
         let quality = translation
             .quality
