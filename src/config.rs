@@ -545,6 +545,37 @@ mod tests {
     }
 
     #[test]
+    fn a_catalog_file_may_name_a_many_to_many_translation_model() {
+        let catalog: Catalog = toml::from_str(
+            r#"
+            [[translation.many_to_many]]
+            id = "m2m100_418M"
+            path = "translation/m2m100_418M"
+            languages = ["en", "de", "fr"]
+            "#,
+        )
+        .unwrap();
+        let model = &catalog.translation.many_to_many[0];
+        assert_eq!(model.engine_name(), DEFAULT_ENGINE);
+        let spec = model.spec(Path::new("/models")).unwrap();
+        assert_eq!(
+            spec.role,
+            ModelRole::ManyToManyTranslation {
+                languages: vec!["en".into(), "de".into(), "fr".into()]
+            }
+        );
+        assert_eq!(
+            spec.location,
+            ModelLocation::Directory("/models/translation/m2m100_418M".into())
+        );
+        // A typo in the section is refused, as everywhere in the catalog.
+        assert!(toml::from_str::<Catalog>(
+            "[[translation.many_to_many]]\nid = \"x\"\nlanguage = [\"en\"]\n"
+        )
+        .is_err());
+    }
+
+    #[test]
     fn a_model_with_both_path_and_remote_is_refused() {
         let model = CatalogModel {
             id: "x".into(),
