@@ -83,6 +83,8 @@ pub enum Architecture {
     LongT5,
     Pegasus,
     Marian,
+    /// config.json's spelling (serde's snake_case would say `m2_m100`).
+    #[serde(rename = "m2m_100")]
     M2M100,
     /// NLLB-200: an M2M100 network (config.json says `m2m_100`) with NLLB's tokenizer
     /// (`tokenizer.json` + `sentencepiece.bpe.model`, language tokens `eng_Latn`…).
