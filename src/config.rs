@@ -251,6 +251,15 @@ fn add_pulled_models(catalog: &mut Catalog, models_dir: &Path) {
                     engine: None,
                 });
             }
+            PulledRole::ManyToManyTranslation { languages } => {
+                catalog.translation.many_to_many.push(ManyToManyModel {
+                    id: model.id.clone(),
+                    path: Some(model.directory.clone()),
+                    remote: None,
+                    languages: languages.clone(),
+                    engine: None,
+                });
+            }
             PulledRole::Summarization { languages } => {
                 let mut served = false;
                 for language in languages {
@@ -365,6 +374,41 @@ pub const DEFAULT_SUMMARIZER: &str = "default";
 pub struct TranslationCatalog {
     #[serde(default)]
     pub neural: Vec<NeuralPair>,
+    /// Models translating between any two of their languages (M2M100): every directed pair
+    /// becomes a direct neural route.
+    #[serde(default)]
+    pub many_to_many: Vec<ManyToManyModel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManyToManyModel {
+    pub id: String,
+    pub path: Option<PathBuf>,
+    pub remote: Option<String>,
+    /// ISO 639-1 codes; each ordered pair of two of them is served.
+    pub languages: Vec<String>,
+    /// The backend that runs it; [`DEFAULT_ENGINE`] when absent.
+    pub engine: Option<String>,
+}
+
+impl ManyToManyModel {
+    pub fn engine_name(&self) -> &str {
+        self.engine.as_deref().unwrap_or(DEFAULT_ENGINE)
+    }
+
+    pub fn spec(&self, models_dir: &Path) -> anyhow::Result<ModelSpec> {
+        let role = ModelRole::ManyToManyTranslation {
+            languages: self.languages.clone(),
+        };
+        model_spec(
+            &self.id,
+            role,
+            self.path.as_deref(),
+            self.remote.as_deref(),
+            models_dir,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -498,6 +542,37 @@ mod tests {
             .contains_key(DEFAULT_SUMMARIZER));
         let error = toml::from_str::<Catalog>("[summarization]\nbeams = 2\n").unwrap_err();
         assert!(error.to_string().contains("beams"), "{error}");
+    }
+
+    #[test]
+    fn a_catalog_file_may_name_a_many_to_many_translation_model() {
+        let catalog: Catalog = toml::from_str(
+            r#"
+            [[translation.many_to_many]]
+            id = "m2m100_418M"
+            path = "translation/m2m100_418M"
+            languages = ["en", "de", "fr"]
+            "#,
+        )
+        .unwrap();
+        let model = &catalog.translation.many_to_many[0];
+        assert_eq!(model.engine_name(), DEFAULT_ENGINE);
+        let spec = model.spec(Path::new("/models")).unwrap();
+        assert_eq!(
+            spec.role,
+            ModelRole::ManyToManyTranslation {
+                languages: vec!["en".into(), "de".into(), "fr".into()]
+            }
+        );
+        assert_eq!(
+            spec.location,
+            ModelLocation::Directory("/models/translation/m2m100_418M".into())
+        );
+        // A typo in the section is refused, as everywhere in the catalog.
+        assert!(toml::from_str::<Catalog>(
+            "[[translation.many_to_many]]\nid = \"x\"\nlanguage = [\"en\"]\n"
+        )
+        .is_err());
     }
 
     #[test]

@@ -76,7 +76,12 @@ impl TestHub {
 
     /// Serves `repo` with the files of the factory's hub directory `name`.
     fn add_factory_repo(&self, repo: &str, name: &str) {
-        let dir = factory_repo(name);
+        self.add_factory_repo_in("hub", repo, name);
+    }
+
+    /// Serves `repo` with the files of `tree/name` in the test-models directory.
+    fn add_factory_repo_in(&self, tree: &str, repo: &str, name: &str) {
+        let dir = factory_repo_in(tree, name);
         let mut files = BTreeMap::new();
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let file_name = entry.file_name().to_string_lossy().into_owned();
@@ -115,15 +120,17 @@ impl TestHub {
     }
 }
 
-fn factory_repo(name: &str) -> PathBuf {
+/// `hub/` is written by scripts/make_test_models.py, `hub-many/` by
+/// scripts/make_many_to_many_models.py (both run by scripts/setup).
+fn factory_repo_in(tree: &str, name: &str) -> PathBuf {
     let dir = std::env::var_os("PRECIS_TEST_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| precis::config::default_models_dir().with_file_name("test-models"))
-        .join("hub")
+        .join(tree)
         .join(name);
     assert!(
         dir.join("config.json").is_file(),
-        "test hub repository {} is missing: run scripts/setup (scripts/make_test_models.py)",
+        "test hub repository {} is missing: run scripts/setup (scripts/make_test_models.py, scripts/make_many_to_many_models.py)",
         dir.display()
     );
     dir
@@ -347,11 +354,20 @@ fn settings(models_dir: &Path) -> RuntimeSettings {
 }
 
 fn translate(pipeline: &Pipeline, text: &str) -> precis::translate::Translation {
+    translate_pair(pipeline, text, "en", "de")
+}
+
+fn translate_pair(
+    pipeline: &Pipeline,
+    text: &str,
+    source: &str,
+    target: &str,
+) -> precis::translate::Translation {
     let request = validate_translate(
         TranslateInput {
             texts: vec![text.to_string()],
-            source_language: "en".into(),
-            target_language: "de".into(),
+            source_language: source.into(),
+            target_language: target.into(),
         },
         &Limits::default(),
     )
@@ -1065,4 +1081,352 @@ fn a_gated_repository_needs_the_token_which_is_sent_as_bearer() {
     )
     .unwrap();
     assert!(!manifest_text.contains("hf_test_token"));
+}
+
+/// The repository the `--to X` warning suggests: pulling it must add the pair.
+const M2M100_REPO: &str = precis::translate::MANY_TO_MANY_SUGGESTION;
+
+/// The directed pairs of `languages`, each as (source, target).
+fn directed_pairs(languages: &[String]) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for source in languages {
+        for target in languages {
+            if source != target {
+                pairs.push((source.clone(), target.clone()));
+            }
+        }
+    }
+    pairs
+}
+
+/// Pulls `repo` (served from the factory's `hub-many/NAME`), checks the manifest and the
+/// languages, starts the service over it and translates through it in several directions:
+/// every directed pair of its languages must be a direct neural route of the one model.
+/// Returns the languages, the manifest and the models directory.
+fn pull_and_serve_many_to_many(
+    repo: &str,
+    factory_name: &str,
+    model_type: &str,
+    weights_file: &str,
+) -> (Vec<String>, manifest::Manifest, tempfile::TempDir) {
+    let hub = TestHub::start();
+    hub.add_factory_repo_in("hub-many", repo, factory_name);
+    let models = tempfile::tempdir().unwrap();
+
+    let outcome = precis::hub::pull(repo, models.path(), &options(&hub)).unwrap();
+    let directory = models.path().join(precis::hub::directory_name(repo));
+    let PullOutcome::Pulled {
+        directory: pulled,
+        role: PulledRole::ManyToManyTranslation { languages },
+    } = outcome
+    else {
+        panic!("not a many-to-many translation model: {outcome:?}");
+    };
+    assert_eq!(pulled, directory);
+    // From the tokenizer, the ones precis translates (rust-bert names them).
+    for expected in ["ar", "de", "en", "es", "fr", "it", "pt", "ru", "uk", "zh"] {
+        assert!(
+            languages.contains(&expected.to_string()),
+            "{expected}: {languages:?}"
+        );
+    }
+    assert!(
+        languages.iter().all(|code| code.len() == 2),
+        "{languages:?}"
+    );
+    assert!(languages.windows(2).all(|w| w[0] < w[1]), "{languages:?}");
+    // The languages were read before the weights were fetched.
+    let order: Vec<String> = hub
+        .state
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .map(|(path, _)| path.clone())
+        .filter(|path| path.contains("/resolve/"))
+        .collect();
+    let position = |file: &str| order.iter().position(|path| path.ends_with(file)).unwrap();
+    assert!(position("sentencepiece.bpe.model") < position(weights_file));
+    assert!(position("tokenizer_config.json") < position(weights_file));
+
+    assert!(directory.join("rust_model.ot").is_file());
+    assert!(!directory.join(weights_file).exists());
+    let record = manifest::read(&directory).unwrap();
+    assert_eq!(record.model_type, model_type);
+    assert_eq!(record.weights.converted_from, weights_file);
+    assert_eq!(
+        record.role,
+        PulledRole::ManyToManyTranslation {
+            languages: languages.clone()
+        }
+    );
+    let manifest_text = std::fs::read_to_string(directory.join(manifest::MANIFEST_FILE)).unwrap();
+    assert!(
+        manifest_text.contains("\"role\": \"many_to_many_translation\""),
+        "{manifest_text}"
+    );
+
+    // The next start serves every directed pair as a direct neural route of one model.
+    let (pipeline, statuses) = Pipeline::load(&settings(models.path())).unwrap();
+    let status = statuses.iter().find(|s| s.id == repo).unwrap();
+    assert!(
+        status.ready && status.pulled && status.test_model,
+        "{status:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| s.id == repo).count(),
+        1,
+        "one model, loaded once"
+    );
+    let engine = format!("rust-bert/{repo}");
+    let capabilities = pipeline.capabilities();
+    let pairs = directed_pairs(&languages);
+    assert_eq!(pairs.len(), languages.len() * (languages.len() - 1));
+    for (source, target) in &pairs {
+        let reachable = capabilities
+            .translation_routes
+            .iter()
+            .find(|r| {
+                let hops = &r.route.hops;
+                hops.first().map(|h| &h.pair.source) == Some(source)
+                    && hops.last().map(|h| &h.pair.target) == Some(target)
+            })
+            .unwrap_or_else(|| panic!("{source}->{target} is not reachable"));
+        assert_eq!(
+            reachable.kind,
+            precis_translate::RouteKind::Direct,
+            "{source}->{target}"
+        );
+        assert_eq!(reachable.route.hops[0].engine_id, engine);
+        assert_eq!(
+            reachable.route.hops[0].engine_kind,
+            precis_translate::EngineKind::Neural
+        );
+    }
+    let direct = capabilities
+        .translation_routes
+        .iter()
+        .filter(|r| r.kind == precis_translate::RouteKind::Direct)
+        .count();
+    assert_eq!(
+        direct,
+        pairs.len(),
+        "only the model's pairs: no Apertium here"
+    );
+
+    // Translate through the pulled model, in several directions (random weights: mechanics
+    // only, the text is never looked at beyond being produced).
+    for (source, target) in [("en", "de"), ("de", "fr"), ("es", "en"), ("fr", "zh")] {
+        let translation = translate_pair(
+            &pipeline,
+            "The minister said the talks would resume on Monday.",
+            source,
+            target,
+        );
+        assert_eq!(
+            translation.engines,
+            std::slice::from_ref(&engine),
+            "{source}->{target}"
+        );
+        // The quality signal applies to these routes as to every other.
+        let quality = translation
+            .quality
+            .as_ref()
+            .unwrap_or_else(|| panic!("{source}->{target}: no quality score"));
+        assert_eq!(quality.route_hops, 1, "{source}->{target}");
+        assert!(
+            (0.0..=1.0).contains(&quality.score),
+            "{source}->{target}: {quality:?}"
+        );
+        println!(
+            "mechanics only (random weights): {source}→{target} through {:?} gave {} characters, score {:.2}",
+            translation.engines,
+            translation.text.len(),
+            quality.score
+        );
+    }
+    (languages, record, models)
+}
+
+#[test]
+fn an_m2m100_repository_is_pulled_with_its_languages_and_serves_every_pair_in_the_service() {
+    let (languages, _, _) =
+        pull_and_serve_many_to_many(M2M100_REPO, "tiny-m2m100", "m2m_100", "model.safetensors");
+    // Three-letter M2M100 codes (ast, ceb, ilo) have no ISO 639-1 code precis uses.
+    assert!(!languages.contains(&"ast".to_string()));
+}
+
+#[test]
+fn an_nllb_repository_with_only_pytorch_weights_is_pulled_converted_and_serves_every_pair() {
+    let (languages, record, models) = pull_and_serve_many_to_many(
+        "facebook/nllb-200-distilled-600M",
+        "tiny-nllb",
+        "m2m_100",
+        "pytorch_model.bin",
+    );
+    // NLLB's Galician and Catalan tokens (glg_Latn, cat_Latn) are among its 200 languages.
+    assert!(languages.contains(&"gl".to_string()), "{languages:?}");
+    // tokenizer.json was rewritten for rust_tokenizers (its language tokens added to the
+    // vocabulary): the manifest keeps the hub's size and hash, and the size on disk.
+    let tokenizer = record
+        .files
+        .iter()
+        .find(|f| f.file.path == "tokenizer.json")
+        .unwrap();
+    assert!(tokenizer.kept);
+    let on_disk = std::fs::read(
+        models
+            .path()
+            .join("facebook--nllb-200-distilled-600M")
+            .join("tokenizer.json"),
+    )
+    .unwrap();
+    assert_eq!(tokenizer.local_size, Some(on_disk.len() as u64));
+    let on_disk: serde_json::Value = serde_json::from_slice(&on_disk).unwrap();
+    for token in ["eng_Latn", "fra_Latn", "<s>", "</s>"] {
+        assert!(
+            on_disk["model"]["vocab"][token].is_u64(),
+            "{token} not in model.vocab"
+        );
+    }
+}
+
+#[test]
+fn an_m2m100_repository_whose_language_list_rust_bert_cannot_number_is_refused_before_its_weights()
+{
+    let hub = TestHub::start();
+    let mut files = BTreeMap::new();
+    let dir = factory_repo_in("hub-many", "tiny-m2m100");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        files.insert(name, std::fs::read(entry.path()).unwrap());
+    }
+    // transformers' other M2M100 list (WMT21's 8 languages) numbers its tokens differently.
+    let mut tokenizer: serde_json::Value =
+        serde_json::from_slice(&files["tokenizer_config.json"]).unwrap();
+    tokenizer["language_codes"] = "wmt21".into();
+    files.insert(
+        "tokenizer_config.json".into(),
+        serde_json::to_vec(&tokenizer).unwrap(),
+    );
+    hub.add_repo("facebook/wmt21-dense-24-wide-en-x", files);
+    let models = tempfile::tempdir().unwrap();
+    let error = precis::hub::pull(
+        "facebook/wmt21-dense-24-wide-en-x",
+        models.path(),
+        &options(&hub),
+    )
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, HubError::Unusable { .. }) && message.contains("wmt21"),
+        "{message}"
+    );
+    assert!(hub.requests_for("model.safetensors").is_empty());
+    assert!(visible_entries(models.path()).is_empty());
+}
+
+#[test]
+fn an_mbart50_repository_is_pulled_with_its_languages_and_serves_every_pair() {
+    let (languages, _, _) = pull_and_serve_many_to_many(
+        "facebook/mbart-large-50-many-to-many-mmt",
+        "tiny-mbart50",
+        "mbart",
+        "model.safetensors",
+    );
+    // mBART-50 has Galician but no Catalan.
+    assert!(languages.contains(&"gl".to_string()), "{languages:?}");
+    assert!(!languages.contains(&"ca".to_string()), "{languages:?}");
+}
+
+#[test]
+fn an_mbart_repository_without_mbart50_language_tokens_is_refused_before_its_weights() {
+    let hub = TestHub::start();
+    let mut files = BTreeMap::new();
+    let dir = factory_repo_in("hub-many", "tiny-mbart50");
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        files.insert(name, std::fs::read(entry.path()).unwrap());
+    }
+    // mBART-25 (pretrained, not a many-to-many translator) has another tokenizer.
+    for file in ["tokenizer_config.json", "config.json"] {
+        let mut json: serde_json::Value = serde_json::from_slice(&files[file]).unwrap();
+        json["tokenizer_class"] = "MBartTokenizer".into();
+        files.insert(file.into(), serde_json::to_vec(&json).unwrap());
+    }
+    hub.add_repo("facebook/mbart-large-cc25", files);
+    let models = tempfile::tempdir().unwrap();
+    let error =
+        precis::hub::pull("facebook/mbart-large-cc25", models.path(), &options(&hub)).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, HubError::Unusable { .. }) && message.contains("MBart-50"),
+        "{message}"
+    );
+    assert!(hub.requests_for("model.safetensors").is_empty());
+    assert!(visible_entries(models.path()).is_empty());
+}
+
+#[test]
+fn sharded_weights_are_pulled_merged_and_translate_as_the_single_file_model() {
+    const SHARDED: &str = "test-org/m2m100-sharded";
+    let hub = TestHub::start();
+    hub.add_factory_repo_in("hub-many", M2M100_REPO, "tiny-m2m100");
+    hub.add_factory_repo_in("hub-many", SHARDED, "tiny-m2m100-sharded");
+    let single = tempfile::tempdir().unwrap();
+    let sharded = tempfile::tempdir().unwrap();
+    precis::hub::pull(M2M100_REPO, single.path(), &options(&hub)).unwrap();
+    precis::hub::pull(SHARDED, sharded.path(), &options(&hub)).unwrap();
+
+    let directory = sharded.path().join("test-org--m2m100-sharded");
+    let record = manifest::read(&directory).unwrap();
+    let shards = [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ];
+    assert_eq!(record.weights.converted_from, shards.join(", "));
+    for shard in shards {
+        assert!(!directory.join(shard).exists(), "{shard} kept");
+        let entry = record.files.iter().find(|f| f.file.path == shard).unwrap();
+        assert!(!entry.kept);
+    }
+    let index = record
+        .files
+        .iter()
+        .find(|f| f.file.path == "model.safetensors.index.json")
+        .unwrap();
+    assert!(index.kept);
+
+    // The shards merged are the single file's tensors, every one.
+    let load = |dir: &Path| -> BTreeMap<String, tch::Tensor> {
+        tch::Tensor::load_multi(dir.join("rust_model.ot"))
+            .unwrap()
+            .into_iter()
+            .collect()
+    };
+    let reference = load(&single.path().join("facebook--m2m100_418M"));
+    let merged = load(&directory);
+    assert_eq!(
+        reference.keys().collect::<Vec<_>>(),
+        merged.keys().collect::<Vec<_>>()
+    );
+    for (name, tensor) in &reference {
+        assert!(tensor.equal(&merged[name]), "{name} differs");
+    }
+
+    // Same weights, same (random, meaningless) output.
+    let (from_single, _) = Pipeline::load(&settings(single.path())).unwrap();
+    let (from_shards, statuses) = Pipeline::load(&settings(sharded.path())).unwrap();
+    assert!(
+        statuses.iter().any(|s| s.id == SHARDED && s.ready),
+        "{statuses:?}"
+    );
+    let text = "The minister said the talks would resume on Monday.";
+    for (source, target) in [("en", "fr"), ("de", "es")] {
+        assert_eq!(
+            translate_pair(&from_single, text, source, target).text,
+            translate_pair(&from_shards, text, source, target).text,
+            "{source}->{target}"
+        );
+    }
 }

@@ -194,6 +194,15 @@ async fn sample_to_german_keeps_quotes_untranslated_with_a_warning() {
         warning.contains("precis models pull Helsinki-NLP/opus-mt-en-de"),
         "the warning names the command that would add the pair: {warning}"
     );
+    // …and the many-to-many model that serves it whatever the pair (tests/hub_pull.rs pulls
+    // exactly that repository id and translates through it).
+    assert!(
+        warning.contains(&format!(
+            "precis models pull {}",
+            precis::translate::MANY_TO_MANY_SUGGESTION
+        )),
+        "{warning}"
+    );
 }
 
 /// Every Romance language reachable from English, with what precis's detector can say of it.

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::registry::{convert_weights, WEIGHTS_FILE};
+use crate::runtime::registry::{convert_weights, Architecture, WEIGHTS_FILE};
 
 /// The public hub, used when neither `--hub-url`, `PRECIS_HUB_URL` nor `HF_ENDPOINT` is set.
 pub const DEFAULT_HUB_URL: &str = "https://huggingface.co";
@@ -62,9 +62,21 @@ impl PullOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum PulledRole {
-    Translation { source: String, target: String },
-    Summarization { languages: Vec<String> },
-    SentenceEmbeddings { languages: Vec<String> },
+    Translation {
+        source: String,
+        target: String,
+    },
+    /// M2M100: a direct route between any two of `languages` (ISO 639-1, those precis
+    /// translates among the repository's).
+    ManyToManyTranslation {
+        languages: Vec<String>,
+    },
+    Summarization {
+        languages: Vec<String>,
+    },
+    SentenceEmbeddings {
+        languages: Vec<String>,
+    },
 }
 
 impl PulledRole {
@@ -75,6 +87,9 @@ impl PulledRole {
             Some(Self::Translation { source, target }) => ModelRole::Translation {
                 source: source.clone(),
                 target: target.clone(),
+            },
+            Some(Self::ManyToManyTranslation { languages }) => ModelRole::ManyToManyTranslation {
+                languages: languages.clone(),
             },
             Some(Self::Summarization { .. }) => ModelRole::Summarization,
             Some(Self::SentenceEmbeddings { .. }) => ModelRole::SentenceEmbeddings,
@@ -87,6 +102,12 @@ impl std::fmt::Display for PulledRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Translation { source, target } => write!(f, "translation {source}->{target}"),
+            Self::ManyToManyTranslation { languages } => write!(
+                f,
+                "translation between any two of {} languages: {}",
+                languages.len(),
+                languages.join(", ")
+            ),
             Self::Summarization { languages } => {
                 write!(f, "summarization ({})", languages.join(", "))
             }
@@ -143,7 +164,7 @@ pub enum HubError {
         "the hub's answer for {url} is not what a Hugging Face–compatible hub sends: {reason}"
     )]
     BadListing { url: String, reason: String },
-    #[error("{repo} is a '{model_type}' model ({architectures}); precis pulls marian (translation, Helsinki-NLP/opus-mt-SRC-TGT), bart, t5, longt5 and pegasus (summarization) and bert (sentence embeddings)")]
+    #[error("{repo} is a '{model_type}' model ({architectures}); precis pulls marian (translation, Helsinki-NLP/opus-mt-SRC-TGT), m2m_100 and mbart (translation between any two of its languages: M2M100 as facebook/m2m100_418M, NLLB as facebook/nllb-200-distilled-600M, mBART-50 as facebook/mbart-large-50-many-to-many-mmt), bart, t5, longt5 and pegasus (summarization) and bert (sentence embeddings)")]
     Unsupported {
         repo: String,
         model_type: String,
@@ -292,7 +313,9 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
     let config_text =
         std::fs::read(staging.join("config.json")).map_err(|e| io_error(&staging, &e))?;
     let kind = match repo_kind::classify(repo, &config_text, &options.languages) {
-        Ok(kind) => kind,
+        Ok(kind) => repo_kind::with_listing(kind, |path| {
+            listing.files.iter().any(|file| file.path == path)
+        }),
         Err(error) => {
             let _ = std::fs::remove_dir_all(&staging); // nothing worth resuming
             return Err(error);
@@ -309,23 +332,46 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
     for file in &kind.optional_files {
         wanted.extend(listing.files.iter().find(|f| f.path == *file));
     }
-    let weights = ["model.safetensors", "pytorch_model.bin"]
+    let single = ["model.safetensors", "pytorch_model.bin"]
         .iter()
-        .find_map(|path| listing.files.iter().find(|f| f.path == *path))
-        .ok_or_else(|| HubError::MissingFile {
-            repo: repo.into(),
-            file: "model.safetensors or pytorch_model.bin".into(),
-            why: "holds the weights (weights split into several shards are not supported yet)"
-                .into(),
-        })?;
-    wanted.push(weights);
+        .find_map(|path| listing.files.iter().find(|f| f.path == *path));
+    // Large models split their weights into shards named by an index file.
+    let mut index_file: Option<&RemoteFile> = None;
+    let weights: Vec<&RemoteFile> = match single {
+        Some(file) => vec![file],
+        None => {
+            let index = ["model.safetensors.index.json", "pytorch_model.bin.index.json"]
+                .iter()
+                .find_map(|path| listing.files.iter().find(|f| f.path == *path))
+                .ok_or_else(|| HubError::MissingFile {
+                    repo: repo.into(),
+                    file: "model.safetensors or pytorch_model.bin".into(),
+                    why: "holds the weights (or model.safetensors.index.json / pytorch_model.bin.index.json naming their shards)"
+                        .into(),
+                })?;
+            fetch(&hub, repo, &listing.commit, index, &staging, &mut progress)?;
+            let index_path = staging.join(&index.path);
+            let text = std::fs::read(&index_path).map_err(|e| io_error(&index_path, &e))?;
+            let shards = shard_names(&text).map_err(|reason| HubError::Unusable {
+                repo: repo.into(),
+                reason: format!("{}: {reason}", index.path),
+            })?;
+            index_file = Some(index);
+            shards
+                .iter()
+                .map(|name| find(name, "is a shard of the weights the index names"))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    let is_weights = |file: &RemoteFile| weights.iter().any(|w| w.path == file.path);
+    wanted.extend(weights.iter().copied());
 
     // Downloads still to come, plus the converted weights (about the size of the originals).
     let need: u64 = wanted
         .iter()
         .map(|file| file.size.saturating_sub(already_have(&staging, file)))
         .sum::<u64>()
-        + weights.size;
+        + weights.iter().map(|file| file.size).sum::<u64>();
     if let Some(free) = free_space(models_dir) {
         if need > free {
             return Err(HubError::NoSpace {
@@ -336,24 +382,47 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
             });
         }
     }
+    // The tokenizer files first: a many-to-many model's languages come from them, and a model
+    // precis cannot serve fails before its weights are fetched.
+    wanted.sort_by_key(|file| is_weights(file));
+    let mut kind = kind;
     for file in &wanted {
+        let languages_unknown = matches!(
+            &kind.role,
+            PulledRole::ManyToManyTranslation { languages } if languages.is_empty()
+        );
+        if is_weights(file) && languages_unknown {
+            let languages =
+                crate::runtime::generation::many_to_many_languages(kind.architecture, &staging)
+                    .map_err(|reason| HubError::Unusable {
+                        repo: repo.into(),
+                        reason,
+                    })?;
+            kind.role = PulledRole::ManyToManyTranslation { languages };
+        }
         fetch(&hub, repo, &listing.commit, file, &staging, &mut progress)?;
     }
 
     // config.json as rust-bert reads it (after the weights' conversion read it as downloaded).
     let config_path = staging.join("config.json");
     let adjusted_config = repo_kind::rust_bert_config(kind.architecture, &config_text);
-    let converted = convert_weights(&staging, &staging.join(&weights.path), kind.architecture)
-        .map_err(|error| HubError::Convert {
+    let sources: Vec<PathBuf> = weights
+        .iter()
+        .map(|file| staging.join(&file.path))
+        .collect();
+    let converted = convert_weights(&staging, &sources, kind.architecture).map_err(|error| {
+        HubError::Convert {
             repo: repo.into(),
             reason: error.to_string(),
-        })?;
+        }
+    })?;
     let converted_size = std::fs::metadata(&converted)
         .map_err(|e| io_error(&converted, &e))?
         .len();
-    // rust_model.ot holds the same weights: the original would only double the disk use.
-    let original = staging.join(&weights.path);
-    std::fs::remove_file(&original).map_err(|e| io_error(&original, &e))?;
+    // rust_model.ot holds the same weights: the originals would only double the disk use.
+    for original in &sources {
+        std::fs::remove_file(original).map_err(|e| io_error(original, &e))?;
+    }
 
     let config_size = match &adjusted_config {
         Some(text) => {
@@ -362,15 +431,31 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
         }
         None => None,
     };
+    // NLLB's tokenizer.json as rust_tokenizers reads it (its added tokens in the vocabulary).
+    let mut tokenizer_size = None;
+    if kind.architecture == Architecture::Nllb {
+        let path = staging.join("tokenizer.json");
+        let original = std::fs::read(&path).map_err(|e| io_error(&path, &e))?;
+        let adjusted = crate::runtime::generation::nllb_tokenizer_for_rust_bert(&original)
+            .map_err(|reason| HubError::Unusable {
+                repo: repo.into(),
+                reason,
+            })?;
+        if let Some(text) = adjusted {
+            std::fs::write(&path, &text).map_err(|e| io_error(&path, &e))?;
+            tokenizer_size = Some(text.len() as u64);
+        }
+    }
     let mut files: Vec<manifest::FileRecord> = std::iter::once(config_file)
+        .chain(index_file)
         .chain(wanted.iter().copied())
         .map(|file| manifest::FileRecord {
             file: file.clone(),
-            kept: file.path != weights.path,
-            local_size: if file.path == "config.json" {
-                config_size
-            } else {
-                None
+            kept: !is_weights(file),
+            local_size: match file.path.as_str() {
+                "config.json" => config_size,
+                "tokenizer.json" => tokenizer_size,
+                _ => None,
             },
         })
         .collect();
@@ -387,7 +472,11 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
         weights: manifest::WeightsRecord {
             path: WEIGHTS_FILE.into(),
             size: converted_size,
-            converted_from: weights.path.clone(),
+            converted_from: weights
+                .iter()
+                .map(|file| file.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         },
         pulled_at_unix: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -399,6 +488,37 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
         directory: destination,
         role: kind.role,
     })
+}
+
+/// The shard files a weights index (`model.safetensors.index.json`,
+/// `pytorch_model.bin.index.json`) names in its `weight_map`, each once, in order; a name that
+/// would leave the repository is refused.
+fn shard_names(index: &[u8]) -> Result<Vec<String>, String> {
+    let index: serde_json::Value =
+        serde_json::from_slice(index).map_err(|error| format!("not valid JSON ({error})"))?;
+    let map = index
+        .get("weight_map")
+        .and_then(serde_json::Value::as_object)
+        .ok_or("no \"weight_map\" object")?;
+    let mut names: Vec<String> = Vec::new();
+    for value in map.values() {
+        let name = value
+            .as_str()
+            .ok_or("a weight_map value is not a file name")?;
+        if name.is_empty() || name.starts_with('/') || name.split('/').any(|part| part == "..") {
+            return Err(format!(
+                "shard name '{name}' is not a file of the repository"
+            ));
+        }
+        if !names.iter().any(|known| known == name) {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err("the weight_map names no shard".into());
+    }
+    Ok(names)
 }
 
 /// Removes a pulled model's directory (only one with a manifest: never another model).
@@ -644,6 +764,34 @@ mod tests {
             directory_name("Helsinki-NLP/opus-mt-en-de"),
             "Helsinki-NLP--opus-mt-en-de"
         );
+    }
+
+    #[test]
+    fn a_weights_index_names_each_shard_once_and_never_outside_the_repository() {
+        let index = br#"{"metadata": {"total_size": 8}, "weight_map": {
+            "a": "model-00002-of-00002.safetensors",
+            "b": "model-00001-of-00002.safetensors",
+            "c": "model-00001-of-00002.safetensors"}}"#;
+        assert_eq!(
+            shard_names(index).unwrap(),
+            [
+                "model-00001-of-00002.safetensors",
+                "model-00002-of-00002.safetensors"
+            ]
+        );
+        for bad in [
+            &br#"{"weight_map": {"a": "../../etc/passwd"}}"#[..],
+            br#"{"weight_map": {"a": "/abs.bin"}}"#,
+            br#"{"weight_map": {}}"#,
+            br#"{"metadata": {}}"#,
+            b"not json",
+        ] {
+            assert!(
+                shard_names(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -102,7 +102,29 @@ pub fn classify(repo: &str, config: &[u8], languages: &[String]) -> Result<RepoK
                     vec![TEST_MODEL_MARKER],
                 )
             }
-            // M2M100 / NLLB serve many pairs from one model: the catalog has no such engine yet.
+            // Its languages are read from the tokenizer files once they are fetched.
+            Architecture::MBart if generates => (
+                PulledRole::ManyToManyTranslation {
+                    languages: Vec::new(),
+                },
+                vec!["sentencepiece.bpe.model"],
+                vec![
+                    "tokenizer_config.json",
+                    "special_tokens_map.json",
+                    TEST_MODEL_MARKER,
+                ],
+            ),
+            Architecture::M2M100 if generates => (
+                PulledRole::ManyToManyTranslation {
+                    languages: Vec::new(),
+                },
+                vec!["vocab.json", "sentencepiece.bpe.model"],
+                vec![
+                    "tokenizer_config.json",
+                    "special_tokens_map.json",
+                    TEST_MODEL_MARKER,
+                ],
+            ),
             _ => return Err(unsupported()),
         };
     Ok(RepoKind {
@@ -112,6 +134,18 @@ pub fn classify(repo: &str, config: &[u8], languages: &[String]) -> Result<RepoK
         required_files,
         optional_files,
     })
+}
+
+/// Refines a classification with the repository's file list: an `m2m_100` repository with
+/// NLLB's tokenizer (`tokenizer.json`, no `vocab.json`) is NLLB.
+pub fn with_listing(mut kind: RepoKind, has_file: impl Fn(&str) -> bool) -> RepoKind {
+    if kind.architecture == Architecture::M2M100
+        && Architecture::of_files(&kind.model_type, &has_file) == Some(Architecture::Nllb)
+    {
+        kind.architecture = Architecture::Nllb;
+        kind.required_files = vec!["tokenizer.json", "sentencepiece.bpe.model"];
+    }
+    kind
 }
 
 /// config.json as rust-bert needs it, where it differs from the hub's: rust-bert runs Marian
@@ -237,6 +271,49 @@ mod tests {
                 languages: vec!["de".into()]
             }
         );
+    }
+
+    #[test]
+    fn many_to_many_models_are_classified_and_nllb_is_told_by_its_tokenizer_files() {
+        let kind = classify(
+            "facebook/m2m100_418M",
+            &config("m2m_100", "M2M100ForConditionalGeneration"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(kind.architecture, Architecture::M2M100);
+        assert!(matches!(
+            kind.role,
+            PulledRole::ManyToManyTranslation { .. }
+        ));
+        assert_eq!(
+            kind.required_files,
+            ["vocab.json", "sentencepiece.bpe.model"]
+        );
+        // NLLB says m2m_100 too; its repository holds tokenizer.json and no vocab.json.
+        let nllb = with_listing(kind.clone(), |file| {
+            ["tokenizer.json", "sentencepiece.bpe.model"].contains(&file)
+        });
+        assert_eq!(nllb.architecture, Architecture::Nllb);
+        assert_eq!(
+            nllb.required_files,
+            ["tokenizer.json", "sentencepiece.bpe.model"]
+        );
+        let m2m = with_listing(kind, |file| {
+            ["vocab.json", "tokenizer.json"].contains(&file)
+        });
+        assert_eq!(m2m.architecture, Architecture::M2M100);
+        let mbart = classify(
+            "facebook/mbart-large-50-many-to-many-mmt",
+            &config("mbart", "MBartForConditionalGeneration"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(mbart.architecture, Architecture::MBart);
+        assert!(matches!(
+            mbart.role,
+            PulledRole::ManyToManyTranslation { .. }
+        ));
     }
 
     #[test]

@@ -58,6 +58,11 @@ fn tokenizer_files(directory: &ModelDirectory) -> (LocalResource, Option<LocalRe
             local(dir, "vocab.json"),
             Some(local(dir, "sentencepiece.bpe.model")),
         ),
+        Architecture::Nllb => (
+            local(dir, "tokenizer.json"),
+            Some(local(dir, "sentencepiece.bpe.model")),
+        ),
+        Architecture::MBart => (local(dir, "sentencepiece.bpe.model"), None),
         Architecture::T5 | Architecture::LongT5 | Architecture::Pegasus | Architecture::Bert => {
             (local(dir, "spiece.model"), None)
         }
@@ -256,11 +261,388 @@ impl ModelEngine for TranslationEngine {
     }
 }
 
+/// The texts of one request and the pair they go through, for a many-to-many model.
+#[derive(Debug, Clone)]
+pub struct PairTexts {
+    pub source: Language,
+    pub target: Language,
+    pub texts: Vec<String>,
+}
+
+/// One model serving every directed pair of its languages (M2M100): each input names its pair;
+/// a batch runs one generation per pair present in it.
+pub struct ManyToManyEngine {
+    model: TranslationModel,
+}
+
+impl ManyToManyEngine {
+    pub fn load(spec: &ModelSpec, settings: GenerationSettings) -> Result<Self, ModelError> {
+        let ModelRole::ManyToManyTranslation { languages } = &spec.role else {
+            return Err(ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: "not configured as a many-to-many translation model".into(),
+            });
+        };
+        let languages = languages
+            .iter()
+            .map(|code| {
+                language_from_code(code).ok_or_else(|| ModelError::Unsupported {
+                    model: spec.id.clone(),
+                    reason: format!(
+                        "language code '{code}' is not one rust-bert's translation pipeline knows"
+                    ),
+                })
+            })
+            .collect::<Result<Vec<Language>, ModelError>>()?;
+        let dir = directory_of(spec)?;
+        let directory = inspect_directory(&spec.id, &spec.role, dir)?;
+        let (vocab, merges) = tokenizer_files(&directory);
+        let mut config = TranslationConfig::new(
+            directory.architecture.rust_bert_type(),
+            ModelResource::Torch(Box::new(local(dir, WEIGHTS_FILE))),
+            local(dir, CONFIG_FILE),
+            vocab,
+            merges,
+            languages.clone(),
+            languages,
+            Device::Cpu,
+        );
+        config.num_beams = settings.num_beams;
+        config.min_length = settings.min_length;
+        // Decoding past the model's position table fails inside rust-bert (mBART's positions
+        // are learned; M2M100's sinusoidal table is regrown for long inputs, not for long
+        // outputs), so a translation stops there (2: the positions' padding offset).
+        let positions = position_limit(&directory.path.join(CONFIG_FILE)) as i64;
+        config.max_length = Some(settings.max_length.min(positions - 2).max(1));
+        let model = load_with(spec, || TranslationModel::new(config))?;
+        Ok(Self { model })
+    }
+}
+
+impl ModelEngine for ManyToManyEngine {
+    type Input = PairTexts;
+    type Output = Vec<String>;
+
+    fn run_batch(&mut self, inputs: Vec<Self::Input>) -> Vec<Result<Self::Output, PrecisError>> {
+        let mut outputs: Vec<Option<Result<Vec<String>, PrecisError>>> =
+            (0..inputs.len()).map(|_| None).collect();
+        // Requests for the same pair share one generation; the model's target token differs
+        // between pairs, so pairs cannot share one.
+        let mut pairs: Vec<(Language, Language)> = Vec::new();
+        for input in &inputs {
+            if !pairs.contains(&(input.source, input.target)) {
+                pairs.push((input.source, input.target));
+            }
+        }
+        for (source, target) in pairs {
+            let members: Vec<usize> = (0..inputs.len())
+                .filter(|&i| inputs[i].source == source && inputs[i].target == target)
+                .collect();
+            let texts: Vec<&str> = members
+                .iter()
+                .flat_map(|&i| inputs[i].texts.iter().map(String::as_str))
+                .collect();
+            let result = tch::no_grad(|| self.model.translate(&texts, source, target));
+            match result {
+                Ok(translated) if translated.len() == texts.len() => {
+                    let mut translated = translated.into_iter();
+                    for &i in &members {
+                        let count = inputs[i].texts.len();
+                        outputs[i] = Some(Ok(translated.by_ref().take(count).collect()));
+                    }
+                }
+                other => {
+                    let message = match other {
+                        Ok(translated) => format!(
+                            "translator returned {} outputs for {} inputs",
+                            translated.len(),
+                            texts.len()
+                        ),
+                        Err(error) => format!("translation failed: {error}"),
+                    };
+                    for &i in &members {
+                        outputs[i] = Some(Err(PrecisError::EngineFailure(message.clone())));
+                    }
+                }
+            }
+        }
+        outputs
+            .into_iter()
+            .map(|output| {
+                output.unwrap_or_else(|| {
+                    Err(PrecisError::EngineFailure(
+                        "input left out of its batch".into(),
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    fn cost(input: &Self::Input) -> usize {
+        input.texts.len()
+    }
+}
+
+/// Whether `token` looks like an NLLB language token: ISO 639-3 code, `_`, ISO 15924 script
+/// (`eng_Latn`, `zho_Hans`).
+fn is_nllb_language_token(token: &str) -> bool {
+    let Some((language, script)) = token.split_once('_') else {
+        return false;
+    };
+    language.len() == 3
+        && language.bytes().all(|b| b.is_ascii_lowercase())
+        && script.len() == 4
+        && script.starts_with(|c: char| c.is_ascii_uppercase())
+        && script[1..].bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// NLLB's languages: the language tokens of its `tokenizer.json` (vocabulary or added tokens)
+/// that rust-bert names, as precis's ISO 639-1 codes.
+fn nllb_languages(dir: &Path) -> Result<Vec<String>, String> {
+    let path = dir.join("tokenizer.json");
+    let tokenizer: serde_json::Value = std::fs::read(&path)
+        .map_err(|error| format!("{}: {error}", path.display()))
+        .and_then(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|error| format!("{}: {error}", path.display()))
+        })?;
+    let mut tokens: Vec<String> = Vec::new();
+    if let Some(vocab) = tokenizer
+        .pointer("/model/vocab")
+        .and_then(|v| v.as_object())
+    {
+        tokens.extend(vocab.keys().cloned());
+    }
+    if let Some(added) = tokenizer.get("added_tokens").and_then(|v| v.as_array()) {
+        tokens.extend(
+            added
+                .iter()
+                .filter_map(|token| token.get("content")?.as_str().map(str::to_owned)),
+        );
+    }
+    tokens.retain(|token| is_nllb_language_token(token));
+    if tokens.is_empty() {
+        return Err(format!(
+            "{} has no NLLB language token (such as eng_Latn)",
+            path.display()
+        ));
+    }
+    let mut served: Vec<String> = PRECIS_TRANSLATION_CODES
+        .iter()
+        .filter(|code| {
+            language_from_code(code)
+                .and_then(|language| language.get_nllb_code())
+                .is_some_and(|nllb| tokens.iter().any(|token| token == nllb))
+        })
+        .map(|code| code.to_string())
+        .collect();
+    served.sort();
+    if served.len() < 2 {
+        return Err(format!(
+            "fewer than two of its languages are ones precis translates ({})",
+            served.join(", ")
+        ));
+    }
+    Ok(served)
+}
+
+/// NLLB's `tokenizer.json` as rust_tokenizers reads it: its NLLB vocabulary looks every
+/// special and language token up in `model.vocab`, where transformers lists them only among
+/// `added_tokens`. Adds each added token (with its id) to `model.vocab`; `None` when nothing
+/// was missing.
+pub fn nllb_tokenizer_for_rust_bert(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut tokenizer: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|error| format!("tokenizer.json is not valid JSON ({error})"))?;
+    let added: Vec<(String, u64)> = tokenizer
+        .get("added_tokens")
+        .and_then(|v| v.as_array())
+        .map(|tokens| {
+            tokens
+                .iter()
+                .filter_map(|token| {
+                    Some((
+                        token.get("content")?.as_str()?.to_owned(),
+                        token.get("id")?.as_u64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let vocab = tokenizer
+        .pointer_mut("/model/vocab")
+        .and_then(|v| v.as_object_mut())
+        .ok_or("tokenizer.json has no model.vocab map (NLLB's BPE tokenizer has one)")?;
+    let mut changed = false;
+    for (content, id) in added {
+        if !vocab.contains_key(&content) {
+            vocab.insert(content, id.into());
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    serde_json::to_vec(&tokenizer)
+        .map(Some)
+        .map_err(|error| error.to_string())
+}
+
+/// The languages a many-to-many model serves in precis, as ISO 639-1 codes: those its
+/// repository declares (tokenizer_config.json's `additional_special_tokens` `__xx__`, else its
+/// `language_codes` list, transformers' default being the 100 of M2M100), that rust-bert's
+/// tokenizer gives a token (read from rust_tokenizers' own vocabulary of the model) and that
+/// precis maps to a rust-bert language. Errors say why the model cannot be served.
+pub fn many_to_many_languages(
+    architecture: Architecture,
+    dir: &Path,
+) -> Result<Vec<String>, String> {
+    use rust_tokenizers::vocab::{M2M100Vocab, Vocab};
+    match architecture {
+        Architecture::M2M100 => {}
+        Architecture::Nllb => return nllb_languages(dir),
+        Architecture::MBart => return mbart50_languages(dir),
+        other => return Err(format!("{other:?} is not a many-to-many translation model")),
+    }
+    let vocab_path = dir.join("vocab.json");
+    let vocab = M2M100Vocab::from_file(&vocab_path)
+        .map_err(|error| format!("{}: {error}", vocab_path.display()))?;
+    let mut tokenizer_codes: Vec<String> = vocab
+        .special_values
+        .keys()
+        .filter_map(|token| {
+            let inner = token.strip_prefix(">>")?.strip_suffix("<<")?;
+            Some(inner.trim_end_matches('.').to_string())
+        })
+        .collect();
+    tokenizer_codes.sort();
+    let config: serde_json::Value = std::fs::read_to_string(dir.join("tokenizer_config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let listed: Vec<String> = config
+        .get("additional_special_tokens")
+        .and_then(serde_json::Value::as_array)
+        .map(|tokens| {
+            tokens
+                .iter()
+                .filter_map(|token| {
+                    let text = token.as_str().or_else(|| token.get("content")?.as_str())?;
+                    let code = text.strip_prefix("__")?.strip_suffix("__")?;
+                    Some(code.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let declared = if !listed.is_empty() {
+        if let Some(unknown) = listed.iter().find(|code| !tokenizer_codes.contains(code)) {
+            return Err(format!(
+                "the repository's tokenizer lists language __{unknown}__, which rust-bert's M2M100 tokenizer does not know (it knows the 100 languages of facebook/m2m100_418M)"
+            ));
+        }
+        listed
+    } else {
+        match config.get("language_codes").and_then(serde_json::Value::as_str) {
+            None | Some("m2m100") => tokenizer_codes,
+            Some(other) => {
+                return Err(format!(
+                    "tokenizer_config.json says language_codes \"{other}\"; rust-bert's M2M100 tokenizer only numbers the \"m2m100\" list's language tokens"
+                ))
+            }
+        }
+    };
+    served_iso_codes(declared)
+}
+
+/// mBART-50's languages: those its tokenizer_config.json lists (`additional_special_tokens`
+/// such as `en_XX`, else transformers' 52), as rust_tokenizers' MBart-50 vocabulary numbers
+/// them, that precis translates. An mBART whose tokenizer is not MBart-50's (mBART-25, a
+/// fine-tuned summarizer) is refused: it has no many-to-many language tokens.
+fn mbart50_languages(dir: &Path) -> Result<Vec<String>, String> {
+    use rust_tokenizers::vocab::{MBart50Vocab, Vocab};
+    let config: serde_json::Value = std::fs::read_to_string(dir.join("tokenizer_config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    // transformers saves the class in tokenizer_config.json; some repositories only in config.json.
+    let model_config: serde_json::Value = std::fs::read_to_string(dir.join(CONFIG_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let class = [&config, &model_config]
+        .iter()
+        .find_map(|json| json.get("tokenizer_class")?.as_str())
+        .unwrap_or("none");
+    if !class.starts_with("MBart50") {
+        return Err(format!(
+            "an mBART model whose tokenizer is {class}, not MBart-50's: precis serves mBART-50 many-to-many models (facebook/mbart-large-50-many-to-many-mmt)"
+        ));
+    }
+    let path = dir.join("sentencepiece.bpe.model");
+    let vocab =
+        MBart50Vocab::from_file(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let tokenizer_codes: Vec<String> = vocab
+        .special_values
+        .keys()
+        .filter_map(|token| Some(token.strip_prefix(">>")?.strip_suffix("<<")?.to_string()))
+        .collect();
+    let listed: Vec<String> = config
+        .get("additional_special_tokens")
+        .and_then(serde_json::Value::as_array)
+        .map(|tokens| {
+            tokens
+                .iter()
+                .filter_map(|token| {
+                    let text = token.as_str().or_else(|| token.get("content")?.as_str())?;
+                    let (code, region) = text.split_once('_')?;
+                    (region.len() == 2).then(|| code.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(unknown) = listed.iter().find(|code| !tokenizer_codes.contains(code)) {
+        return Err(format!(
+            "the repository's tokenizer lists language {unknown}, which rust-bert's MBart-50 tokenizer does not know"
+        ));
+    }
+    let declared = if listed.is_empty() {
+        tokenizer_codes
+    } else {
+        listed
+    };
+    served_iso_codes(declared)
+}
+
+/// The codes of `declared` that precis maps to a rust-bert language whose ISO 639-1 code is
+/// that code (rust-bert builds M2M100's and mBART-50's language tokens from it), sorted.
+fn served_iso_codes(declared: Vec<String>) -> Result<Vec<String>, String> {
+    let mut served: Vec<String> = declared
+        .into_iter()
+        .filter(|code| {
+            language_from_code(code).and_then(|language| language.get_iso_639_1_code())
+                == Some(code.as_str())
+        })
+        .collect();
+    served.sort();
+    served.dedup();
+    if served.len() < 2 {
+        return Err(format!(
+            "fewer than two of its languages are ones precis translates ({})",
+            served.join(", ")
+        ));
+    }
+    Ok(served)
+}
+
 fn failed<T>(count: usize, message: String) -> Vec<Result<T, PrecisError>> {
     (0..count)
         .map(|_| Err(PrecisError::EngineFailure(message.clone())))
         .collect()
 }
+
+/// Every code [`language_from_code`] maps.
+pub const PRECIS_TRANSLATION_CODES: &[&str] = &[
+    "en", "es", "fr", "de", "it", "pt", "ca", "gl", "nl", "ro", "ru", "uk", "pl", "cs", "sv", "da",
+    "fi", "el", "tr", "ar", "he", "hi", "zh", "ja", "ko",
+];
 
 /// rust-bert names languages by enum; precis by ISO 639-1 code.
 pub fn language_from_code(code: &str) -> Option<Language> {
@@ -287,9 +669,51 @@ pub fn language_from_code(code: &str) -> Option<Language> {
         "ar" => Language::Arabic,
         "he" => Language::Hebrew,
         "hi" => Language::Hindi,
-        "zh" => Language::ChineseMandarin,
+        "zh" => Language::Chinese,
         "ja" => Language::Japanese,
         "ko" => Language::Korean,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_code_maps_to_a_rust_bert_language() {
+        for code in PRECIS_TRANSLATION_CODES {
+            assert!(language_from_code(code).is_some(), "{code}");
+        }
+        assert!(language_from_code("xx").is_none());
+    }
+
+    #[test]
+    fn nllb_language_tokens_are_recognised() {
+        for token in ["eng_Latn", "zho_Hans", "fra_Latn"] {
+            assert!(is_nllb_language_token(token), "{token}");
+        }
+        for token in ["en", "__en__", "en_XX", "<unk>", "eng_latn", "eng_Latin"] {
+            assert!(!is_nllb_language_token(token), "{token}");
+        }
+    }
+
+    #[test]
+    fn nllb_added_tokens_join_the_vocabulary_rust_tokenizers_reads() {
+        let tokenizer = serde_json::json!({
+            "added_tokens": [{"id": 0, "content": "<s>"}, {"id": 7, "content": "eng_Latn"}],
+            "model": {"type": "BPE", "vocab": {"<s>": 0, "a": 1}}
+        });
+        let fixed = nllb_tokenizer_for_rust_bert(&serde_json::to_vec(&tokenizer).unwrap())
+            .unwrap()
+            .unwrap();
+        let fixed: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
+        assert_eq!(fixed["model"]["vocab"]["eng_Latn"], 7);
+        assert_eq!(fixed["model"]["vocab"]["a"], 1);
+        // Already complete: nothing to rewrite.
+        assert_eq!(
+            nllb_tokenizer_for_rust_bert(&serde_json::to_vec(&fixed).unwrap()).unwrap(),
+            None
+        );
+    }
 }

@@ -18,6 +18,11 @@ pub enum ModelRole {
         source: String,
         target: String,
     },
+    /// One model translating between every two of its languages (M2M100): a direct route
+    /// for each directed pair.
+    ManyToManyTranslation {
+        languages: Vec<String>,
+    },
     /// A pulled directory whose manifest cannot be read (it is reported, never loaded).
     Unknown,
 }
@@ -28,6 +33,12 @@ impl fmt::Display for ModelRole {
             Self::SentenceEmbeddings => write!(f, "sentence-embeddings"),
             Self::Summarization => write!(f, "summarization"),
             Self::Translation { source, target } => write!(f, "translation {source}->{target}"),
+            Self::ManyToManyTranslation { languages } => write!(
+                f,
+                "translation between any two of {} languages ({})",
+                languages.len(),
+                languages.join(", ")
+            ),
             Self::Unknown => write!(f, "unknown"),
         }
     }
@@ -72,10 +83,29 @@ pub enum Architecture {
     LongT5,
     Pegasus,
     Marian,
+    /// config.json's spelling (serde's snake_case would say `m2_m100`).
+    #[serde(rename = "m2m_100")]
     M2M100,
+    /// NLLB-200: an M2M100 network (config.json says `m2m_100`) with NLLB's tokenizer
+    /// (`tokenizer.json` + `sentencepiece.bpe.model`, language tokens `eng_Latn`…).
+    Nllb,
+    /// mBART-50 many-to-many (`mbart`, MBart-50's SentencePiece tokenizer).
+    #[serde(rename = "mbart")]
+    MBart,
 }
 
 impl Architecture {
+    /// The architecture of a model directory or repository from config.json's `model_type`
+    /// and, for `m2m_100`, its tokenizer files: NLLB ships `tokenizer.json` where M2M100 ships
+    /// `vocab.json`.
+    pub fn of_files(model_type: &str, has_file: impl Fn(&str) -> bool) -> Option<Self> {
+        let architecture = Self::from_model_type(model_type)?;
+        if architecture == Self::M2M100 && !has_file("vocab.json") && has_file("tokenizer.json") {
+            return Some(Self::Nllb);
+        }
+        Some(architecture)
+    }
+
     pub fn from_model_type(model_type: &str) -> Option<Self> {
         Some(match model_type {
             "bert" => Self::Bert,
@@ -85,6 +115,7 @@ impl Architecture {
             "pegasus" => Self::Pegasus,
             "marian" => Self::Marian,
             "m2m_100" => Self::M2M100,
+            "mbart" => Self::MBart,
             _ => return None,
         })
     }
@@ -102,6 +133,8 @@ impl Architecture {
             Self::T5 | Self::LongT5 | Self::Pegasus => &["spiece.model"],
             Self::Marian => &["vocab.json", "source.spm"],
             Self::M2M100 => &["vocab.json", "sentencepiece.bpe.model"],
+            Self::Nllb => &["tokenizer.json", "sentencepiece.bpe.model"],
+            Self::MBart => &["sentencepiece.bpe.model"],
         }
     }
 
@@ -115,6 +148,8 @@ impl Architecture {
             Self::Pegasus => ModelType::Pegasus,
             Self::Marian => ModelType::Marian,
             Self::M2M100 => ModelType::M2M100,
+            Self::Nllb => ModelType::NLLB,
+            Self::MBart => ModelType::MBart,
         }
     }
 
@@ -124,7 +159,15 @@ impl Architecture {
             ModelRole::Summarization => {
                 matches!(self, Self::Bart | Self::T5 | Self::LongT5 | Self::Pegasus)
             }
-            ModelRole::Translation { .. } => matches!(self, Self::Marian | Self::M2M100 | Self::T5),
+            ModelRole::Translation { .. } => {
+                matches!(
+                    self,
+                    Self::Marian | Self::M2M100 | Self::Nllb | Self::MBart | Self::T5
+                )
+            }
+            ModelRole::ManyToManyTranslation { .. } => {
+                matches!(self, Self::M2M100 | Self::Nllb | Self::MBart)
+            }
             ModelRole::Unknown => false,
         }
     }
@@ -245,11 +288,11 @@ pub fn inspect_directory(
             reason: "no \"model_type\" string (expected e.g. \"bert\", \"bart\", \"marian\")"
                 .into(),
         })?;
-    let architecture =
-        Architecture::from_model_type(model_type).ok_or_else(|| ModelError::Unsupported {
+    let architecture = Architecture::of_files(model_type, |file| path.join(file).is_file())
+        .ok_or_else(|| ModelError::Unsupported {
             model: model.into(),
             reason: format!(
-                "{} says model_type \"{model_type}\"; precis loads bert, bart, t5, longt5, pegasus, marian and m2m_100",
+                "{} says model_type \"{model_type}\"; precis loads bert, bart, t5, longt5, pegasus, marian, m2m_100 (M2M100, NLLB) and mbart (mBART-50)",
                 config_path.display()
             ),
         })?;
@@ -382,24 +425,38 @@ fn write_weights<S: AsRef<str>, T: AsRef<tch::Tensor>>(
 /// Marian, Marian's `final_logits_bias` and its sinusoidal position tables).
 pub fn convert_weights(
     dir: &Path,
-    source: &Path,
+    sources: &[PathBuf],
     architecture: Architecture,
 ) -> Result<PathBuf, ModelError> {
     let model = dir.display().to_string();
-    let malformed = |reason: String| ModelError::Malformed {
+    let malformed = |path: &Path, reason: String| ModelError::Malformed {
         model: model.clone(),
-        path: source.to_path_buf(),
+        path: path.to_path_buf(),
         reason,
     };
-    let tensors = match source.extension().and_then(|e| e.to_str()) {
-        Some("safetensors") => tch::Tensor::read_safetensors(source),
-        _ => tch::Tensor::loadz_multi(source),
+    let first = sources
+        .first()
+        .ok_or_else(|| malformed(dir, "no weights file to convert".into()))?;
+    // Shards of one model hold disjoint tensors: their union is the model.
+    let mut tensors: std::collections::BTreeMap<String, tch::Tensor> = Default::default();
+    for source in sources {
+        let shard = match source.extension().and_then(|e| e.to_str()) {
+            Some("safetensors") => tch::Tensor::read_safetensors(source),
+            _ => tch::Tensor::loadz_multi(source),
+        }
+        .map_err(|error| malformed(source, error.to_string()))?;
+        tensors.extend(shard);
     }
-    .map_err(|error| malformed(error.to_string()))?;
-    let mut tensors: std::collections::BTreeMap<String, tch::Tensor> =
-        tensors.into_iter().collect();
-    if matches!(architecture, Architecture::Bart | Architecture::Marian) {
-        add_tied_and_recomputed(dir, &mut tensors, architecture).map_err(malformed)?;
+    if matches!(
+        architecture,
+        Architecture::Bart
+            | Architecture::Marian
+            | Architecture::M2M100
+            | Architecture::Nllb
+            | Architecture::MBart
+    ) {
+        add_tied_and_recomputed(dir, &mut tensors, architecture)
+            .map_err(|reason| malformed(first, reason))?;
     }
     let named: Vec<(&str, &tch::Tensor)> = tensors
         .iter()
@@ -424,13 +481,18 @@ fn add_tied_and_recomputed(
         .ok_or("no token embedding (model.shared.weight or model.*.embed_tokens.weight)")?;
         tensors.insert(SHARED.into(), tied);
     }
-    if architecture != Architecture::Marian {
+    if !matches!(architecture, Architecture::Marian | Architecture::MBart) {
         return Ok(());
     }
+    // rust-bert's Marian and mBART add this bias to their logits; a checkpoint may omit its
+    // zeros.
     let vocab = tensors[SHARED].size()[0];
     tensors
         .entry("final_logits_bias".into())
         .or_insert_with(|| tch::Tensor::zeros([1, vocab], (tch::Kind::Float, tch::Device::Cpu)));
+    if architecture != Architecture::Marian {
+        return Ok(());
+    }
     let missing: Vec<String> = ["model.encoder", "model.decoder"]
         .iter()
         .map(|part| format!("{part}.embed_positions.weight"))

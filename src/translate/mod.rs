@@ -50,6 +50,27 @@ pub fn engine_id(backend: &dyn TranslationBackend, model: &str) -> String {
     format!("{}/{model}", backend.name())
 }
 
+/// The many-to-many model `precis models pull` suggests for a missing pair; it serves every
+/// pair of the languages rust-bert's pipeline names (all among its 100).
+pub const MANY_TO_MANY_SUGGESTION: &str = "facebook/m2m100_418M";
+
+/// What to run to add a pair the router cannot reach: a pulled M2M100 serves it whenever
+/// rust-bert knows both languages; an OPUS-MT pair model is smaller and often better, when
+/// one is published for the pair.
+pub fn pull_suggestion(source: &str, target: &str) -> String {
+    let opus = format!("precis models pull Helsinki-NLP/opus-mt-{source}-{target}");
+    let many = crate::runtime::generation::language_from_code(source).is_some()
+        && crate::runtime::generation::language_from_code(target).is_some();
+    if many {
+        format!(
+            "A neural model would add the pair: precis models pull {MANY_TO_MANY_SUGGESTION} \
+             (any two of its 100 languages), or {opus} (one pair, smaller, where published)"
+        )
+    } else {
+        format!("A neural model would add the pair: {opus}, where published")
+    }
+}
+
 /// Starts every registered backend and routes over all their engines; `detector` scores the
 /// translations.
 pub fn start_translation(
@@ -57,13 +78,21 @@ pub fn start_translation(
     settings: &RuntimeSettings,
     detector: Arc<LanguageDetector>,
 ) -> anyhow::Result<(TranslationService, Vec<ModelStatus>)> {
-    for pair in &catalog.neural {
-        let wanted = pair.engine_name();
+    let configured = catalog
+        .neural
+        .iter()
+        .map(|pair| (&pair.id, pair.engine_name()))
+        .chain(
+            catalog
+                .many_to_many
+                .iter()
+                .map(|model| (&model.id, model.engine_name())),
+        );
+    for (id, wanted) in configured {
         if !TRANSLATION_BACKENDS.iter().any(|b| b.name() == wanted) {
             let known: Vec<&str> = TRANSLATION_BACKENDS.iter().map(|b| b.name()).collect();
             anyhow::bail!(
-                "translation model '{}' asks for engine '{wanted}'; the translation engines are: {}",
-                pair.id,
+                "translation model '{id}' asks for engine '{wanted}'; the translation engines are: {}",
                 known.join(", ")
             );
         }
@@ -83,6 +112,26 @@ pub fn start_translation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_pair_suggests_a_pull_that_would_add_it() {
+        let both = pull_suggestion("en", "de");
+        assert!(
+            both.contains("precis models pull facebook/m2m100_418M"),
+            "{both}"
+        );
+        assert!(
+            both.contains("precis models pull Helsinki-NLP/opus-mt-en-de"),
+            "{both}"
+        );
+        // Esperanto is no language rust-bert's pipeline names: only the pair model is offered.
+        let pair_only = pull_suggestion("en", "eo");
+        assert!(!pair_only.contains("m2m100"), "{pair_only}");
+        assert!(
+            pair_only.contains("Helsinki-NLP/opus-mt-en-eo"),
+            "{pair_only}"
+        );
+    }
 
     #[test]
     fn backends_have_distinct_names_and_form_engine_ids_from_them() {

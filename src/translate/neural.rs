@@ -1,5 +1,6 @@
 //! The rust-bert backend: Marian and M2M100 models on worker pools, behind the `Translator`
-//! trait.
+//! trait. A many-to-many model runs on one pool and is registered once per directed pair of
+//! its languages, so the router sees each pair as a direct neural route.
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,7 +9,9 @@ use precis_translate::{EngineInfo, EngineKind, LanguagePair, TranslateError, Tra
 use super::{engine_id, StartedEngines, TranslationBackend};
 use crate::config::{RuntimeSettings, TranslationCatalog};
 use crate::error::PrecisError;
-use crate::runtime::generation::{GenerationSettings, TranslationEngine};
+use crate::runtime::generation::{
+    language_from_code, GenerationSettings, ManyToManyEngine, PairTexts, TranslationEngine,
+};
 use crate::runtime::{start_model_pool, WorkerPool};
 
 pub struct RustBertTranslation;
@@ -57,10 +60,94 @@ impl TranslationBackend for RustBertTranslation {
                 }));
             }
         }
+        for model in catalog
+            .many_to_many
+            .iter()
+            .filter(|model| model.engine_name() == self.name())
+        {
+            let spec = model.spec(&models_dir)?;
+            let (pool, status) = start_model_pool(
+                &spec,
+                settings.pool_config(&format!("translate-many-{}", model.id), 32),
+                |spec| {
+                    let settings = GenerationSettings {
+                        min_length: 0,
+                        ..GenerationSettings::default()
+                    };
+                    ManyToManyEngine::load(spec, settings)
+                },
+            );
+            statuses.push(status);
+            let Some(pool) = pool else { continue };
+            let pool = Arc::new(pool);
+            // The engine loaded, so every code maps to a rust-bert language.
+            let languages: Vec<(&String, rust_bert::pipelines::translation::Language)> = model
+                .languages
+                .iter()
+                .filter_map(|code| Some((code, language_from_code(code)?)))
+                .collect();
+            for (source_code, source) in &languages {
+                for (target_code, target) in &languages {
+                    if source_code == target_code {
+                        continue;
+                    }
+                    translators.push(Arc::new(ManyToManyPair {
+                        info: EngineInfo {
+                            id: engine_id(self, &spec.id),
+                            kind: EngineKind::Neural,
+                            pair: LanguagePair::new((*source_code).clone(), (*target_code).clone()),
+                        },
+                        source: *source,
+                        target: *target,
+                        pool: Arc::clone(&pool),
+                    }));
+                }
+            }
+        }
         Ok(StartedEngines {
             translators,
             statuses,
         })
+    }
+}
+
+fn engine_failure(engine: &str, error: PrecisError) -> TranslateError {
+    match error {
+        PrecisError::DeadlineExceeded(_) => TranslateError::DeadlineExceeded,
+        other => TranslateError::EngineFailure {
+            engine: engine.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// One directed pair of a many-to-many model; the model's pool is shared by all its pairs.
+struct ManyToManyPair {
+    info: EngineInfo,
+    source: rust_bert::pipelines::translation::Language,
+    target: rust_bert::pipelines::translation::Language,
+    pool: Arc<WorkerPool<ManyToManyEngine>>,
+}
+
+impl Translator for ManyToManyPair {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    /// Blocking: called from a blocking thread, it waits for the model worker.
+    fn translate_batch(
+        &self,
+        texts: &[String],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<String>, TranslateError> {
+        let job = PairTexts {
+            source: self.source,
+            target: self.target,
+            texts: texts.to_vec(),
+        };
+        self.pool
+            .run_blocking(job, deadline)
+            .map_err(|error| engine_failure(&self.info.id, error))
     }
 }
 
@@ -83,12 +170,6 @@ impl Translator for NeuralTranslator {
     ) -> Result<Vec<String>, TranslateError> {
         self.pool
             .run_blocking(texts.to_vec(), deadline)
-            .map_err(|error| match error {
-                PrecisError::DeadlineExceeded(_) => TranslateError::DeadlineExceeded,
-                other => TranslateError::EngineFailure {
-                    engine: self.info.id.clone(),
-                    detail: other.to_string(),
-                },
-            })
+            .map_err(|error| engine_failure(&self.info.id, error))
     }
 }

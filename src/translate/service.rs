@@ -197,8 +197,8 @@ impl TranslationService {
                 Ok(plan) => plan,
                 Err(error @ TranslateError::UnsupportedPair { .. }) => {
                     warnings.push(format!(
-                        "{error}; left untranslated. A neural model would add the pair: \
-                         precis models pull Helsinki-NLP/opus-mt-{source}-{target}"
+                        "{error}; left untranslated. {}",
+                        super::pull_suggestion(&source, target.as_str())
                     ));
                     continue;
                 }
