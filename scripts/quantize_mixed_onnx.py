@@ -7,10 +7,15 @@ from a few MatMuls (the feed-forward projections of the early and middle layers,
 projections), whose inputs carry outliers that one per-tensor activation scale squashes. This
 script measures each weight MatMul's damage alone (that MatMul int8, the rest fp32) on its own
 check sentences, then quantizes the least damaging ones first, as many as keep the worst cosine
-to fp32 at or above --floor (with a margin over the 0.99 gate), and writes
-`onnx-int8-mixed/model.onnx` (a new directory beside `onnx/`, read from `onnx/model.onnx`).
+to fp32 at or above --floor, and writes `onnx-int8-mixed/model.onnx` (a new directory beside
+`onnx/`, read from `onnx/model.onnx`) with `selection.json` (what was chosen and why).
 
-    python scripts/quantize_mixed_onnx.py MODEL_DIR [--floor 0.995]
+The floor is far above the 0.99 gate on purpose: the gate also asks for the same summary
+sentences on the team's articles, and at a floor of 0.995 (23 of MiniLM's 36 MatMuls int8,
+cosine 0.997 on the tests' sentences) one article's summary changed; at 0.999 (16 int8) none
+does (tests/onnx_embeddings.rs).
+
+    python scripts/quantize_mixed_onnx.py MODEL_DIR [--floor 0.999]
 """
 import argparse
 import json
@@ -80,7 +85,7 @@ def quantize(fp32: str, out: str, nodes) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model_dir")
-    parser.add_argument("--floor", type=float, default=0.995,
+    parser.add_argument("--floor", type=float, default=0.999,
                         help="lowest worst-case cosine to fp32 allowed on the check sentences")
     args = parser.parse_args()
     fp32 = os.path.join(args.model_dir, "onnx", "model.onnx")

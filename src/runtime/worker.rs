@@ -797,10 +797,16 @@ mod tests {
             piece.blocking_recv().unwrap().unwrap();
         }
         let ran = gated.ran.lock().unwrap().clone();
-        assert_eq!(ran[1], 100, "the first small request passed the big one: {ran:?}");
+        assert_eq!(
+            ran[1], 100,
+            "the first small request passed the big one: {ran:?}"
+        );
         let big_done = ran.iter().position(|&x| x == 2).unwrap();
         let last_small = ran.iter().position(|&x| x == 103).unwrap();
-        assert!(big_done < last_small, "the big request was starved: {ran:?}");
+        assert!(
+            big_done < last_small,
+            "the big request was starved: {ran:?}"
+        );
     }
 
     #[test]

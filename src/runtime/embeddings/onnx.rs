@@ -22,7 +22,7 @@ pub enum OnnxPrecision {
     /// Dynamic int8 with per-channel weights (`scripts/export_onnx.py`).
     Int8,
     /// Dynamic int8 on the MatMuls that lose least by it, the rest fp32, chosen per model to
-    /// stay within cosine 0.995 of fp32 (`scripts/quantize_mixed_onnx.py`).
+    /// stay within cosine 0.999 of fp32 (`scripts/quantize_mixed_onnx.py`).
     Int8Mixed,
 }
 
