@@ -63,6 +63,7 @@ pub const EMBEDDING_BACKENDS: &[&dyn EmbeddingBackend] = &[
     &RustBertEmbeddings,
     &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
     &onnx::OnnxEmbeddings(OnnxPrecision::Int8),
+    &onnx::OnnxEmbeddings(OnnxPrecision::Int8Mixed),
 ];
 
 /// The backend named `engine`, or an error listing the registered ones.
@@ -265,9 +266,8 @@ pub fn length_buckets(
     max_batch: usize,
     max_bytes: usize,
 ) -> Vec<std::ops::Range<usize>> {
-    // Every sentence also carries its [CLS]/[SEP] tokens (about 8 bytes' worth), so a few very
+    // Every sentence also carries its [CLS]/[SEP] tokens (SPECIAL_TOKENS_BYTES), so a few very
     // short sentences still share a batch.
-    const SPECIAL_TOKENS_BYTES: usize = 8;
     const MAX_PADDING_SHARE: f64 = 0.2;
     let mut buckets = Vec::new();
     let mut start = 0;
@@ -349,10 +349,12 @@ impl Default for SimilarityCutoffs {
 /// such piece per busy worker, however many big articles are in flight (issue #14).
 const PIECE_BYTES: usize = 1024;
 
+/// What a sentence's [CLS]/[SEP] tokens weigh, in bytes of text (see `length_buckets`).
+const SPECIAL_TOKENS_BYTES: usize = 8;
+
 /// What a piece costs a forward pass, for fair queueing: its padded bytes, as `length_buckets`
 /// counts them.
 fn padded_bytes(sentences: &[String]) -> usize {
-    const SPECIAL_TOKENS_BYTES: usize = 8;
     sentences
         .iter()
         .map(|sentence| sentence.len() + SPECIAL_TOKENS_BYTES)
@@ -403,7 +405,13 @@ impl EmbeddingService {
         let lengths: Vec<usize> = by_length.iter().map(|&i| distinct[i].len()).collect();
         let pieces = length_buckets(&lengths, self.pool.config().max_batch_cost, PIECE_BYTES);
         let window = self.pool.config().workers.max(1);
-        let flow = self.pool.flow();
+        // The whole request's cost, so the queue ranks it by what it has left (shortest
+        // remaining first, see `runtime::worker`): each piece's share, as `padded_bytes`.
+        let total_share: usize = pieces
+            .iter()
+            .map(|piece| (lengths[piece.start] + SPECIAL_TOKENS_BYTES) * piece.len())
+            .sum();
+        let flow = self.pool.flow_of_cost(total_share);
         let mut slots: Vec<Option<Embedding>> = vec![None; distinct.len()];
         for round in pieces.chunks(window) {
             let jobs = round.iter().map(|piece| {

@@ -11,9 +11,19 @@
 //! every job gets a virtual start tag (the later of the scheduler's virtual time and its flow's
 //! previous finish tag) and a finish tag (start + cost), and the job with the smallest finish
 //! tag runs next. A 3 KB article arriving while 256 KB ones run therefore waits for the piece
-//! in service, not for the big articles' backlog; big articles share the workers evenly among
-//! themselves. Jobs submitted without a flow share one default flow, so they stay first in,
-//! first out among themselves (as the summarizer and translation pools rely on).
+//! in service, not for the big articles' backlog. Jobs submitted without a flow share one
+//! default flow, so they stay first in, first out among themselves (as the summarizer and
+//! translation pools rely on).
+//!
+//! A flow that declares its whole cost up front ([`WorkerPool::flow_of_cost`], as every
+//! embedding request does) is ranked by the virtual finish of the whole request instead of its
+//! next piece: each piece's tag is its start plus the request's remaining cost, which stays the
+//! same piece after piece while the request is served. The request closest to done runs first
+//! (shortest remaining first), and requests of equal size that arrive together run one after
+//! the other (ties go to the older flow) instead of advancing together and all finishing late.
+//! These flows start their tags on a clock that every job taken advances by its cost (the
+//! finish tag of the job last taken), so a stream of small requests cannot hold a big one back
+//! forever: each of its pieces waits for at most about its remaining cost in others' work.
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -76,15 +86,21 @@ struct Job<E: ModelEngine> {
 /// A job in the queue with its fair-queueing tags.
 struct Queued<E: ModelEngine> {
     start: u64,
+    /// Start plus the job's own share.
+    end: u64,
+    /// What ranks it: `end`, or for a flow of declared cost start plus the flow's remaining.
     finish: u64,
-    /// Submission order: equal finish tags run first in, first out.
+    /// Among equal finish tags: the flow for flows of declared cost (the older request first,
+    /// so equal requests do not interleave), 0 for the others.
+    tie: u64,
+    /// Submission order: otherwise equal tags run first in, first out.
     sequence: u64,
     job: Job<E>,
 }
 
 impl<E: ModelEngine> Queued<E> {
-    fn key(&self) -> (u64, u64) {
-        (self.finish, self.sequence)
+    fn key(&self) -> (u64, u64, u64) {
+        (self.finish, self.tie, self.sequence)
     }
 }
 
@@ -112,12 +128,22 @@ impl<E: ModelEngine> Ord for Queued<E> {
 /// The flow of jobs submitted without one.
 const DEFAULT_FLOW: u64 = 0;
 
+/// A live flow's scheduling state.
+#[derive(Debug, Clone, Copy, Default)]
+struct FlowState {
+    /// Its last job's finish tag (start plus share): where the next one's start begins.
+    next_start: u64,
+    /// The share it declared and has not queued yet; 0 when it declared none.
+    remaining: u64,
+}
+
 struct FairQueue<E: ModelEngine> {
     jobs: BinaryHeap<Queued<E>>,
-    /// The finish tag of each live flow's last job.
-    flows: HashMap<u64, u64>,
+    flows: HashMap<u64, FlowState>,
     /// The start tag of the job most recently taken by a worker.
     virtual_time: u64,
+    /// The latest `end` of the jobs taken: the clock of flows of declared cost.
+    served_time: u64,
     next_sequence: u64,
     next_flow: u64,
     /// No more jobs: workers stop once the queue is empty.
@@ -128,8 +154,9 @@ impl<E: ModelEngine> FairQueue<E> {
     fn new() -> Self {
         Self {
             jobs: BinaryHeap::new(),
-            flows: HashMap::from([(DEFAULT_FLOW, 0)]),
+            flows: HashMap::from([(DEFAULT_FLOW, FlowState::default())]),
             virtual_time: 0,
+            served_time: 0,
             next_sequence: 0,
             next_flow: DEFAULT_FLOW + 1,
             closed: false,
@@ -137,16 +164,28 @@ impl<E: ModelEngine> FairQueue<E> {
     }
 
     fn push(&mut self, flow: u64, job: Job<E>) {
-        let previous = self.flows.get(&flow).copied().unwrap_or(0);
-        let start = self.virtual_time.max(previous);
-        let finish = start + E::share(&job.input).max(1) as u64;
-        if let Some(last) = self.flows.get_mut(&flow) {
-            *last = finish;
+        let share = E::share(&job.input).max(1) as u64;
+        let mut state = self.flows.get(&flow).copied().unwrap_or_default();
+        // A flow of declared cost is ranked by its whole remaining cost (see the module doc).
+        let (start, finish, tie) = if state.remaining > 0 {
+            let start = self.served_time.max(state.next_start);
+            let whole = state.remaining.max(share);
+            state.remaining = state.remaining.saturating_sub(share);
+            (start, start + whole, flow)
+        } else {
+            let start = self.virtual_time.max(state.next_start);
+            (start, start + share, 0)
+        };
+        state.next_start = start + share;
+        if let Some(live) = self.flows.get_mut(&flow) {
+            *live = state;
         }
         self.next_sequence += 1;
         self.jobs.push(Queued {
             start,
+            end: start + share,
             finish,
+            tie,
             sequence: self.next_sequence,
             job,
         });
@@ -155,6 +194,7 @@ impl<E: ModelEngine> FairQueue<E> {
     fn pop(&mut self) -> Option<Job<E>> {
         let queued = self.jobs.pop()?;
         self.virtual_time = self.virtual_time.max(queued.start);
+        self.served_time = self.served_time.max(queued.end);
         Some(queued.job)
     }
 }
@@ -292,10 +332,23 @@ impl<E: ModelEngine> WorkerPool<E> {
 
     /// A new flow: one request's jobs, scheduled fairly against other requests'.
     pub fn flow(&self) -> Flow<'_, E> {
+        self.flow_of_cost(0)
+    }
+
+    /// A new flow that will submit jobs of `total_share` in all (the sum of their
+    /// `ModelEngine::share`): ranked by the request's remaining cost, so the request closest to
+    /// done runs first (see the module doc). 0 is [`WorkerPool::flow`].
+    pub fn flow_of_cost(&self, total_share: usize) -> Flow<'_, E> {
         let mut queue = self.shared.lock();
         let id = queue.next_flow;
         queue.next_flow += 1;
-        queue.flows.insert(id, 0);
+        queue.flows.insert(
+            id,
+            FlowState {
+                next_start: 0,
+                remaining: total_share as u64,
+            },
+        );
         Flow { pool: self, id }
     }
 
@@ -696,6 +749,64 @@ mod tests {
         // the big request's second piece.
         assert_eq!(*gated.ran.lock().unwrap(), vec![0, 1, 100, 2, 200, 3]);
         assert_eq!(gated.pool.queue_len(), 0);
+    }
+
+    #[test]
+    fn requests_of_declared_cost_run_shortest_first_and_equal_ones_one_after_another() {
+        let gated = Gated::start_with_batch(16, 1);
+        let busy = gated.hold_worker_busy();
+        // Two equal requests of three pieces, then a small one of one piece, all queued while
+        // the worker is busy.
+        let first = gated.pool.flow_of_cost(3);
+        let second = gated.pool.flow_of_cost(3);
+        let mut pieces: Vec<_> = (1..=3).map(|x| first.submit(x, None).unwrap()).collect();
+        pieces.extend((11..=13).map(|x| second.submit(x, None).unwrap()));
+        let small = gated.pool.flow_of_cost(1);
+        pieces.push(small.submit(100, None).unwrap());
+        gated.open_gate(8);
+        busy.blocking_recv().unwrap().unwrap();
+        for piece in pieces {
+            piece.blocking_recv().unwrap().unwrap();
+        }
+        // The small request ran first; the equal ones did not interleave (the older first).
+        assert_eq!(
+            *gated.ran.lock().unwrap(),
+            vec![0, 100, 1, 2, 3, 11, 12, 13]
+        );
+    }
+
+    #[test]
+    fn small_requests_that_keep_coming_do_not_starve_a_big_one() {
+        let gated = Gated::start_with_batch(16, 1);
+        let busy = gated.hold_worker_busy();
+        let big = gated.pool.flow_of_cost(2);
+        let big_pieces: Vec<_> = (1..=2).map(|x| big.submit(x, None).unwrap()).collect();
+        // One-piece requests keep coming, each queued just before the worker takes its next
+        // job: the first passes the big request, but the clock the small ones advance catches
+        // up with the big one's tag, and then it runs.
+        let smalls: Vec<_> = (0..4).map(|_| gated.pool.flow_of_cost(1)).collect();
+        let mut small_pieces = Vec::new();
+        for (index, small) in smalls.iter().enumerate() {
+            small_pieces.push(small.submit(100 + index as u32, None).unwrap());
+            gated.open_gate(1);
+            assert_eq!(gated.wait_for_batch_start(), 1);
+        }
+        gated.open_gate(8);
+        busy.blocking_recv().unwrap().unwrap();
+        for piece in big_pieces.into_iter().chain(small_pieces) {
+            piece.blocking_recv().unwrap().unwrap();
+        }
+        let ran = gated.ran.lock().unwrap().clone();
+        assert_eq!(
+            ran[1], 100,
+            "the first small request passed the big one: {ran:?}"
+        );
+        let big_done = ran.iter().position(|&x| x == 2).unwrap();
+        let last_small = ran.iter().position(|&x| x == 103).unwrap();
+        assert!(
+            big_done < last_small,
+            "the big request was starved: {ran:?}"
+        );
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub enum OnnxPrecision {
     Fp32,
     /// Dynamic int8 with per-channel weights (`scripts/export_onnx.py`).
     Int8,
+    /// Dynamic int8 on the MatMuls that lose least by it, the rest fp32, chosen per model to
+    /// stay within cosine 0.999 of fp32 (`scripts/quantize_mixed_onnx.py`).
+    Int8Mixed,
 }
 
 impl OnnxPrecision {
@@ -29,6 +32,7 @@ impl OnnxPrecision {
         match self {
             Self::Fp32 => "onnx/model.onnx",
             Self::Int8 => "onnx/model_int8.onnx",
+            Self::Int8Mixed => "onnx-int8-mixed/model.onnx",
         }
     }
 }
@@ -41,6 +45,7 @@ impl EmbeddingBackend for OnnxEmbeddings {
         match self.0 {
             OnnxPrecision::Fp32 => "onnxruntime",
             OnnxPrecision::Int8 => "onnxruntime-int8",
+            OnnxPrecision::Int8Mixed => "onnxruntime-int8-mixed",
         }
     }
 
@@ -276,8 +281,12 @@ impl OnnxEncoder {
         let graph = directory.join(precision.file());
         if !graph.is_file() {
             return Err(unsupported(format!(
-                "{} is missing: run scripts/setup (scripts/export_onnx.py {})",
+                "{} is missing: run scripts/setup ({} {})",
                 graph.display(),
+                match precision {
+                    OnnxPrecision::Int8Mixed => "scripts/quantize_mixed_onnx.py",
+                    OnnxPrecision::Fp32 | OnnxPrecision::Int8 => "scripts/export_onnx.py",
+                },
                 directory.display()
             )));
         }
@@ -296,8 +305,13 @@ impl OnnxEncoder {
         let builder = builder
             .with_intra_threads(threads.max(1))
             .map_err(|e| options_error(e.to_string()))?;
-        let mut builder = builder
+        let builder = builder
             .with_inter_threads(1)
+            .map_err(|e| options_error(e.to_string()))?;
+        // Intra-op threads that spin between forward passes burn a core each while the worker
+        // waits for its next job (two threads doubled the CPU per call, issue #14): they sleep.
+        let mut builder = builder
+            .with_intra_op_spinning(false)
             .map_err(|e| options_error(e.to_string()))?;
         let session = builder
             .commit_from_file(&graph)
