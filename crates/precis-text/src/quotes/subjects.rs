@@ -4,8 +4,8 @@
 //! in text order) and the position of the cue among them.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_adverb, is_auxiliary, is_conjunction, is_content_noun_candidate,
-    is_determiner, is_function_word, is_indefinite_article, is_name_particle, is_never_a_name,
+    cue_kind, elided_rest, inverted_cue, is_adverb, is_auxiliary, is_conjunction,
+    is_content_noun_candidate, is_determiner, is_elided_common_noun, is_function_word, is_indefinite_article, is_name_particle, is_never_a_name,
     is_organisation, is_plural_pronoun, is_possessive, is_preposition, is_pronoun, is_role,
     is_unnamed_mention_article, lower,
 };
@@ -308,7 +308,7 @@ pub(super) fn subject_before(text: &str, outside: &[ByteSpan], position: usize) 
         {
             head_index = position - 1;
             if !is_content_noun_candidate(previous_text) {
-                return None;
+                return noun_and_complement_before(text, outside, position);
             }
             break;
         }
@@ -336,6 +336,31 @@ pub(super) fn subject_before(text: &str, outside: &[ByteSpan], position: usize) 
     })
 }
 
+/// Words a body's complement may span between its noun and the verb ("dell'Istruzione").
+const MAX_COMPLEMENT_WORDS: usize = 3;
+
+/// A determiner, a common noun and its complement right before the verb: "Il ministero
+/// dell'Istruzione ha parlato", "la Direction de l'aviation a jugé". The subject names a body
+/// or a role, never a person.
+fn noun_and_complement_before(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+    let lowest = position.saturating_sub(MAX_COMPLEMENT_WORDS + 2);
+    let determiner = (lowest..position.saturating_sub(2)).rev().find(|&j| {
+        is_determiner(outside[j].slice(text))
+            && is_content_noun_candidate(outside[j + 1].slice(text))
+    })?;
+    let joined = (determiner..position - 1)
+        .all(|i| only_spaces_between(text, outside[i], outside[i + 1]))
+        && only_spaces_between(text, outside[position - 1], outside[position]);
+    let complement_ok = outside[determiner + 2..position].iter().all(|w| {
+        let w = w.slice(text);
+        is_preposition(w) || is_determiner(w) || elided_rest(w).is_some() || is_capitalized(w)
+    });
+    (joined && complement_ok).then(|| Subject::Role {
+        phrase: ByteSpan::new(outside[determiner].start, outside[position - 1].end),
+        head: lower(outside[determiner + 1].slice(text)),
+    })
+}
+
 /// Splits capitalised words `outside[first..end]` into a title (roles, possessives,
 /// determiners) and the name after it.
 pub(super) fn split_name_and_title(
@@ -344,6 +369,14 @@ pub(super) fn split_name_and_title(
     first: usize,
     end: usize,
 ) -> Subject {
+    // "L'opposizione ha parlato": an article and a common noun, capitalised opening a sentence.
+    if end == first + 1 && is_elided_common_noun(outside[first].slice(text)) {
+        let word = outside[first].slice(text);
+        return Subject::Role {
+            phrase: outside[first],
+            head: lower(elided_rest(word).unwrap_or(word)),
+        };
+    }
     let name_start = (first..end)
         .rev()
         .find(|&index| {

@@ -879,6 +879,25 @@ pub const CUE_VERBS: &[&str] = &[
     "ekledi",
     "anlattı",
     "söylüyor",
+    // "spoke of «…»", "a réclamé «…»": speaking of or calling for something in quote marks
+    // (en, fr, it, es, pt, de, nl, ca)
+    "spoke",
+    "parlé",
+    "parlait",
+    "réclamé",
+    "réclame",
+    "réclament",
+    "parlato",
+    "parlava",
+    "habló",
+    "hablado",
+    "falou",
+    "spricht",
+    "sprachen",
+    "sprechen",
+    "sprak",
+    "spreekt",
+    "parlat",
 ];
 
 /// Words after which the speaker is named, lower case: "according to X", "selon X", "según X",
