@@ -3,7 +3,9 @@
 //! refers to (a name as written, or the nearest fitting person named before).
 
 use super::cues::{Cue, Mention, People};
-use super::lexicon::{is_indefinite_article, is_organisation, is_plural_pronoun, lower, words};
+use super::lexicon::{
+    is_definite_article, is_indefinite_article, is_organisation, is_plural_pronoun, lower, words,
+};
 use super::marks::RawQuote;
 use super::subjects::Subject;
 use super::{Speaker, SpeakerKind};
@@ -88,7 +90,14 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speak
                 .iter()
                 .rev()
                 .take_while(|other| other.sentence == cue.sentence)
-                .find(|other| matches!(other.subject, Subject::Named { .. }));
+                .find(|other| !matches!(other.subject, Subject::Implicit));
+            match same_sentence.map(|c| &c.subject) {
+                // "Su patronal calificó … y recordó": the body of the main clause, not a
+                // person named before it; "they said …, adding": several people.
+                Some(Subject::Role { head, .. }) if is_plural_pronoun(head) => return None,
+                Some(Subject::Role { phrase, .. }) => return Some(title_only(text, *phrase)),
+                _ => {}
+            }
             let mention = match same_sentence.map(|c| &c.subject) {
                 Some(Subject::Named { name, title }) => Some(Mention {
                     name: *name,
@@ -137,6 +146,15 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speak
             if indefinite || is_organisation(head) {
                 return Some(title_only(text, *phrase));
             }
+            // "a déclaré le coureur de 24 ans": a definite role with an age refers back to
+            // someone the text has named, not to a new person.
+            if refers_back_by_age(text, *phrase) {
+                if let Some(mention) = last_mention_before(mentions, cue.verb.start, |mention| {
+                    is_person_like(text, mention, mentions)
+                }) {
+                    return Some(resolved_speaker(text, mention, mentions, cue.verb.start));
+                }
+            }
             let fits = |mention: &Mention| {
                 mention
                     .title
@@ -156,6 +174,34 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speak
             }
         }
     }
+}
+
+/// Words for a person's age after a number ("de 24 ans", "di 46 anni", "67 Jahre alt"), and
+/// the suffixes that write it in one word ("24-year-old", "46enne", "67-jährige"), lower case.
+const AGE_WORDS: &[&str] = &["ans", "años", "anni", "anos", "anys", "jahre", "years", "jaar"];
+const AGE_SUFFIXES: &[&str] = &["-year-old", "enne", "-jährige", "-jähriger", "jährige", "-årige"];
+
+/// Whether a role phrase opened by a definite article gives an age ("le coureur de 24 ans",
+/// "the 24-year-old rider", "la 46enne"): news copy writes that of someone named before.
+fn refers_back_by_age(text: &str, phrase: ByteSpan) -> bool {
+    let phrase_text = phrase.slice(text);
+    let tokens = words(phrase_text, 0);
+    let Some(first) = tokens.first() else {
+        return false;
+    };
+    let opening = lower(first.slice(phrase_text));
+    if !is_definite_article(&opening) && !opening.starts_with("l'") && !opening.starts_with("l’") {
+        return false;
+    }
+    tokens.windows(2).any(|pair| {
+        let number = pair[0].slice(phrase_text);
+        number.chars().all(|c| c.is_ascii_digit())
+            && AGE_WORDS.contains(&lower(pair[1].slice(phrase_text)).as_str())
+    }) || tokens.iter().any(|token| {
+        let token = lower(token.slice(phrase_text));
+        token.starts_with(|c: char| c.is_ascii_digit())
+            && AGE_SUFFIXES.iter().any(|suffix| token.ends_with(suffix))
+    })
 }
 
 /// Whether another person (another last word) than `mention`, named before `offset`, fits too.

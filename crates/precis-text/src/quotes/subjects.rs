@@ -250,7 +250,13 @@ fn subject_before_parenthetical(
 /// The subject ending right before the comma that precedes `outside[position]`.
 fn subject_before_comma(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
     let previous = *outside.get(position.checked_sub(1)?)?;
-    if !is_capitalized(previous.slice(text)) && !is_role(previous.slice(text)) {
+    // "El jurado, presidido por …, destacó": a determiner and a common noun are a subject too.
+    let determined_noun = position >= 2
+        && is_content_noun_candidate(previous.slice(text))
+        && is_determiner(outside[position - 2].slice(text))
+        && only_spaces_between(text, outside[position - 2], previous);
+    if !is_capitalized(previous.slice(text)) && !is_role(previous.slice(text)) && !determined_noun
+    {
         return None;
     }
     // Re-run the plain search with an empty stand-in for the verb right before the comma.
