@@ -5,7 +5,8 @@
 use super::lexicon::{
     cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_definite_article,
     is_determiner, is_name_particle, is_person_noun, is_plural_pronoun, is_possessive,
-    is_preposition, is_pronoun, is_role, is_unnamed_mention_article, lower, words, CueKind,
+    is_organisation, is_preposition, is_pronoun, is_role,
+    is_unnamed_mention_article, lower, words, CueKind,
 };
 use super::subjects::{
     only_spaces_between, pronoun_subject, role_complement_before, split_name_and_title,
@@ -224,7 +225,11 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             end -= 1;
         }
         let split = split_name_and_title(text, outside, index, end);
-        if let Subject::Role { phrase, .. } = split {
+        if let Some(mention) = described_name(text, outside, index, end) {
+            // "le Danois Anders Kjeldsen", "Le Français Mathis Delorme a remporté": a noun
+            // of nationality or description, then the person's full name.
+            people.named.push(mention);
+        } else if let Subject::Role { phrase, .. } = split {
             people.roles.push(phrase);
         } else if let (Subject::Implicit, Some(&next)) = (&split, outside.get(end)) {
             // "El alcalde habló": a capitalised determiner and a lower-case role after it.
@@ -258,6 +263,40 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
         }
         index = end;
     }
+}
+
+/// A determiner, one capitalised noun and a name of two words ("le Danois Anders Kjeldsen",
+/// "Le Français Mathis Delorme", "der Däne Lars Holm"): the name, described by the noun.
+/// The determiner opens the run (capitalised, opening a sentence) or stands right before it.
+fn described_name(text: &str, outside: &[ByteSpan], index: usize, end: usize) -> Option<Mention> {
+    let (determiner, noun) = if is_determiner(outside[index].slice(text)) {
+        (index, index + 1)
+    } else {
+        let before = index.checked_sub(1)?;
+        let determiner_text = outside[before].slice(text);
+        if !is_determiner(determiner_text)
+            || is_capitalized(determiner_text)
+            || !only_spaces_between(text, outside[before], outside[index])
+        {
+            return None;
+        }
+        (before, index)
+    };
+    let name = noun + 1..end;
+    let plain = |i: usize| {
+        let w = outside[i].slice(text);
+        !is_role(w) && !is_organisation(w) && !is_determiner(w) && cue_kind(w).is_none()
+    };
+    let noun_text = outside[noun].slice(text);
+    let ok = name.len() == 2
+        && determiner < noun
+        && is_capitalized(noun_text)
+        && !is_role(noun_text)
+        && name.clone().all(|i| plain(i) && is_capitalized(outside[i].slice(text)));
+    ok.then(|| Mention {
+        name: ByteSpan::new(outside[name.start].start, outside[end - 1].end),
+        title: Some(lower(noun_text)),
+    })
 }
 
 /// Words between an article and the noun of an unnamed mention ("una giovane insegnante").
