@@ -572,10 +572,22 @@ fn subject_after_within(
             let after_content_word = previous.is_some_and(|p| {
                 !is_capitalized(p) && !is_preposition(p) && !is_determiner(p) && !is_conjunction(p)
             });
+            // "l'association Parents d'élèves": one capitalised word after a body's noun is
+            // that body's name ("de la empresa Beatriz Llorente" is a person's).
+            let names_a_body = capitals == 1 && previous.is_some_and(is_organisation);
             if in_complement
                 && after_content_word
+                && !names_a_body
                 && !run_is_organisation(text, outside, index, run_end)
             {
+                // "el presidente de la asociación de usuarios Usuaris del Tren, Jordi Ferrer":
+                // a name in apposition after the run is the person; the run names the body.
+                if let Some(name) = apposed_name(text, outside, run_end) {
+                    return Some(Subject::Named {
+                        name,
+                        title: Some(lower(&text[first.start..outside[run_end - 1].end])),
+                    });
+                }
                 // "el secretario general de los socialistas Francisco Ruiz": a complement
                 // ending in a common noun, then the name (the last two words when a body's
                 // name is glued before it: "della Flc Cgil Sicilia Giovanna Cusumano").
@@ -698,6 +710,24 @@ fn subject_after_within(
         phrase,
         head: lower(outside[role_end].slice(text)),
     })
+}
+
+/// The name right after a comma at `outside[position]`, closed by punctuation or the end:
+/// "…, Jordi Ferrer." (a person in apposition to what comes before).
+fn apposed_name(text: &str, outside: &[ByteSpan], position: usize) -> Option<ByteSpan> {
+    let next = *outside.get(position)?;
+    let gap = &text[outside[position.checked_sub(1)?].end..next.start];
+    let next_text = next.slice(text);
+    if gap.trim() != "," || !is_capitalized(next_text) || is_role(next_text) || is_never_a_name(next_text)
+    {
+        return None;
+    }
+    let name_end = name_run_end(text, outside, position, outside.len());
+    let closed = outside
+        .get(name_end)
+        .is_none_or(|&after| !only_spaces_between(text, outside[name_end - 1], after));
+    (name_end - position >= 2 && closed && !run_is_organisation(text, outside, position, name_end))
+        .then(|| ByteSpan::new(next.start, outside[name_end - 1].end))
 }
 
 /// Whether `first` is an abbreviated title whose full stop is all that separates it from the
