@@ -620,6 +620,16 @@ fn subject_after_within(
             if rest_capitals >= GLUED_NAME_MIN_RUN {
                 name_from = run_end - 2;
             }
+            if (in_complement || determined) && run_end == end {
+                // "da Região de Turismo do Algarve, João Mendonça Guerreiro": the body's name
+                // ends the complement, the person follows it in apposition.
+                if let Some(name) = apposed_name(text, outside, run_end) {
+                    return Some(Subject::Named {
+                        name,
+                        title: Some(lower(&text[first.start..outside[run_end - 1].end])),
+                    });
+                }
+            }
             if (in_complement || determined)
                 && run_end == end
                 && name_from + 2 <= run_end

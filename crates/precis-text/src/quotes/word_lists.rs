@@ -976,6 +976,16 @@ pub(super) const DETERMINERS: &[&str] = &[
 /// Role nouns and honorifics, lower case. A word is a role when it ends with one of these, so
 /// German compounds (`Innenminister`, `Bundeskanzlerin`) are roles too.
 pub(super) const ROLE_NOUNS: &[&str] = &[
+    // Judges' and officials' honorifics and ranks, group leaders (en, de, it, es, pt, fr)
+    "justice",
+    "landrat",
+    "landrätin",
+    "brandrat",
+    "brandrätin",
+    "regierungsrat",
+    "regierungsrätin",
+    "capogruppo",
+    "capigruppo",
     // English
     "minister",
     "spokesman",
@@ -1899,7 +1909,8 @@ pub(super) const PREPOSITIONS: &[&str] = &[
 /// Particles written in lower case inside speakers' names besides the shared
 /// [`crate::names::NAME_PARTICLES`] ("Bashar al-Assad" is one word, "Bashar al Assad" three), as
 /// written. Quotes join them so the speaker's whole name is reported.
-pub(super) const SPEAKER_NAME_PARTICLES: &[&str] = &["della", "al", "el", "bin", "ibn"];
+pub(super) const SPEAKER_NAME_PARTICLES: &[&str] =
+    &["della", "al", "el", "bin", "ibn", "do", "dos"];
 
 /// Prepositions that, opening a sentence, give whose view it states: "Pour X, …", as written.
 pub(super) const OPENING_VIEWPOINT_WORDS: &[&str] = &["Pour", "Para", "Für", "For", "Per"];
