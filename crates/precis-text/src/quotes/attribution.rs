@@ -7,7 +7,7 @@ use super::lexicon::{
     is_definite_article, is_indefinite_article, is_organisation, is_plural_pronoun, lower, words,
 };
 use super::marks::RawQuote;
-use super::subjects::Subject;
+use super::subjects::{Subject, AGE_NOUN_SUFFIXES};
 use super::{Speaker, SpeakerKind};
 use crate::segment::Segmentation;
 use crate::ByteSpan;
@@ -179,7 +179,6 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speak
 /// Words for a person's age after a number ("de 24 ans", "di 46 anni", "67 Jahre alt"), and
 /// the suffixes that write it in one word ("24-year-old", "46enne", "67-jährige"), lower case.
 const AGE_WORDS: &[&str] = &["ans", "años", "anni", "anos", "anys", "jahre", "years", "jaar"];
-const AGE_SUFFIXES: &[&str] = &["-year-old", "enne", "-jährige", "-jähriger", "jährige", "-årige"];
 
 /// Whether a role phrase opened by a definite article gives an age ("le coureur de 24 ans",
 /// "the 24-year-old rider", "la 46enne"): news copy writes that of someone named before.
@@ -200,7 +199,7 @@ fn refers_back_by_age(text: &str, phrase: ByteSpan) -> bool {
     }) || tokens.iter().any(|token| {
         let token = lower(token.slice(phrase_text));
         token.starts_with(|c: char| c.is_ascii_digit())
-            && AGE_SUFFIXES.iter().any(|suffix| token.ends_with(suffix))
+            && AGE_NOUN_SUFFIXES.iter().any(|suffix| token.ends_with(suffix))
     })
 }
 

@@ -3,7 +3,8 @@
 //! Park") or as the subject of a cue.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_definite_article,
+    cue_kind, inverted_cue, is_auxiliary, is_conjunction, is_cue_after_quote_only,
+    is_definite_article,
     is_determiner, is_name_particle, is_person_noun, is_plural_pronoun, is_possessive,
     is_organisation, is_preposition, is_pronoun, is_role,
     is_unnamed_mention_article, lower, words, CueKind,
@@ -216,7 +217,16 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             && only_spaces_between(text, outside[end - 1], outside[end])
             && {
                 let w = outside[end].slice(text);
-                is_capitalized(w) || (is_name_particle(w) && end + 1 < outside.len())
+                // "Rafael Mora y Lucía Pardo" is two people ("Ortega y Gasset" is one).
+                let second_name_follows = is_conjunction(w)
+                    && end - index >= 2
+                    && (end + 1..end + 3).all(|i| {
+                        outside
+                            .get(i)
+                            .is_some_and(|n| is_capitalized(n.slice(text)))
+                    });
+                is_capitalized(w)
+                    || (is_name_particle(w) && end + 1 < outside.len() && !second_name_follows)
             }
         {
             end += 1;
@@ -324,7 +334,9 @@ fn unnamed_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             .take_while(|&i| only_spaces_between(text, outside[i - 1], outside[i]))
             .find(|&i| {
                 let w = outside[i].slice(text);
-                is_role(w) || is_person_noun(w)
+                // A body opening a sentence is its subject ("La Direction générale de
+                // l'aviation civile a demandé …"): a later pronoun may stand for it.
+                is_role(w) || is_person_noun(w) || (index == 0 && is_organisation(w))
             })
         else {
             continue;

@@ -492,6 +492,32 @@ fn subject_after_within(
         return None;
     }
     let first_text = first.slice(text);
+    // Spanish "a" before a determiner is a preposition ("agradeció a su equipo", "a la
+    // ministra"): an object, not the subject; the subject may follow it ("explicó a los
+    // periodistas el jefe de bomberos").
+    if first_text == "a"
+        && outside.get(position + 1).is_some_and(|next| {
+            SPANISH_DETERMINERS_AFTER_A.contains(&lower(next.slice(text)).as_str())
+        })
+    {
+        let mut next = position + 2;
+        while next < outside.len()
+            && only_spaces_between(text, outside[next - 1], outside[next])
+            && !is_determiner(outside[next].slice(text))
+            && !is_capitalized(outside[next].slice(text))
+            && next - position < 5
+        {
+            next += 1;
+        }
+        let subject_follows = next < outside.len()
+            && only_spaces_between(text, outside[next - 1], outside[next])
+            && is_determiner(outside[next].slice(text));
+        return if subject_follows {
+            subject_after_within(text, outside, next, apposition)
+        } else {
+            None
+        };
+    }
     // Italian "il" is a determiner, French "il" a pronoun: a noun after it tells them apart.
     let determiner_before_noun = is_determiner(first_text)
         && outside.get(position + 1).is_some_and(|&next| {
@@ -673,6 +699,21 @@ fn subject_after_within(
     let Some(role_end) = last_role else {
         // A determiner and a common noun naming no person: "preguntó un periodista".
         // "desabafou uma utente", "said one woman": an article that is no determiner too.
+        // "sagte die 58-Jährige", "said the 24-year-old": an age standing for a person.
+        if is_determiner(first_text) {
+            if let Some(&age) = outside.get(position + 1) {
+                let age_text = lower(age.slice(text));
+                if only_spaces_between(text, first, age)
+                    && age_text.starts_with(|c: char| c.is_ascii_digit())
+                    && AGE_NOUN_SUFFIXES.iter().any(|suffix| age_text.ends_with(suffix))
+                {
+                    return Some(Subject::Role {
+                        phrase: ByteSpan::new(first.start, age.end),
+                        head: age_text,
+                    });
+                }
+            }
+        }
         let opens_phrase = is_determiner(first_text) || is_unnamed_mention_article(first_text);
         let noun = outside
             .get(position + 1)
@@ -739,6 +780,18 @@ fn apposed_name(text: &str, outside: &[ByteSpan], position: usize) -> Option<Byt
     (name_end - position >= 2 && closed && !run_is_organisation(text, outside, position, name_end))
         .then(|| ByteSpan::new(next.start, outside[name_end - 1].end))
 }
+
+/// Endings of a number written as a person's age ("58-Jährige", "24-year-old", "46enne"),
+/// lower case.
+pub(super) const AGE_NOUN_SUFFIXES: &[&str] =
+    &["-year-old", "enne", "-jährige", "-jähriger", "jährige", "-årige"];
+
+/// Determiners after which Spanish "a" is a preposition (Portuguese "a" is an article, but
+/// is never followed by these).
+const SPANISH_DETERMINERS_AFTER_A: &[&str] = &[
+    "su", "sus", "el", "los", "las", "la", "mi", "mis", "nuestro", "nuestra", "nuestros",
+    "nuestras", "este", "esta", "estos", "estas",
+];
 
 /// Whether `first` is an abbreviated title whose full stop is all that separates it from the
 /// next word ("Dr. Samuel Ferris", "Prof. Ana Ruiz").

@@ -978,8 +978,6 @@ pub(super) const DETERMINERS: &[&str] = &[
 pub(super) const ROLE_NOUNS: &[&str] = &[
     // Judges' and officials' honorifics and ranks, group leaders (en, de, it, es, pt, fr)
     "justice",
-    "landrat",
-    "landrätin",
     "brandrat",
     "brandrätin",
     "regierungsrat",
