@@ -265,7 +265,20 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             let runs_on = outside
                 .get(end)
                 .is_some_and(|&next| only_spaces_between(text, outside[end - 1], next));
-            let governed = governed || runs_on;
+            // "Na sala de espera, Albertina Gomes aguardava …": after a comma and before a
+            // lower-case verb, a two- or three-word run is the clause's subject.
+            let subject_after_comma = index > 0
+                && text[outside[index - 1].end..outside[index].start].trim() == ","
+                && (2..=3).contains(&(end - index))
+                && outside.get(end).is_some_and(|&next| {
+                    let w = next.slice(text);
+                    !is_capitalized(w)
+                        && !is_conjunction(w)
+                        && !is_preposition(w)
+                        && !is_determiner(w)
+                        && !is_pronoun(w)
+                });
+            let governed = governed || (runs_on && !subject_after_comma);
             let name_words = text[name.start..name.end].split_whitespace().count();
             if title.is_some() || run_has_role || (name_words >= 2 && !governed) {
                 people.named.push(Mention { name, title });
