@@ -59,7 +59,8 @@ pub(super) fn attribute(
         .or(before)
         .or(later_after)
         .or(from_previous)?;
-    let speaker = resolve(text, cue, cues, people);
+    let quote_spans: Vec<ByteSpan> = quotes.iter().map(|quote| quote.outer).collect();
+    let speaker = resolve(text, cue, cues, people, &quote_spans);
     Some((speaker, cue.verb))
 }
 
@@ -73,7 +74,13 @@ fn introduces(text: &str, cue: &Cue, next_quote_start: usize) -> bool {
 }
 
 /// The speaker a cue's subject refers to.
-fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speaker> {
+fn resolve(
+    text: &str,
+    cue: &Cue,
+    cues: &[Cue],
+    people: &People,
+    quote_spans: &[ByteSpan],
+) -> Option<Speaker> {
     let mentions = &people.named;
     match &cue.subject {
         Subject::Named { name, title } => Some(Speaker {
@@ -122,6 +129,14 @@ fn resolve(text: &str, cue: &Cue, cues: &[Cue], people: &People) -> Option<Speak
             });
             if let Some(Some(unnamed)) = unnamed_after_mention {
                 return Some(title_only(text, unnamed));
+            }
+            if let Some(chosen) = &mention {
+                // Another person named since ("—¿Y ahora qué? —le preguntaron a Cienfuegos"):
+                // a reply is theirs; any other cue could be either person's.
+                if let Some(other) = later_reference(text, chosen, mentions, cue, quote_spans) {
+                    return is_reply_cue(cue.verb.slice(text))
+                        .then(|| resolved_speaker(text, other, mentions, cue.verb.start));
+                }
             }
             match mention {
                 Some(mention) => Some(resolved_speaker(text, &mention, mentions, cue.verb.start)),
@@ -201,6 +216,64 @@ fn refers_back_by_age(text: &str, phrase: ByteSpan) -> bool {
         token.starts_with(|c: char| c.is_ascii_digit())
             && AGE_NOUN_SUFFIXES.iter().any(|suffix| token.ends_with(suffix))
     })
+}
+
+/// Verbs of replying, lower case: their dropped subject is who was just addressed.
+const REPLY_VERBS: &[&str] = &[
+    "replied", "answered", "responded", "répondu", "répond", "répondit", "rétorqué", "rétorque",
+    "respondió", "contestó", "replicó", "respondeu", "retorquiu", "rispose", "risposto",
+    "replicato", "antwortete", "entgegnete", "erwiderte", "antwoordde", "respongué", "respondre",
+];
+
+fn is_reply_cue(verb: &str) -> bool {
+    verb.split_whitespace()
+        .last()
+        .is_some_and(|last| REPLY_VERBS.contains(&lower(last).as_str()))
+}
+
+/// A person with a full name other than `chosen`, whose surname is written outside quotes
+/// between `chosen` and the cue (the last such): then a dropped subject or a pronoun may
+/// stand for either of them.
+fn later_reference<'a>(
+    text: &str,
+    chosen: &Mention,
+    mentions: &'a [Mention],
+    cue: &Cue,
+    quote_spans: &[ByteSpan],
+) -> Option<&'a Mention> {
+    let chosen_surname = chosen.name.slice(text).split_whitespace().last()?;
+    let start = chosen.name.end;
+    let end = cue.verb.start;
+    if start >= end {
+        return None;
+    }
+    let before = mentions.partition_point(|m| m.name.start < end);
+    let full_names: Vec<&Mention> = mentions[..before]
+        .iter()
+        .filter(|m| m.name.slice(text).split_whitespace().count() >= 2)
+        .collect();
+    words(&text[start..end], start)
+        .into_iter()
+        .rev()
+        .filter(|word| {
+            !quote_spans
+                .iter()
+                .any(|q| q.start <= word.start && word.end <= q.end)
+        })
+        .find_map(|word| {
+            let w = word.slice(text);
+            if w == chosen_surname || !crate::names::is_capitalized(w) {
+                return None;
+            }
+            full_names
+                .iter()
+                .rev()
+                .find(|m| {
+                    m.name.end <= word.start
+                        && m.name.slice(text).split_whitespace().last() == Some(w)
+                })
+                .copied()
+        })
 }
 
 /// Whether another person (another last word) than `mention`, named before `offset`, fits too.
