@@ -502,6 +502,62 @@ mod tests {
     }
 
     #[test]
+    fn bodies_ages_appositions_and_replies() {
+        let cases: [(&str, &[&str]); 8] = [
+            // A body subject of the sentence: its second cue is the body's, not a person's.
+            (
+                "Ana Ruiz habló primero. La patronal criticó el plan y recordó que «todo sube».",
+                &["La patronal, la patronal (TitleOnly) via recordó"],
+            ),
+            // A body opening a sentence is what a later pronoun stands for.
+            (
+                "Paul Martin a parlé. La Commission européenne a réagi. Elle a jugé la mesure « inutile ».",
+                &["La Commission, la commission (TitleOnly) via a jugé"],
+            ),
+            // A definite role with an age refers back to the person named before.
+            (
+                "La Française Julie Moreau a gagné. « Je suis heureuse », a déclaré la skieuse de 31 ans.",
+                &["Julie Moreau, française (Resolved) via a déclaré"],
+            ),
+            // A body's name closing a role's complement; the person follows in apposition.
+            (
+                "«Es tarde», dijo el portavoz de la plataforma vecinal Salvem el Barri, Pau Serra.",
+                &["Pau Serra, el portavoz de la plataforma vecinal salvem el barri (Named) via dijo"],
+            ),
+            // An elided article and a common noun opening a sentence name no one.
+            (
+                "Marco Neri ha votato. L'opposizione ha parlato di «una farsa».",
+                &["L'opposizione, l'opposizione (TitleOnly) via ha parlato"],
+            ),
+            // Spanish "a" + determiner is an object; the subject follows it.
+            (
+                "«Hay que salir», explicó a los vecinos el jefe de policía, Juan Lago.",
+                &["Juan Lago, el jefe de policía (Named) via explicó"],
+            ),
+            // A reply with a dropped subject is the addressee's; another cue after a second
+            // person is named is no one's.
+            (
+                "El concejal Luis Prado llegó. La alcaldesa Eva Sanz saludó a Prado. «Fue largo», dijo.",
+                &["nobody via dijo"],
+            ),
+            // After a comma, a two-word run before a verb is a person a dropped subject means.
+            (
+                "O ministro Rui Lopes falou. Na rua, Rosa Pinto esperava. «Estou cansada», disse.",
+                &["Rosa Pinto (Resolved) via disse"],
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(attributions(text), expected, "{text}");
+        }
+        let dialogue = "El director Luis Prado llegó con la actriz Eva Sanz.\n\n—¿Y mañana? —le preguntaron a Prado.\n\n\
+                        —Descansar —respondió.";
+        assert_eq!(
+            attributions(dialogue).last().map(String::as_str),
+            Some("Luis Prado, director (Resolved) via respondió")
+        );
+    }
+
+    #[test]
     fn the_lookback_over_mentions_is_bounded() {
         let mentions: Vec<Mention> = (0..ROLE_LOOKBACK_MENTIONS + 1)
             .map(|index| Mention {
