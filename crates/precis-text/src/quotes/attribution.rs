@@ -193,7 +193,9 @@ fn resolve(
 
 /// Words for a person's age after a number ("de 24 ans", "di 46 anni", "67 Jahre alt"), and
 /// the suffixes that write it in one word ("24-year-old", "46enne", "67-jährige"), lower case.
-const AGE_WORDS: &[&str] = &["ans", "años", "anni", "anos", "anys", "jahre", "years", "jaar"];
+const AGE_WORDS: &[&str] = &[
+    "ans", "años", "anni", "anos", "anys", "jahre", "years", "jaar",
+];
 
 /// Whether a role phrase opened by a definite article gives an age ("le coureur de 24 ans",
 /// "the 24-year-old rider", "la 46enne"): news copy writes that of someone named before.
@@ -204,7 +206,8 @@ fn refers_back_by_age(text: &str, phrase: ByteSpan) -> bool {
         return false;
     };
     let opening = lower(first.slice(phrase_text));
-    if !is_definite_article(&opening) && !opening.starts_with("l'") && !opening.starts_with("l’") {
+    if !is_definite_article(&opening) && !opening.starts_with("l'") && !opening.starts_with("l’")
+    {
         return false;
     }
     tokens.windows(2).any(|pair| {
@@ -214,15 +217,36 @@ fn refers_back_by_age(text: &str, phrase: ByteSpan) -> bool {
     }) || tokens.iter().any(|token| {
         let token = lower(token.slice(phrase_text));
         token.starts_with(|c: char| c.is_ascii_digit())
-            && AGE_NOUN_SUFFIXES.iter().any(|suffix| token.ends_with(suffix))
+            && AGE_NOUN_SUFFIXES
+                .iter()
+                .any(|suffix| token.ends_with(suffix))
     })
 }
 
 /// Verbs of replying, lower case: their dropped subject is who was just addressed.
 const REPLY_VERBS: &[&str] = &[
-    "replied", "answered", "responded", "répondu", "répond", "répondit", "rétorqué", "rétorque",
-    "respondió", "contestó", "replicó", "respondeu", "retorquiu", "rispose", "risposto",
-    "replicato", "antwortete", "entgegnete", "erwiderte", "antwoordde", "respongué", "respondre",
+    "replied",
+    "answered",
+    "responded",
+    "répondu",
+    "répond",
+    "répondit",
+    "rétorqué",
+    "rétorque",
+    "respondió",
+    "contestó",
+    "replicó",
+    "respondeu",
+    "retorquiu",
+    "rispose",
+    "risposto",
+    "replicato",
+    "antwortete",
+    "entgegnete",
+    "erwiderte",
+    "antwoordde",
+    "respongué",
+    "respondre",
 ];
 
 fn is_reply_cue(verb: &str) -> bool {

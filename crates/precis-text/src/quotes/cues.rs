@@ -4,9 +4,8 @@
 
 use super::lexicon::{
     cue_kind, inverted_cue, is_auxiliary, is_conjunction, is_cue_after_quote_only,
-    is_definite_article,
-    is_determiner, is_name_particle, is_person_noun, is_plural_pronoun, is_possessive,
-    is_organisation, is_preposition, is_pronoun, is_role,
+    is_definite_article, is_determiner, is_name_particle, is_organisation, is_person_noun,
+    is_plural_pronoun, is_possessive, is_preposition, is_pronoun, is_role,
     is_unnamed_mention_article, lower, words, CueKind,
 };
 use super::subjects::{
@@ -318,7 +317,9 @@ fn described_name(text: &str, outside: &[ByteSpan], index: usize, end: usize) ->
         && determiner < noun
         && is_capitalized(noun_text)
         && !is_role(noun_text)
-        && name.clone().all(|i| plain(i) && is_capitalized(outside[i].slice(text)));
+        && name
+            .clone()
+            .all(|i| plain(i) && is_capitalized(outside[i].slice(text)));
     ok.then(|| Mention {
         name: ByteSpan::new(outside[name.start].start, outside[end - 1].end),
         title: Some(lower(noun_text)),

@@ -238,11 +238,15 @@ pub fn extract_quotes_with_names(
             continue;
         }
         if let Some(speaker) = quotes[i].speaker.as_mut() {
-            let rest = speaker.name.split_whitespace().nth(1).and_then(|second_word| {
-                let skip = speaker.name.find(char::is_whitespace)?;
-                let offset = skip + speaker.name[skip..].find(second_word)?;
-                Some(offset)
-            });
+            let rest = speaker
+                .name
+                .split_whitespace()
+                .nth(1)
+                .and_then(|second_word| {
+                    let skip = speaker.name.find(char::is_whitespace)?;
+                    let offset = skip + speaker.name[skip..].find(second_word)?;
+                    Some(offset)
+                });
             if let Some(offset) = rest {
                 let body = speaker.name[..offset].trim_end().to_lowercase();
                 speaker.span = ByteSpan::new(speaker.span.start + offset, speaker.span.end);

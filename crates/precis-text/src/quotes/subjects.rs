@@ -5,9 +5,9 @@
 
 use super::lexicon::{
     cue_kind, elided_rest, inverted_cue, is_adverb, is_auxiliary, is_conjunction,
-    is_content_noun_candidate, is_determiner, is_elided_common_noun, is_function_word, is_indefinite_article, is_name_particle, is_never_a_name,
-    is_organisation, is_plural_pronoun, is_possessive, is_preposition, is_pronoun, is_role,
-    is_unnamed_mention_article, lower,
+    is_content_noun_candidate, is_determiner, is_elided_common_noun, is_function_word,
+    is_indefinite_article, is_name_particle, is_never_a_name, is_organisation, is_plural_pronoun,
+    is_possessive, is_preposition, is_pronoun, is_role, is_unnamed_mention_article, lower,
 };
 use super::marks::is_dialogue_dash;
 use crate::names::is_capitalized;
@@ -255,8 +255,7 @@ fn subject_before_comma(text: &str, outside: &[ByteSpan], position: usize) -> Op
         && is_content_noun_candidate(previous.slice(text))
         && is_determiner(outside[position - 2].slice(text))
         && only_spaces_between(text, outside[position - 2], previous);
-    if !is_capitalized(previous.slice(text)) && !is_role(previous.slice(text)) && !determined_noun
-    {
+    if !is_capitalized(previous.slice(text)) && !is_role(previous.slice(text)) && !determined_noun {
         return None;
     }
     // Re-run the plain search with an empty stand-in for the verb right before the comma.
@@ -348,7 +347,11 @@ const MAX_COMPLEMENT_WORDS: usize = 3;
 /// A determiner, a common noun and its complement right before the verb: "Il ministero
 /// dell'Istruzione ha parlato", "la Direction de l'aviation a jugé". The subject names a body
 /// or a role, never a person.
-fn noun_and_complement_before(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
+fn noun_and_complement_before(
+    text: &str,
+    outside: &[ByteSpan],
+    position: usize,
+) -> Option<Subject> {
     let lowest = position.saturating_sub(MAX_COMPLEMENT_WORDS + 2);
     let determiner = (lowest..position.saturating_sub(2)).rev().find(|&j| {
         is_determiner(outside[j].slice(text))
@@ -705,7 +708,9 @@ fn subject_after_within(
                 let age_text = lower(age.slice(text));
                 if only_spaces_between(text, first, age)
                     && age_text.starts_with(|c: char| c.is_ascii_digit())
-                    && AGE_NOUN_SUFFIXES.iter().any(|suffix| age_text.ends_with(suffix))
+                    && AGE_NOUN_SUFFIXES
+                        .iter()
+                        .any(|suffix| age_text.ends_with(suffix))
                 {
                     return Some(Subject::Role {
                         phrase: ByteSpan::new(first.start, age.end),
@@ -769,7 +774,10 @@ fn apposed_name(text: &str, outside: &[ByteSpan], position: usize) -> Option<Byt
     let next = *outside.get(position)?;
     let gap = &text[outside[position.checked_sub(1)?].end..next.start];
     let next_text = next.slice(text);
-    if gap.trim() != "," || !is_capitalized(next_text) || is_role(next_text) || is_never_a_name(next_text)
+    if gap.trim() != ","
+        || !is_capitalized(next_text)
+        || is_role(next_text)
+        || is_never_a_name(next_text)
     {
         return None;
     }
@@ -783,8 +791,14 @@ fn apposed_name(text: &str, outside: &[ByteSpan], position: usize) -> Option<Byt
 
 /// Endings of a number written as a person's age ("58-Jährige", "24-year-old", "46enne"),
 /// lower case.
-pub(super) const AGE_NOUN_SUFFIXES: &[&str] =
-    &["-year-old", "enne", "-jährige", "-jähriger", "jährige", "-årige"];
+pub(super) const AGE_NOUN_SUFFIXES: &[&str] = &[
+    "-year-old",
+    "enne",
+    "-jährige",
+    "-jähriger",
+    "jährige",
+    "-årige",
+];
 
 /// Determiners after which Spanish "a" is a preposition (Portuguese "a" is an article, but
 /// is never followed by these).
