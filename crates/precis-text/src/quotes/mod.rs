@@ -234,7 +234,9 @@ pub fn extract_quotes_with_names(
     let glued_tags = tags[candidates.len()..].chunks(2);
     for (&i, pair) in glued.iter().zip(glued_tags) {
         let [first, second] = pair else { continue };
-        if first.person || first.surname || !second.person {
+        // A surname that is also a place ("Genova") does not open a person's name here.
+        let first_is_name = first.person || (first.surname && !first.place && !first.organisation);
+        if first_is_name || !second.person {
             continue;
         }
         if let Some(speaker) = quotes[i].speaker.as_mut() {

@@ -6,8 +6,9 @@
 use super::lexicon::{
     cue_kind, elided_rest, inverted_cue, is_adverb, is_auxiliary, is_conjunction,
     is_content_noun_candidate, is_determiner, is_elided_common_noun, is_function_word,
-    is_indefinite_article, is_name_particle, is_never_a_name, is_organisation, is_plural_pronoun,
-    is_possessive, is_preposition, is_pronoun, is_role, is_unnamed_mention_article, lower,
+    is_indefinite_article, is_name_particle, is_never_a_name, is_organisation, is_person_noun,
+    is_plural_pronoun, is_possessive, is_preposition, is_pronoun, is_role,
+    is_unnamed_mention_article, lower,
 };
 use super::marks::is_dialogue_dash;
 use crate::names::is_capitalized;
@@ -588,7 +589,11 @@ fn subject_after_within(
             }
             let determined =
                 (after_determiner && last_role.is_none()) || after_preposition || in_complement;
+            // One capitalised word inside an adjunct ("vor einer geschlossenen Kita") is a
+            // place or a thing, not the subject.
+            let in_adjunct = adjunct && last_role.is_none() && run_end == index + 1;
             if !determined
+                && !in_adjunct
                 && (index == position || last_role.is_some() || loose_words <= 2)
                 && !run_is_organisation(text, outside, index, run_end)
             {
@@ -720,10 +725,34 @@ fn subject_after_within(
             }
         }
         let opens_phrase = is_determiner(first_text) || is_unnamed_mention_article(first_text);
+        // "replied the two island councillors, Iain Morrison and Kirsty Bell": a lower-case
+        // noun phrase closed by a comma, then names in apposition.
+        if opens_phrase && apposition {
+            let mut phrase_end = position + 1;
+            while phrase_end < end
+                && phrase_end - position <= MAX_APPOSED_PHRASE_WORDS
+                && !is_capitalized(outside[phrase_end].slice(text))
+                && cue_kind(outside[phrase_end].slice(text)).is_none()
+            {
+                phrase_end += 1;
+            }
+            if phrase_end == end && phrase_end > position + 1 {
+                if let Some(name) = apposed_name(text, outside, phrase_end) {
+                    return Some(Subject::Named {
+                        name,
+                        title: Some(lower(&text[first.start..outside[phrase_end - 1].end])),
+                    });
+                }
+            }
+        }
         let noun = outside
             .get(position + 1)
             .filter(|_| opens_phrase && end > position + 1)?;
-        return is_content_noun_candidate(noun.slice(text)).then(|| Subject::Role {
+        let noun_text = noun.slice(text);
+        // "erzählte ein Vater": German writes the noun with a capital.
+        let person_noun =
+            is_indefinite_article(first_text) && (is_person_noun(noun_text) || is_role(noun_text));
+        return (is_content_noun_candidate(noun_text) || person_noun).then(|| Subject::Role {
             phrase: ByteSpan::new(first.start, noun.end),
             head: lower(noun.slice(text)),
         });
@@ -734,7 +763,11 @@ fn subject_after_within(
     if let Some(&next) = outside.get(phrase_end) {
         let gap = &text[outside[phrase_end - 1].end..next.start];
         let next_text = next.slice(text);
-        if gap.trim() == "," && apposition && is_determiner(next_text) {
+        // "…, la hebamme Karin Westphal", "…, retired engineer Morag MacLeod".
+        if gap.trim() == ","
+            && apposition
+            && (is_determiner(next_text) || !is_capitalized(next_text))
+        {
             if let Some(Subject::Named { name, title }) =
                 subject_after_within(text, outside, phrase_end, false)
             {
@@ -768,6 +801,9 @@ fn subject_after_within(
     })
 }
 
+/// Lower-case words a noun phrase may span before a name in apposition.
+const MAX_APPOSED_PHRASE_WORDS: usize = 5;
+
 /// The name right after a comma at `outside[position]`, closed by punctuation or the end:
 /// "…, Jordi Ferrer." (a person in apposition to what comes before).
 fn apposed_name(text: &str, outside: &[ByteSpan], position: usize) -> Option<ByteSpan> {
@@ -782,9 +818,12 @@ fn apposed_name(text: &str, outside: &[ByteSpan], position: usize) -> Option<Byt
         return None;
     }
     let name_end = name_run_end(text, outside, position, outside.len());
-    let closed = outside
-        .get(name_end)
-        .is_none_or(|&after| !only_spaces_between(text, outside[name_end - 1], after));
+    // Closed by punctuation, or by a conjunction before a second name ("Iain Morrison and
+    // Kirsty Bell": one of the speakers).
+    let closed = outside.get(name_end).is_none_or(|&after| {
+        !only_spaces_between(text, outside[name_end - 1], after)
+            || is_conjunction(after.slice(text))
+    });
     (name_end - position >= 2 && closed && !run_is_organisation(text, outside, position, name_end))
         .then(|| ByteSpan::new(next.start, outside[name_end - 1].end))
 }

@@ -879,6 +879,9 @@ pub const CUE_VERBS: &[&str] = &[
     "ekledi",
     "anlattı",
     "söylüyor",
+    "répliqué",
+    "réplique",
+    "répliquent",
     // "spoke of «…»", "a réclamé «…»": speaking of or calling for something in quote marks
     // (en, fr, it, es, pt, de, nl, ca)
     "spoke",
@@ -984,6 +987,15 @@ pub(super) const ROLE_NOUNS: &[&str] = &[
     "regierungsrätin",
     "capogruppo",
     "capigruppo",
+    "delegati",
+    "delegate",
+    "delegados",
+    "delegadas",
+    "délégués",
+    "déléguées",
+    "councillors",
+    "convener",
+    "conveners",
     // English
     "minister",
     "spokesman",
