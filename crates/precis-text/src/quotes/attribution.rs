@@ -582,6 +582,35 @@ mod tests {
     }
 
     #[test]
+    fn role_nouns_and_according_to_words_beyond_the_dev_languages() {
+        let cases: [(&str, &[&str]); 5] = [
+            (
+                "„Cijene rastu”, rekla je ministrica Ana Horvat.",
+                &["Ana Horvat, je ministrica (Named) via rekla"],
+            ),
+            (
+                "«Ο δρόμος κλείνει», δήλωσε ο δήμαρχος Νίκος Παππάς.",
+                &["Νίκος Παππάς, ο δήμαρχος (Named) via δήλωσε"],
+            ),
+            (
+                "Menurut menteri Budi Santoso, harga naik. “Kami siap,” kata menteri.",
+                &["Budi Santoso, menteri (Resolved) via kata"],
+            ),
+            (
+                "Kovács Anna szerint „a terv késik”.",
+                &["Kovács Anna (Named) via szerint"],
+            ),
+            ("Podľa hovorkyne ministerstva je to „dočasné”.", &["-"]),
+        ];
+        let found: Vec<Vec<String>> = cases.iter().map(|(text, _)| attributions(text)).collect();
+        let wanted: Vec<Vec<String>> = cases
+            .iter()
+            .map(|(_, expected)| expected.iter().map(|e| e.to_string()).collect())
+            .collect();
+        assert_eq!(found, wanted);
+    }
+
+    #[test]
     fn the_lookback_over_mentions_is_bounded() {
         let mentions: Vec<Mention> = (0..ROLE_LOOKBACK_MENTIONS + 1)
             .map(|index| Mention {

@@ -921,10 +921,17 @@ pub const CUE_PREPOSITIONS: &[&str] = &[
     "ifølge",
     "według",
     "podle",
+    // Indonesian/Malay, Slovak, Bulgarian/Macedonian, Romanian, Lithuanian
+    "menurut",
+    "podľa",
+    "според",
+    "potrivit",
+    "pasak",
 ];
 
-/// Postpositions after the speaker's name, lower case: "dem Minister zufolge".
-pub(super) const CUE_POSTPOSITIONS: &[&str] = &["zufolge"];
+/// Postpositions after the speaker's name, lower case: "dem Minister zufolge", Hungarian
+/// "Kovács Anna szerint".
+pub(super) const CUE_POSTPOSITIONS: &[&str] = &["zufolge", "szerint"];
 
 /// German "so" and Dutch "aldus", only right after a quote, lower case: „…“, so Müller.
 pub(super) const CUE_AFTER_QUOTE_ONLY: &[&str] = &["so", "aldus"];
@@ -1621,6 +1628,45 @@ pub(super) const ROLE_NOUNS: &[&str] = &[
     "müdür",
     "müdürü",
     "milletvekili",
+    // Greek, Croatian/Serbian/Bosnian, Slovak, Slovene, Bulgarian, Indonesian/Malay, Hungarian,
+    // Finnish
+    "υπουργός",
+    "εκπρόσωπος",
+    "πρόεδρος",
+    "δήμαρχος",
+    "διευθυντής",
+    "διευθύντρια",
+    "βουλευτής",
+    "καθηγητής",
+    "καθηγήτρια",
+    "ministar",
+    "ministrica",
+    "glasnogovornik",
+    "glasnogovornica",
+    "predsjednik",
+    "predsjednica",
+    "gradonačelnik",
+    "gradonačelnica",
+    "ravnatelj",
+    "ravnateljica",
+    "ministerka",
+    "hovorca",
+    "hovorkyňa",
+    "predseda",
+    "predsedníčka",
+    "riaditeľ",
+    "riaditeľka",
+    "predsednik",
+    "predsednica",
+    "župan",
+    "županja",
+    "министър",
+    "говорител",
+    "председател",
+    "кмет",
+    "директорка",
+    "ketua",
+    "walikota",
 ];
 
 /// Nouns that name an organisation, a body, a place or a document, never a person, lower case:
