@@ -151,6 +151,31 @@ fn a_place_taken_for_a_speaker_is_dropped() {
 }
 
 #[test]
+fn a_body_name_glued_before_a_person_is_cut_off() {
+    let oracle = installed();
+    let text = "\u{ab}Le bollette pesano\u{bb}, ha detto il presidente dell'associazione degli \
+                inquilini Tuttacasa Marco Bellini.";
+    let seg = segment(text);
+    let rules = extract_quotes_without_language(text, &seg);
+    assert_eq!(
+        rules[0].speaker.as_ref().map(|s| s.name.as_str()),
+        Some("Tuttacasa Marco Bellini")
+    );
+    let with_oracle = extract_quotes_with_names(text, &seg, "it", &oracle);
+    let speaker = with_oracle[0].speaker.as_ref().expect("a speaker");
+    assert_eq!(speaker.name, "Marco Bellini");
+    assert_eq!(speaker.span.slice(text), "Marco Bellini");
+    // A three-word name that opens with a first name is left whole.
+    let text = "\u{ab}Siamo pronti\u{bb}, ha detto Marco Bellini Rossi.";
+    let seg = segment(text);
+    let with_oracle = extract_quotes_with_names(text, &seg, "it", &oracle);
+    assert_eq!(
+        with_oracle[0].speaker.as_ref().map(|s| s.name.as_str()),
+        Some("Marco Bellini Rossi")
+    );
+}
+
+#[test]
 fn the_default_reply_bound_is_short() {
     assert!(DEFAULT_REPLY_TIMEOUT <= Duration::from_secs(1));
 }

@@ -3,9 +3,10 @@
 //! Park") or as the subject of a cue.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_auxiliary, is_cue_after_quote_only, is_definite_article,
-    is_determiner, is_name_particle, is_person_noun, is_plural_pronoun, is_possessive,
-    is_preposition, is_pronoun, is_role, is_unnamed_mention_article, lower, words, CueKind,
+    cue_kind, inverted_cue, is_auxiliary, is_conjunction, is_cue_after_quote_only,
+    is_definite_article, is_determiner, is_name_particle, is_organisation, is_person_noun,
+    is_plural_pronoun, is_possessive, is_preposition, is_pronoun, is_role,
+    is_unnamed_mention_article, lower, words, CueKind,
 };
 use super::subjects::{
     only_spaces_between, pronoun_subject, role_complement_before, split_name_and_title,
@@ -215,7 +216,16 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             && only_spaces_between(text, outside[end - 1], outside[end])
             && {
                 let w = outside[end].slice(text);
-                is_capitalized(w) || (is_name_particle(w) && end + 1 < outside.len())
+                // "Rafael Mora y Lucía Pardo" is two people ("Ortega y Gasset" is one).
+                let second_name_follows = is_conjunction(w)
+                    && end - index >= 2
+                    && (end + 1..end + 3).all(|i| {
+                        outside
+                            .get(i)
+                            .is_some_and(|n| is_capitalized(n.slice(text)))
+                    });
+                is_capitalized(w)
+                    || (is_name_particle(w) && end + 1 < outside.len() && !second_name_follows)
             }
         {
             end += 1;
@@ -224,7 +234,11 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             end -= 1;
         }
         let split = split_name_and_title(text, outside, index, end);
-        if let Subject::Role { phrase, .. } = split {
+        if let Some(mention) = described_name(text, outside, index, end) {
+            // "le Danois Anders Kjeldsen", "Le Français Mathis Delorme a remporté": a noun
+            // of nationality or description, then the person's full name.
+            people.named.push(mention);
+        } else if let Subject::Role { phrase, .. } = split {
             people.roles.push(phrase);
         } else if let (Subject::Implicit, Some(&next)) = (&split, outside.get(end)) {
             // "El alcalde habló": a capitalised determiner and a lower-case role after it.
@@ -250,7 +264,20 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             let runs_on = outside
                 .get(end)
                 .is_some_and(|&next| only_spaces_between(text, outside[end - 1], next));
-            let governed = governed || runs_on;
+            // "Na sala de espera, Albertina Gomes aguardava …": after a comma and before a
+            // lower-case verb, a two- or three-word run is the clause's subject.
+            let subject_after_comma = index > 0
+                && text[outside[index - 1].end..outside[index].start].trim() == ","
+                && (2..=3).contains(&(end - index))
+                && outside.get(end).is_some_and(|&next| {
+                    let w = next.slice(text);
+                    !is_capitalized(w)
+                        && !is_conjunction(w)
+                        && !is_preposition(w)
+                        && !is_determiner(w)
+                        && !is_pronoun(w)
+                });
+            let governed = governed || (runs_on && !subject_after_comma);
             let name_words = text[name.start..name.end].split_whitespace().count();
             if title.is_some() || run_has_role || (name_words >= 2 && !governed) {
                 people.named.push(Mention { name, title });
@@ -258,6 +285,45 @@ fn titled_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
         }
         index = end;
     }
+}
+
+/// A determiner, one capitalised noun and a name of two words ("le Danois Anders Kjeldsen",
+/// "Le Français Mathis Delorme", "der Däne Lars Holm"): the name, described by the noun.
+/// The determiner opens the run (capitalised, opening a sentence) or stands right before it.
+fn described_name(text: &str, outside: &[ByteSpan], index: usize, end: usize) -> Option<Mention> {
+    let (determiner, noun) = if is_determiner(outside[index].slice(text)) {
+        (index, index + 1)
+    } else {
+        let before = index.checked_sub(1)?;
+        let determiner_text = outside[before].slice(text);
+        if !is_determiner(determiner_text)
+            || is_capitalized(determiner_text)
+            || !only_spaces_between(text, outside[before], outside[index])
+        {
+            return None;
+        }
+        (before, index)
+    };
+    if noun + 3 != end {
+        return None;
+    }
+    let name = noun + 1..end;
+    let plain = |i: usize| {
+        let w = outside[i].slice(text);
+        !is_role(w) && !is_organisation(w) && !is_determiner(w) && cue_kind(w).is_none()
+    };
+    let noun_text = outside[noun].slice(text);
+    let ok = name.len() == 2
+        && determiner < noun
+        && is_capitalized(noun_text)
+        && !is_role(noun_text)
+        && name
+            .clone()
+            .all(|i| plain(i) && is_capitalized(outside[i].slice(text)));
+    ok.then(|| Mention {
+        name: ByteSpan::new(outside[name.start].start, outside[end - 1].end),
+        title: Some(lower(noun_text)),
+    })
 }
 
 /// Words between an article and the noun of an unnamed mention ("una giovane insegnante").
@@ -282,7 +348,9 @@ fn unnamed_mentions(text: &str, outside: &[ByteSpan], people: &mut People) {
             .take_while(|&i| only_spaces_between(text, outside[i - 1], outside[i]))
             .find(|&i| {
                 let w = outside[i].slice(text);
-                is_role(w) || is_person_noun(w)
+                // A body opening a sentence is its subject ("La Direction générale de
+                // l'aviation civile a demandé …"): a later pronoun may stand for it.
+                is_role(w) || is_person_noun(w) || (index == 0 && is_organisation(w))
             })
         else {
             continue;
@@ -515,7 +583,7 @@ mod tests {
 
     #[test]
     fn people_named_with_a_title_or_as_a_subject() {
-        let text = "Mayor Linda Park opened the session. Linda spoke first. \
+        let text = "Mayor Linda Park opened the session. Linda sat down first. \
                     Transport Minister Claire Dubois arrived. The Prime Minister did not. \
                     Chen said it. “Yes,” the minister said.";
         let (_, people) = cues_and_people(text);

@@ -268,6 +268,29 @@ pub(super) fn is_content_noun_candidate(word: &str) -> bool {
         && cue_kind(word).is_none()
 }
 
+/// Elided articles and prepositions written onto the next word ("L'opposizione",
+/// "dell'Istruzione", "d'élèves"), lower case, with both apostrophes.
+const ELIDED_PREFIXES: &[&str] = &[
+    "l'", "d'", "dell'", "all'", "nell'", "dall'", "sull'", "un'", "l’", "d’", "dell’", "all’",
+    "nell’", "dall’", "sull’", "un’",
+];
+
+/// The word after an elided article or preposition ("opposizione" in "L'opposizione"), when
+/// the word opens with one.
+pub(super) fn elided_rest(word: &str) -> Option<&str> {
+    ELIDED_PREFIXES.iter().find_map(|prefix| {
+        let head = word.get(..prefix.len())?;
+        let rest = &word[prefix.len()..];
+        (head.to_lowercase() == *prefix && !rest.is_empty()).then_some(rest)
+    })
+}
+
+/// A common noun behind an elided article ("L'opposizione", "l'association"): capitalised
+/// only because it opens a sentence, it names no one.
+pub(super) fn is_elided_common_noun(word: &str) -> bool {
+    elided_rest(word).is_some_and(|rest| !is_capitalized(rest))
+}
+
 /// Words inside names that are written in lower case ("de", "von", "van", "al", "bin"): the
 /// particles every name heuristic shares, and those only speakers' names need.
 pub(super) fn is_name_particle(word: &str) -> bool {

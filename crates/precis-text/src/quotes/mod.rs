@@ -182,30 +182,84 @@ pub fn extract_quotes_with_names(
     oracle: &dyn crate::name_oracle::NameOracle,
 ) -> Vec<Quote> {
     let mut quotes = extract_quotes_without_language(text, seg);
+    let named = |speaker: &&Speaker| speaker.kind != SpeakerKind::TitleOnly;
+    // One-word speakers: a place or a body the rules took for a person ("Milano").
     let candidates: Vec<usize> = (0..quotes.len())
         .filter(|&i| {
-            quotes[i].speaker.as_ref().is_some_and(|speaker| {
-                speaker.kind != SpeakerKind::TitleOnly
-                    && speaker.name.split_whitespace().count() == 1
-            })
+            quotes[i]
+                .speaker
+                .as_ref()
+                .filter(named)
+                .is_some_and(|speaker| speaker.name.split_whitespace().count() == 1)
         })
         .collect();
-    if candidates.is_empty() {
+    // Names of three words or more: a body's name glued before the person's ("Federconsumo
+    // Aldo Giuliani"), when the first word is no name and the second a first name.
+    let glued: Vec<usize> = (0..quotes.len())
+        .filter(|&i| {
+            quotes[i]
+                .speaker
+                .as_ref()
+                .filter(named)
+                .is_some_and(|speaker| {
+                    speaker.name.split_whitespace().count() >= 3
+                        && speaker.span.slice(text) == speaker.name
+                })
+        })
+        .collect();
+    if candidates.is_empty() && glued.is_empty() {
         return quotes;
     }
-    let words: Vec<&str> = candidates
+    let mut words: Vec<&str> = candidates
         .iter()
         .filter_map(|&i| quotes[i].speaker.as_ref().map(|s| s.name.as_str()))
         .collect();
+    for &i in &glued {
+        if let Some(speaker) = quotes[i].speaker.as_ref() {
+            words.extend(speaker.name.split_whitespace().take(2));
+        }
+    }
     let Some(tags) = oracle.tag_words(language, &words) else {
         return quotes;
     };
+    if tags.len() != words.len() {
+        return quotes;
+    }
     let dropped: Vec<usize> = candidates
         .iter()
         .zip(&tags)
         .filter(|(_, tags)| tags.only_place_or_organisation())
         .map(|(&i, _)| i)
         .collect();
+    let glued_tags = tags[candidates.len()..].chunks(2);
+    for (&i, pair) in glued.iter().zip(glued_tags) {
+        let [first, second] = pair else { continue };
+        // A surname that is also a place ("Genova") does not open a person's name here.
+        let first_is_name = first.person || (first.surname && !first.place && !first.organisation);
+        if first_is_name || !second.person {
+            continue;
+        }
+        if let Some(speaker) = quotes[i].speaker.as_mut() {
+            let rest = speaker
+                .name
+                .split_whitespace()
+                .nth(1)
+                .and_then(|second_word| {
+                    let skip = speaker.name.find(char::is_whitespace)?;
+                    let offset = skip + speaker.name[skip..].find(second_word)?;
+                    Some(offset)
+                });
+            if let Some(offset) = rest {
+                let body = speaker.name[..offset].trim_end().to_lowercase();
+                speaker.span = ByteSpan::new(speaker.span.start + offset, speaker.span.end);
+                speaker.name = speaker.span.slice(text).to_string();
+                speaker.title = Some(match speaker.title.take() {
+                    Some(title) => format!("{title} {body}"),
+                    None => body,
+                });
+            }
+        }
+    }
     for i in dropped {
         let quote = &mut quotes[i];
         let kind_factor = match quote.speaker.as_ref().map(|s| s.kind) {

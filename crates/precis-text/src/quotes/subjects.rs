@@ -4,9 +4,10 @@
 //! in text order) and the position of the cue among them.
 
 use super::lexicon::{
-    cue_kind, inverted_cue, is_adverb, is_auxiliary, is_conjunction, is_content_noun_candidate,
-    is_determiner, is_function_word, is_indefinite_article, is_name_particle, is_never_a_name,
-    is_organisation, is_plural_pronoun, is_possessive, is_preposition, is_pronoun, is_role,
+    cue_kind, elided_rest, inverted_cue, is_adverb, is_auxiliary, is_conjunction,
+    is_content_noun_candidate, is_determiner, is_elided_common_noun, is_function_word,
+    is_indefinite_article, is_name_particle, is_never_a_name, is_organisation, is_person_noun,
+    is_plural_pronoun, is_possessive, is_preposition, is_pronoun, is_role,
     is_unnamed_mention_article, lower,
 };
 use super::marks::is_dialogue_dash;
@@ -250,7 +251,12 @@ fn subject_before_parenthetical(
 /// The subject ending right before the comma that precedes `outside[position]`.
 fn subject_before_comma(text: &str, outside: &[ByteSpan], position: usize) -> Option<Subject> {
     let previous = *outside.get(position.checked_sub(1)?)?;
-    if !is_capitalized(previous.slice(text)) && !is_role(previous.slice(text)) {
+    // "El jurado, presidido por …, destacó": a determiner and a common noun are a subject too.
+    let determined_noun = position >= 2
+        && is_content_noun_candidate(previous.slice(text))
+        && is_determiner(outside[position - 2].slice(text))
+        && only_spaces_between(text, outside[position - 2], previous);
+    if !is_capitalized(previous.slice(text)) && !is_role(previous.slice(text)) && !determined_noun {
         return None;
     }
     // Re-run the plain search with an empty stand-in for the verb right before the comma.
@@ -308,7 +314,7 @@ pub(super) fn subject_before(text: &str, outside: &[ByteSpan], position: usize) 
         {
             head_index = position - 1;
             if !is_content_noun_candidate(previous_text) {
-                return None;
+                return noun_and_complement_before(text, outside, position);
             }
             break;
         }
@@ -336,6 +342,35 @@ pub(super) fn subject_before(text: &str, outside: &[ByteSpan], position: usize) 
     })
 }
 
+/// Words a body's complement may span between its noun and the verb ("dell'Istruzione").
+const MAX_COMPLEMENT_WORDS: usize = 3;
+
+/// A determiner, a common noun and its complement right before the verb: "Il ministero
+/// dell'Istruzione ha parlato", "la Direction de l'aviation a jugé". The subject names a body
+/// or a role, never a person.
+fn noun_and_complement_before(
+    text: &str,
+    outside: &[ByteSpan],
+    position: usize,
+) -> Option<Subject> {
+    let lowest = position.saturating_sub(MAX_COMPLEMENT_WORDS + 2);
+    let determiner = (lowest..position.saturating_sub(2)).rev().find(|&j| {
+        is_determiner(outside[j].slice(text))
+            && is_content_noun_candidate(outside[j + 1].slice(text))
+    })?;
+    let joined = (determiner..position - 1)
+        .all(|i| only_spaces_between(text, outside[i], outside[i + 1]))
+        && only_spaces_between(text, outside[position - 1], outside[position]);
+    let complement_ok = outside[determiner + 2..position].iter().all(|w| {
+        let w = w.slice(text);
+        is_preposition(w) || is_determiner(w) || elided_rest(w).is_some() || is_capitalized(w)
+    });
+    (joined && complement_ok).then(|| Subject::Role {
+        phrase: ByteSpan::new(outside[determiner].start, outside[position - 1].end),
+        head: lower(outside[determiner + 1].slice(text)),
+    })
+}
+
 /// Splits capitalised words `outside[first..end]` into a title (roles, possessives,
 /// determiners) and the name after it.
 pub(super) fn split_name_and_title(
@@ -344,6 +379,14 @@ pub(super) fn split_name_and_title(
     first: usize,
     end: usize,
 ) -> Subject {
+    // "L'opposizione ha parlato": an article and a common noun, capitalised opening a sentence.
+    if end == first + 1 && is_elided_common_noun(outside[first].slice(text)) {
+        let word = outside[first].slice(text);
+        return Subject::Role {
+            phrase: outside[first],
+            head: lower(elided_rest(word).unwrap_or(word)),
+        };
+    }
     let name_start = (first..end)
         .rev()
         .find(|&index| {
@@ -453,6 +496,32 @@ fn subject_after_within(
         return None;
     }
     let first_text = first.slice(text);
+    // Spanish "a" before a determiner is a preposition ("agradeció a su equipo", "a la
+    // ministra"): an object, not the subject; the subject may follow it ("explicó a los
+    // periodistas el jefe de bomberos").
+    if first_text == "a"
+        && outside.get(position + 1).is_some_and(|next| {
+            SPANISH_DETERMINERS_AFTER_A.contains(&lower(next.slice(text)).as_str())
+        })
+    {
+        let mut next = position + 2;
+        while next < outside.len()
+            && only_spaces_between(text, outside[next - 1], outside[next])
+            && !is_determiner(outside[next].slice(text))
+            && !is_capitalized(outside[next].slice(text))
+            && next - position < 5
+        {
+            next += 1;
+        }
+        let subject_follows = next < outside.len()
+            && only_spaces_between(text, outside[next - 1], outside[next])
+            && is_determiner(outside[next].slice(text));
+        return if subject_follows {
+            subject_after_within(text, outside, next, apposition)
+        } else {
+            None
+        };
+    }
     // Italian "il" is a determiner, French "il" a pronoun: a noun after it tells them apart.
     let determiner_before_noun = is_determiner(first_text)
         && outside.get(position + 1).is_some_and(|&next| {
@@ -520,7 +589,11 @@ fn subject_after_within(
             }
             let determined =
                 (after_determiner && last_role.is_none()) || after_preposition || in_complement;
+            // One capitalised word inside an adjunct ("vor einer geschlossenen Kita") is a
+            // place or a thing, not the subject.
+            let in_adjunct = adjunct && last_role.is_none() && run_end == index + 1;
             if !determined
+                && !in_adjunct
                 && (index == position || last_role.is_some() || loose_words <= 2)
                 && !run_is_organisation(text, outside, index, run_end)
             {
@@ -533,10 +606,22 @@ fn subject_after_within(
             let after_content_word = previous.is_some_and(|p| {
                 !is_capitalized(p) && !is_preposition(p) && !is_determiner(p) && !is_conjunction(p)
             });
+            // "l'association Parents d'élèves": one capitalised word after a body's noun is
+            // that body's name ("de la empresa Beatriz Llorente" is a person's).
+            let names_a_body = capitals == 1 && previous.is_some_and(is_organisation);
             if in_complement
                 && after_content_word
+                && !names_a_body
                 && !run_is_organisation(text, outside, index, run_end)
             {
+                // "el presidente de la asociación de usuarios Usuaris del Tren, Jordi Ferrer":
+                // a name in apposition after the run is the person; the run names the body.
+                if let Some(name) = apposed_name(text, outside, run_end) {
+                    return Some(Subject::Named {
+                        name,
+                        title: Some(lower(&text[first.start..outside[run_end - 1].end])),
+                    });
+                }
                 // "el secretario general de los socialistas Francisco Ruiz": a complement
                 // ending in a common noun, then the name (the last two words when a body's
                 // name is glued before it: "della Flc Cgil Sicilia Giovanna Cusumano").
@@ -568,6 +653,16 @@ fn subject_after_within(
                 .count();
             if rest_capitals >= GLUED_NAME_MIN_RUN {
                 name_from = run_end - 2;
+            }
+            if (in_complement || determined) && run_end == end {
+                // "da Região de Turismo do Algarve, João Mendonça Guerreiro": the body's name
+                // ends the complement, the person follows it in apposition.
+                if let Some(name) = apposed_name(text, outside, run_end) {
+                    return Some(Subject::Named {
+                        name,
+                        title: Some(lower(&text[first.start..outside[run_end - 1].end])),
+                    });
+                }
             }
             if (in_complement || determined)
                 && run_end == end
@@ -612,11 +707,52 @@ fn subject_after_within(
     let Some(role_end) = last_role else {
         // A determiner and a common noun naming no person: "preguntó un periodista".
         // "desabafou uma utente", "said one woman": an article that is no determiner too.
+        // "sagte die 58-Jährige", "said the 24-year-old": an age standing for a person.
+        if is_determiner(first_text) {
+            if let Some(&age) = outside.get(position + 1) {
+                let age_text = lower(age.slice(text));
+                if only_spaces_between(text, first, age)
+                    && age_text.starts_with(|c: char| c.is_ascii_digit())
+                    && AGE_NOUN_SUFFIXES
+                        .iter()
+                        .any(|suffix| age_text.ends_with(suffix))
+                {
+                    return Some(Subject::Role {
+                        phrase: ByteSpan::new(first.start, age.end),
+                        head: age_text,
+                    });
+                }
+            }
+        }
         let opens_phrase = is_determiner(first_text) || is_unnamed_mention_article(first_text);
+        // "replied the two island councillors, Iain Morrison and Kirsty Bell": a lower-case
+        // noun phrase closed by a comma, then names in apposition.
+        if opens_phrase && apposition {
+            let mut phrase_end = position + 1;
+            while phrase_end < end
+                && phrase_end - position <= MAX_APPOSED_PHRASE_WORDS
+                && !is_capitalized(outside[phrase_end].slice(text))
+                && cue_kind(outside[phrase_end].slice(text)).is_none()
+            {
+                phrase_end += 1;
+            }
+            if phrase_end == end && phrase_end > position + 1 {
+                if let Some(name) = apposed_name(text, outside, phrase_end) {
+                    return Some(Subject::Named {
+                        name,
+                        title: Some(lower(&text[first.start..outside[phrase_end - 1].end])),
+                    });
+                }
+            }
+        }
         let noun = outside
             .get(position + 1)
             .filter(|_| opens_phrase && end > position + 1)?;
-        return is_content_noun_candidate(noun.slice(text)).then(|| Subject::Role {
+        let noun_text = noun.slice(text);
+        // "erzählte ein Vater": German writes the noun with a capital.
+        let person_noun =
+            is_indefinite_article(first_text) && (is_person_noun(noun_text) || is_role(noun_text));
+        return (is_content_noun_candidate(noun_text) || person_noun).then(|| Subject::Role {
             phrase: ByteSpan::new(first.start, noun.end),
             head: lower(noun.slice(text)),
         });
@@ -627,7 +763,11 @@ fn subject_after_within(
     if let Some(&next) = outside.get(phrase_end) {
         let gap = &text[outside[phrase_end - 1].end..next.start];
         let next_text = next.slice(text);
-        if gap.trim() == "," && apposition && is_determiner(next_text) {
+        // "…, la hebamme Karin Westphal", "…, retired engineer Morag MacLeod".
+        if gap.trim() == ","
+            && apposition
+            && (is_determiner(next_text) || !is_capitalized(next_text))
+        {
             if let Some(Subject::Named { name, title }) =
                 subject_after_within(text, outside, phrase_end, false)
             {
@@ -660,6 +800,51 @@ fn subject_after_within(
         head: lower(outside[role_end].slice(text)),
     })
 }
+
+/// Lower-case words a noun phrase may span before a name in apposition.
+const MAX_APPOSED_PHRASE_WORDS: usize = 5;
+
+/// The name right after a comma at `outside[position]`, closed by punctuation or the end:
+/// "…, Jordi Ferrer." (a person in apposition to what comes before).
+fn apposed_name(text: &str, outside: &[ByteSpan], position: usize) -> Option<ByteSpan> {
+    let next = *outside.get(position)?;
+    let gap = &text[outside[position.checked_sub(1)?].end..next.start];
+    let next_text = next.slice(text);
+    if gap.trim() != ","
+        || !is_capitalized(next_text)
+        || is_role(next_text)
+        || is_never_a_name(next_text)
+    {
+        return None;
+    }
+    let name_end = name_run_end(text, outside, position, outside.len());
+    // Closed by punctuation, or by a conjunction before a second name ("Iain Morrison and
+    // Kirsty Bell": one of the speakers).
+    let closed = outside.get(name_end).is_none_or(|&after| {
+        !only_spaces_between(text, outside[name_end - 1], after)
+            || is_conjunction(after.slice(text))
+    });
+    (name_end - position >= 2 && closed && !run_is_organisation(text, outside, position, name_end))
+        .then(|| ByteSpan::new(next.start, outside[name_end - 1].end))
+}
+
+/// Endings of a number written as a person's age ("58-Jährige", "24-year-old", "46enne"),
+/// lower case.
+pub(super) const AGE_NOUN_SUFFIXES: &[&str] = &[
+    "-year-old",
+    "enne",
+    "-jährige",
+    "-jähriger",
+    "jährige",
+    "-årige",
+];
+
+/// Determiners after which Spanish "a" is a preposition (Portuguese "a" is an article, but
+/// is never followed by these).
+const SPANISH_DETERMINERS_AFTER_A: &[&str] = &[
+    "su", "sus", "el", "los", "las", "la", "mi", "mis", "nuestro", "nuestra", "nuestros",
+    "nuestras", "este", "esta", "estos", "estas",
+];
 
 /// Whether `first` is an abbreviated title whose full stop is all that separates it from the
 /// next word ("Dr. Samuel Ferris", "Prof. Ana Ruiz").

@@ -879,6 +879,28 @@ pub const CUE_VERBS: &[&str] = &[
     "ekledi",
     "anlattı",
     "söylüyor",
+    "répliqué",
+    "réplique",
+    "répliquent",
+    // "spoke of «…»", "a réclamé «…»": speaking of or calling for something in quote marks
+    // (en, fr, it, es, pt, de, nl, ca)
+    "spoke",
+    "parlé",
+    "parlait",
+    "réclamé",
+    "réclame",
+    "réclament",
+    "parlato",
+    "parlava",
+    "habló",
+    "hablado",
+    "falou",
+    "spricht",
+    "sprachen",
+    "sprechen",
+    "sprak",
+    "spreekt",
+    "parlat",
 ];
 
 /// Words after which the speaker is named, lower case: "according to X", "selon X", "según X",
@@ -899,10 +921,17 @@ pub const CUE_PREPOSITIONS: &[&str] = &[
     "ifølge",
     "według",
     "podle",
+    // Indonesian/Malay, Slovak, Bulgarian/Macedonian, Romanian, Lithuanian
+    "menurut",
+    "podľa",
+    "според",
+    "potrivit",
+    "pasak",
 ];
 
-/// Postpositions after the speaker's name, lower case: "dem Minister zufolge".
-pub(super) const CUE_POSTPOSITIONS: &[&str] = &["zufolge"];
+/// Postpositions after the speaker's name, lower case: "dem Minister zufolge", Hungarian
+/// "Kovács Anna szerint".
+pub(super) const CUE_POSTPOSITIONS: &[&str] = &["zufolge", "szerint"];
 
 /// German "so" and Dutch "aldus", only right after a quote, lower case: „…“, so Müller.
 pub(super) const CUE_AFTER_QUOTE_ONLY: &[&str] = &["so", "aldus"];
@@ -957,6 +986,23 @@ pub(super) const DETERMINERS: &[&str] = &[
 /// Role nouns and honorifics, lower case. A word is a role when it ends with one of these, so
 /// German compounds (`Innenminister`, `Bundeskanzlerin`) are roles too.
 pub(super) const ROLE_NOUNS: &[&str] = &[
+    // Judges' and officials' honorifics and ranks, group leaders (en, de, it, es, pt, fr)
+    "justice",
+    "brandrat",
+    "brandrätin",
+    "regierungsrat",
+    "regierungsrätin",
+    "capogruppo",
+    "capigruppo",
+    "delegati",
+    "delegate",
+    "delegados",
+    "delegadas",
+    "délégués",
+    "déléguées",
+    "councillors",
+    "convener",
+    "conveners",
     // English
     "minister",
     "spokesman",
@@ -1582,6 +1628,45 @@ pub(super) const ROLE_NOUNS: &[&str] = &[
     "müdür",
     "müdürü",
     "milletvekili",
+    // Greek, Croatian/Serbian/Bosnian, Slovak, Slovene, Bulgarian, Indonesian/Malay, Hungarian,
+    // Finnish
+    "υπουργός",
+    "εκπρόσωπος",
+    "πρόεδρος",
+    "δήμαρχος",
+    "διευθυντής",
+    "διευθύντρια",
+    "βουλευτής",
+    "καθηγητής",
+    "καθηγήτρια",
+    "ministar",
+    "ministrica",
+    "glasnogovornik",
+    "glasnogovornica",
+    "predsjednik",
+    "predsjednica",
+    "gradonačelnik",
+    "gradonačelnica",
+    "ravnatelj",
+    "ravnateljica",
+    "ministerka",
+    "hovorca",
+    "hovorkyňa",
+    "predseda",
+    "predsedníčka",
+    "riaditeľ",
+    "riaditeľka",
+    "predsednik",
+    "predsednica",
+    "župan",
+    "županja",
+    "министър",
+    "говорител",
+    "председател",
+    "кмет",
+    "директорка",
+    "ketua",
+    "walikota",
 ];
 
 /// Nouns that name an organisation, a body, a place or a document, never a person, lower case:
@@ -1880,7 +1965,8 @@ pub(super) const PREPOSITIONS: &[&str] = &[
 /// Particles written in lower case inside speakers' names besides the shared
 /// [`crate::names::NAME_PARTICLES`] ("Bashar al-Assad" is one word, "Bashar al Assad" three), as
 /// written. Quotes join them so the speaker's whole name is reported.
-pub(super) const SPEAKER_NAME_PARTICLES: &[&str] = &["della", "al", "el", "bin", "ibn"];
+pub(super) const SPEAKER_NAME_PARTICLES: &[&str] =
+    &["della", "al", "el", "bin", "ibn", "do", "dos"];
 
 /// Prepositions that, opening a sentence, give whose view it states: "Pour X, …", as written.
 pub(super) const OPENING_VIEWPOINT_WORDS: &[&str] = &["Pour", "Para", "Für", "For", "Per"];
