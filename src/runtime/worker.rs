@@ -16,14 +16,14 @@
 //! translation pools rely on).
 //!
 //! A flow that declares its whole cost up front ([`WorkerPool::flow_of_cost`], as every
-//! embedding request does) is ranked by the virtual finish of the whole request instead of its
-//! next piece: each piece's tag is its start plus the request's remaining cost, which stays the
-//! same piece after piece while the request is served. The request closest to done runs first
-//! (shortest remaining first), and requests of equal size that arrive together run one after
-//! the other (ties go to the older flow) instead of advancing together and all finishing late.
-//! These flows start their tags on a clock that every job taken advances by its cost (the
-//! finish tag of the job last taken), so a stream of small requests cannot hold a big one back
-//! forever: each of its pieces waits for at most about its remaining cost in others' work.
+//! embedding request does) is ranked by when the whole request would finish if the workers were
+//! shared equally among the requests with work left (processor sharing, the fair sojourn
+//! order): a clock advances by each job taken divided by the number of such requests, and a
+//! request's pieces all carry its arrival on that clock plus its whole cost. A small request
+//! therefore passes big ones unless they would finish before it under equal sharing anyway;
+//! equal requests that arrive together run one after the other (ties go to the older flow)
+//! instead of advancing together and all finishing late; and no request finishes much later
+//! than under equal sharing, however many small ones keep coming.
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -86,9 +86,11 @@ struct Job<E: ModelEngine> {
 /// A job in the queue with its fair-queueing tags.
 struct Queued<E: ModelEngine> {
     start: u64,
-    /// Start plus the job's own share.
-    end: u64,
-    /// What ranks it: `end`, or for a flow of declared cost start plus the flow's remaining.
+    /// The job's own share, scaled by [`TAG_SCALE`].
+    share: u64,
+    flow: u64,
+    /// What ranks it: start plus share, or for a flow of declared cost the request's finish in
+    /// processor sharing.
     finish: u64,
     /// Among equal finish tags: the flow for flows of declared cost (the older request first,
     /// so equal requests do not interleave), 0 for the others.
@@ -128,13 +130,21 @@ impl<E: ModelEngine> Ord for Queued<E> {
 /// The flow of jobs submitted without one.
 const DEFAULT_FLOW: u64 = 0;
 
+/// Shares are scaled up in tags so that dividing a job's share among the requests sharing the
+/// workers keeps its precision.
+const TAG_SCALE: u64 = 1 << 10;
+
 /// A live flow's scheduling state.
 #[derive(Debug, Clone, Copy, Default)]
 struct FlowState {
     /// Its last job's finish tag (start plus share): where the next one's start begins.
     next_start: u64,
-    /// The share it declared and has not queued yet; 0 when it declared none.
+    /// The (scaled) share it declared and has not queued yet; 0 when it declared none.
     remaining: u64,
+    /// For a flow of declared cost: the request's finish in processor sharing.
+    sharing_finish: Option<u64>,
+    /// Its jobs in the queue.
+    queued: u64,
 }
 
 struct FairQueue<E: ModelEngine> {
@@ -142,8 +152,9 @@ struct FairQueue<E: ModelEngine> {
     flows: HashMap<u64, FlowState>,
     /// The start tag of the job most recently taken by a worker.
     virtual_time: u64,
-    /// The latest `end` of the jobs taken: the clock of flows of declared cost.
-    served_time: u64,
+    /// The processor-sharing clock of flows of declared cost: advanced by each job taken,
+    /// divided by the number of flows with work left.
+    sharing_time: u64,
     next_sequence: u64,
     next_flow: u64,
     /// No more jobs: workers stop once the queue is empty.
@@ -156,7 +167,7 @@ impl<E: ModelEngine> FairQueue<E> {
             jobs: BinaryHeap::new(),
             flows: HashMap::from([(DEFAULT_FLOW, FlowState::default())]),
             virtual_time: 0,
-            served_time: 0,
+            sharing_time: 0,
             next_sequence: 0,
             next_flow: DEFAULT_FLOW + 1,
             closed: false,
@@ -164,26 +175,32 @@ impl<E: ModelEngine> FairQueue<E> {
     }
 
     fn push(&mut self, flow: u64, job: Job<E>) {
-        let share = E::share(&job.input).max(1) as u64;
+        let share = (E::share(&job.input).max(1) as u64).saturating_mul(TAG_SCALE);
         let mut state = self.flows.get(&flow).copied().unwrap_or_default();
-        // A flow of declared cost is ranked by its whole remaining cost (see the module doc).
-        let (start, finish, tie) = if state.remaining > 0 {
-            let start = self.served_time.max(state.next_start);
-            let whole = state.remaining.max(share);
-            state.remaining = state.remaining.saturating_sub(share);
-            (start, start + whole, flow)
-        } else {
-            let start = self.virtual_time.max(state.next_start);
-            (start, start + share, 0)
+        let (start, finish, tie) = match state.sharing_finish {
+            // A flow of declared cost: every piece carries the request's finish (module doc);
+            // work beyond what it declared pushes that finish back.
+            Some(sharing_finish) => {
+                let finish = sharing_finish + share.saturating_sub(state.remaining);
+                state.remaining = state.remaining.saturating_sub(share);
+                state.sharing_finish = Some(finish);
+                (self.virtual_time, finish, flow)
+            }
+            None => {
+                let start = self.virtual_time.max(state.next_start);
+                state.next_start = start + share;
+                (start, start + share, 0)
+            }
         };
-        state.next_start = start + share;
+        state.queued += 1;
         if let Some(live) = self.flows.get_mut(&flow) {
             *live = state;
         }
         self.next_sequence += 1;
         self.jobs.push(Queued {
             start,
-            end: start + share,
+            share,
+            flow,
             finish,
             tie,
             sequence: self.next_sequence,
@@ -194,7 +211,16 @@ impl<E: ModelEngine> FairQueue<E> {
     fn pop(&mut self) -> Option<Job<E>> {
         let queued = self.jobs.pop()?;
         self.virtual_time = self.virtual_time.max(queued.start);
-        self.served_time = self.served_time.max(queued.end);
+        let sharing = self
+            .flows
+            .values()
+            .filter(|state| state.queued > 0 || state.remaining > 0)
+            .count()
+            .max(1) as u64;
+        self.sharing_time += queued.share / sharing;
+        if let Some(state) = self.flows.get_mut(&queued.flow) {
+            state.queued = state.queued.saturating_sub(1);
+        }
         Some(queued.job)
     }
 }
@@ -336,17 +362,21 @@ impl<E: ModelEngine> WorkerPool<E> {
     }
 
     /// A new flow that will submit jobs of `total_share` in all (the sum of their
-    /// `ModelEngine::share`): ranked by the request's remaining cost, so the request closest to
-    /// done runs first (see the module doc). 0 is [`WorkerPool::flow`].
+    /// `ModelEngine::share`): ranked by when the whole request would finish under equal
+    /// sharing, so small requests pass big ones (see the module doc). 0 is
+    /// [`WorkerPool::flow`].
     pub fn flow_of_cost(&self, total_share: usize) -> Flow<'_, E> {
         let mut queue = self.shared.lock();
         let id = queue.next_flow;
         queue.next_flow += 1;
+        let remaining = (total_share as u64).saturating_mul(TAG_SCALE);
+        let sharing_finish = (remaining > 0).then(|| queue.sharing_time + remaining);
         queue.flows.insert(
             id,
             FlowState {
-                next_start: 0,
-                remaining: total_share as u64,
+                remaining,
+                sharing_finish,
+                ..FlowState::default()
             },
         );
         Flow { pool: self, id }
@@ -776,18 +806,48 @@ mod tests {
     }
 
     #[test]
+    fn a_small_request_passes_big_ones_that_have_run_a_while() {
+        let gated = Gated::start_with_batch(64, 1);
+        let busy = gated.hold_worker_busy();
+        // Three big requests of six pieces each, half served before the small one arrives.
+        let bigs: Vec<_> = (0..3).map(|_| gated.pool.flow_of_cost(6)).collect();
+        let mut pieces = Vec::new();
+        for (index, big) in bigs.iter().enumerate() {
+            let first = 10 * (index as u32 + 1);
+            pieces.extend((first..first + 6).map(|x| big.submit(x, None).unwrap()));
+        }
+        for _ in 0..9 {
+            gated.open_gate(1);
+            assert_eq!(gated.wait_for_batch_start(), 1);
+        }
+        let small = gated.pool.flow_of_cost(1);
+        pieces.push(small.submit(100, None).unwrap());
+        gated.open_gate(64);
+        busy.blocking_recv().unwrap().unwrap();
+        for piece in pieces {
+            piece.blocking_recv().unwrap().unwrap();
+        }
+        let ran = gated.ran.lock().unwrap().clone();
+        // The busy job, nine big pieces, then the small request: it waits for the piece in
+        // service, not for the rest of the big requests' work.
+        assert_eq!(ran[10], 100, "the small request waited: {ran:?}");
+    }
+
+    #[test]
     fn small_requests_that_keep_coming_do_not_starve_a_big_one() {
         let gated = Gated::start_with_batch(16, 1);
         let busy = gated.hold_worker_busy();
         let big = gated.pool.flow_of_cost(2);
         let big_pieces: Vec<_> = (1..=2).map(|x| big.submit(x, None).unwrap()).collect();
-        // One-piece requests keep coming, each queued just before the worker takes its next
-        // job: the first passes the big request, but the clock the small ones advance catches
-        // up with the big one's tag, and then it runs.
-        let smalls: Vec<_> = (0..4).map(|_| gated.pool.flow_of_cost(1)).collect();
+        // One-piece requests keep coming, each arriving just before the worker takes its next
+        // job: the first ones pass the big request, but the sharing clock they advance
+        // catches up with the big one's finish under equal sharing, and then it runs.
+        let mut smalls = Vec::new();
         let mut small_pieces = Vec::new();
-        for (index, small) in smalls.iter().enumerate() {
+        for index in 0..4 {
+            let small = gated.pool.flow_of_cost(1);
             small_pieces.push(small.submit(100 + index as u32, None).unwrap());
+            smalls.push(small);
             gated.open_gate(1);
             assert_eq!(gated.wait_for_batch_start(), 1);
         }
