@@ -12,7 +12,7 @@ use crate::runtime::registry::{
     inspect_directory, load_with, Architecture, ModelDirectory, ModelError, ModelLocation,
     ModelRole, ModelSpec, CONFIG_FILE, WEIGHTS_FILE,
 };
-use crate::runtime::torch_bart::{SearchSettings, TorchBart};
+use crate::runtime::torch_bart::{GenerationTimings, SearchSettings, TorchBart};
 use crate::runtime::worker::ModelEngine;
 
 /// Which implementation runs a summarizer's generation.
@@ -261,6 +261,14 @@ impl SummarizationEngine {
     /// token first); the equivalence test and the benchmark read them. `None` on rust-bert's
     /// path, which does not expose them through its summarization pipeline.
     pub fn generate_ids(&self, inputs: &[String]) -> Option<Vec<Vec<i64>>> {
+        self.generate_ids_timed(inputs).map(|(ids, _)| ids)
+    }
+
+    /// [`Self::generate_ids`] with where the time went (the benchmark's profile).
+    pub fn generate_ids_timed(
+        &self,
+        inputs: &[String],
+    ) -> Option<(Vec<Vec<i64>>, GenerationTimings)> {
         match &self.model {
             Summarizer::RustBert(_) => None,
             Summarizer::TorchBart {
@@ -268,7 +276,9 @@ impl SummarizationEngine {
                 tokenizer,
                 settings,
                 max_input,
-            } => Some(model.generate(&encode_inputs(tokenizer, inputs, *max_input), *settings)),
+            } => {
+                Some(model.generate_timed(&encode_inputs(tokenizer, inputs, *max_input), *settings))
+            }
         }
     }
 }

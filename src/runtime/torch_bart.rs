@@ -18,6 +18,7 @@
 //! penalty), so both paths produce the same tokens; tests/torch_bart.rs checks that.
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use tch::{Kind, Tensor};
 
@@ -84,6 +85,21 @@ pub struct SearchSettings {
     pub num_beams: i64,
     pub min_length: i64,
     pub max_length: i64,
+}
+
+/// Where one generation's time went (the benchmark prints it; libtorch runs synchronously on
+/// the CPU, so wall time around each call is that call's cost).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GenerationTimings {
+    /// The encoder and every decoder layer's encoder-side keys/values, once per input.
+    pub encoder: Duration,
+    /// Decoder layers over all steps (self-attention with the cache, cross-attention, FFN).
+    pub decoder_layers: Duration,
+    /// The output projection to the vocabulary over all steps.
+    pub lm_head: Duration,
+    /// Everything else in the loop: scores, bans, top-k, hypotheses, cache reorders.
+    pub search: Duration,
+    pub steps: usize,
 }
 
 const LENGTH_PENALTY: f64 = 1.0;
@@ -214,8 +230,8 @@ impl Weights {
 struct EncoderState {
     /// Per decoder layer: (keys, values), each [batch, heads, source, head_dim].
     cross: Vec<(Tensor, Tensor)>,
-    /// [batch, 1, 1, source], true where a real token is; None when nothing is padded.
-    mask: Option<Tensor>,
+    /// [batch or 1, 1, 1, source], true where a real token is.
+    mask: Tensor,
 }
 
 /// The decoder's self-attention keys and values for all layers, preallocated for the whole
@@ -346,7 +362,7 @@ impl TorchBart {
         x.transpose(1, 2).reshape([batch, -1, self.d_model])
     }
 
-    fn encode(&self, input_ids: &Tensor, mask: Option<&Tensor>) -> Tensor {
+    fn encode(&self, input_ids: &Tensor, mask: &Tensor) -> Tensor {
         let (batch, length) = input_ids.size2().expect("input ids are [batch, length]");
         let positions = self
             .encoder_positions
@@ -361,8 +377,15 @@ impl TorchBart {
             let q = self.split_heads(&attention.query.forward(&x), batch);
             let k = self.split_heads(&attention.key.forward(&x), batch);
             let v = self.split_heads(&attention.value.forward(&x), batch);
-            let attended =
-                Tensor::scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None::<f64>);
+            let attended = Tensor::scaled_dot_product_attention(
+                &q,
+                &k,
+                &v,
+                Some(mask),
+                0.0,
+                false,
+                None::<f64>,
+            );
             let attended = attention.out.forward(&self.merge_heads(&attended, batch));
             x = layer.attention_norm.forward(&(x + attended));
             let fed = layer.feed_forward.forward(&x);
@@ -378,8 +401,12 @@ impl TorchBart {
         padded: bool,
     ) -> EncoderState {
         let batch = input_ids.size()[0];
-        let mask = padded.then(|| attention_mask.ne(0).view([batch, 1, 1, -1]));
-        let encoded = self.encode(input_ids, mask.as_ref());
+        let mask = if padded {
+            attention_mask.ne(0).view([batch, 1, 1, -1])
+        } else {
+            everywhere(input_ids.size()[1])
+        };
+        let encoded = self.encode(input_ids, &mask);
         let cross = self
             .decoder_layers
             .iter()
@@ -405,7 +432,9 @@ impl TorchBart {
         beams: i64,
         encoder: &EncoderState,
         cache: &mut SelfCache,
+        timings: &mut GenerationTimings,
     ) -> Tensor {
+        let started = Instant::now();
         let rows = tokens.size()[0];
         let batch = rows / beams;
         let position = self.decoder_positions.get(POSITION_OFFSET + step);
@@ -431,7 +460,7 @@ impl TorchBart {
                 &q,
                 &keys,
                 &values,
-                None::<Tensor>,
+                Some(&everywhere(step + 1)),
                 0.0,
                 false,
                 None::<f64>,
@@ -451,7 +480,7 @@ impl TorchBart {
                 &q,
                 keys,
                 values,
-                encoder.mask.as_ref(),
+                Some(&encoder.mask),
                 0.0,
                 false,
                 None::<f64>,
@@ -465,8 +494,14 @@ impl TorchBart {
             x = layer.output_norm.forward(&(x + fed));
         }
         cache.filled = step + 1;
-        x.squeeze_dim(1)
-            .linear(&self.shared, Some(&self.final_logits_bias))
+        let projecting = Instant::now();
+        timings.decoder_layers += projecting - started;
+        let logits = x
+            .squeeze_dim(1)
+            .linear(&self.shared, Some(&self.final_logits_bias));
+        timings.lm_head += projecting.elapsed();
+        timings.steps += 1;
+        logits
     }
 
     fn new_cache(&self, rows: i64, steps: i64) -> SelfCache {
@@ -484,10 +519,21 @@ impl TorchBart {
     /// per input the token ids as rust-bert's `generate_indices` does: the decoder start token,
     /// the generated tokens, and EOS / padding as its output tensor holds them.
     pub fn generate(&self, inputs: &[Vec<i64>], settings: SearchSettings) -> Vec<Vec<i64>> {
+        self.generate_timed(inputs, settings).0
+    }
+
+    /// [`Self::generate`], with where its time went.
+    pub fn generate_timed(
+        &self,
+        inputs: &[Vec<i64>],
+        settings: SearchSettings,
+    ) -> (Vec<Vec<i64>>, GenerationTimings) {
         let _no_grad = tch::no_grad_guard();
+        let mut timings = GenerationTimings::default();
         if inputs.is_empty() {
-            return Vec::new();
+            return (Vec::new(), timings);
         }
+        let started = Instant::now();
         let longest = inputs.iter().map(Vec::len).max().unwrap_or(0);
         let padded: Vec<i64> = inputs
             .iter()
@@ -501,11 +547,17 @@ impl TorchBart {
         let attention_mask = input_ids.ne(self.tokens.pad);
         let padded_any = inputs.iter().any(|ids| ids.len() < longest);
         let encoder = self.encoder_state(&input_ids, &attention_mask, padded_any);
-        if settings.num_beams > 1 {
-            self.beam_search(&encoder, inputs.len(), settings)
+        let searching = Instant::now();
+        timings.encoder = searching - started;
+        let ids = if settings.num_beams > 1 {
+            self.beam_search(&encoder, inputs.len(), settings, &mut timings)
         } else {
-            self.greedy(&encoder, inputs.len(), settings)
-        }
+            self.greedy(&encoder, inputs.len(), settings, &mut timings)
+        };
+        timings.search = searching
+            .elapsed()
+            .saturating_sub(timings.decoder_layers + timings.lm_head);
+        (ids, timings)
     }
 
     /// Sets every logit but `token`'s to -inf in every row.
@@ -555,6 +607,7 @@ impl TorchBart {
         encoder: &EncoderState,
         batch: usize,
         settings: SearchSettings,
+        timings: &mut GenerationTimings,
     ) -> Vec<Vec<i64>> {
         let max_length = settings.max_length;
         let mut cache = self.new_cache(batch as i64, max_length);
@@ -569,6 +622,7 @@ impl TorchBart {
                 1,
                 encoder,
                 &mut cache,
+                timings,
             );
             Self::ban_repeated_ngrams(&mut logits, &histories);
             self.ban_eos(&mut logits, length, settings.min_length);
@@ -601,6 +655,7 @@ impl TorchBart {
         encoder: &EncoderState,
         batch: usize,
         settings: SearchSettings,
+        timings: &mut GenerationTimings,
     ) -> Vec<Vec<i64>> {
         let beams = settings.num_beams as usize;
         let rows = batch * beams;
@@ -622,6 +677,7 @@ impl TorchBart {
                 beams as i64,
                 encoder,
                 &mut cache,
+                timings,
             );
             self.force_special(&mut logits, length, max_length);
             let mut scores = logits.log_softmax(-1, Kind::Float);
@@ -722,6 +778,12 @@ impl TorchBart {
             })
             .collect()
     }
+}
+
+/// An attention mask letting every query see all `length` keys. Attention always gets a mask:
+/// libtorch 2.4 rejects the undefined tensor tch passes for "no mask".
+fn everywhere(length: i64) -> Tensor {
+    Tensor::ones([1, 1, 1, length], (Kind::Bool, tch::Device::Cpu))
 }
 
 /// Tokens that would complete an n-gram already in `history` (the n-1 last tokens followed by
