@@ -117,6 +117,19 @@ impl Linear {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.linear(&self.weight, Some(&self.bias))
     }
+
+    /// For the few rows of a decoder step ([rows, in] → [rows, out]).
+    fn forward_rows(&self, x: &Tensor) -> Tensor {
+        project_rows(x, &self.weight, &self.bias)
+    }
+}
+
+/// `x · weightᵀ + bias` for a few rows, computed as `(weight · xᵀ)ᵀ`: with the weight as the
+/// left operand MKL streams it once, where `linear` with 2-16 rows first copies (packs) the whole
+/// weight; measured on libtorch 2.4, one thread, 4 rows: a 50,264 x 1,024 projection 38 ms →
+/// 15 ms, 4,096 x 1,024 1.75 → 1.06 ms.
+fn project_rows(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
+    (weight.matmul(&x.tr()).tr() + bias).contiguous()
 }
 
 struct Norm {
@@ -152,6 +165,11 @@ struct FeedForward {
 impl FeedForward {
     fn forward(&self, x: &Tensor) -> Tensor {
         self.down.forward(&self.up.forward(x).gelu("none"))
+    }
+
+    fn forward_rows(&self, x: &Tensor) -> Tensor {
+        self.down
+            .forward_rows(&self.up.forward_rows(x).gelu("none"))
     }
 }
 
@@ -438,20 +456,16 @@ impl TorchBart {
         let rows = tokens.size()[0];
         let batch = rows / beams;
         let position = self.decoder_positions.get(POSITION_OFFSET + step);
-        let embedded = Tensor::embedding(
-            &self.shared,
-            &tokens.view([rows, 1]),
-            self.tokens.pad,
-            false,
-            false,
-        ) * self.embed_scale
+        // x: [rows, d_model] throughout the step.
+        let embedded = Tensor::embedding(&self.shared, tokens, self.tokens.pad, false, false)
+            * self.embed_scale
             + position;
         let mut x = self.decoder_embedding_norm.forward(&embedded);
         for (index, layer) in self.decoder_layers.iter().enumerate() {
             let attention = &layer.self_attention;
-            let q = self.split_heads(&attention.query.forward(&x), rows);
-            let k = self.split_heads(&attention.key.forward(&x), rows);
-            let v = self.split_heads(&attention.value.forward(&x), rows);
+            let q = self.split_heads(&attention.query.forward_rows(&x), rows);
+            let k = self.split_heads(&attention.key.forward_rows(&x), rows);
+            let v = self.split_heads(&attention.value.forward_rows(&x), rows);
             cache.keys(index).narrow(2, step, 1).copy_(&k);
             cache.values(index).narrow(2, step, 1).copy_(&v);
             let keys = cache.keys(index).narrow(2, 0, step + 1);
@@ -465,14 +479,16 @@ impl TorchBart {
                 false,
                 None::<f64>,
             );
-            let attended = attention.out.forward(&self.merge_heads(&attended, rows));
+            let attended = attention
+                .out
+                .forward_rows(&self.merge_heads(&attended, rows).view([rows, self.d_model]));
             x = layer.self_attention_norm.forward(&(x + attended));
 
             // The beams of one input are the queries of one attention over its encoder states.
             let attention = &layer.cross_attention;
             let q = attention
                 .query
-                .forward(&x)
+                .forward_rows(&x)
                 .view([batch, beams, self.heads, self.head_dim])
                 .transpose(1, 2);
             let (keys, values) = &encoder.cross[index];
@@ -485,20 +501,17 @@ impl TorchBart {
                 false,
                 None::<f64>,
             );
-            let attended =
-                attention
-                    .out
-                    .forward(&attended.transpose(1, 2).reshape([rows, 1, self.d_model]));
+            let attended = attention
+                .out
+                .forward_rows(&attended.transpose(1, 2).reshape([rows, self.d_model]));
             x = layer.cross_attention_norm.forward(&(x + attended));
-            let fed = layer.feed_forward.forward(&x);
+            let fed = layer.feed_forward.forward_rows(&x);
             x = layer.output_norm.forward(&(x + fed));
         }
         cache.filled = step + 1;
         let projecting = Instant::now();
         timings.decoder_layers += projecting - started;
-        let logits = x
-            .squeeze_dim(1)
-            .linear(&self.shared, Some(&self.final_logits_bias));
+        let logits = project_rows(&x, &self.shared, &self.final_logits_bias);
         timings.lm_head += projecting.elapsed();
         timings.steps += 1;
         logits
