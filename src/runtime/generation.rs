@@ -84,7 +84,7 @@ enum Summarizer {
     RustBert(Box<SummarizationModel>),
     TorchBart {
         model: Box<TorchBart>,
-        tokenizer: TokenizerOption,
+        tokenizer: Box<TokenizerOption>,
         settings: SearchSettings,
         /// Longest input (tokens with BOS/EOS): the position limit, as rust-bert truncates.
         max_input: usize,
@@ -224,7 +224,7 @@ impl SummarizationEngine {
         Ok(Self {
             model: Summarizer::TorchBart {
                 model: Box::new(model),
-                tokenizer,
+                tokenizer: Box::new(tokenizer),
                 settings: SearchSettings {
                     num_beams: settings.num_beams.max(1),
                     min_length: settings.min_length,

@@ -553,7 +553,7 @@ impl TorchBart {
             .flat_map(|ids| {
                 ids.iter()
                     .copied()
-                    .chain(std::iter::repeat(self.tokens.pad).take(longest - ids.len()))
+                    .chain(std::iter::repeat_n(self.tokens.pad, longest - ids.len()))
             })
             .collect();
         let input_ids = Tensor::from_slice(&padded).view([inputs.len() as i64, longest as i64]);
