@@ -24,6 +24,10 @@ pub enum GenerationPath {
     /// The project-owned BART forward and search on libtorch (`torch_bart`): same tokens as
     /// rust-bert's, encoder keys/values shared by the beams, a preallocated cache. BART only.
     TorchBart,
+    /// A summarizer whose catalog entry names no engine: torch-bart for the BART models it
+    /// implements (equivalent and faster: tests/torch_bart.rs, `bench_models --only
+    /// generation`), rust-bert's pipeline for everything else.
+    Preferred,
 }
 
 /// Decoding settings shared by summarization and translation.
@@ -167,8 +171,24 @@ impl SummarizationEngine {
     ) -> Result<Self, ModelError> {
         let dir = directory_of(spec)?;
         let directory = inspect_directory(&spec.id, &ModelRole::Summarization, dir)?;
-        if path == GenerationPath::TorchBart {
-            return Self::load_torch_bart(spec, &directory, settings);
+        match path {
+            GenerationPath::TorchBart => return Self::load_torch_bart(spec, &directory, settings),
+            GenerationPath::Preferred if directory.architecture == Architecture::Bart => {
+                match Self::load_torch_bart(spec, &directory, settings) {
+                    Ok(engine) => {
+                        tracing::info!(model = %spec.id, "summarizer runs on torch-bart");
+                        return Ok(engine);
+                    }
+                    // A BART variant torch-bart does not implement runs on rust-bert's pipeline.
+                    Err(ModelError::Unsupported { reason, .. }) => tracing::info!(
+                        model = %spec.id,
+                        %reason,
+                        "summarizer runs on rust-bert's pipeline"
+                    ),
+                    Err(other) => return Err(other),
+                }
+            }
+            _ => {}
         }
         let (vocab, merges) = tokenizer_files(&directory);
         let mut config = SummarizationConfig::new(

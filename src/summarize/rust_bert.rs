@@ -16,8 +16,15 @@ impl SummarizerBackend for RustBertSummarizer {
         crate::config::DEFAULT_ENGINE
     }
 
+    /// An entry naming no engine gets the preferred path (torch-bart for BART); one naming
+    /// `rust-bert` gets rust-bert's pipeline.
     fn start(&self, entry: &SummarizerEntry<'_>) -> anyhow::Result<StartedSummarizer> {
-        start_on(entry, GenerationPath::RustBert)
+        let path = if entry.model.engine.is_some() {
+            GenerationPath::RustBert
+        } else {
+            GenerationPath::Preferred
+        };
+        start_on(entry, path)
     }
 }
 
