@@ -12,7 +12,8 @@
 //! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
 //!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
 //!   against transformers `generate()` and against CTranslate2 (fp32 and int8, the anchor: the
-//!   fastest CPU engine for such models; scripts/setup-ct2) on the same weights;
+//!   fastest CPU engine for such models; scripts/setup-ct2) on the same weights; precis runs it
+//!   twice: rust-bert's pipeline and the project-owned BART path (`torch-bart`);
 //! - the peak RSS of each side: every measurement runs in its own process (this binary re-runs
 //!   itself with `--side`, Python runs scripts/bench_models.py), which reports its VmHWM.
 use std::path::{Path, PathBuf};
@@ -24,7 +25,13 @@ use clap::Parser;
 use serde::{Deserialize, Serialize};
 
 use precis::runtime::embeddings::{EmbeddingEngine, EmbeddingOptions, EMBEDDING_BACKENDS};
-use precis::runtime::generation::{GenerationSettings, SummarizationEngine, SummarizerInput};
+use precis::runtime::generation::{
+    GenerationPath, GenerationSettings, SummarizationEngine, SummarizerInput,
+};
+use precis::runtime::torch_bart::GenerationTimings;
+
+/// The precis generation engines measured: rust-bert's pipeline and the project-owned BART.
+const GENERATION_ENGINES: [&str; 2] = ["rust-bert", "torch-bart"];
 use precis::runtime::{ModelLocation, ModelRole, ModelSpec, PoolConfig, WorkerPool};
 
 #[derive(Debug, Parser)]
@@ -56,7 +63,8 @@ struct Args {
     /// Internal: the workload file for `--side`
     #[arg(long, hide = true)]
     workload: Option<PathBuf>,
-    /// Internal: the embedding engine for `--side embeddings`
+    /// Internal: the embedding engine for `--side embeddings`/`e5`, the generation engine
+    /// (`rust-bert` or `torch-bart`) for `--side generation`
     #[arg(long, hide = true, default_value = "rust-bert")]
     engine: String,
 }
@@ -90,6 +98,8 @@ struct Measurement {
     /// seconds from start to a loaded model
     load_seconds: Option<f64>,
     peak_rss_mb: f64,
+    /// Where one generation's time goes (the torch-bart side only).
+    phases: Option<Vec<String>>,
 }
 
 /// News-like sentences of varied length, written for this benchmark.
@@ -139,7 +149,7 @@ fn main() -> anyhow::Result<()> {
                 };
                 rust_embeddings(&model, "multilingual-e5-small", &workload, &args.engine)?
             }
-            "generation" => rust_generation(&workload)?,
+            "generation" => rust_generation(&workload, &args.engine)?,
             "e5-tokenizer" => e5_tokenizer_alone(&workload)?,
             other => bail!("unknown side {other}"),
         };
@@ -207,6 +217,7 @@ fn main() -> anyhow::Result<()> {
         args.embedding_engines.clone()
     };
     let mut rows = Vec::new();
+    let mut profile: Vec<String> = Vec::new();
     for task in tasks {
         let theirs: Measurement = run_json(
             Command::new(&python)
@@ -218,8 +229,27 @@ fn main() -> anyhow::Result<()> {
         let sides: Vec<Option<&str>> = if task == "embeddings" || task == "e5" {
             engines.iter().map(|e| Some(e.as_str())).collect()
         } else {
-            vec![None]
+            // rust-bert's pipeline and the project-owned BART path (`torch-bart`).
+            GENERATION_ENGINES.iter().map(|&e| Some(e)).collect()
         };
+        // The anchor: CTranslate2 on the same weights, each precision in its own process (its
+        // peak RSS is its own), measured once and set beside every precis engine.
+        let mut anchors = Vec::new();
+        if task == "generation" {
+            for (variant, label) in [
+                ("ct2-fp32", "CTranslate2 fp32"),
+                ("ct2-int8", "CTranslate2 int8"),
+            ] {
+                let anchor: Measurement = run_json(
+                    Command::new(&python)
+                        .arg(&script)
+                        .args(["--task", variant, "--workload"])
+                        .arg(&workload_file.0),
+                )
+                .with_context(|| format!("{label} side of {task}"))?;
+                anchors.push((label, anchor));
+            }
+        }
         for engine in sides {
             let mut command = Command::new(&me);
             command
@@ -232,22 +262,14 @@ fn main() -> anyhow::Result<()> {
             let ours: Measurement =
                 run_json(&mut command).with_context(|| format!("precis side of {task}"))?;
             rows.extend(table_rows(task, engine, &ours, &theirs));
-            if task == "generation" {
-                // The anchor: CTranslate2 on the same weights, each precision in its own
-                // process (its peak RSS is its own).
-                for (variant, label) in [
-                    ("ct2-fp32", "CTranslate2 fp32"),
-                    ("ct2-int8", "CTranslate2 int8"),
-                ] {
-                    let anchor: Measurement = run_json(
-                        Command::new(&python)
-                            .arg(&script)
-                            .args(["--task", variant, "--workload"])
-                            .arg(&workload_file.0),
-                    )
-                    .with_context(|| format!("{label} side of {task}"))?;
-                    rows.extend(anchor_rows(label, &ours, &anchor));
-                }
+            profile.extend(ours.phases.clone().unwrap_or_default());
+            for (label, anchor) in &anchors {
+                rows.extend(anchor_rows(
+                    label,
+                    engine.unwrap_or_default(),
+                    &ours,
+                    anchor,
+                ));
             }
         }
     }
@@ -262,6 +284,9 @@ fn main() -> anyhow::Result<()> {
     println!(
         "\nratio: precis relative to Python, >1 means precis is better (faster, or smaller RSS)"
     );
+    for line in &profile {
+        println!("{line}");
+    }
     if rows.iter().any(|row| row.0.starts_with("e5")) {
         // What rust_tokenizers' XLM-R tokenizer (a trie of 250,002 pieces, a hash map per node)
         // costs on its own, in a process that loads nothing else.
@@ -361,12 +386,12 @@ fn table_rows(
             ours.new_tokens.unwrap_or(0)
         );
         latency(
-            &format!("distilbart-6-6 dims greedy, {tokens}"),
+            &format!("distilbart-6-6 dims greedy, {tokens}{engine}"),
             ours.greedy_seconds,
             theirs.greedy_seconds,
         );
         latency(
-            &format!("distilbart-6-6 dims beam 4, {tokens}"),
+            &format!("distilbart-6-6 dims beam 4, {tokens}{engine}"),
             ours.beam4_seconds,
             theirs.beam4_seconds,
         );
@@ -394,6 +419,7 @@ fn table_rows(
 /// precis against an anchor engine (the "python" column holds the anchor's figures).
 fn anchor_rows(
     label: &str,
+    engine: &str,
     ours: &Measurement,
     anchor: &Measurement,
 ) -> Vec<(String, String, String, f64)> {
@@ -404,7 +430,7 @@ fn anchor_rows(
     ] {
         if let (Some(a), Some(b)) = (a, b) {
             rows.push((
-                format!("distilbart-6-6 dims {name} vs {label}"),
+                format!("distilbart-6-6 dims {name} vs {label} [{engine}]"),
                 format!("{a:.2} s"),
                 format!("{b:.2} s"),
                 b / a,
@@ -423,7 +449,7 @@ fn anchor_rows(
         ));
     }
     rows.push((
-        format!("peak RSS (generation process) vs {label}"),
+        format!("peak RSS (generation process) vs {label} [{engine}]"),
         format!("{:.0} MB", ours.peak_rss_mb),
         format!("{:.0} MB", anchor.peak_rss_mb),
         anchor.peak_rss_mb / ours.peak_rss_mb,
@@ -553,7 +579,12 @@ fn rust_embeddings(
 /// Seconds per generation through the summarization pool, exactly `new_tokens` new tokens:
 /// min_length = max_length = new_tokens + 1 (rust-bert counts the decoder start token), so EOS
 /// is banned until the last step.
-fn rust_generation(workload: &Workload) -> anyhow::Result<Measurement> {
+fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurement> {
+    let path = match engine {
+        "rust-bert" => GenerationPath::RustBert,
+        "torch-bart" => GenerationPath::TorchBart,
+        other => bail!("unknown generation engine {other}"),
+    };
     let spec = generation_spec(&workload.generation_model);
     let input = SummarizerInput::load(&spec)?;
     let input_tokens = input.count_tokens(&workload.generation_input) + 2;
@@ -568,7 +599,7 @@ fn rust_generation(workload: &Workload) -> anyhow::Result<Measurement> {
         };
         let pool = WorkerPool::start(
             pool_config("summarization", workload.threads, 1),
-            move || SummarizationEngine::load(&spec, settings),
+            move || SummarizationEngine::load_on(&spec, settings, path),
         )?;
         pool.run_blocking(workload.generation_input.clone(), None)?;
         let mut times = Vec::new();
@@ -583,7 +614,12 @@ fn rust_generation(workload: &Workload) -> anyhow::Result<Measurement> {
         greedy_seconds: Some(seconds[0]),
         beam4_seconds: Some(seconds[1]),
         input_tokens: Some(input_tokens),
-        new_tokens: Some(generated_tokens(workload, length)?),
+        new_tokens: Some(generated_tokens(workload, length, path)?),
+        phases: if path == GenerationPath::TorchBart {
+            Some(torch_bart_phases(workload, length)?)
+        } else {
+            None
+        },
         peak_rss_mb: peak_rss_mb(),
         ..Measurement::default()
     })
@@ -591,7 +627,17 @@ fn rust_generation(workload: &Workload) -> anyhow::Result<Measurement> {
 
 /// Generates once more through rust-bert's BART generator with the pipeline's settings and
 /// counts the new token ids, so the table shows what was generated rather than what was asked.
-fn generated_tokens(workload: &Workload, length: i64) -> anyhow::Result<usize> {
+/// The torch-bart side counts its own output (loading rust-bert there would add to its RSS).
+fn generated_tokens(
+    workload: &Workload,
+    length: i64,
+    path: GenerationPath,
+) -> anyhow::Result<usize> {
+    if path == GenerationPath::TorchBart {
+        let (ids, _) = torch_bart_once(workload, 1, length)?;
+        let first = ids.first().context("no generation")?;
+        return Ok(first.len().saturating_sub(1));
+    }
     use rust_bert::bart::BartGenerator;
     use rust_bert::pipelines::common::{ModelResource, ModelType};
     use rust_bert::pipelines::generation_utils::{GenerateConfig, LanguageGenerator};
@@ -616,6 +662,59 @@ fn generated_tokens(workload: &Workload, length: i64) -> anyhow::Result<usize> {
     let indices = &output.first().context("no generation")?.indices;
     // The first id is the decoder start token, not generated.
     Ok(indices.len().saturating_sub(1))
+}
+
+/// One generation on the torch-bart path outside the pool, with its timings.
+fn torch_bart_once(
+    workload: &Workload,
+    beams: i64,
+    length: i64,
+) -> anyhow::Result<(Vec<Vec<i64>>, GenerationTimings)> {
+    let settings = GenerationSettings {
+        num_beams: beams,
+        min_length: length,
+        max_length: length,
+    };
+    let engine = SummarizationEngine::load_on(
+        &generation_spec(&workload.generation_model),
+        settings,
+        GenerationPath::TorchBart,
+    )?;
+    engine
+        .generate_ids_timed(std::slice::from_ref(&workload.generation_input))
+        .context("the torch-bart path gives its ids")
+}
+
+/// Where one torch-bart generation's time goes, greedy and beam 4 (a warm-up first).
+fn torch_bart_phases(workload: &Workload, length: i64) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for beams in [1i64, 4] {
+        let settings = GenerationSettings {
+            num_beams: beams,
+            min_length: length,
+            max_length: length,
+        };
+        let engine = SummarizationEngine::load_on(
+            &generation_spec(&workload.generation_model),
+            settings,
+            GenerationPath::TorchBart,
+        )?;
+        let input = std::slice::from_ref(&workload.generation_input);
+        engine.generate_ids_timed(input);
+        let (_, t) = engine
+            .generate_ids_timed(input)
+            .context("the torch-bart path gives its timings")?;
+        lines.push(format!(
+            "torch-bart {} phases: encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps)",
+            if beams == 1 { "greedy" } else { "beam 4" },
+            t.encoder.as_secs_f64(),
+            t.decoder_layers.as_secs_f64(),
+            t.lm_head.as_secs_f64(),
+            t.search.as_secs_f64(),
+            t.steps
+        ));
+    }
+    Ok(lines)
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -1,7 +1,7 @@
 //! Seq2seq models (summarization, translation) as batched worker engines.
 use std::path::Path;
 
-use rust_bert::pipelines::common::{ModelResource, TokenizerOption};
+use rust_bert::pipelines::common::{ModelResource, ModelType, TokenizerOption};
 use rust_bert::pipelines::summarization::{SummarizationConfig, SummarizationModel};
 use rust_bert::pipelines::translation::{Language, TranslationConfig, TranslationModel};
 use rust_bert::resources::LocalResource;
@@ -12,7 +12,23 @@ use crate::runtime::registry::{
     inspect_directory, load_with, Architecture, ModelDirectory, ModelError, ModelLocation,
     ModelRole, ModelSpec, CONFIG_FILE, WEIGHTS_FILE,
 };
+use crate::runtime::torch_bart::{GenerationTimings, SearchSettings, TorchBart};
 use crate::runtime::worker::ModelEngine;
+
+/// Which implementation runs a summarizer's generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GenerationPath {
+    /// rust-bert's pipeline (every architecture).
+    #[default]
+    RustBert,
+    /// The project-owned BART forward and search on libtorch (`torch_bart`): same tokens as
+    /// rust-bert's, encoder keys/values shared by the beams, a preallocated cache. BART only.
+    TorchBart,
+    /// A summarizer whose catalog entry names no engine: torch-bart for the BART models it
+    /// implements (equivalent and faster: tests/torch_bart.rs, `bench_models --only
+    /// generation`), rust-bert's pipeline for everything else.
+    Preferred,
+}
 
 /// Decoding settings shared by summarization and translation.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +86,18 @@ fn tokenizer_files(directory: &ModelDirectory) -> (LocalResource, Option<LocalRe
 }
 
 pub struct SummarizationEngine {
-    model: SummarizationModel,
+    model: Summarizer,
+}
+
+enum Summarizer {
+    RustBert(Box<SummarizationModel>),
+    TorchBart {
+        model: Box<TorchBart>,
+        tokenizer: Box<TokenizerOption>,
+        settings: SearchSettings,
+        /// Longest input (tokens with BOS/EOS): the position limit, as rust-bert truncates.
+        max_input: usize,
+    },
 }
 
 /// Tokens reserved in every model input for what the pipeline adds around the text: BOS/EOS
@@ -136,9 +163,38 @@ fn position_limit(config: &Path) -> usize {
 }
 
 impl SummarizationEngine {
+    /// rust-bert's pipeline.
     pub fn load(spec: &ModelSpec, settings: GenerationSettings) -> Result<Self, ModelError> {
+        Self::load_on(spec, settings, GenerationPath::RustBert)
+    }
+
+    /// The one place that chooses the implementation a summarizer runs on.
+    pub fn load_on(
+        spec: &ModelSpec,
+        settings: GenerationSettings,
+        path: GenerationPath,
+    ) -> Result<Self, ModelError> {
         let dir = directory_of(spec)?;
         let directory = inspect_directory(&spec.id, &ModelRole::Summarization, dir)?;
+        match path {
+            GenerationPath::TorchBart => return Self::load_torch_bart(spec, &directory, settings),
+            GenerationPath::Preferred if directory.architecture == Architecture::Bart => {
+                match Self::load_torch_bart(spec, &directory, settings) {
+                    Ok(engine) => {
+                        tracing::info!(model = %spec.id, "summarizer runs on torch-bart");
+                        return Ok(engine);
+                    }
+                    // A BART variant torch-bart does not implement runs on rust-bert's pipeline.
+                    Err(ModelError::Unsupported { reason, .. }) => tracing::info!(
+                        model = %spec.id,
+                        %reason,
+                        "summarizer runs on rust-bert's pipeline"
+                    ),
+                    Err(other) => return Err(other),
+                }
+            }
+            _ => {}
+        }
         let (vocab, merges) = tokenizer_files(&directory);
         let mut config = SummarizationConfig::new(
             directory.architecture.rust_bert_type(),
@@ -152,8 +208,118 @@ impl SummarizationEngine {
         config.min_length = settings.min_length;
         config.max_length = Some(settings.max_length);
         let model = load_with(spec, || SummarizationModel::new(config))?;
-        Ok(Self { model })
+        Ok(Self {
+            model: Summarizer::RustBert(Box::new(model)),
+        })
     }
+
+    fn load_torch_bart(
+        spec: &ModelSpec,
+        directory: &ModelDirectory,
+        settings: GenerationSettings,
+    ) -> Result<Self, ModelError> {
+        if directory.architecture != Architecture::Bart {
+            return Err(ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: format!(
+                    "the torch-bart engine runs BART models only, not {:?}; use engine \"{}\"",
+                    directory.architecture,
+                    crate::runtime::RUST_BERT_ENGINE
+                ),
+            });
+        }
+        let dir = &directory.path;
+        let path_text = |file: &str| dir.join(file).to_string_lossy().into_owned();
+        // As rust-bert's BART generator reads it: byte-level BPE without a prefix space.
+        let tokenizer = load_with(spec, || {
+            TokenizerOption::from_file(
+                ModelType::Bart,
+                &path_text("vocab.json"),
+                Some(&path_text("merges.txt")),
+                false,
+                None,
+                false,
+            )
+        })?;
+        let model =
+            TorchBart::load(dir, WEIGHTS_FILE).map_err(|error| ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: format!("torch-bart engine: {error}"),
+            })?;
+        Ok(Self {
+            model: Summarizer::TorchBart {
+                model: Box::new(model),
+                tokenizer: Box::new(tokenizer),
+                settings: SearchSettings {
+                    num_beams: settings.num_beams.max(1),
+                    min_length: settings.min_length,
+                    max_length: settings.max_length,
+                },
+                max_input: position_limit(&dir.join(CONFIG_FILE)),
+            },
+        })
+    }
+
+    /// Summaries of `inputs`, one per input.
+    fn summarize(&self, inputs: &[String]) -> Result<Vec<String>, String> {
+        match &self.model {
+            Summarizer::RustBert(model) => {
+                tch::no_grad(|| model.summarize(inputs)).map_err(|error| error.to_string())
+            }
+            Summarizer::TorchBart {
+                model,
+                tokenizer,
+                settings,
+                max_input,
+            } => {
+                let ids = encode_inputs(tokenizer, inputs, *max_input);
+                let generated = model.generate(&ids, *settings);
+                Ok(generated
+                    .iter()
+                    .map(|tokens| tokenizer.decode(tokens, true, true))
+                    .collect())
+            }
+        }
+    }
+
+    /// Token ids of each output, as rust-bert's `generate_indices` returns them (decoder start
+    /// token first); the equivalence test and the benchmark read them. `None` on rust-bert's
+    /// path, which does not expose them through its summarization pipeline.
+    pub fn generate_ids(&self, inputs: &[String]) -> Option<Vec<Vec<i64>>> {
+        self.generate_ids_timed(inputs).map(|(ids, _)| ids)
+    }
+
+    /// [`Self::generate_ids`] with where the time went (the benchmark's profile).
+    pub fn generate_ids_timed(
+        &self,
+        inputs: &[String],
+    ) -> Option<(Vec<Vec<i64>>, GenerationTimings)> {
+        match &self.model {
+            Summarizer::RustBert(_) => None,
+            Summarizer::TorchBart {
+                model,
+                tokenizer,
+                settings,
+                max_input,
+            } => {
+                Some(model.generate_timed(&encode_inputs(tokenizer, inputs, *max_input), *settings))
+            }
+        }
+    }
+}
+
+/// Input ids with BOS/EOS, truncated to `max_len` tokens as rust-bert's generator encodes them.
+fn encode_inputs(tokenizer: &TokenizerOption, inputs: &[String], max_len: usize) -> Vec<Vec<i64>> {
+    tokenizer
+        .encode_list(
+            inputs,
+            max_len,
+            &rust_tokenizers::tokenizer::TruncationStrategy::LongestFirst,
+            0,
+        )
+        .into_iter()
+        .map(|tokenized| tokenized.token_ids)
+        .collect()
 }
 
 impl ModelEngine for SummarizationEngine {
@@ -164,7 +330,7 @@ impl ModelEngine for SummarizationEngine {
 
     fn run_batch(&mut self, inputs: Vec<Self::Input>) -> Vec<Result<Self::Output, PrecisError>> {
         let count = inputs.len();
-        match tch::no_grad(|| self.model.summarize(&inputs)) {
+        match self.summarize(&inputs) {
             Ok(outputs) if outputs.len() == count => outputs.into_iter().map(Ok).collect(),
             Ok(outputs) => failed(
                 count,

@@ -3,6 +3,7 @@ pub mod embeddings;
 pub mod generation;
 pub mod registry;
 pub mod text_input;
+pub mod torch_bart;
 pub mod worker;
 
 pub use registry::{ModelError, ModelLocation, ModelRole, ModelSpec};

@@ -45,7 +45,10 @@ pub trait SummarizerBackend: Sync {
 }
 
 /// Every summarizer backend, by the name catalog entries use.
-pub const SUMMARIZER_BACKENDS: &[&dyn SummarizerBackend] = &[&rust_bert::RustBertSummarizer];
+pub const SUMMARIZER_BACKENDS: &[&dyn SummarizerBackend] = &[
+    &rust_bert::RustBertSummarizer,
+    &rust_bert::TorchBartSummarizer,
+];
 
 /// The backend a catalog entry names, or an error listing the registered ones.
 fn backend_for(model: &CatalogModel) -> anyhow::Result<&'static dyn SummarizerBackend> {
