@@ -405,13 +405,7 @@ impl EmbeddingService {
         let lengths: Vec<usize> = by_length.iter().map(|&i| distinct[i].len()).collect();
         let pieces = length_buckets(&lengths, self.pool.config().max_batch_cost, PIECE_BYTES);
         let window = self.pool.config().workers.max(1);
-        // The whole request's cost, so the queue ranks it by what it has left (shortest
-        // remaining first, see `runtime::worker`): each piece's share, as `padded_bytes`.
-        let total_share: usize = pieces
-            .iter()
-            .map(|piece| (lengths[piece.start] + SPECIAL_TOKENS_BYTES) * piece.len())
-            .sum();
-        let flow = self.pool.flow_of_cost(total_share);
+        let flow = self.pool.flow();
         let mut slots: Vec<Option<Embedding>> = vec![None; distinct.len()];
         for round in pieces.chunks(window) {
             let jobs = round.iter().map(|piece| {

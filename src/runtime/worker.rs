@@ -11,19 +11,9 @@
 //! every job gets a virtual start tag (the later of the scheduler's virtual time and its flow's
 //! previous finish tag) and a finish tag (start + cost), and the job with the smallest finish
 //! tag runs next. A 3 KB article arriving while 256 KB ones run therefore waits for the piece
-//! in service, not for the big articles' backlog. Jobs submitted without a flow share one
-//! default flow, so they stay first in, first out among themselves (as the summarizer and
-//! translation pools rely on).
-//!
-//! A flow that declares its whole cost up front ([`WorkerPool::flow_of_cost`], as every
-//! embedding request does) is ranked by when the whole request would finish if the workers were
-//! shared equally among the requests with work left (processor sharing, the fair sojourn
-//! order): a clock advances by each job taken divided by the number of such requests, and a
-//! request's pieces all carry its arrival on that clock plus its whole cost. A small request
-//! therefore passes big ones unless they would finish before it under equal sharing anyway;
-//! equal requests that arrive together run one after the other (ties go to the older flow)
-//! instead of advancing together and all finishing late; and no request finishes much later
-//! than under equal sharing, however many small ones keep coming.
+//! in service, not for the big articles' backlog; big articles share the workers evenly among
+//! themselves. Jobs submitted without a flow share one default flow, so they stay first in,
+//! first out among themselves (as the summarizer and translation pools rely on).
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -86,23 +76,15 @@ struct Job<E: ModelEngine> {
 /// A job in the queue with its fair-queueing tags.
 struct Queued<E: ModelEngine> {
     start: u64,
-    /// The job's own share, scaled by [`TAG_SCALE`].
-    share: u64,
-    flow: u64,
-    /// What ranks it: start plus share, or for a flow of declared cost the request's finish in
-    /// processor sharing.
     finish: u64,
-    /// Among equal finish tags: the flow for flows of declared cost (the older request first,
-    /// so equal requests do not interleave), 0 for the others.
-    tie: u64,
-    /// Submission order: otherwise equal tags run first in, first out.
+    /// Submission order: equal finish tags run first in, first out.
     sequence: u64,
     job: Job<E>,
 }
 
 impl<E: ModelEngine> Queued<E> {
-    fn key(&self) -> (u64, u64, u64) {
-        (self.finish, self.tie, self.sequence)
+    fn key(&self) -> (u64, u64) {
+        (self.finish, self.sequence)
     }
 }
 
@@ -130,31 +112,12 @@ impl<E: ModelEngine> Ord for Queued<E> {
 /// The flow of jobs submitted without one.
 const DEFAULT_FLOW: u64 = 0;
 
-/// Shares are scaled up in tags so that dividing a job's share among the requests sharing the
-/// workers keeps its precision.
-const TAG_SCALE: u64 = 1 << 10;
-
-/// A live flow's scheduling state.
-#[derive(Debug, Clone, Copy, Default)]
-struct FlowState {
-    /// Its last job's finish tag (start plus share): where the next one's start begins.
-    next_start: u64,
-    /// The (scaled) share it declared and has not queued yet; 0 when it declared none.
-    remaining: u64,
-    /// For a flow of declared cost: the request's finish in processor sharing.
-    sharing_finish: Option<u64>,
-    /// Its jobs in the queue.
-    queued: u64,
-}
-
 struct FairQueue<E: ModelEngine> {
     jobs: BinaryHeap<Queued<E>>,
-    flows: HashMap<u64, FlowState>,
+    /// The finish tag of each live flow's last job.
+    flows: HashMap<u64, u64>,
     /// The start tag of the job most recently taken by a worker.
     virtual_time: u64,
-    /// The processor-sharing clock of flows of declared cost: advanced by each job taken,
-    /// divided by the number of flows with work left.
-    sharing_time: u64,
     next_sequence: u64,
     next_flow: u64,
     /// No more jobs: workers stop once the queue is empty.
@@ -165,9 +128,8 @@ impl<E: ModelEngine> FairQueue<E> {
     fn new() -> Self {
         Self {
             jobs: BinaryHeap::new(),
-            flows: HashMap::from([(DEFAULT_FLOW, FlowState::default())]),
+            flows: HashMap::from([(DEFAULT_FLOW, 0)]),
             virtual_time: 0,
-            sharing_time: 0,
             next_sequence: 0,
             next_flow: DEFAULT_FLOW + 1,
             closed: false,
@@ -175,34 +137,16 @@ impl<E: ModelEngine> FairQueue<E> {
     }
 
     fn push(&mut self, flow: u64, job: Job<E>) {
-        let share = (E::share(&job.input).max(1) as u64).saturating_mul(TAG_SCALE);
-        let mut state = self.flows.get(&flow).copied().unwrap_or_default();
-        let (start, finish, tie) = match state.sharing_finish {
-            // A flow of declared cost: every piece carries the request's finish (module doc);
-            // work beyond what it declared pushes that finish back.
-            Some(sharing_finish) => {
-                let finish = sharing_finish + share.saturating_sub(state.remaining);
-                state.remaining = state.remaining.saturating_sub(share);
-                state.sharing_finish = Some(finish);
-                (self.virtual_time, finish, flow)
-            }
-            None => {
-                let start = self.virtual_time.max(state.next_start);
-                state.next_start = start + share;
-                (start, start + share, 0)
-            }
-        };
-        state.queued += 1;
-        if let Some(live) = self.flows.get_mut(&flow) {
-            *live = state;
+        let previous = self.flows.get(&flow).copied().unwrap_or(0);
+        let start = self.virtual_time.max(previous);
+        let finish = start + E::share(&job.input).max(1) as u64;
+        if let Some(last) = self.flows.get_mut(&flow) {
+            *last = finish;
         }
         self.next_sequence += 1;
         self.jobs.push(Queued {
             start,
-            share,
-            flow,
             finish,
-            tie,
             sequence: self.next_sequence,
             job,
         });
@@ -211,16 +155,6 @@ impl<E: ModelEngine> FairQueue<E> {
     fn pop(&mut self) -> Option<Job<E>> {
         let queued = self.jobs.pop()?;
         self.virtual_time = self.virtual_time.max(queued.start);
-        let sharing = self
-            .flows
-            .values()
-            .filter(|state| state.queued > 0 || state.remaining > 0)
-            .count()
-            .max(1) as u64;
-        self.sharing_time += queued.share / sharing;
-        if let Some(state) = self.flows.get_mut(&queued.flow) {
-            state.queued = state.queued.saturating_sub(1);
-        }
         Some(queued.job)
     }
 }
@@ -358,27 +292,10 @@ impl<E: ModelEngine> WorkerPool<E> {
 
     /// A new flow: one request's jobs, scheduled fairly against other requests'.
     pub fn flow(&self) -> Flow<'_, E> {
-        self.flow_of_cost(0)
-    }
-
-    /// A new flow that will submit jobs of `total_share` in all (the sum of their
-    /// `ModelEngine::share`): ranked by when the whole request would finish under equal
-    /// sharing, so small requests pass big ones (see the module doc). 0 is
-    /// [`WorkerPool::flow`].
-    pub fn flow_of_cost(&self, total_share: usize) -> Flow<'_, E> {
         let mut queue = self.shared.lock();
         let id = queue.next_flow;
         queue.next_flow += 1;
-        let remaining = (total_share as u64).saturating_mul(TAG_SCALE);
-        let sharing_finish = (remaining > 0).then(|| queue.sharing_time + remaining);
-        queue.flows.insert(
-            id,
-            FlowState {
-                remaining,
-                sharing_finish,
-                ..FlowState::default()
-            },
-        );
+        queue.flows.insert(id, 0);
         Flow { pool: self, id }
     }
 
@@ -779,94 +696,6 @@ mod tests {
         // the big request's second piece.
         assert_eq!(*gated.ran.lock().unwrap(), vec![0, 1, 100, 2, 200, 3]);
         assert_eq!(gated.pool.queue_len(), 0);
-    }
-
-    #[test]
-    fn requests_of_declared_cost_run_shortest_first_and_equal_ones_one_after_another() {
-        let gated = Gated::start_with_batch(16, 1);
-        let busy = gated.hold_worker_busy();
-        // Two equal requests of three pieces, then a small one of one piece, all queued while
-        // the worker is busy.
-        let first = gated.pool.flow_of_cost(3);
-        let second = gated.pool.flow_of_cost(3);
-        let mut pieces: Vec<_> = (1..=3).map(|x| first.submit(x, None).unwrap()).collect();
-        pieces.extend((11..=13).map(|x| second.submit(x, None).unwrap()));
-        let small = gated.pool.flow_of_cost(1);
-        pieces.push(small.submit(100, None).unwrap());
-        gated.open_gate(8);
-        busy.blocking_recv().unwrap().unwrap();
-        for piece in pieces {
-            piece.blocking_recv().unwrap().unwrap();
-        }
-        // The small request ran first; the equal ones did not interleave (the older first).
-        assert_eq!(
-            *gated.ran.lock().unwrap(),
-            vec![0, 100, 1, 2, 3, 11, 12, 13]
-        );
-    }
-
-    #[test]
-    fn a_small_request_passes_big_ones_that_have_run_a_while() {
-        let gated = Gated::start_with_batch(64, 1);
-        let busy = gated.hold_worker_busy();
-        // Three big requests of six pieces each, half served before the small one arrives.
-        let bigs: Vec<_> = (0..3).map(|_| gated.pool.flow_of_cost(6)).collect();
-        let mut pieces = Vec::new();
-        for (index, big) in bigs.iter().enumerate() {
-            let first = 10 * (index as u32 + 1);
-            pieces.extend((first..first + 6).map(|x| big.submit(x, None).unwrap()));
-        }
-        for _ in 0..9 {
-            gated.open_gate(1);
-            assert_eq!(gated.wait_for_batch_start(), 1);
-        }
-        let small = gated.pool.flow_of_cost(1);
-        pieces.push(small.submit(100, None).unwrap());
-        gated.open_gate(64);
-        busy.blocking_recv().unwrap().unwrap();
-        for piece in pieces {
-            piece.blocking_recv().unwrap().unwrap();
-        }
-        let ran = gated.ran.lock().unwrap().clone();
-        // The busy job, nine big pieces, then the small request: it waits for the piece in
-        // service, not for the rest of the big requests' work.
-        assert_eq!(ran[10], 100, "the small request waited: {ran:?}");
-    }
-
-    #[test]
-    fn small_requests_that_keep_coming_do_not_starve_a_big_one() {
-        let gated = Gated::start_with_batch(16, 1);
-        let busy = gated.hold_worker_busy();
-        let big = gated.pool.flow_of_cost(2);
-        let big_pieces: Vec<_> = (1..=2).map(|x| big.submit(x, None).unwrap()).collect();
-        // One-piece requests keep coming, each arriving just before the worker takes its next
-        // job: the first ones pass the big request, but the sharing clock they advance
-        // catches up with the big one's finish under equal sharing, and then it runs.
-        let mut smalls = Vec::new();
-        let mut small_pieces = Vec::new();
-        for index in 0..4 {
-            let small = gated.pool.flow_of_cost(1);
-            small_pieces.push(small.submit(100 + index as u32, None).unwrap());
-            smalls.push(small);
-            gated.open_gate(1);
-            assert_eq!(gated.wait_for_batch_start(), 1);
-        }
-        gated.open_gate(8);
-        busy.blocking_recv().unwrap().unwrap();
-        for piece in big_pieces.into_iter().chain(small_pieces) {
-            piece.blocking_recv().unwrap().unwrap();
-        }
-        let ran = gated.ran.lock().unwrap().clone();
-        assert_eq!(
-            ran[1], 100,
-            "the first small request passed the big one: {ran:?}"
-        );
-        let big_done = ran.iter().position(|&x| x == 2).unwrap();
-        let last_small = ran.iter().position(|&x| x == 103).unwrap();
-        assert!(
-            big_done < last_small,
-            "the big request was starved: {ran:?}"
-        );
     }
 
     #[test]
