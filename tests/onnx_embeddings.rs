@@ -95,25 +95,35 @@ fn onnxruntime_embeddings_do_not_depend_on_what_shares_the_batch() {
     assert!(cosine(&alone[0], &together[2]) > 0.9999);
 }
 
+/// Every test sentence embedded alone (int8 activation scales are per forward pass) and all in
+/// one batch, by the fp32 engine and by `other`: (sentences per pass, fp32's vectors, other's).
+fn beside_fp32(other: &str) -> Vec<(usize, Vec<Embedding>, Vec<Embedding>)> {
+    let mut fp32_engine = engine("onnxruntime");
+    let mut other_engine = engine(other);
+    let alone: Vec<Vec<&str>> = SENTENCES.iter().map(|s| vec![*s]).collect();
+    [alone, vec![SENTENCES.to_vec()]]
+        .into_iter()
+        .map(|batch| {
+            let fp32 = batch
+                .iter()
+                .flat_map(|b| embed(&mut fp32_engine, b))
+                .collect();
+            let other = batch
+                .iter()
+                .flat_map(|b| embed(&mut other_engine, b))
+                .collect();
+            (batch[0].len(), fp32, other)
+        })
+        .collect()
+}
+
 /// The int8 export is opt-in: on very short sentences it falls below the 0.99 gate of issue
 /// #14 (0.978 for "No." alone, 0.969 in a batch), so the default catalog runs fp32. This
 /// prints how far it is and checks that it is still the same model (a broken export lands far
 /// below).
 #[test]
 fn onnxruntime_int8_embeddings_stay_near_fp32() {
-    let mut fp32_engine = engine("onnxruntime");
-    let mut int8_engine = engine("onnxruntime-int8");
-    // Each sentence alone (int8 activation scales are per forward pass) and all together.
-    let alone: Vec<Vec<&str>> = SENTENCES.iter().map(|s| vec![*s]).collect();
-    for batch in [alone, vec![SENTENCES.to_vec()]] {
-        let fp32: Vec<Embedding> = batch
-            .iter()
-            .flat_map(|b| embed(&mut fp32_engine, b))
-            .collect();
-        let int8: Vec<Embedding> = batch
-            .iter()
-            .flat_map(|b| embed(&mut int8_engine, b))
-            .collect();
+    for (per_pass, fp32, int8) in beside_fp32("onnxruntime-int8") {
         let (worst, index) = worst_cosine(&fp32, &int8);
         let mean = fp32
             .iter()
@@ -122,8 +132,7 @@ fn onnxruntime_int8_embeddings_stay_near_fp32() {
             .sum::<f32>()
             / fp32.len() as f32;
         eprintln!(
-            "int8 vs fp32 ({} per pass): worst cosine {worst:.4} ({:?}), mean {mean:.4}",
-            batch[0].len(),
+            "int8 vs fp32 ({per_pass} per pass): worst cosine {worst:.4} ({:?}), mean {mean:.4}",
             SENTENCES[index]
         );
         assert!(
@@ -134,27 +143,14 @@ fn onnxruntime_int8_embeddings_stay_near_fp32() {
 }
 
 /// The selective int8 export (`scripts/quantize_mixed_onnx.py`: int8 only where it costs
-/// little) passes issue #14's gate: cosine 0.99 to fp32 on every test sentence, alone (int8
-/// activation scales are per forward pass) and in one batch. These sentences are not the ones
-/// the script chose its MatMuls on.
+/// little) passes issue #14's gate: cosine 0.99 to fp32 on every test sentence, alone and in
+/// one batch. These sentences are not the ones the script chose its MatMuls on.
 #[test]
 fn onnxruntime_int8_mixed_embeddings_pass_the_gate() {
-    let mut fp32_engine = engine("onnxruntime");
-    let mut mixed_engine = engine("onnxruntime-int8-mixed");
-    let alone: Vec<Vec<&str>> = SENTENCES.iter().map(|s| vec![*s]).collect();
-    for batch in [alone, vec![SENTENCES.to_vec()]] {
-        let fp32: Vec<Embedding> = batch
-            .iter()
-            .flat_map(|b| embed(&mut fp32_engine, b))
-            .collect();
-        let mixed: Vec<Embedding> = batch
-            .iter()
-            .flat_map(|b| embed(&mut mixed_engine, b))
-            .collect();
+    for (per_pass, fp32, mixed) in beside_fp32("onnxruntime-int8-mixed") {
         let (worst, index) = worst_cosine(&fp32, &mixed);
         eprintln!(
-            "int8-mixed vs fp32 ({} per pass): worst cosine {worst:.4} ({:?})",
-            batch[0].len(),
+            "int8-mixed vs fp32 ({per_pass} per pass): worst cosine {worst:.4} ({:?})",
             SENTENCES[index]
         );
         assert!(

@@ -664,23 +664,32 @@ fn generated_tokens(
     Ok(indices.len().saturating_sub(1))
 }
 
+/// The benchmark's model on the torch-bart path, outside the pool, generating exactly `length`
+/// tokens.
+fn torch_bart_engine(
+    workload: &Workload,
+    beams: i64,
+    length: i64,
+) -> anyhow::Result<SummarizationEngine> {
+    let settings = GenerationSettings {
+        num_beams: beams,
+        min_length: length,
+        max_length: length,
+    };
+    Ok(SummarizationEngine::load_on(
+        &generation_spec(&workload.generation_model),
+        settings,
+        GenerationPath::TorchBart,
+    )?)
+}
+
 /// One generation on the torch-bart path outside the pool, with its timings.
 fn torch_bart_once(
     workload: &Workload,
     beams: i64,
     length: i64,
 ) -> anyhow::Result<(Vec<Vec<i64>>, GenerationTimings)> {
-    let settings = GenerationSettings {
-        num_beams: beams,
-        min_length: length,
-        max_length: length,
-    };
-    let engine = SummarizationEngine::load_on(
-        &generation_spec(&workload.generation_model),
-        settings,
-        GenerationPath::TorchBart,
-    )?;
-    engine
+    torch_bart_engine(workload, beams, length)?
         .generate_ids_timed(std::slice::from_ref(&workload.generation_input))
         .context("the torch-bart path gives its ids")
 }
@@ -689,16 +698,7 @@ fn torch_bart_once(
 fn torch_bart_phases(workload: &Workload, length: i64) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     for beams in [1i64, 4] {
-        let settings = GenerationSettings {
-            num_beams: beams,
-            min_length: length,
-            max_length: length,
-        };
-        let engine = SummarizationEngine::load_on(
-            &generation_spec(&workload.generation_model),
-            settings,
-            GenerationPath::TorchBart,
-        )?;
+        let engine = torch_bart_engine(workload, beams, length)?;
         let input = std::slice::from_ref(&workload.generation_input);
         engine.generate_ids_timed(input);
         let (_, t) = engine

@@ -344,6 +344,44 @@ impl ModelEngine for SummarizationEngine {
     }
 }
 
+/// rust-bert's language for a code of the catalog.
+fn rust_bert_language(spec: &ModelSpec, code: &str) -> Result<Language, ModelError> {
+    language_from_code(code).ok_or_else(|| ModelError::Unsupported {
+        model: spec.id.clone(),
+        reason: format!("language code '{code}' is not one rust-bert's translation pipeline knows"),
+    })
+}
+
+/// rust-bert's translation pipeline over a model directory, between these languages.
+fn translation_pipeline(
+    spec: &ModelSpec,
+    sources: Vec<Language>,
+    targets: Vec<Language>,
+    settings: GenerationSettings,
+) -> Result<TranslationModel, ModelError> {
+    let dir = directory_of(spec)?;
+    let directory = inspect_directory(&spec.id, &spec.role, dir)?;
+    let (vocab, merges) = tokenizer_files(&directory);
+    let mut config = TranslationConfig::new(
+        directory.architecture.rust_bert_type(),
+        ModelResource::Torch(Box::new(local(dir, WEIGHTS_FILE))),
+        local(dir, CONFIG_FILE),
+        vocab,
+        merges,
+        sources,
+        targets,
+        Device::Cpu,
+    );
+    config.num_beams = settings.num_beams;
+    config.min_length = settings.min_length;
+    // Decoding past the model's position table fails inside rust-bert (M2M100's sinusoidal
+    // table is regrown for long inputs, not for long outputs; the others' are fixed), so a
+    // translation stops there (2: the positions' padding offset).
+    let positions = position_limit(&directory.path.join(CONFIG_FILE)) as i64;
+    config.max_length = Some(settings.max_length.min(positions - 2).max(1));
+    load_with(spec, || TranslationModel::new(config))
+}
+
 pub struct TranslationEngine {
     model: TranslationModel,
     source: Language,
@@ -358,32 +396,10 @@ impl TranslationEngine {
                 reason: "not configured as a translation model".into(),
             });
         };
-        let language = |code: &str| {
-            language_from_code(code).ok_or_else(|| ModelError::Unsupported {
-                model: spec.id.clone(),
-                reason: format!(
-                    "language code '{code}' is not one rust-bert's translation pipeline knows"
-                ),
-            })
-        };
-        let (source_language, target_language) = (language(source)?, language(target)?);
-        let dir = directory_of(spec)?;
-        let directory = inspect_directory(&spec.id, &spec.role, dir)?;
-        let (vocab, merges) = tokenizer_files(&directory);
-        let mut config = TranslationConfig::new(
-            directory.architecture.rust_bert_type(),
-            ModelResource::Torch(Box::new(local(dir, WEIGHTS_FILE))),
-            local(dir, CONFIG_FILE),
-            vocab,
-            merges,
-            [source_language],
-            [target_language],
-            Device::Cpu,
-        );
-        config.num_beams = settings.num_beams;
-        config.min_length = settings.min_length;
-        config.max_length = Some(settings.max_length);
-        let model = load_with(spec, || TranslationModel::new(config))?;
+        let source_language = rust_bert_language(spec, source)?;
+        let target_language = rust_bert_language(spec, target)?;
+        let model =
+            translation_pipeline(spec, vec![source_language], vec![target_language], settings)?;
         Ok(Self {
             model,
             source: source_language,
@@ -451,36 +467,9 @@ impl ManyToManyEngine {
         };
         let languages = languages
             .iter()
-            .map(|code| {
-                language_from_code(code).ok_or_else(|| ModelError::Unsupported {
-                    model: spec.id.clone(),
-                    reason: format!(
-                        "language code '{code}' is not one rust-bert's translation pipeline knows"
-                    ),
-                })
-            })
+            .map(|code| rust_bert_language(spec, code))
             .collect::<Result<Vec<Language>, ModelError>>()?;
-        let dir = directory_of(spec)?;
-        let directory = inspect_directory(&spec.id, &spec.role, dir)?;
-        let (vocab, merges) = tokenizer_files(&directory);
-        let mut config = TranslationConfig::new(
-            directory.architecture.rust_bert_type(),
-            ModelResource::Torch(Box::new(local(dir, WEIGHTS_FILE))),
-            local(dir, CONFIG_FILE),
-            vocab,
-            merges,
-            languages.clone(),
-            languages,
-            Device::Cpu,
-        );
-        config.num_beams = settings.num_beams;
-        config.min_length = settings.min_length;
-        // Decoding past the model's position table fails inside rust-bert (mBART's positions
-        // are learned; M2M100's sinusoidal table is regrown for long inputs, not for long
-        // outputs), so a translation stops there (2: the positions' padding offset).
-        let positions = position_limit(&directory.path.join(CONFIG_FILE)) as i64;
-        config.max_length = Some(settings.max_length.min(positions - 2).max(1));
-        let model = load_with(spec, || TranslationModel::new(config))?;
+        let model = translation_pipeline(spec, languages.clone(), languages, settings)?;
         Ok(Self { model })
     }
 }

@@ -589,6 +589,29 @@ mod tests {
         }
     }
 
+    /// The two sentences `select_sentences` picks, given each sentence's vector.
+    fn two_picked(
+        sentences: &[&str],
+        vectors: &[Embedding],
+        weights: ExtractiveWeights,
+    ) -> Vec<usize> {
+        let similarity = SimilarityMatrix::from_embeddings(vectors);
+        let words: Vec<usize> = sentences
+            .iter()
+            .map(|s| s.unicode_words().count())
+            .collect();
+        select_sentences(
+            &similarity,
+            sentences,
+            &words,
+            SummaryLength::Sentences(2),
+            weights,
+        )
+        .into_iter()
+        .map(|ranked| ranked.index)
+        .collect()
+    }
+
     /// A background sentence close to the rest of the story but not to the lead wins on
     /// centrality; with `lead_similarity` the fact that elaborates the lead wins instead, and
     /// a model's cut-offs without it keep the default weights.
@@ -606,23 +629,7 @@ mod tests {
             vec![0.9, 0.0, 0.436],
             vec![0.5, 0.85, 0.1],
         ];
-        let similarity = SimilarityMatrix::from_embeddings(&vectors);
-        let words: Vec<usize> = sentences
-            .iter()
-            .map(|s| s.unicode_words().count())
-            .collect();
-        let pick = |weights: ExtractiveWeights| -> Vec<usize> {
-            select_sentences(
-                &similarity,
-                &sentences,
-                &words,
-                SummaryLength::Sentences(2),
-                weights,
-            )
-            .into_iter()
-            .map(|ranked| ranked.index)
-            .collect()
-        };
+        let pick = |weights: ExtractiveWeights| two_picked(&sentences, &vectors, weights);
         let centrality = ExtractiveWeights {
             max_redundancy: 0.95,
             ..ExtractiveWeights::for_ranking(Ranking::Embeddings)
@@ -667,23 +674,7 @@ mod tests {
             vec![0.7, 0.0, 0.714],
             vec![0.3, 0.9, 0.3],
         ];
-        let similarity = SimilarityMatrix::from_embeddings(&vectors);
-        let words: Vec<usize> = sentences
-            .iter()
-            .map(|s| s.unicode_words().count())
-            .collect();
-        let pick = |weights: ExtractiveWeights| -> Vec<usize> {
-            select_sentences(
-                &similarity,
-                &sentences,
-                &words,
-                SummaryLength::Sentences(2),
-                weights,
-            )
-            .into_iter()
-            .map(|ranked| ranked.index)
-            .collect()
-        };
+        let pick = |weights: ExtractiveWeights| two_picked(&sentences, &vectors, weights);
         let cutoffs = SimilarityCutoffs {
             max_redundancy: 0.95,
             ..SimilarityCutoffs::default()
