@@ -591,13 +591,7 @@ fn nllb_languages(dir: &Path) -> Result<Vec<String>, String> {
         .map(|code| code.to_string())
         .collect();
     served.sort();
-    if served.len() < 2 {
-        return Err(format!(
-            "fewer than two of its languages are ones precis translates ({})",
-            served.join(", ")
-        ));
-    }
-    Ok(served)
+    at_least_two(served)
 }
 
 /// NLLB's `tokenizer.json` as rust_tokenizers reads it: its NLLB vocabulary looks every
@@ -778,6 +772,11 @@ fn served_iso_codes(declared: Vec<String>) -> Result<Vec<String>, String> {
         .collect();
     served.sort();
     served.dedup();
+    at_least_two(served)
+}
+
+/// The languages a many-to-many model serves, if it serves a pair at all.
+fn at_least_two(served: Vec<String>) -> Result<Vec<String>, String> {
     if served.len() < 2 {
         return Err(format!(
             "fewer than two of its languages are ones precis translates ({})",
