@@ -150,12 +150,7 @@ impl SummarizerInput {
 /// 512 when neither is there, the shortest limit of the summarizers rust-bert runs.
 fn position_limit(config: &Path) -> usize {
     const FALLBACK: usize = 512;
-    let Ok(text) = std::fs::read_to_string(config) else {
-        return FALLBACK;
-    };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return FALLBACK;
-    };
+    let value = json_or_null(config);
     ["max_position_embeddings", "n_positions"]
         .iter()
         .find_map(|key| value.get(*key).and_then(serde_json::Value::as_u64))
@@ -663,24 +658,10 @@ pub fn many_to_many_languages(
         })
         .collect();
     tokenizer_codes.sort();
-    let config: serde_json::Value = std::fs::read_to_string(dir.join("tokenizer_config.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let listed: Vec<String> = config
-        .get("additional_special_tokens")
-        .and_then(serde_json::Value::as_array)
-        .map(|tokens| {
-            tokens
-                .iter()
-                .filter_map(|token| {
-                    let text = token.as_str().or_else(|| token.get("content")?.as_str())?;
-                    let code = text.strip_prefix("__")?.strip_suffix("__")?;
-                    Some(code.to_string())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let config: serde_json::Value = json_or_null(&dir.join("tokenizer_config.json"));
+    let listed = listed_language_codes(&config, |token| {
+        Some(token.strip_prefix("__")?.strip_suffix("__")?.to_string())
+    });
     let declared = if !listed.is_empty() {
         if let Some(unknown) = listed.iter().find(|code| !tokenizer_codes.contains(code)) {
             return Err(format!(
@@ -707,15 +688,9 @@ pub fn many_to_many_languages(
 /// fine-tuned summarizer) is refused: it has no many-to-many language tokens.
 fn mbart50_languages(dir: &Path) -> Result<Vec<String>, String> {
     use rust_tokenizers::vocab::{MBart50Vocab, Vocab};
-    let config: serde_json::Value = std::fs::read_to_string(dir.join("tokenizer_config.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or(serde_json::Value::Null);
+    let config: serde_json::Value = json_or_null(&dir.join("tokenizer_config.json"));
     // transformers saves the class in tokenizer_config.json; some repositories only in config.json.
-    let model_config: serde_json::Value = std::fs::read_to_string(dir.join(CONFIG_FILE))
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or(serde_json::Value::Null);
+    let model_config: serde_json::Value = json_or_null(&dir.join(CONFIG_FILE));
     let class = [&config, &model_config]
         .iter()
         .find_map(|json| json.get("tokenizer_class")?.as_str())
@@ -733,20 +708,10 @@ fn mbart50_languages(dir: &Path) -> Result<Vec<String>, String> {
         .keys()
         .filter_map(|token| Some(token.strip_prefix(">>")?.strip_suffix("<<")?.to_string()))
         .collect();
-    let listed: Vec<String> = config
-        .get("additional_special_tokens")
-        .and_then(serde_json::Value::as_array)
-        .map(|tokens| {
-            tokens
-                .iter()
-                .filter_map(|token| {
-                    let text = token.as_str().or_else(|| token.get("content")?.as_str())?;
-                    let (code, region) = text.split_once('_')?;
-                    (region.len() == 2).then(|| code.to_string())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let listed = listed_language_codes(&config, |token| {
+        let (code, region) = token.split_once('_')?;
+        (region.len() == 2).then(|| code.to_string())
+    });
     if let Some(unknown) = listed.iter().find(|code| !tokenizer_codes.contains(code)) {
         return Err(format!(
             "the repository's tokenizer lists language {unknown}, which rust-bert's MBart-50 tokenizer does not know"
@@ -773,6 +738,34 @@ fn served_iso_codes(declared: Vec<String>) -> Result<Vec<String>, String> {
     served.sort();
     served.dedup();
     at_least_two(served)
+}
+
+/// A JSON file's value; `Null` when it is missing or unreadable (the callers' defaults apply).
+fn json_or_null(path: &Path) -> serde_json::Value {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// The language codes a tokenizer_config.json lists among `additional_special_tokens` (plain
+/// strings or `{"content": …}` objects), each read by `code_of`.
+fn listed_language_codes(
+    config: &serde_json::Value,
+    code_of: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    config
+        .get("additional_special_tokens")
+        .and_then(serde_json::Value::as_array)
+        .map(|tokens| {
+            tokens
+                .iter()
+                .filter_map(|token| {
+                    code_of(token.as_str().or_else(|| token.get("content")?.as_str())?)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The languages a many-to-many model serves, if it serves a pair at all.
