@@ -35,14 +35,15 @@ import tempfile
 import time
 from pathlib import Path
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 TINY_SPM_VOCAB = 600
 TINY_DIMS = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                  intermediate_size=64)
 MAX_SEQ_LENGTH = 128
 
 # The oracle's texts: the corpus's languages and others, accents (composed and combining),
-# runs of spaces, a tab, leading spaces, characters the tiny vocabulary lacks, an empty text.
+# runs of spaces, tabs and newlines, a no-break space, leading and trailing spaces, characters
+# the tiny vocabulary lacks, an empty text.
 TEXTS = [
     "The council approved the new budget on Tuesday.",
     "El consejo aprobó el nuevo presupuesto el martes.",
@@ -53,6 +54,7 @@ TEXTS = [
     "Совет одобрил новый бюджет во вторник.",
     "議会は火曜日に新しい予算を承認した。",
     "Numbers: 1,250 people, 3.5% and 2026.",
+    "Two lines\n\nand\t\ttabs, a no-break\u00a0space, trailing spaces  ",
     "",
 ]
 

@@ -1528,7 +1528,7 @@ fn pull_embedder_and_rank(repo: &str, name: &str, model_type: &str, prefix: &str
         serde_json::from_slice(&std::fs::read(pulled.join("text_input.json")).unwrap()).unwrap();
     assert_eq!(
         text_input,
-        serde_json::json!({"prefix": prefix, "collapse_spaces": true})
+        serde_json::json!({"prefix": prefix, "collapse_spaces": true, "fold_whitespace": true})
     );
     let record = manifest::read(&pulled).unwrap();
     assert_eq!(record.model_type, model_type);

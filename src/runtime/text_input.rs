@@ -3,7 +3,8 @@
 //! pulled XLM-R embedders).
 //!
 //! A model directory may carry `text_input.json`:
-//! `{"prefix": "query: ", "normalization": "normalization.tsv", "collapse_spaces": true}`.
+//! `{"prefix": "query: ", "normalization": "normalization.tsv", "collapse_spaces": true}`
+//! (pulled models: `{"prefix": …, "collapse_spaces": true, "fold_whitespace": true}`, no table).
 //! The prefix is the one the model card prescribes. The normalization table maps single
 //! characters to their normalized form (or to nothing): rust_tokenizers' XLM-R tokenizer applies
 //! NFKC but not the SentencePiece model's own table (whitespace variants, zero-width characters,
@@ -33,6 +34,8 @@ struct TextInputFile {
     normalization: Option<String>,
     #[serde(default)]
     collapse_spaces: bool,
+    #[serde(default)]
+    fold_whitespace: bool,
 }
 
 /// The preparation one model's input text gets.
@@ -42,6 +45,10 @@ pub struct TextInput {
     /// Character → its replacement (possibly empty: removed).
     normalization: HashMap<char, String>,
     collapse_spaces: bool,
+    /// Every whitespace character counts as a space (before collapsing), and the text loses its
+    /// leading and trailing spaces, as SentencePiece's `nmt_nfkc` normalization and
+    /// `remove_extra_whitespaces` do: for pulled models, which have no normalization table.
+    fold_whitespace: bool,
 }
 
 impl TextInput {
@@ -94,6 +101,7 @@ impl TextInput {
             prefix: file.prefix,
             normalization,
             collapse_spaces: file.collapse_spaces,
+            fold_whitespace: file.fold_whitespace,
         })
     }
 
@@ -110,23 +118,38 @@ impl TextInput {
                 None => self.push(&mut prepared, c),
             }
         }
+        if self.fold_whitespace {
+            let end = prepared.trim_end_matches(' ').len();
+            prepared.truncate(end);
+        }
         prepared
     }
 
     fn push(&self, prepared: &mut String, c: char) {
-        if !(self.collapse_spaces && c == ' ' && prepared.ends_with(' ')) {
+        let c = if self.fold_whitespace && c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        let leading = self.fold_whitespace && prepared.is_empty();
+        if !((self.collapse_spaces || leading) && c == ' ' && (leading || prepared.ends_with(' ')))
+        {
             prepared.push(c);
         }
     }
 }
 
 /// Writes the `text_input.json` of a model pulled from a hub: the prefix its
-/// sentence-transformers config prescribes and SentencePiece's collapsing of space runs. Unlike
+/// sentence-transformers config prescribes and SentencePiece's whitespace handling (every
+/// whitespace a space, runs collapsed, the ends trimmed). Unlike
 /// the e5 converter's, it names no normalization table: a hub repository carries none apart from
 /// the one compiled into the SentencePiece model, which rust_tokenizers does not read (its NFKC
 /// stands in). Returns the file's size.
 pub fn write_pulled_text_input(dir: &Path, prefix: &str) -> std::io::Result<u64> {
-    let text = serde_json::json!({"prefix": prefix, "collapse_spaces": true}).to_string() + "\n";
+    let text =
+        serde_json::json!({"prefix": prefix, "collapse_spaces": true, "fold_whitespace": true})
+            .to_string()
+            + "\n";
     std::fs::write(dir.join(TEXT_INPUT_FILE), &text)?;
     Ok(text.len() as u64)
 }
@@ -319,6 +342,25 @@ mod tests {
         assert_eq!(input.prepare("a\u{a0} \u{1}b  c "), "query: a b c ");
         assert_eq!(input.prepare("  lead"), "query: lead");
         assert_eq!(input.prepare(""), "query: ");
+    }
+
+    #[test]
+    fn pulled_models_fold_whitespace_as_sentencepiece_does() {
+        let input = TextInput {
+            prefix: "query: ".into(),
+            collapse_spaces: true,
+            fold_whitespace: true,
+            ..TextInput::default()
+        };
+        assert_eq!(input.prepare(" a\t\tb\n c \n"), "query: a b c");
+        assert_eq!(input.prepare(""), "query:");
+        let bare = TextInput {
+            fold_whitespace: true,
+            collapse_spaces: true,
+            ..TextInput::default()
+        };
+        assert_eq!(bare.prepare("  x\u{a0} y  "), "x y");
+        assert_eq!(bare.prepare(" \t "), "");
     }
 
     #[test]
