@@ -515,10 +515,95 @@ mod tests {
     }
 
     #[test]
+    fn xlmr_embedders_take_their_tokenizer_from_the_listing() {
+        let kind = classify(
+            "intfloat/multilingual-e5-base",
+            &config("xlm-roberta", "XLMRobertaModel"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(kind.architecture, Architecture::XlmRoberta);
+        let layout = ["modules.json", "1_Pooling/config.json", SENTENCEPIECE_FILE];
+        let kind = with_listing("x/e5", kind, |file| layout.contains(&file)).unwrap();
+        assert_eq!(
+            kind.tokenizer,
+            Some(EmbeddingTokenizer::XlmRobertaSentencePiece)
+        );
+        assert!(kind.required_files.contains(&SENTENCEPIECE_FILE));
+        // BERT with vocab.txt stays WordPiece; an XLM-R classifier is no embedder.
+        let bert = classify("x/minilm", &config("bert", "BertModel"), &[]).unwrap();
+        let bert = with_listing("x/minilm", bert, |file| {
+            ["modules.json", "1_Pooling/config.json", "vocab.txt"].contains(&file)
+        })
+        .unwrap();
+        assert_eq!(bert.tokenizer, Some(EmbeddingTokenizer::WordPiece));
+        assert!(classify(
+            "x/xlmr-sst",
+            &config("xlm-roberta", "XLMRobertaForSequenceClassification"),
+            &[]
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_prompt_is_the_default_one_else_the_query_one() {
+        let prompt = |text: &str| embedding_prompt(text.as_bytes()).unwrap();
+        assert_eq!(
+            prompt(
+                r#"{"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": null}"#
+            ),
+            "query: "
+        );
+        assert_eq!(
+            prompt(r#"{"prompts": {"query": "q: ", "doc": "d: "}, "default_prompt_name": "doc"}"#),
+            "d: "
+        );
+        assert_eq!(prompt(r#"{"prompts": {"passage": "passage: "}}"#), "");
+        assert_eq!(prompt(r#"{"__version__": {}}"#), "");
+        assert!(embedding_prompt(br#"{"prompts": {"query": 3}}"#).is_err());
+    }
+
+    #[test]
+    fn a_model_card_s_languages_are_its_iso_639_1_codes() {
+        let list = "---\nlicense: mit\nlanguage:\n- multilingual\n- en\n- \"fr\"\n- zh\ntags:\n- x\n- yy\n---\n# card";
+        assert_eq!(card_languages(list), ["en", "fr", "zh"]);
+        assert_eq!(card_languages("---\nlanguage: de\n---\n"), ["de"]);
+        assert_eq!(
+            card_languages("---\nlanguage: [es, pt]\n---\n"),
+            ["es", "pt"]
+        );
+        assert!(card_languages("# no front matter\nlanguage: en\n").is_empty());
+        assert!(card_languages("---\nlanguage: multilingual\n---\n").is_empty());
+    }
+
+    #[test]
+    fn only_transformer_pooling_and_normalize_modules_are_run() {
+        let module = |kind: &str| format!(r#"{{"type": "sentence_transformers.models.{kind}"}}"#);
+        let chain = |kinds: &[&str]| {
+            let list: Vec<String> = kinds.iter().map(|k| module(k)).collect();
+            format!("[{}]", list.join(","))
+        };
+        assert!(check_modules(chain(&["Transformer", "Pooling"]).as_bytes()).is_ok());
+        assert!(check_modules(chain(&["Transformer", "Pooling", "Normalize"]).as_bytes()).is_ok());
+        let error =
+            check_modules(chain(&["Transformer", "Pooling", "Dense", "Normalize"]).as_bytes())
+                .unwrap_err();
+        assert!(error.contains("Dense"), "{error}");
+        assert!(check_modules(b"{}").is_err());
+    }
+
+    #[test]
     fn unsupported_architectures_are_named_with_the_supported_list() {
         let error = classify("openai/gpt2", &config("gpt2", "GPT2LMHeadModel"), &[]).unwrap_err();
         let message = error.to_string();
-        for expected in ["'gpt2'", "GPT2LMHeadModel", "marian", "bart", "bert"] {
+        for expected in [
+            "'gpt2'",
+            "GPT2LMHeadModel",
+            "marian",
+            "bart",
+            "bert",
+            "xlm-roberta",
+        ] {
             assert!(message.contains(expected), "{expected}: {message}");
         }
         // A BART classifier has the right model_type but no generation head.
