@@ -83,8 +83,9 @@ pub enum ModelsCommand {
         /// Directory that receives the model [default: ~/.cache/precis/models]
         #[arg(long, env = "PRECIS_MODELS_DIR")]
         models_dir: Option<PathBuf>,
-        /// Languages a summarizer or embedding model serves (repeat or comma-separate);
-        /// default English. Translation models take their pair from the repository.
+        /// Languages a summarizer or embedding model serves (repeat or comma-separate). Default:
+        /// an embedder's model card, else English (an XLM-R-tokenized embedder whose card names
+        /// none needs it). Translation models take their pair from the repository.
         #[arg(long = "language", value_delimiter = ',')]
         languages: Vec<String>,
         #[command(flatten)]
