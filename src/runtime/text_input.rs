@@ -333,6 +333,7 @@ mod tests {
             prefix: "query: ".into(),
             normalization: HashMap::from([('\u{a0}', " ".into()), ('\u{1}', String::new())]),
             collapse_spaces: true,
+            fold_whitespace: false,
         }
     }
 
