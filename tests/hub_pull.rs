@@ -1464,15 +1464,34 @@ fn embedder_oracle(name: &str) -> EmbedderOracle {
     serde_json::from_str(&text).unwrap()
 }
 
-/// A Digest of a short English article the team wrote, ranked by embeddings.
-fn digest_summary(pipeline: &Pipeline) -> precis::summarize::Summary {
+/// Short articles the team wrote, by language.
+const ENGLISH_ARTICLE: &str =
+    "The city council approved a new budget for public transport on Tuesday. \
+    The plan adds twelve bus lines and extends the tram network to the northern districts. \
+    Fares will stay the same for the next two years, the mayor said. \
+    Work on the first tram extension starts in March and should end in 2028. \
+    Opposition members criticised the cost of the project during the debate.";
+const SPANISH_ARTICLE: &str =
+    "El ayuntamiento aprobó el martes un nuevo presupuesto para el transporte público. \
+    El plan añade doce líneas de autobús y lleva el tranvía hasta los barrios del norte. \
+    Las tarifas no cambiarán durante los próximos dos años, según la alcaldesa. \
+    Las obras de la primera ampliación del tranvía empezarán en marzo y terminarán en 2028. \
+    La oposición criticó el coste del proyecto durante el debate.";
+const PORTUGUESE_ARTICLE: &str =
+    "A câmara municipal aprovou na terça-feira um novo orçamento para os transportes públicos. \
+    O plano acrescenta doze linhas de autocarro e leva o elétrico até aos bairros do norte. \
+    Os preços dos bilhetes não vão mudar nos próximos dois anos, disse a presidente. \
+    As obras da primeira extensão do elétrico começam em março e devem terminar em 2028. \
+    A oposição criticou o custo do projeto durante o debate.";
+
+/// A Digest of `article`, ranked by embeddings; checks the detected language and the spans.
+fn digest_summary(
+    pipeline: &Pipeline,
+    article: &str,
+    language: &str,
+) -> precis::summarize::Summary {
     use precis::summarize::extractive::SummaryLength;
     use precis::validate::{validate_digest, DigestInput};
-    let article = "The city council approved a new budget for public transport on Tuesday. \
-        The plan adds twelve bus lines and extends the tram network to the northern districts. \
-        Fares will stay the same for the next two years, the mayor said. \
-        Work on the first tram extension starts in March and should end in 2028. \
-        Opposition members criticised the cost of the project during the debate.";
     let request = validate_digest(
         DigestInput {
             text: article.to_string(),
@@ -1484,7 +1503,7 @@ fn digest_summary(pipeline: &Pipeline) -> precis::summarize::Summary {
     .unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let digest = runtime.block_on(pipeline.digest(&request, None)).unwrap();
-    assert_eq!(digest.language.iso639_1, "en");
+    assert_eq!(digest.language.iso639_1, language);
     let summary = digest.summary.expect("a summary");
     for sentence in &summary.sentences {
         assert_eq!(
@@ -1610,18 +1629,73 @@ fn pull_embedder_and_rank(repo: &str, name: &str, model_type: &str, prefix: &str
     let (pipeline, statuses) = Pipeline::load(&settings(models.path())).unwrap();
     let status = statuses.iter().find(|s| s.id == repo).unwrap();
     assert!(status.ready && status.pulled, "{status:?}");
-    let summary = digest_summary(&pipeline);
+    for (article, language) in [(ENGLISH_ARTICLE, "en"), (SPANISH_ARTICLE, "es")] {
+        let summary = digest_summary(&pipeline, article, language);
+        assert_ranked_by(&summary, repo);
+    }
+}
+
+fn assert_ranked_by(summary: &precis::summarize::Summary, model: &str) {
     assert_eq!(
         summary.ranking,
         precis::summarize::extractive::Ranking::Embeddings
     );
-    assert_eq!(summary.engine, repo);
+    assert_eq!(summary.engine, model);
     // Random weights embed every sentence alike, so the redundancy check may keep only one.
     assert!(
         (1..=2).contains(&summary.sentences.len()),
         "{:?}",
         summary.sentences
     );
+}
+
+#[test]
+fn a_pulled_embedder_ranks_its_languages_ahead_of_the_catalog_s_further_embedders() {
+    // The catalog lists another embedder (the BERT one, pulled elsewhere) for en, es and pt, as
+    // the default catalog lists multilingual-e5-small for about a hundred languages; the pulled
+    // XLM-R model's card says en, es, fr, de. Mechanics only (random weights).
+    let hub = TestHub::start();
+    hub.add_factory_repo_in(
+        "hub-xlmr",
+        "test-org/tiny-xlmr-embedder",
+        "tiny-xlmr-embedder",
+    );
+    hub.add_factory_repo_in(
+        "hub-xlmr",
+        "test-org/tiny-bert-spm-embedder",
+        "tiny-bert-spm-embedder",
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    precis::hub::pull(
+        "test-org/tiny-bert-spm-embedder",
+        elsewhere.path(),
+        &options(&hub),
+    )
+    .unwrap();
+    let models = tempfile::tempdir().unwrap();
+    precis::hub::pull("test-org/tiny-xlmr-embedder", models.path(), &options(&hub)).unwrap();
+    let catalog = models.path().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        format!(
+            "[[more_embeddings]]\nid = \"catalog-embedder\"\npath = {:?}\nengine = \"rust-bert\"\nlanguages = [\"en\", \"es\", \"pt\"]\n",
+            elsewhere.path().join("test-org--tiny-bert-spm-embedder")
+        ),
+    )
+    .unwrap();
+    let settings = RuntimeSettings {
+        config: Some(catalog),
+        ..settings(models.path())
+    };
+    let (pipeline, statuses) = Pipeline::load(&settings).unwrap();
+    assert!(statuses.iter().all(|s| s.ready), "{statuses:?}");
+    for (article, language, model) in [
+        (ENGLISH_ARTICLE, "en", "test-org/tiny-xlmr-embedder"),
+        (SPANISH_ARTICLE, "es", "test-org/tiny-xlmr-embedder"),
+        (PORTUGUESE_ARTICLE, "pt", "catalog-embedder"),
+    ] {
+        assert_ranked_by(&digest_summary(&pipeline, article, language), model);
+    }
 }
 
 #[test]
