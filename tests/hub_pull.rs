@@ -1815,6 +1815,7 @@ fn xlmr_embedders_precis_cannot_serve_are_refused_before_their_weights() {
         models.path(),
         &PullOptions {
             languages: vec!["pt".into()],
+            prompt: Some("passage: ".into()),
             ..options(&hub)
         },
     )
@@ -1822,5 +1823,17 @@ fn xlmr_embedders_precis_cannot_serve_are_refused_before_their_weights() {
     assert!(
         matches!(&outcome, PullOutcome::Pulled { role: PulledRole::SentenceEmbeddings { languages }, .. } if languages == &["pt"]),
         "{outcome:?}"
+    );
+    // --prompt overrides the repository's "query: ".
+    let text_input = std::fs::read_to_string(
+        models
+            .path()
+            .join(precis::hub::directory_name(repo))
+            .join("text_input.json"),
+    )
+    .unwrap();
+    assert!(
+        text_input.contains(r#""prefix":"passage: ""#),
+        "{text_input}"
     );
 }

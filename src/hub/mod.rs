@@ -41,6 +41,9 @@ pub struct PullOptions {
     /// For summarizers and embedders: the languages to serve (default English). Translation
     /// models take their pair from the repository.
     pub languages: Vec<String>,
+    /// For embedders: the prefix to put before every text, overriding the repository's
+    /// sentence-transformers prompt (for a card that prescribes one only in prose).
+    pub prompt: Option<String>,
     /// Progress on stderr (only shown when stderr is a terminal).
     pub progress: bool,
 }
@@ -53,6 +56,7 @@ impl PullOptions {
             revision: "main".into(),
             connect_timeout: Duration::from_secs(10),
             languages: Vec::new(),
+            prompt: None,
             progress: true,
         }
     }
@@ -397,7 +401,7 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
         );
         if is_weights(file) && !embedder_ready {
             if matches!(kind.role, PulledRole::SentenceEmbeddings { .. }) {
-                repo_kind::prepare_embedder(repo, &mut kind, &staging)?;
+                repo_kind::prepare_embedder(repo, &mut kind, &staging, options.prompt.as_deref())?;
             }
             embedder_ready = true;
         }

@@ -204,9 +204,15 @@ pub fn with_listing(
 
 /// Readies a sentence embedder's staging directory once its small files are fetched and before
 /// its weights are: refuses modules precis does not run and a SentencePiece model it cannot read
-/// exactly, writes `text_input.json` (the prompt, see [`embedding_prompt`]) and settles the
-/// languages (`--language`, else the model card's, else English for a WordPiece model).
-pub fn prepare_embedder(repo: &str, kind: &mut RepoKind, staging: &Path) -> Result<(), HubError> {
+/// exactly, writes `text_input.json` (`--prompt`, else the repository's prompt, see
+/// [`embedding_prompt`]) and settles the languages (`--language`, else the model card's, else
+/// English for a WordPiece model).
+pub fn prepare_embedder(
+    repo: &str,
+    kind: &mut RepoKind,
+    staging: &Path,
+    prompt_override: Option<&str>,
+) -> Result<(), HubError> {
     let unusable = |reason: String| HubError::Unusable {
         repo: repo.into(),
         reason,
@@ -221,10 +227,11 @@ pub fn prepare_embedder(repo: &str, kind: &mut RepoKind, staging: &Path) -> Resu
                 unusable(format!("{SENTENCEPIECE_FILE}: {reason}; {EMBEDDER_LAYOUT}"))
             })?;
     }
-    let prompt = match read("config_sentence_transformers.json") {
-        Some(text) => embedding_prompt(&text)
+    let prompt = match (prompt_override, read("config_sentence_transformers.json")) {
+        (Some(prompt), _) => prompt.to_string(),
+        (None, Some(text)) => embedding_prompt(&text)
             .map_err(|reason| unusable(format!("config_sentence_transformers.json: {reason}")))?,
-        None => String::new(),
+        (None, None) => String::new(),
     };
     if sentencepiece || !prompt.is_empty() {
         crate::runtime::text_input::write_pulled_text_input(staging, &prompt).map_err(|error| {
