@@ -83,10 +83,15 @@ pub enum ModelsCommand {
         /// Directory that receives the model [default: ~/.cache/precis/models]
         #[arg(long, env = "PRECIS_MODELS_DIR")]
         models_dir: Option<PathBuf>,
-        /// Languages a summarizer or embedding model serves (repeat or comma-separate);
-        /// default English. Translation models take their pair from the repository.
+        /// Languages a summarizer or embedding model serves (repeat or comma-separate). Default:
+        /// an embedder's model card, else English (an XLM-R-tokenized embedder whose card names
+        /// none needs it). Translation models take their pair from the repository.
         #[arg(long = "language", value_delimiter = ',')]
         languages: Vec<String>,
+        /// For embedding models: the prefix put before every text (e.g. "query: "), instead of
+        /// the prompt the repository's config_sentence_transformers.json names
+        #[arg(long)]
+        prompt: Option<String>,
         #[command(flatten)]
         hub: crate::config::HubSettings,
     },
@@ -609,6 +614,7 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
             id,
             models_dir,
             languages,
+            prompt,
             hub,
         } => {
             let models_dir = models_dir.unwrap_or_else(crate::config::default_models_dir);
@@ -622,7 +628,10 @@ fn models(command: ModelsCommand) -> anyhow::Result<()> {
                     crate::summarize::pull::KNOWN_MODELS.join(", ")
                 );
             }
-            let options = hub.pull_options(languages);
+            let options = crate::hub::PullOptions {
+                prompt,
+                ..hub.pull_options(languages)
+            };
             let outcome =
                 tokio::task::block_in_place(|| crate::hub::pull(&id, &models_dir, &options))?;
             match outcome {

@@ -231,6 +231,7 @@ fn add_pulled_models(catalog: &mut Catalog, models_dir: &Path) {
     use crate::hub::{PulledRole, RejectedModel};
     let (installed, rejected) = crate::hub::installed(models_dir);
     catalog.pulled.rejected = rejected;
+    let mut pulled_embedders = 0;
     for model in installed {
         let entry = |languages: Vec<String>| CatalogModel {
             id: model.id.clone(),
@@ -285,8 +286,14 @@ fn add_pulled_models(catalog: &mut Catalog, models_dir: &Path) {
                     continue;
                 }
             }
+            // Ahead of the catalog's further embedders (multilingual-e5-small lists about a
+            // hundred languages): a model pulled for a language is there to rank it. The
+            // catalog's `embeddings` model still comes first.
             PulledRole::SentenceEmbeddings { languages } => {
-                catalog.more_embeddings.push(entry(languages.clone()));
+                catalog
+                    .more_embeddings
+                    .insert(pulled_embedders, entry(languages.clone()));
+                pulled_embedders += 1;
             }
         }
         catalog.pulled.ids.insert(model.id);
@@ -306,7 +313,7 @@ pub fn default_models_dir() -> PathBuf {
 pub struct Catalog {
     pub embeddings: Option<CatalogModel>,
     /// Further embedding models, each for its own languages: a language is ranked by the first
-    /// model that lists it, `embeddings` first.
+    /// model that lists it, `embeddings` first, then pulled embedders, then these.
     #[serde(default)]
     pub more_embeddings: Vec<CatalogModel>,
     #[serde(default)]

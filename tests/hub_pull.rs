@@ -81,13 +81,7 @@ impl TestHub {
 
     /// Serves `repo` with the files of `tree/name` in the test-models directory.
     fn add_factory_repo_in(&self, tree: &str, repo: &str, name: &str) {
-        let dir = factory_repo_in(tree, name);
-        let mut files = BTreeMap::new();
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let file_name = entry.file_name().to_string_lossy().into_owned();
-            files.insert(file_name, std::fs::read(entry.path()).unwrap());
-        }
-        self.add_repo(repo, files);
+        self.add_repo(repo, factory_files(tree, name));
     }
 
     fn add_repo(&self, repo: &str, files: BTreeMap<String, Vec<u8>>) {
@@ -121,7 +115,8 @@ impl TestHub {
 }
 
 /// `hub/` is written by scripts/make_test_models.py, `hub-many/` by
-/// scripts/make_many_to_many_models.py (both run by scripts/setup).
+/// scripts/make_many_to_many_models.py, `hub-xlmr/` by scripts/make_xlmr_embedder_models.py
+/// (all run by scripts/setup).
 fn factory_repo_in(tree: &str, name: &str) -> PathBuf {
     let dir = std::env::var_os("PRECIS_TEST_MODELS_DIR")
         .map(PathBuf::from)
@@ -130,10 +125,27 @@ fn factory_repo_in(tree: &str, name: &str) -> PathBuf {
         .join(name);
     assert!(
         dir.join("config.json").is_file(),
-        "test hub repository {} is missing: run scripts/setup (scripts/make_test_models.py, scripts/make_many_to_many_models.py)",
+        "test hub repository {} is missing: run scripts/setup (scripts/make_test_models.py, scripts/make_many_to_many_models.py, scripts/make_xlmr_embedder_models.py)",
         dir.display()
     );
     dir
+}
+
+/// The files of a factory repository by their path in it (`1_Pooling/config.json`).
+fn factory_files(tree: &str, name: &str) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, prefix: &str, files: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.path().is_dir() {
+                walk(&entry.path(), &format!("{path}/"), files);
+            } else {
+                files.insert(path, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(&factory_repo_in(tree, name), "", &mut files);
+    files
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -1429,4 +1441,399 @@ fn sharded_weights_are_pulled_merged_and_translate_as_the_single_file_model() {
             "{source}->{target}"
         );
     }
+}
+
+/// What sentence-transformers computed for a factory embedder repository
+/// (scripts/make_xlmr_embedder_models.py writes it beside the repository).
+#[derive(serde::Deserialize)]
+struct EmbedderOracle {
+    prompt: String,
+    texts: Vec<String>,
+    token_ids: Vec<Vec<i64>>,
+    embeddings: Vec<Vec<f32>>,
+}
+
+fn embedder_oracle(name: &str) -> EmbedderOracle {
+    let path = factory_repo_in("hub-xlmr", name).with_extension("reference.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+        panic!(
+            "{} is missing ({error}): run scripts/setup (scripts/make_xlmr_embedder_models.py)",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Short articles the team wrote, by language.
+const ENGLISH_ARTICLE: &str =
+    "The city council approved a new budget for public transport on Tuesday. \
+    The plan adds twelve bus lines and extends the tram network to the northern districts. \
+    Fares will stay the same for the next two years, the mayor said. \
+    Work on the first tram extension starts in March and should end in 2028. \
+    Opposition members criticised the cost of the project during the debate.";
+const SPANISH_ARTICLE: &str =
+    "El ayuntamiento aprobó el martes un nuevo presupuesto para el transporte público. \
+    El plan añade doce líneas de autobús y lleva el tranvía hasta los barrios del norte. \
+    Las tarifas no cambiarán durante los próximos dos años, según la alcaldesa. \
+    Las obras de la primera ampliación del tranvía empezarán en marzo y terminarán en 2028. \
+    La oposición criticó el coste del proyecto durante el debate.";
+const PORTUGUESE_ARTICLE: &str =
+    "A câmara municipal aprovou na terça-feira um novo orçamento para os transportes públicos. \
+    O plano acrescenta doze linhas de autocarro e leva o elétrico até aos bairros do norte. \
+    Os preços dos bilhetes não vão mudar nos próximos dois anos, disse a presidente. \
+    As obras da primeira extensão do elétrico começam em março e devem terminar em 2028. \
+    A oposição criticou o custo do projeto durante o debate.";
+
+/// A Digest of `article`, ranked by embeddings; checks the detected language and the spans.
+fn digest_summary(
+    pipeline: &Pipeline,
+    article: &str,
+    language: &str,
+) -> precis::summarize::Summary {
+    use precis::summarize::extractive::SummaryLength;
+    use precis::validate::{validate_digest, DigestInput};
+    let request = validate_digest(
+        DigestInput {
+            text: article.to_string(),
+            summary_length: Some(SummaryLength::Sentences(2)),
+            ..DigestInput::default()
+        },
+        &Limits::default(),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let digest = runtime.block_on(pipeline.digest(&request, None)).unwrap();
+    assert_eq!(digest.language.iso639_1, language);
+    let summary = digest.summary.expect("a summary");
+    for sentence in &summary.sentences {
+        assert_eq!(
+            &article[sentence.span.start..sentence.span.end],
+            sentence.text
+        );
+    }
+    summary
+}
+
+/// Pulls the factory embedder `name` as `repo`, checks what was installed and that it embeds
+/// as sentence-transformers does, starts the service with it and digests an article. RANDOM
+/// weights: the summary is a mechanics check (ranked by this model, exact spans), never a
+/// result.
+fn pull_embedder_and_rank(repo: &str, name: &str, model_type: &str, prefix: &str) {
+    let hub = TestHub::start();
+    hub.add_factory_repo_in("hub-xlmr", repo, name);
+    let models = tempfile::tempdir().unwrap();
+    let outcome = precis::hub::pull(repo, models.path(), &options(&hub)).unwrap();
+    // The card lists multilingual, en, es, fr, de: the ISO 639-1 codes are kept.
+    let languages: Vec<String> = ["en", "es", "fr", "de"].map(String::from).to_vec();
+    assert!(
+        matches!(&outcome, PullOutcome::Pulled { role: PulledRole::SentenceEmbeddings { languages: got }, .. } if got == &languages),
+        "{outcome:?}"
+    );
+    let pulled = models.path().join(precis::hub::directory_name(repo));
+    for file in [
+        "config.json",
+        "rust_model.ot",
+        "sentencepiece.bpe.model",
+        "modules.json",
+        "sentence_bert_config.json",
+        "tokenizer_config.json",
+        "1_Pooling/config.json",
+        "text_input.json",
+    ] {
+        assert!(pulled.join(file).is_file(), "{file} missing");
+    }
+    assert!(!pulled.join("model.safetensors").exists());
+    let text_input: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pulled.join("text_input.json")).unwrap()).unwrap();
+    assert_eq!(
+        text_input,
+        serde_json::json!({"prefix": prefix, "collapse_spaces": true, "fold_whitespace": true})
+    );
+    let record = manifest::read(&pulled).unwrap();
+    assert_eq!(record.model_type, model_type);
+    assert_eq!(
+        record.role,
+        PulledRole::SentenceEmbeddings {
+            languages: languages.clone()
+        }
+    );
+    // Every fetched file was checked against the listing, and the hub's weights were converted
+    // to the same tensors.
+    let served = factory_files("hub-xlmr", name);
+    for entry in &record.files {
+        assert_eq!(entry.file.size, served[&entry.file.path].len() as u64);
+    }
+    let original: BTreeMap<String, tch::Tensor> =
+        tch::Tensor::read_safetensors(factory_repo_in("hub-xlmr", name).join("model.safetensors"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    let converted: BTreeMap<String, tch::Tensor> =
+        tch::Tensor::load_multi(pulled.join("rust_model.ot"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    assert_eq!(
+        original.keys().collect::<Vec<_>>(),
+        converted.keys().collect::<Vec<_>>()
+    );
+    for (tensor_name, tensor) in &original {
+        assert!(
+            tensor.equal(&converted[tensor_name]),
+            "{tensor_name} differs"
+        );
+    }
+
+    // The tokenizer, the prefix and the pooling against sentence-transformers on the same repo.
+    let oracle = embedder_oracle(name);
+    assert_eq!(oracle.prompt, prefix);
+    let spec = precis::runtime::ModelSpec {
+        id: repo.into(),
+        role: precis::runtime::ModelRole::SentenceEmbeddings,
+        location: precis::runtime::ModelLocation::Directory(pulled.clone()),
+    };
+    let mut engine = common::load_embeddings(&spec).unwrap();
+    for (text, expected) in oracle.texts.iter().zip(&oracle.token_ids) {
+        assert_eq!(&engine.token_ids(text), expected, "token ids of {text:?}");
+    }
+    use precis::runtime::ModelEngine;
+    let ours = engine
+        .run_batch(vec![oracle.texts.clone()])
+        .pop()
+        .unwrap()
+        .unwrap();
+    let mut worst = (1.0f32, 0.0f32);
+    for ((text, ours), theirs) in oracle.texts.iter().zip(&ours).zip(&oracle.embeddings) {
+        assert_eq!(ours.len(), theirs.len());
+        let cosine = precis::runtime::embeddings::cosine(ours, theirs);
+        let max_difference = ours
+            .iter()
+            .zip(theirs)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            cosine >= 0.99999 && max_difference <= 1e-4,
+            "{text:?}: cosine {cosine}, largest difference {max_difference}"
+        );
+        worst = (worst.0.min(cosine), worst.1.max(max_difference));
+    }
+    println!(
+        "{repo}: {} texts, lowest cosine to sentence-transformers {:.7}, largest difference {:.2e}",
+        oracle.texts.len(),
+        worst.0,
+        worst.1
+    );
+    drop(engine);
+
+    // Served at the next start: the Digest ranks with it and names it.
+    let (pipeline, statuses) = Pipeline::load(&settings(models.path())).unwrap();
+    let status = statuses.iter().find(|s| s.id == repo).unwrap();
+    assert!(status.ready && status.pulled, "{status:?}");
+    for (article, language) in [(ENGLISH_ARTICLE, "en"), (SPANISH_ARTICLE, "es")] {
+        let summary = digest_summary(&pipeline, article, language);
+        assert_ranked_by(&summary, repo);
+    }
+}
+
+fn assert_ranked_by(summary: &precis::summarize::Summary, model: &str) {
+    assert_eq!(
+        summary.ranking,
+        precis::summarize::extractive::Ranking::Embeddings
+    );
+    assert_eq!(summary.engine, model);
+    // Random weights embed every sentence alike, so the redundancy check may keep only one.
+    assert!(
+        (1..=2).contains(&summary.sentences.len()),
+        "{:?}",
+        summary.sentences
+    );
+}
+
+#[test]
+fn a_pulled_embedder_ranks_its_languages_ahead_of_the_catalog_s_further_embedders() {
+    // The catalog lists another embedder (the BERT one, pulled elsewhere) for en, es and pt, as
+    // the default catalog lists multilingual-e5-small for about a hundred languages; the pulled
+    // XLM-R model's card says en, es, fr, de. Mechanics only (random weights).
+    let hub = TestHub::start();
+    hub.add_factory_repo_in(
+        "hub-xlmr",
+        "test-org/tiny-xlmr-embedder",
+        "tiny-xlmr-embedder",
+    );
+    hub.add_factory_repo_in(
+        "hub-xlmr",
+        "test-org/tiny-bert-spm-embedder",
+        "tiny-bert-spm-embedder",
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    precis::hub::pull(
+        "test-org/tiny-bert-spm-embedder",
+        elsewhere.path(),
+        &options(&hub),
+    )
+    .unwrap();
+    let models = tempfile::tempdir().unwrap();
+    precis::hub::pull("test-org/tiny-xlmr-embedder", models.path(), &options(&hub)).unwrap();
+    let catalog = models.path().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        format!(
+            "[[more_embeddings]]\nid = \"catalog-embedder\"\npath = {:?}\nengine = \"rust-bert\"\nlanguages = [\"en\", \"es\", \"pt\"]\n",
+            elsewhere.path().join("test-org--tiny-bert-spm-embedder")
+        ),
+    )
+    .unwrap();
+    let settings = RuntimeSettings {
+        config: Some(catalog),
+        ..settings(models.path())
+    };
+    let (pipeline, statuses) = Pipeline::load(&settings).unwrap();
+    assert!(statuses.iter().all(|s| s.ready), "{statuses:?}");
+    for (article, language, model) in [
+        (ENGLISH_ARTICLE, "en", "test-org/tiny-xlmr-embedder"),
+        (SPANISH_ARTICLE, "es", "test-org/tiny-xlmr-embedder"),
+        (PORTUGUESE_ARTICLE, "pt", "catalog-embedder"),
+    ] {
+        assert_ranked_by(&digest_summary(&pipeline, article, language), model);
+    }
+}
+
+#[test]
+fn an_xlmr_sentence_transformers_repository_is_pulled_embeds_as_sentence_transformers_and_ranks_a_digest(
+) {
+    pull_embedder_and_rank(
+        "test-org/tiny-xlmr-embedder",
+        "tiny-xlmr-embedder",
+        "xlm-roberta",
+        "query: ",
+    );
+}
+
+#[test]
+fn a_bert_repository_with_xlmr_s_sentencepiece_tokenizer_is_pulled_and_embeds_as_sentence_transformers(
+) {
+    // multilingual-e5-small's and paraphrase-multilingual-MiniLM-L12-v2's layout: BERT layers,
+    // XLM-R's tokenizer; this one pools the CLS token and has no prompt.
+    pull_embedder_and_rank(
+        "test-org/tiny-bert-spm-embedder",
+        "tiny-bert-spm-embedder",
+        "bert",
+        "",
+    );
+}
+
+#[test]
+fn xlmr_embedders_precis_cannot_serve_are_refused_before_their_weights() {
+    let repo = "test-org/tiny-xlmr-embedder";
+    let original = factory_files("hub-xlmr", "tiny-xlmr-embedder");
+    let bpe_model = factory_files("hub-many", "tiny-m2m100")["sentencepiece.bpe.model"].clone();
+    type Change = fn(&mut BTreeMap<String, Vec<u8>>, &[u8]);
+    let cases: [(&str, Change, &[&str]); 6] = [
+        (
+            "no pooling configuration",
+            |files, _| {
+                files.remove("1_Pooling/config.json");
+            },
+            &["no 1_Pooling/config.json", "sentence-transformers layout"],
+        ),
+        (
+            "no modules.json",
+            |files, _| {
+                files.remove("modules.json");
+            },
+            &["no modules.json", "sentence-transformers layout"],
+        ),
+        (
+            "a BPE SentencePiece model",
+            |files, bpe| {
+                files.insert("sentencepiece.bpe.model".into(), bpe.to_vec());
+            },
+            &["sentencepiece.bpe.model", "BPE", "unigram"],
+        ),
+        (
+            "a tokenizer file that is not SentencePiece",
+            |files, _| {
+                files.insert(
+                    "sentencepiece.bpe.model".into(),
+                    b"{\"not\": \"a model\"}".to_vec(),
+                );
+            },
+            &["not a SentencePiece model", "sentence-transformers layout"],
+        ),
+        (
+            "only tokenizer.json",
+            |files, _| {
+                files.remove("sentencepiece.bpe.model");
+                files.insert("tokenizer.json".into(), b"{}".to_vec());
+            },
+            &["no tokenizer precis reads", "tokenizer.json alone"],
+        ),
+        (
+            "a Dense module",
+            |files, _| {
+                let modules = br#"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                    {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]"#;
+                files.insert("modules.json".into(), modules.to_vec());
+            },
+            &["sentence_transformers.models.Dense", "Normalize"],
+        ),
+    ];
+    for (case, change, expected) in cases {
+        let hub = TestHub::start();
+        let mut files = original.clone();
+        change(&mut files, &bpe_model);
+        hub.add_repo(repo, files);
+        let models = tempfile::tempdir().unwrap();
+        let error = precis::hub::pull(repo, models.path(), &options(&hub)).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, HubError::Unusable { .. }),
+            "{case}: {error:?}"
+        );
+        for part in expected {
+            assert!(message.contains(part), "{case}: {part:?} not in {message}");
+        }
+        assert!(
+            hub.requests_for("model.safetensors").is_empty(),
+            "{case}: weights were fetched"
+        );
+        assert!(visible_entries(models.path()).is_empty(), "{case}");
+    }
+
+    // A card naming no language: refused with the fix, then served for what --language says.
+    let hub = TestHub::start();
+    let mut files = original.clone();
+    files.insert("README.md".into(), b"# no front matter\n".to_vec());
+    hub.add_repo(repo, files);
+    let models = tempfile::tempdir().unwrap();
+    let error = precis::hub::pull(repo, models.path(), &options(&hub)).unwrap_err();
+    assert!(error.to_string().contains("--language"), "{error}");
+    assert!(hub.requests_for("model.safetensors").is_empty());
+    let outcome = precis::hub::pull(
+        repo,
+        models.path(),
+        &PullOptions {
+            languages: vec!["pt".into()],
+            prompt: Some("passage: ".into()),
+            ..options(&hub)
+        },
+    )
+    .unwrap();
+    assert!(
+        matches!(&outcome, PullOutcome::Pulled { role: PulledRole::SentenceEmbeddings { languages }, .. } if languages == &["pt"]),
+        "{outcome:?}"
+    );
+    // --prompt overrides the repository's "query: ".
+    let text_input = std::fs::read_to_string(
+        models
+            .path()
+            .join(precis::hub::directory_name(repo))
+            .join("text_input.json"),
+    )
+    .unwrap();
+    assert!(
+        text_input.contains(r#""prefix":"passage: ""#),
+        "{text_input}"
+    );
 }

@@ -41,6 +41,9 @@ pub struct PullOptions {
     /// For summarizers and embedders: the languages to serve (default English). Translation
     /// models take their pair from the repository.
     pub languages: Vec<String>,
+    /// For embedders: the prefix to put before every text, overriding the repository's
+    /// sentence-transformers prompt (for a card that prescribes one only in prose).
+    pub prompt: Option<String>,
     /// Progress on stderr (only shown when stderr is a terminal).
     pub progress: bool,
 }
@@ -53,6 +56,7 @@ impl PullOptions {
             revision: "main".into(),
             connect_timeout: Duration::from_secs(10),
             languages: Vec::new(),
+            prompt: None,
             progress: true,
         }
     }
@@ -164,7 +168,7 @@ pub enum HubError {
         "the hub's answer for {url} is not what a Hugging Face–compatible hub sends: {reason}"
     )]
     BadListing { url: String, reason: String },
-    #[error("{repo} is a '{model_type}' model ({architectures}); precis pulls marian (translation, Helsinki-NLP/opus-mt-SRC-TGT), m2m_100 and mbart (translation between any two of its languages: M2M100 as facebook/m2m100_418M, NLLB as facebook/nllb-200-distilled-600M, mBART-50 as facebook/mbart-large-50-many-to-many-mmt), bart, t5, longt5 and pegasus (summarization) and bert (sentence embeddings)")]
+    #[error("{repo} is a '{model_type}' model ({architectures}); precis pulls marian (translation, Helsinki-NLP/opus-mt-SRC-TGT), m2m_100 and mbart (translation between any two of its languages: M2M100 as facebook/m2m100_418M, NLLB as facebook/nllb-200-distilled-600M, mBART-50 as facebook/mbart-large-50-many-to-many-mmt), bart, t5, longt5 and pegasus (summarization), and bert and xlm-roberta encoders in the sentence-transformers layout (sentence embeddings)")]
     Unsupported {
         repo: String,
         model_type: String,
@@ -312,10 +316,13 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
     )?;
     let config_text =
         std::fs::read(staging.join("config.json")).map_err(|e| io_error(&staging, &e))?;
-    let kind = match repo_kind::classify(repo, &config_text, &options.languages) {
-        Ok(kind) => repo_kind::with_listing(kind, |path| {
+    let classified = repo_kind::classify(repo, &config_text, &options.languages).and_then(|kind| {
+        repo_kind::with_listing(repo, kind, |path| {
             listing.files.iter().any(|file| file.path == path)
-        }),
+        })
+    });
+    let kind = match classified {
+        Ok(kind) => kind,
         Err(error) => {
             let _ = std::fs::remove_dir_all(&staging); // nothing worth resuming
             return Err(error);
@@ -386,11 +393,18 @@ pub fn pull(repo: &str, models_dir: &Path, options: &PullOptions) -> Result<Pull
     // precis cannot serve fails before its weights are fetched.
     wanted.sort_by_key(|file| is_weights(file));
     let mut kind = kind;
+    let mut embedder_ready = false;
     for file in &wanted {
         let languages_unknown = matches!(
             &kind.role,
             PulledRole::ManyToManyTranslation { languages } if languages.is_empty()
         );
+        if is_weights(file) && !embedder_ready {
+            if matches!(kind.role, PulledRole::SentenceEmbeddings { .. }) {
+                repo_kind::prepare_embedder(repo, &mut kind, &staging, options.prompt.as_deref())?;
+            }
+            embedder_ready = true;
+        }
         if is_weights(file) && languages_unknown {
             let languages =
                 crate::runtime::generation::many_to_many_languages(kind.architecture, &staging)

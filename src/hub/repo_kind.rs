@@ -1,6 +1,8 @@
 //! What a repository holds, from its config.json (`model_type`, `architectures`) and, for
 //! Marian, its name: the architecture, the role precis gives it and the files it needs.
-use crate::runtime::registry::Architecture;
+use std::path::Path;
+
+use crate::runtime::registry::{Architecture, EmbeddingTokenizer, SENTENCEPIECE_FILE};
 
 use super::{HubError, PulledRole};
 
@@ -14,7 +16,12 @@ pub struct RepoKind {
     pub required_files: Vec<&'static str>,
     /// Fetched when the repository has them.
     pub optional_files: Vec<&'static str>,
+    /// Sentence embedders: the tokenizer the repository's files give (see [`with_listing`]).
+    pub tokenizer: Option<EmbeddingTokenizer>,
 }
+
+/// What precis serves as a sentence embedder, for the refusals.
+const EMBEDDER_LAYOUT: &str = "precis serves sentence-embedding models in the sentence-transformers layout (modules.json with Transformer, Pooling and optionally Normalize; 1_Pooling/config.json; sentence_bert_config.json; tokenizer_config.json): BERT with WordPiece (vocab.txt) or XLM-R's SentencePiece tokenizer (sentencepiece.bpe.model, as multilingual-e5-small), and xlm-roberta encoders with sentencepiece.bpe.model (as intfloat/multilingual-e5-base, sentence-transformers/paraphrase-xlm-r-multilingual-v1)";
 
 /// Written by the test-model factory into a repository of random weights: kept, so that the
 /// pulled model is flagged as a test model too.
@@ -57,10 +64,12 @@ pub fn classify(repo: &str, config: &[u8], languages: &[String]) -> Result<RepoK
         || architectures
             .iter()
             .any(|a| a.ends_with("ForConditionalGeneration") || a.ends_with("MTModel"));
-    let languages = if languages.is_empty() {
+    let explicit_languages: Vec<String> =
+        languages.iter().map(|l| l.to_ascii_lowercase()).collect();
+    let languages = if explicit_languages.is_empty() {
         vec!["en".to_string()]
     } else {
-        languages.iter().map(|l| l.to_ascii_lowercase()).collect()
+        explicit_languages.clone()
     };
     let (role, required_files, optional_files): (PulledRole, Vec<&str>, Vec<&str>) =
         match architecture {
@@ -86,20 +95,28 @@ pub fn classify(repo: &str, config: &[u8], languages: &[String]) -> Result<RepoK
                 vec!["spiece.model"],
                 vec![TEST_MODEL_MARKER],
             ),
-            Architecture::Bert => {
+            // The tokenizer file is chosen from the listing ([`with_listing`]); languages left
+            // empty are read from the model card once it is fetched ([`prepare_embedder`]).
+            Architecture::Bert | Architecture::XlmRoberta => {
                 if !is_plain_encoder(&config) {
                     return Err(unsupported());
                 }
                 (
-                    PulledRole::SentenceEmbeddings { languages },
+                    PulledRole::SentenceEmbeddings {
+                        languages: explicit_languages,
+                    },
                     vec![
-                        "vocab.txt",
                         "modules.json",
                         "tokenizer_config.json",
                         "sentence_bert_config.json",
                         "1_Pooling/config.json",
                     ],
-                    vec![TEST_MODEL_MARKER],
+                    vec![
+                        "config_sentence_transformers.json",
+                        "README.md",
+                        "special_tokens_map.json",
+                        TEST_MODEL_MARKER,
+                    ],
                 )
             }
             // Its languages are read from the tokenizer files once they are fetched.
@@ -133,19 +150,203 @@ pub fn classify(repo: &str, config: &[u8], languages: &[String]) -> Result<RepoK
         role,
         required_files,
         optional_files,
+        tokenizer: None,
     })
 }
 
 /// Refines a classification with the repository's file list: an `m2m_100` repository with
-/// NLLB's tokenizer (`tokenizer.json`, no `vocab.json`) is NLLB.
-pub fn with_listing(mut kind: RepoKind, has_file: impl Fn(&str) -> bool) -> RepoKind {
+/// NLLB's tokenizer (`tokenizer.json`, no `vocab.json`) is NLLB; a sentence embedder's tokenizer
+/// is WordPiece when it has `vocab.txt` (BERT only), else XLM-R's SentencePiece model. An
+/// embedder without the sentence-transformers pooling files or a tokenizer precis reads is
+/// refused here, before anything but config.json is fetched.
+pub fn with_listing(
+    repo: &str,
+    mut kind: RepoKind,
+    has_file: impl Fn(&str) -> bool,
+) -> Result<RepoKind, HubError> {
     if kind.architecture == Architecture::M2M100
         && Architecture::of_files(&kind.model_type, &has_file) == Some(Architecture::Nllb)
     {
         kind.architecture = Architecture::Nllb;
         kind.required_files = vec!["tokenizer.json", "sentencepiece.bpe.model"];
     }
-    kind
+    if !matches!(kind.role, PulledRole::SentenceEmbeddings { .. }) {
+        return Ok(kind);
+    }
+    let unusable = |reason: String| HubError::Unusable {
+        repo: repo.into(),
+        reason,
+    };
+    for file in ["modules.json", "1_Pooling/config.json"] {
+        if !has_file(file) {
+            return Err(unusable(format!(
+                "a {} encoder without the sentence-transformers pooling configuration (no {file}); {EMBEDDER_LAYOUT}",
+                kind.model_type
+            )));
+        }
+    }
+    let tokenizer = if kind.architecture == Architecture::Bert && has_file("vocab.txt") {
+        EmbeddingTokenizer::WordPiece
+    } else if has_file(SENTENCEPIECE_FILE) {
+        EmbeddingTokenizer::XlmRobertaSentencePiece
+    } else {
+        return Err(unusable(format!(
+            "no tokenizer precis reads (neither vocab.txt nor {SENTENCEPIECE_FILE}; tokenizer.json alone is not read); {EMBEDDER_LAYOUT}"
+        )));
+    };
+    kind.required_files.push(match tokenizer {
+        EmbeddingTokenizer::WordPiece => "vocab.txt",
+        EmbeddingTokenizer::XlmRobertaSentencePiece => SENTENCEPIECE_FILE,
+    });
+    kind.tokenizer = Some(tokenizer);
+    Ok(kind)
+}
+
+/// Readies a sentence embedder's staging directory once its small files are fetched and before
+/// its weights are: refuses modules precis does not run and a SentencePiece model it cannot read
+/// exactly, writes `text_input.json` (`--prompt`, else the repository's prompt, see
+/// [`embedding_prompt`]) and settles the languages (`--language`, else the model card's, else
+/// English for a WordPiece model).
+pub fn prepare_embedder(
+    repo: &str,
+    kind: &mut RepoKind,
+    staging: &Path,
+    prompt_override: Option<&str>,
+) -> Result<(), HubError> {
+    let unusable = |reason: String| HubError::Unusable {
+        repo: repo.into(),
+        reason,
+    };
+    let read = |name: &str| std::fs::read(staging.join(name)).ok();
+    check_modules(&read("modules.json").unwrap_or_default())
+        .map_err(|reason| unusable(format!("modules.json: {reason}; {EMBEDDER_LAYOUT}")))?;
+    let sentencepiece = kind.tokenizer == Some(EmbeddingTokenizer::XlmRobertaSentencePiece);
+    if sentencepiece {
+        crate::runtime::text_input::check_xlmr_sentencepiece(&staging.join(SENTENCEPIECE_FILE))
+            .map_err(|reason| {
+                unusable(format!("{SENTENCEPIECE_FILE}: {reason}; {EMBEDDER_LAYOUT}"))
+            })?;
+    }
+    let prompt = match (prompt_override, read("config_sentence_transformers.json")) {
+        (Some(prompt), _) => prompt.to_string(),
+        (None, Some(text)) => embedding_prompt(&text)
+            .map_err(|reason| unusable(format!("config_sentence_transformers.json: {reason}")))?,
+        (None, None) => String::new(),
+    };
+    if sentencepiece || !prompt.is_empty() {
+        crate::runtime::text_input::write_pulled_text_input(staging, &prompt).map_err(|error| {
+            HubError::Io {
+                path: staging.to_path_buf(),
+                reason: error.to_string(),
+            }
+        })?;
+    }
+    if let PulledRole::SentenceEmbeddings { languages } = &mut kind.role {
+        if languages.is_empty() {
+            let card = read("README.md").unwrap_or_default();
+            *languages = card_languages(&String::from_utf8_lossy(&card));
+        }
+        if languages.is_empty() {
+            if sentencepiece {
+                return Err(unusable(
+                    "its model card names no language (ISO 639-1 codes under `language:`), so precis cannot tell which articles it should rank: pull it again with --language and the codes it serves (e.g. --language fr,de,es)".into(),
+                ));
+            }
+            *languages = vec!["en".into()];
+        }
+    }
+    Ok(())
+}
+
+/// The modules rust-bert's sentence-embedding pipeline runs here: the transformer, its pooling
+/// and an optional normalization, in that order.
+fn check_modules(modules: &[u8]) -> Result<(), String> {
+    let modules: serde_json::Value =
+        serde_json::from_slice(modules).map_err(|error| format!("not valid JSON ({error})"))?;
+    let types: Vec<&str> = modules
+        .as_array()
+        .ok_or("not a list of modules")?
+        .iter()
+        .map(|module| module.get("type").and_then(|t| t.as_str()).unwrap_or("?"))
+        .collect();
+    let short: Vec<&str> = types
+        .iter()
+        .map(|t| t.rsplit('.').next().unwrap_or(t))
+        .collect();
+    let supported = matches!(
+        short.as_slice(),
+        ["Transformer", "Pooling"] | ["Transformer", "Pooling", "Normalize"]
+    );
+    if supported {
+        Ok(())
+    } else {
+        Err(format!("it chains {}", types.join(" → ")))
+    }
+}
+
+/// The prefix sentence-transformers' `prompts` give the text precis embeds. Summaries compare an
+/// article's sentences with each other (centrality, redundancy, evidence, adequacy): a symmetric
+/// task, for which e5's card prescribes its "query: " prompt. So: the prompt named by
+/// `default_prompt_name` (what sentence-transformers itself applies), else the one named
+/// `query`, else none.
+pub fn embedding_prompt(config: &[u8]) -> Result<String, String> {
+    let config: serde_json::Value =
+        serde_json::from_slice(config).map_err(|error| format!("not valid JSON ({error})"))?;
+    let prompts = config.get("prompts").and_then(|p| p.as_object());
+    let Some(prompts) = prompts else {
+        return Ok(String::new());
+    };
+    let name = config
+        .get("default_prompt_name")
+        .and_then(|n| n.as_str())
+        .unwrap_or("query");
+    match prompts.get(name) {
+        None => Ok(String::new()),
+        Some(prompt) => prompt
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("prompt '{name}' is not a string")),
+    }
+}
+
+/// The ISO 639-1 codes under `language:` in a model card's YAML front matter (`language: fr`,
+/// `language: [fr, de]` or a `- fr` list); other entries (`multilingual`) are skipped.
+pub fn card_languages(card: &str) -> Vec<String> {
+    let mut lines = card.lines();
+    if lines.next().map(str::trim) != Some("---") {
+        return Vec::new();
+    }
+    let mut codes: Vec<String> = Vec::new();
+    let mut in_list = false;
+    for line in lines {
+        if line.trim() == "---" {
+            break;
+        }
+        let entries: Vec<&str> = if let Some(rest) = line.strip_prefix("language:") {
+            in_list = rest.trim().is_empty();
+            rest.trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .collect()
+        } else if in_list && line.trim_start().starts_with('-') {
+            vec![line.trim_start().trim_start_matches('-')]
+        } else {
+            in_list = in_list && line.trim().is_empty();
+            continue;
+        };
+        for entry in entries {
+            let code = entry
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'')
+                .to_ascii_lowercase();
+            let iso = code.len() == 2 && code.chars().all(|c| c.is_ascii_lowercase());
+            if iso && !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+    }
+    codes
 }
 
 /// config.json as rust-bert needs it, where it differs from the hub's: rust-bert runs Marian
@@ -176,13 +377,15 @@ pub fn rust_bert_config(architecture: Architecture, config: &[u8]) -> Option<Vec
     })
 }
 
-/// A BERT config can be anything from a classifier to a sentence encoder; only the plain
-/// encoder (BertModel, or no head named) is an embedder.
+/// A BERT or XLM-R config can be anything from a classifier to a sentence encoder; only the
+/// plain encoder (BertModel, XLMRobertaModel, or no head named) is an embedder.
 fn is_plain_encoder(config: &serde_json::Value) -> bool {
     let architectures = config.get("architectures").and_then(|a| a.as_array());
     match architectures {
         None => true,
-        Some(list) => list.iter().any(|a| a.as_str() == Some("BertModel")),
+        Some(list) => list
+            .iter()
+            .any(|a| matches!(a.as_str(), Some("BertModel" | "XLMRobertaModel"))),
     }
 }
 
@@ -291,17 +494,19 @@ mod tests {
             ["vocab.json", "sentencepiece.bpe.model"]
         );
         // NLLB says m2m_100 too; its repository holds tokenizer.json and no vocab.json.
-        let nllb = with_listing(kind.clone(), |file| {
+        let nllb = with_listing("x/nllb", kind.clone(), |file| {
             ["tokenizer.json", "sentencepiece.bpe.model"].contains(&file)
-        });
+        })
+        .unwrap();
         assert_eq!(nllb.architecture, Architecture::Nllb);
         assert_eq!(
             nllb.required_files,
             ["tokenizer.json", "sentencepiece.bpe.model"]
         );
-        let m2m = with_listing(kind, |file| {
+        let m2m = with_listing("x/m2m", kind, |file| {
             ["vocab.json", "tokenizer.json"].contains(&file)
-        });
+        })
+        .unwrap();
         assert_eq!(m2m.architecture, Architecture::M2M100);
         let mbart = classify(
             "facebook/mbart-large-50-many-to-many-mmt",
@@ -317,10 +522,95 @@ mod tests {
     }
 
     #[test]
+    fn xlmr_embedders_take_their_tokenizer_from_the_listing() {
+        let kind = classify(
+            "intfloat/multilingual-e5-base",
+            &config("xlm-roberta", "XLMRobertaModel"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(kind.architecture, Architecture::XlmRoberta);
+        let layout = ["modules.json", "1_Pooling/config.json", SENTENCEPIECE_FILE];
+        let kind = with_listing("x/e5", kind, |file| layout.contains(&file)).unwrap();
+        assert_eq!(
+            kind.tokenizer,
+            Some(EmbeddingTokenizer::XlmRobertaSentencePiece)
+        );
+        assert!(kind.required_files.contains(&SENTENCEPIECE_FILE));
+        // BERT with vocab.txt stays WordPiece; an XLM-R classifier is no embedder.
+        let bert = classify("x/minilm", &config("bert", "BertModel"), &[]).unwrap();
+        let bert = with_listing("x/minilm", bert, |file| {
+            ["modules.json", "1_Pooling/config.json", "vocab.txt"].contains(&file)
+        })
+        .unwrap();
+        assert_eq!(bert.tokenizer, Some(EmbeddingTokenizer::WordPiece));
+        assert!(classify(
+            "x/xlmr-sst",
+            &config("xlm-roberta", "XLMRobertaForSequenceClassification"),
+            &[]
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_prompt_is_the_default_one_else_the_query_one() {
+        let prompt = |text: &str| embedding_prompt(text.as_bytes()).unwrap();
+        assert_eq!(
+            prompt(
+                r#"{"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": null}"#
+            ),
+            "query: "
+        );
+        assert_eq!(
+            prompt(r#"{"prompts": {"query": "q: ", "doc": "d: "}, "default_prompt_name": "doc"}"#),
+            "d: "
+        );
+        assert_eq!(prompt(r#"{"prompts": {"passage": "passage: "}}"#), "");
+        assert_eq!(prompt(r#"{"__version__": {}}"#), "");
+        assert!(embedding_prompt(br#"{"prompts": {"query": 3}}"#).is_err());
+    }
+
+    #[test]
+    fn a_model_card_s_languages_are_its_iso_639_1_codes() {
+        let list = "---\nlicense: mit\nlanguage:\n- multilingual\n- en\n- \"fr\"\n- zh\ntags:\n- x\n- yy\n---\n# card";
+        assert_eq!(card_languages(list), ["en", "fr", "zh"]);
+        assert_eq!(card_languages("---\nlanguage: de\n---\n"), ["de"]);
+        assert_eq!(
+            card_languages("---\nlanguage: [es, pt]\n---\n"),
+            ["es", "pt"]
+        );
+        assert!(card_languages("# no front matter\nlanguage: en\n").is_empty());
+        assert!(card_languages("---\nlanguage: multilingual\n---\n").is_empty());
+    }
+
+    #[test]
+    fn only_transformer_pooling_and_normalize_modules_are_run() {
+        let module = |kind: &str| format!(r#"{{"type": "sentence_transformers.models.{kind}"}}"#);
+        let chain = |kinds: &[&str]| {
+            let list: Vec<String> = kinds.iter().map(|k| module(k)).collect();
+            format!("[{}]", list.join(","))
+        };
+        assert!(check_modules(chain(&["Transformer", "Pooling"]).as_bytes()).is_ok());
+        assert!(check_modules(chain(&["Transformer", "Pooling", "Normalize"]).as_bytes()).is_ok());
+        let error =
+            check_modules(chain(&["Transformer", "Pooling", "Dense", "Normalize"]).as_bytes())
+                .unwrap_err();
+        assert!(error.contains("Dense"), "{error}");
+        assert!(check_modules(b"{}").is_err());
+    }
+
+    #[test]
     fn unsupported_architectures_are_named_with_the_supported_list() {
         let error = classify("openai/gpt2", &config("gpt2", "GPT2LMHeadModel"), &[]).unwrap_err();
         let message = error.to_string();
-        for expected in ["'gpt2'", "GPT2LMHeadModel", "marian", "bart", "bert"] {
+        for expected in [
+            "'gpt2'",
+            "GPT2LMHeadModel",
+            "marian",
+            "bart",
+            "bert",
+            "xlm-roberta",
+        ] {
             assert!(message.contains(expected), "{expected}: {message}");
         }
         // A BART classifier has the right model_type but no generation head.

@@ -17,8 +17,8 @@ pub use onnx::{find_library as find_onnxruntime_library, OnnxPrecision};
 
 use crate::error::PrecisError;
 use crate::runtime::registry::{
-    inspect_directory, load_with, EmbeddingTokenizer, ModelError, ModelLocation, ModelRole,
-    ModelSpec,
+    inspect_directory, load_with, Architecture, EmbeddingTokenizer, ModelError, ModelLocation,
+    ModelRole, ModelSpec,
 };
 use crate::runtime::text_input::{load_sentencepiece_bert, TextInput};
 use crate::runtime::worker::{ModelEngine, WorkerPool};
@@ -121,15 +121,25 @@ impl RustBertEncoder {
     fn load(spec: &ModelSpec) -> Result<Self, ModelError> {
         let model = match &spec.location {
             ModelLocation::Directory(path) => {
-                inspect_directory(&spec.id, &ModelRole::SentenceEmbeddings, path)?;
+                let directory = inspect_directory(&spec.id, &ModelRole::SentenceEmbeddings, path)?;
                 match EmbeddingTokenizer::of_directory(path) {
-                    EmbeddingTokenizer::WordPiece => load_with(spec, || {
+                    EmbeddingTokenizer::WordPiece if directory.architecture == Architecture::Bert => load_with(spec, || {
                         SentenceEmbeddingsBuilder::local(path.clone())
                             .with_device(Device::Cpu)
                             .create_model()
                     })?,
+                    EmbeddingTokenizer::WordPiece => {
+                        return Err(ModelError::Unsupported {
+                            model: spec.id.clone(),
+                            reason: format!(
+                                "{} holds an XLM-R encoder without XLM-R's SentencePiece tokenizer ({}); pull the model again",
+                                path.display(),
+                                crate::runtime::registry::SENTENCEPIECE_FILE
+                            ),
+                        })
+                    }
                     EmbeddingTokenizer::XlmRobertaSentencePiece => {
-                        load_sentencepiece_bert(spec, path)?
+                        load_sentencepiece_bert(spec, path, directory.architecture)?
                     }
                 }
             }

@@ -79,9 +79,11 @@ fn tokenizer_files(directory: &ModelDirectory) -> (LocalResource, Option<LocalRe
             Some(local(dir, "sentencepiece.bpe.model")),
         ),
         Architecture::MBart => (local(dir, "sentencepiece.bpe.model"), None),
-        Architecture::T5 | Architecture::LongT5 | Architecture::Pegasus | Architecture::Bert => {
-            (local(dir, "spiece.model"), None)
-        }
+        Architecture::T5
+        | Architecture::LongT5
+        | Architecture::Pegasus
+        | Architecture::Bert
+        | Architecture::XlmRoberta => (local(dir, "spiece.model"), None),
     }
 }
 

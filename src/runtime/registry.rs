@@ -92,6 +92,10 @@ pub enum Architecture {
     /// mBART-50 many-to-many (`mbart`, MBart-50's SentencePiece tokenizer).
     #[serde(rename = "mbart")]
     MBart,
+    /// XLM-RoBERTa encoders in the sentence-transformers layout (`xlm-roberta`): BERT's layers
+    /// with RoBERTa's position ids (counted from the padding id), XLM-R's SentencePiece tokenizer.
+    #[serde(rename = "xlm-roberta")]
+    XlmRoberta,
 }
 
 impl Architecture {
@@ -116,6 +120,7 @@ impl Architecture {
             "marian" => Self::Marian,
             "m2m_100" => Self::M2M100,
             "mbart" => Self::MBart,
+            "xlm-roberta" => Self::XlmRoberta,
             _ => return None,
         })
     }
@@ -124,7 +129,7 @@ impl Architecture {
     pub fn vocabulary_files(self) -> &'static [&'static str] {
         match self {
             // Plus the tokenizer's vocabulary: see [`EmbeddingTokenizer`].
-            Self::Bert => &[
+            Self::Bert | Self::XlmRoberta => &[
                 "modules.json",
                 "tokenizer_config.json",
                 "sentence_bert_config.json",
@@ -150,12 +155,15 @@ impl Architecture {
             Self::M2M100 => ModelType::M2M100,
             Self::Nllb => ModelType::NLLB,
             Self::MBart => ModelType::MBart,
+            // rust-bert's sentence-embedding pipeline runs XLM-R as its RoBERTa encoder (the
+            // tokenizer is given separately).
+            Self::XlmRoberta => ModelType::Roberta,
         }
     }
 
     fn serves(self, role: &ModelRole) -> bool {
         match role {
-            ModelRole::SentenceEmbeddings => self == Self::Bert,
+            ModelRole::SentenceEmbeddings => matches!(self, Self::Bert | Self::XlmRoberta),
             ModelRole::Summarization => {
                 matches!(self, Self::Bart | Self::T5 | Self::LongT5 | Self::Pegasus)
             }
@@ -193,7 +201,15 @@ impl EmbeddingTokenizer {
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
             .and_then(|config| config.get("tokenizer_class")?.as_str().map(str::to_owned));
         match class.as_deref() {
-            Some("XLMRobertaTokenizer") => Self::XlmRobertaSentencePiece,
+            Some("XLMRobertaTokenizer" | "XLMRobertaTokenizerFast") => {
+                Self::XlmRobertaSentencePiece
+            }
+            // Repositories whose tokenizer_config.json names no class: the vocabulary file tells.
+            None if !path.join("vocab.txt").is_file()
+                && path.join(SENTENCEPIECE_FILE).is_file() =>
+            {
+                Self::XlmRobertaSentencePiece
+            }
             _ => Self::WordPiece,
         }
     }
@@ -292,7 +308,7 @@ pub fn inspect_directory(
         .ok_or_else(|| ModelError::Unsupported {
             model: model.into(),
             reason: format!(
-                "{} says model_type \"{model_type}\"; precis loads bert, bart, t5, longt5, pegasus, marian, m2m_100 (M2M100, NLLB) and mbart (mBART-50)",
+                "{} says model_type \"{model_type}\"; precis loads bert, bart, t5, longt5, pegasus, marian, m2m_100 (M2M100, NLLB), mbart (mBART-50) and xlm-roberta (sentence embeddings)",
                 config_path.display()
             ),
         })?;
@@ -330,7 +346,7 @@ pub fn inspect_directory(
             });
         }
     }
-    if architecture == Architecture::Bert {
+    if matches!(architecture, Architecture::Bert | Architecture::XlmRoberta) {
         for file in EmbeddingTokenizer::of_directory(path).files() {
             let file_path = path.join(file);
             if !file_path.is_file() {
