@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Python side of `cargo run --release --bin bench_models` (which runs this script itself).
 
-    python scripts/bench_models.py --task embeddings|e5|generation|ct2-fp32|ct2-int8 --workload FILE
+    python scripts/bench_models.py --task embeddings|e5|generation|ct2-fp32|ct2-int8|
+        translation|ct2-translation-fp32|ct2-translation-int8 --workload FILE
 
 Reads the workload the Rust side wrote (model directories, sentences, the 512-token input,
 thread count, durations), measures the same thing with sentence-transformers or transformers
 `generate()` on the same weights (ct2-*: CTranslate2 on those weights, converted once with its
-transformers converter into <model>-ct2, in fp32 or int8), and prints one JSON line: throughput or seconds per
+transformers converter into <model>-ct2, in fp32 or int8; translation: MarianMTModel on the
+opus-mt-dimension model, one quote and all quotes as one batch), and prints one JSON line: throughput or seconds per
 generation, the token counts actually seen, and this process's peak RSS (VmHWM).
 """
 
@@ -185,10 +187,84 @@ def ct2_generation(work: dict, compute_type: str) -> dict:
     }
 
 
+def translation(work: dict) -> dict:
+    """transformers' MarianMTModel `generate()`: one quote, then all quotes as one padded batch,
+    exactly `translation_new_tokens` new tokens each."""
+    import torch
+    from transformers import MarianMTModel, MarianTokenizer
+
+    directory = work["translation_model"]
+    tokenizer = MarianTokenizer.from_pretrained(directory)
+    model = MarianMTModel.from_pretrained(directory).eval()
+    quotes = work["translation_inputs"]
+    new_tokens = work["translation_new_tokens"]
+    result = {}
+    for beams, name in ((1, "greedy"), (4, "beam4")):
+        for texts, suffix in ((quotes[:1], "seconds"), (quotes, "batch_seconds")):
+            encoded = tokenizer(texts, return_tensors="pt", padding=True)
+
+            def run():
+                # EOS banned until the last step (the model's config forces it there).
+                with torch.inference_mode():
+                    return model.generate(
+                        **encoded,
+                        num_beams=beams,
+                        do_sample=False,
+                        min_new_tokens=new_tokens - 1,
+                        max_new_tokens=new_tokens,
+                    )
+            output = run()
+            if beams == 1 and suffix == "seconds":
+                result["input_tokens"] = int(encoded["input_ids"].shape[1])
+                result["new_tokens"] = int(output.shape[1]) - 1  # minus the decoder start
+            result[f"{name}_{suffix}"] = median_seconds(run, work["generations"])
+    return result
+
+
+def ct2_translation(work: dict, compute_type: str) -> dict:
+    """CTranslate2 on the same Marian weights (converted once beside them), same workload."""
+    import ctranslate2
+    from transformers import MarianTokenizer
+
+    directory = work["translation_model"]
+    tokenizer = MarianTokenizer.from_pretrained(directory)
+    sources = [tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
+               for text in work["translation_inputs"]]
+    started = time.perf_counter()
+    translator = ctranslate2.Translator(
+        ct2_model(directory),
+        device="cpu",
+        compute_type=compute_type,
+        inter_threads=1,
+        intra_threads=work["threads"],
+    )
+    load_seconds = time.perf_counter() - started
+    new_tokens = work["translation_new_tokens"]
+    result = {"input_tokens": len(sources[0]), "load_seconds": load_seconds}
+    for beams, name in ((1, "greedy"), (4, "beam4")):
+        for batch, suffix in ((sources[:1], "seconds"), (sources, "batch_seconds")):
+            def run():
+                # Exactly `new_tokens` decoding steps, as on the other sides (whose last step
+                # is a forced EOS; CTranslate2 forces none and stops at the limit).
+                return translator.translate_batch(
+                    batch,
+                    beam_size=beams,
+                    min_decoding_length=new_tokens,
+                    max_decoding_length=new_tokens,
+                )
+            output = run()
+            if beams == 1 and suffix == "seconds":
+                result["new_tokens"] = len(output[0].hypotheses[0])
+            result[f"{name}_{suffix}"] = median_seconds(run, work["generations"])
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--task", required=True,
-                        choices=["embeddings", "e5", "generation", "ct2-fp32", "ct2-int8"])
+                        choices=["embeddings", "e5", "generation", "ct2-fp32", "ct2-int8",
+                                 "translation", "ct2-translation-fp32",
+                                 "ct2-translation-int8"])
     parser.add_argument("--workload", required=True)
     args = parser.parse_args()
     with open(args.workload) as file:
@@ -206,6 +282,9 @@ def main() -> int:
         "generation": generation,
         "ct2-fp32": lambda work: ct2_generation(work, "float32"),
         "ct2-int8": lambda work: ct2_generation(work, "int8"),
+        "translation": translation,
+        "ct2-translation-fp32": lambda work: ct2_translation(work, "float32"),
+        "ct2-translation-int8": lambda work: ct2_translation(work, "int8"),
     }
     result = tasks[args.task](work)
     result["peak_rss_mb"] = peak_rss_mb()

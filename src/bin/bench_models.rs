@@ -14,6 +14,12 @@
 //!   against transformers `generate()` and against CTranslate2 (fp32 and int8, the anchor: the
 //!   fastest CPU engine for such models; scripts/setup-ct2) on the same weights; precis runs it
 //!   twice: rust-bert's pipeline and the project-owned BART path (`torch-bart`);
+//! - translation: a random model with opus-mt-en-es's dimensions (Marian: d_model 512, 6+6
+//!   layers, 8 heads, FFN 2048, 65,001 tokens; never a translation, only the per-token cost),
+//!   one 40-token quote and a batch of 9 (a Digest's quotes), exactly 60 new tokens each,
+//!   greedy and 4 beams, on rust-bert's translation pipeline and torch-bart, against
+//!   transformers' MarianMTModel and CTranslate2 fp32/int8 on the same weights; each precis
+//!   side process loads one model once (one process per engine and beam count);
 //! - the peak RSS of each side: every measurement runs in its own process (this binary re-runs
 //!   itself with `--side`, Python runs scripts/bench_models.py), which reports its VmHWM.
 use std::path::{Path, PathBuf};
@@ -26,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use precis::runtime::embeddings::{EmbeddingEngine, EmbeddingOptions, EMBEDDING_BACKENDS};
 use precis::runtime::generation::{
-    GenerationPath, GenerationSettings, SummarizationEngine, SummarizerInput,
+    GenerationPath, GenerationSettings, SummarizationEngine, SummarizerInput, TranslationEngine,
 };
 use precis::runtime::torch_bart::GenerationTimings;
 
@@ -67,6 +73,9 @@ struct Args {
     /// (`rust-bert` or `torch-bart`) for `--side generation`
     #[arg(long, hide = true, default_value = "rust-bert")]
     engine: String,
+    /// Internal: the beam count for `--side translation`
+    #[arg(long, hide = true, default_value_t = 1)]
+    beams: i64,
 }
 
 /// What both sides run; written to a file the Python side reads too.
@@ -82,6 +91,10 @@ struct Workload {
     /// Tokenizes to exactly 512 ids with BOS and EOS (checked on both sides).
     generation_input: String,
     new_tokens: usize,
+    translation_model: PathBuf,
+    /// Quotes of exactly 40 tokens each with EOS (checked on every side).
+    translation_inputs: Vec<String>,
+    translation_new_tokens: usize,
 }
 
 /// One side's answer.
@@ -100,6 +113,9 @@ struct Measurement {
     peak_rss_mb: f64,
     /// Where one generation's time goes (the torch-bart side only).
     phases: Option<Vec<String>>,
+    /// translation: seconds per batch of all quotes
+    greedy_batch_seconds: Option<f64>,
+    beam4_batch_seconds: Option<f64>,
 }
 
 /// News-like sentences of varied length, written for this benchmark.
@@ -150,6 +166,7 @@ fn main() -> anyhow::Result<()> {
                 rust_embeddings(&model, "multilingual-e5-small", &workload, &args.engine)?
             }
             "generation" => rust_generation(&workload, &args.engine)?,
+            "translation" => rust_translation(&workload, &args.engine, args.beams)?,
             "e5-tokenizer" => e5_tokenizer_alone(&workload)?,
             other => bail!("unknown side {other}"),
         };
@@ -159,17 +176,19 @@ fn main() -> anyhow::Result<()> {
 
     let tasks: Vec<&str> = match args.only.as_deref() {
         Some(tasks) => tasks.split(',').collect(),
-        None => vec!["embeddings", "e5", "generation"],
+        None => vec!["embeddings", "e5", "generation", "translation"],
     };
     let embedding_model = args.models_dir.join("all-MiniLM-L6-v2");
     let e5_model = args.models_dir.join("multilingual-e5-small");
     let generation_model = args.test_models_dir.join("bench-distilbart-cnn-6-6-random");
+    let translation_model = args.test_models_dir.join("bench-opus-mt-en-es-random");
     let setup = "run scripts/setup";
     let make = "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it";
     for (task, dir, fix) in [
         ("embeddings", &embedding_model, setup),
         ("e5", &e5_model, setup),
         ("generation", &generation_model, make),
+        ("translation", &translation_model, make),
     ] {
         if tasks.contains(&task) && !dir.join("rust_model.ot").is_file() {
             bail!("{} has no rust_model.ot: {fix}", dir.display());
@@ -182,6 +201,11 @@ fn main() -> anyhow::Result<()> {
         input_of_512_tokens(&generation_model)?
     } else {
         String::new()
+    };
+    let translation_inputs = if tasks.contains(&"translation") {
+        quotes_of_40_tokens(&translation_model, 9)?
+    } else {
+        Vec::new()
     };
     let sentences = (0..4)
         .flat_map(|_| SENTENCES.iter().map(|s| s.to_string()))
@@ -196,6 +220,9 @@ fn main() -> anyhow::Result<()> {
         sentences,
         generation_input,
         new_tokens: 64,
+        translation_model,
+        translation_inputs,
+        translation_new_tokens: 60,
     };
     let workload_file = WorkloadFile(
         std::env::temp_dir().join(format!("precis-bench-{}.json", std::process::id())),
@@ -219,6 +246,16 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut profile: Vec<String> = Vec::new();
     for task in tasks {
+        if task == "translation" {
+            rows.extend(translation_rows(
+                &python,
+                &script,
+                &me,
+                &workload_file.0,
+                &mut profile,
+            )?);
+            continue;
+        }
         let theirs: Measurement = run_json(
             Command::new(&python)
                 .arg(&script)
@@ -610,6 +647,9 @@ fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
         }
         seconds.push(median(&mut times));
     }
+    // Read before the token count and the profile load the model again (each pool above is
+    // dropped before the next loads; the extra loads would count otherwise).
+    let peak_rss_mb = peak_rss_mb();
     Ok(Measurement {
         greedy_seconds: Some(seconds[0]),
         beam4_seconds: Some(seconds[1]),
@@ -620,7 +660,7 @@ fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
         } else {
             None
         },
-        peak_rss_mb: peak_rss_mb(),
+        peak_rss_mb,
         ..Measurement::default()
     })
 }
@@ -715,6 +755,283 @@ fn torch_bart_phases(workload: &Workload, length: i64) -> anyhow::Result<Vec<Str
         ));
     }
     Ok(lines)
+}
+
+/// The translation task: every side in its own process, each loading one model once (precis:
+/// one process per engine and beam count), their rows side by side.
+fn translation_rows(
+    python: &Path,
+    script: &Path,
+    me: &Path,
+    workload: &Path,
+    profile: &mut Vec<String>,
+) -> anyhow::Result<Vec<(String, String, String, f64)>> {
+    let python_side = |task: &str| -> anyhow::Result<Measurement> {
+        run_json(
+            Command::new(python)
+                .arg(script)
+                .args(["--task", task, "--workload"])
+                .arg(workload),
+        )
+        .with_context(|| format!("{task} side of translation"))
+    };
+    let others = [
+        ("transformers", python_side("translation")?),
+        ("CTranslate2 fp32", python_side("ct2-translation-fp32")?),
+        ("CTranslate2 int8", python_side("ct2-translation-int8")?),
+    ];
+    let mut rows = Vec::new();
+    for engine in GENERATION_ENGINES {
+        let mut ours = Measurement::default();
+        for beams in [1i64, 4] {
+            let side: Measurement = run_json(
+                Command::new(me)
+                    .args(["--side", "translation", "--workload"])
+                    .arg(workload)
+                    .args(["--models-dir", ".", "--test-models-dir", ".", "--venv", "."])
+                    .args(["--engine", engine, "--beams", &beams.to_string()]),
+            )
+            .with_context(|| format!("precis {engine} side of translation, {beams} beams"))?;
+            if beams == 1 {
+                ours.greedy_seconds = side.greedy_seconds;
+                ours.greedy_batch_seconds = side.greedy_batch_seconds;
+                ours.input_tokens = side.input_tokens;
+                ours.new_tokens = side.new_tokens;
+            } else {
+                ours.beam4_seconds = side.beam4_seconds;
+                ours.beam4_batch_seconds = side.beam4_batch_seconds;
+            }
+            ours.peak_rss_mb = ours.peak_rss_mb.max(side.peak_rss_mb);
+            profile.extend(side.phases.unwrap_or_default());
+        }
+        for (label, theirs) in &others {
+            let tokens = format!(
+                "{}+{} tokens",
+                ours.input_tokens.unwrap_or(0),
+                ours.new_tokens.unwrap_or(0)
+            );
+            for (name, a, b) in [
+                (
+                    "greedy, 1 quote",
+                    ours.greedy_seconds,
+                    theirs.greedy_seconds,
+                ),
+                (
+                    "greedy, 9 quotes",
+                    ours.greedy_batch_seconds,
+                    theirs.greedy_batch_seconds,
+                ),
+                ("beam 4, 1 quote", ours.beam4_seconds, theirs.beam4_seconds),
+                (
+                    "beam 4, 9 quotes",
+                    ours.beam4_batch_seconds,
+                    theirs.beam4_batch_seconds,
+                ),
+            ] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    rows.push((
+                        format!("opus-mt dims {name}, {tokens} vs {label} [{engine}]"),
+                        format!("{a:.3} s"),
+                        format!("{b:.3} s"),
+                        b / a,
+                    ));
+                }
+            }
+            if ours.input_tokens != theirs.input_tokens || ours.new_tokens != theirs.new_tokens {
+                rows.push((
+                    format!(
+                        "WARNING tokens differ: {label} {:?}+{:?}",
+                        theirs.input_tokens, theirs.new_tokens
+                    ),
+                    String::new(),
+                    String::new(),
+                    0.0,
+                ));
+            }
+            rows.push((
+                format!("peak RSS (translation processes) vs {label} [{engine}]"),
+                format!("{:.0} MB", ours.peak_rss_mb),
+                format!("{:.0} MB", theirs.peak_rss_mb),
+                theirs.peak_rss_mb / ours.peak_rss_mb,
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+/// The benchmark's Marian tokenizer, as rust-bert's generator reads it.
+fn marian_tokenizer(model: &Path) -> anyhow::Result<rust_bert::pipelines::common::TokenizerOption> {
+    use rust_bert::pipelines::common::{ModelType, TokenizerOption};
+    Ok(TokenizerOption::from_file(
+        ModelType::Marian,
+        &model.join("vocab.json").to_string_lossy(),
+        Some(&model.join("source.spm").to_string_lossy()),
+        false,
+        None,
+        None,
+    )?)
+}
+
+/// `count` different texts of exactly 39 SentencePiece tokens (40 with EOS), like news quotes:
+/// words are added one at a time from a different starting word for each, skipping any that
+/// would overshoot.
+fn quotes_of_40_tokens(model: &Path, count: usize) -> anyhow::Result<Vec<String>> {
+    let tokenizer = marian_tokenizer(model)?;
+    let words: Vec<&str> = SENTENCES
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .collect();
+    let mut quotes = Vec::new();
+    for start in (0..count).map(|i| i * words.len() / count) {
+        let mut text = String::new();
+        let mut found = None;
+        for word in words.iter().cycle().skip(start).take(words.len()) {
+            let candidate = if text.is_empty() {
+                word.to_string()
+            } else {
+                format!("{text} {word}")
+            };
+            match tokenizer.tokenize(&candidate).len() {
+                n if n < 39 => text = candidate,
+                39 => {
+                    found = Some(candidate);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        quotes.push(found.context("could not build a 40-token quote")?);
+    }
+    Ok(quotes)
+}
+
+/// Seconds per translation of one quote and of all quotes through the translation engine
+/// (loaded once, on `engine`, with `beams`), exactly `translation_new_tokens` new tokens:
+/// min_length = max_length - 1 = new tokens (rust-bert counts the decoder start token), so EOS
+/// is banned until Marian forces it at the last step.
+fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<Measurement> {
+    let path = match engine {
+        "rust-bert" => GenerationPath::RustBert,
+        "torch-bart" => GenerationPath::TorchBart,
+        other => bail!("unknown generation engine {other}"),
+    };
+    let spec = ModelSpec {
+        id: "bench-opus-mt-en-es-random".into(),
+        role: ModelRole::Translation {
+            source: "en".into(),
+            target: "es".into(),
+        },
+        location: ModelLocation::Directory(workload.translation_model.clone()),
+    };
+    let new_tokens = workload.translation_new_tokens as i64;
+    let settings = GenerationSettings {
+        num_beams: beams,
+        min_length: new_tokens,
+        max_length: new_tokens + 1,
+    };
+    tch::set_num_threads(workload.threads as i32);
+    let mut engine = TranslationEngine::load_on(&spec, settings, path)?;
+    use precis::runtime::ModelEngine;
+    let one = vec![workload.translation_inputs[..1].to_vec()];
+    let all = vec![workload.translation_inputs.clone()];
+    let mut seconds = Vec::new();
+    for job in [&one, &all] {
+        engine.run_batch(job.clone());
+        let mut times = Vec::new();
+        for _ in 0..workload.generations {
+            let started = Instant::now();
+            let outputs = engine.run_batch(job.clone());
+            times.push(started.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                outputs.iter().all(Result::is_ok),
+                "a translation failed: {outputs:?}"
+            );
+        }
+        seconds.push(median(&mut times));
+    }
+    // What was generated, counted after the peak RSS is read (rust-bert's side loads a second
+    // generator to see its ids).
+    let peak_rss_mb = peak_rss_mb();
+    // Where one batch of all quotes goes on torch-bart (after the timed runs: warm).
+    let phases = engine
+        .generate_ids_timed(&workload.translation_inputs)
+        .map(|(_, t)| {
+            vec![format!(
+                "torch-bart translation, 9 quotes, {beams} beam(s): encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps)",
+                t.encoder.as_secs_f64(),
+                t.decoder_layers.as_secs_f64(),
+                t.lm_head.as_secs_f64(),
+                t.search.as_secs_f64(),
+                t.steps
+            )]
+        });
+    let first = &workload.translation_inputs[..1];
+    let generated = match engine.generate_ids_timed(first) {
+        Some((ids, _)) => ids,
+        None => {
+            drop(engine);
+            marian_rust_bert_ids(workload, new_tokens + 1, first)?
+        }
+    };
+    let input_tokens = marian_tokenizer(&workload.translation_model)?
+        .tokenize(&first[0])
+        .len()
+        + 1;
+    let (single, batch) = (Some(seconds[0]), Some(seconds[1]));
+    let mut measurement = Measurement {
+        input_tokens: Some(input_tokens),
+        new_tokens: Some(
+            generated
+                .first()
+                .map_or(0, |ids| ids.len().saturating_sub(1)),
+        ),
+        peak_rss_mb,
+        phases,
+        ..Measurement::default()
+    };
+    if beams == 1 {
+        measurement.greedy_seconds = single;
+        measurement.greedy_batch_seconds = batch;
+    } else {
+        measurement.beam4_seconds = single;
+        measurement.beam4_batch_seconds = batch;
+    }
+    Ok(measurement)
+}
+
+/// rust-bert's Marian generator's ids for `texts`, greedy, with the bench's length.
+fn marian_rust_bert_ids(
+    workload: &Workload,
+    length: i64,
+    texts: &[String],
+) -> anyhow::Result<Vec<Vec<i64>>> {
+    use rust_bert::marian::MarianGenerator;
+    use rust_bert::pipelines::common::{ModelResource, ModelType};
+    use rust_bert::pipelines::generation_utils::{GenerateConfig, LanguageGenerator};
+    use rust_bert::resources::LocalResource;
+
+    let dir = &workload.translation_model;
+    let local = |file: &str| Box::new(LocalResource::from(dir.join(file)));
+    let generator = MarianGenerator::new(GenerateConfig {
+        model_type: ModelType::Marian,
+        model_resource: ModelResource::Torch(local("rust_model.ot")),
+        config_resource: local("config.json"),
+        vocab_resource: local("vocab.json"),
+        merges_resource: Some(local("source.spm")),
+        min_length: length - 1,
+        max_length: Some(length),
+        num_beams: 1,
+        do_sample: false,
+        no_repeat_ngram_size: 0,
+        device: tch::Device::Cpu,
+        ..GenerateConfig::default()
+    })?;
+    Ok(
+        tch::no_grad(|| generator.generate_indices(Some(texts), None))?
+            .into_iter()
+            .map(|output| output.indices)
+            .collect(),
+    )
 }
 
 fn median(values: &mut [f64]) -> f64 {

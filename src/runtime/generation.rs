@@ -13,21 +13,108 @@ use crate::runtime::registry::{
     ModelRole, ModelSpec, CONFIG_FILE, WEIGHTS_FILE,
 };
 use crate::runtime::torch_bart::{GenerationTimings, SearchSettings, TorchBart};
+
+/// The n-gram size rust-bert's summarization pipeline never repeats (its translation pipeline
+/// bans none).
+const SUMMARY_NO_REPEAT_NGRAM: usize = 3;
 use crate::runtime::worker::ModelEngine;
 
-/// Which implementation runs a summarizer's generation.
+/// Which implementation runs a summarizer's or a translation pair's generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GenerationPath {
     /// rust-bert's pipeline (every architecture).
     #[default]
     RustBert,
-    /// The project-owned BART forward and search on libtorch (`torch_bart`): same tokens as
-    /// rust-bert's, encoder keys/values shared by the beams, a preallocated cache. BART only.
+    /// The project-owned BART-family forward and search on libtorch (`torch_bart`): same
+    /// tokens as rust-bert's, encoder keys/values shared by the beams, a preallocated cache.
+    /// BART summarizers and Marian translation pairs.
     TorchBart,
-    /// A summarizer whose catalog entry names no engine: torch-bart for the BART models it
-    /// implements (equivalent and faster: tests/torch_bart.rs, `bench_models --only
-    /// generation`), rust-bert's pipeline for everything else.
+    /// A model whose catalog entry names no engine: torch-bart for the BART summarizers and
+    /// Marian pairs it implements (equivalent and faster: tests/torch_bart.rs,
+    /// tests/torch_marian.rs, `bench_models --only generation,translation`), rust-bert's
+    /// pipeline for everything else.
     Preferred,
+}
+
+/// A model on the project-owned path with the tokenizer rust-bert's pipeline would use and the
+/// pipeline's search settings.
+struct OwnSeq2Seq {
+    model: Box<TorchBart>,
+    tokenizer: Box<TokenizerOption>,
+    settings: SearchSettings,
+    /// Longest input (tokens with special tokens): the position limit, as rust-bert truncates.
+    max_input: usize,
+}
+
+impl OwnSeq2Seq {
+    /// Loads `directory` on the project-owned path if it is `wanted` (the role's architecture).
+    fn load(
+        spec: &ModelSpec,
+        directory: &ModelDirectory,
+        wanted: Architecture,
+        settings: SearchSettings,
+    ) -> Result<Self, ModelError> {
+        if directory.architecture != wanted {
+            return Err(ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: format!(
+                    "the torch-bart engine runs {wanted:?} models in this role, not {:?}; use engine \"{}\"",
+                    directory.architecture,
+                    crate::runtime::RUST_BERT_ENGINE
+                ),
+            });
+        }
+        let dir = &directory.path;
+        let path_text = |file: &str| dir.join(file).to_string_lossy().into_owned();
+        // As rust-bert's generators read them: BART's byte-level BPE without a prefix space;
+        // Marian's vocabulary with its source SentencePiece model.
+        let tokenizer = load_with(spec, || match wanted {
+            Architecture::Marian => TokenizerOption::from_file(
+                ModelType::Marian,
+                &path_text("vocab.json"),
+                Some(&path_text("source.spm")),
+                false,
+                None,
+                None,
+            ),
+            _ => TokenizerOption::from_file(
+                ModelType::Bart,
+                &path_text("vocab.json"),
+                Some(&path_text("merges.txt")),
+                false,
+                None,
+                false,
+            ),
+        })?;
+        let model =
+            TorchBart::load(dir, WEIGHTS_FILE).map_err(|error| ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: format!("torch-bart engine: {error}"),
+            })?;
+        Ok(Self {
+            model: Box::new(model),
+            tokenizer: Box::new(tokenizer),
+            settings,
+            max_input: position_limit(&dir.join(CONFIG_FILE)),
+        })
+    }
+
+    fn generate_ids_timed(&self, inputs: &[String]) -> (Vec<Vec<i64>>, GenerationTimings) {
+        self.model.generate_timed(
+            &encode_inputs(&self.tokenizer, inputs, self.max_input),
+            self.settings,
+        )
+    }
+
+    /// Generated texts, decoded as rust-bert's pipelines decode them.
+    fn texts(&self, inputs: &[String]) -> Vec<String> {
+        let ids = encode_inputs(&self.tokenizer, inputs, self.max_input);
+        self.model
+            .generate(&ids, self.settings)
+            .iter()
+            .map(|tokens| self.tokenizer.decode(tokens, true, true))
+            .collect()
+    }
 }
 
 /// Decoding settings shared by summarization and translation.
@@ -93,13 +180,7 @@ pub struct SummarizationEngine {
 
 enum Summarizer {
     RustBert(Box<SummarizationModel>),
-    TorchBart {
-        model: Box<TorchBart>,
-        tokenizer: Box<TokenizerOption>,
-        settings: SearchSettings,
-        /// Longest input (tokens with BOS/EOS): the position limit, as rust-bert truncates.
-        max_input: usize,
-    },
+    TorchBart(OwnSeq2Seq),
 }
 
 /// Tokens reserved in every model input for what the pipeline adds around the text: BOS/EOS
@@ -215,45 +296,19 @@ impl SummarizationEngine {
         directory: &ModelDirectory,
         settings: GenerationSettings,
     ) -> Result<Self, ModelError> {
-        if directory.architecture != Architecture::Bart {
-            return Err(ModelError::Unsupported {
-                model: spec.id.clone(),
-                reason: format!(
-                    "the torch-bart engine runs BART models only, not {:?}; use engine \"{}\"",
-                    directory.architecture,
-                    crate::runtime::RUST_BERT_ENGINE
-                ),
-            });
-        }
-        let dir = &directory.path;
-        let path_text = |file: &str| dir.join(file).to_string_lossy().into_owned();
-        // As rust-bert's BART generator reads it: byte-level BPE without a prefix space.
-        let tokenizer = load_with(spec, || {
-            TokenizerOption::from_file(
-                ModelType::Bart,
-                &path_text("vocab.json"),
-                Some(&path_text("merges.txt")),
-                false,
-                None,
-                false,
-            )
-        })?;
-        let model =
-            TorchBart::load(dir, WEIGHTS_FILE).map_err(|error| ModelError::Unsupported {
-                model: spec.id.clone(),
-                reason: format!("torch-bart engine: {error}"),
-            })?;
+        let search = SearchSettings {
+            num_beams: settings.num_beams.max(1),
+            min_length: settings.min_length,
+            max_length: settings.max_length,
+            no_repeat_ngram: SUMMARY_NO_REPEAT_NGRAM,
+        };
         Ok(Self {
-            model: Summarizer::TorchBart {
-                model: Box::new(model),
-                tokenizer: Box::new(tokenizer),
-                settings: SearchSettings {
-                    num_beams: settings.num_beams.max(1),
-                    min_length: settings.min_length,
-                    max_length: settings.max_length,
-                },
-                max_input: position_limit(&dir.join(CONFIG_FILE)),
-            },
+            model: Summarizer::TorchBart(OwnSeq2Seq::load(
+                spec,
+                directory,
+                Architecture::Bart,
+                search,
+            )?),
         })
     }
 
@@ -263,19 +318,7 @@ impl SummarizationEngine {
             Summarizer::RustBert(model) => {
                 tch::no_grad(|| model.summarize(inputs)).map_err(|error| error.to_string())
             }
-            Summarizer::TorchBart {
-                model,
-                tokenizer,
-                settings,
-                max_input,
-            } => {
-                let ids = encode_inputs(tokenizer, inputs, *max_input);
-                let generated = model.generate(&ids, *settings);
-                Ok(generated
-                    .iter()
-                    .map(|tokens| tokenizer.decode(tokens, true, true))
-                    .collect())
-            }
+            Summarizer::TorchBart(own) => Ok(own.texts(inputs)),
         }
     }
 
@@ -293,14 +336,7 @@ impl SummarizationEngine {
     ) -> Option<(Vec<Vec<i64>>, GenerationTimings)> {
         match &self.model {
             Summarizer::RustBert(_) => None,
-            Summarizer::TorchBart {
-                model,
-                tokenizer,
-                settings,
-                max_input,
-            } => {
-                Some(model.generate_timed(&encode_inputs(tokenizer, inputs, *max_input), *settings))
-            }
+            Summarizer::TorchBart(own) => Some(own.generate_ids_timed(inputs)),
         }
     }
 }
@@ -349,6 +385,16 @@ fn rust_bert_language(spec: &ModelSpec, code: &str) -> Result<Language, ModelErr
     })
 }
 
+/// rust-bert's translation pipeline's longest output for this model: the settings' maximum,
+/// capped by the model's position table.
+fn translation_max_length(directory: &ModelDirectory, settings: GenerationSettings) -> i64 {
+    // Decoding past the model's position table fails inside rust-bert (M2M100's sinusoidal
+    // table is regrown for long inputs, not for long outputs; the others' are fixed), so a
+    // translation stops there (2: the positions' padding offset).
+    let positions = position_limit(&directory.path.join(CONFIG_FILE)) as i64;
+    settings.max_length.min(positions - 2).max(1)
+}
+
 /// rust-bert's translation pipeline over a model directory, between these languages.
 fn translation_pipeline(
     spec: &ModelSpec,
@@ -371,22 +417,36 @@ fn translation_pipeline(
     );
     config.num_beams = settings.num_beams;
     config.min_length = settings.min_length;
-    // Decoding past the model's position table fails inside rust-bert (M2M100's sinusoidal
-    // table is regrown for long inputs, not for long outputs; the others' are fixed), so a
-    // translation stops there (2: the positions' padding offset).
-    let positions = position_limit(&directory.path.join(CONFIG_FILE)) as i64;
-    config.max_length = Some(settings.max_length.min(positions - 2).max(1));
+    config.max_length = Some(translation_max_length(&directory, settings));
     load_with(spec, || TranslationModel::new(config))
 }
 
+/// One translation pair's model (Marian), on rust-bert's pipeline or the project-owned path.
 pub struct TranslationEngine {
-    model: TranslationModel,
-    source: Language,
-    target: Language,
+    model: PairModel,
+}
+
+enum PairModel {
+    RustBert {
+        model: Box<TranslationModel>,
+        source: Language,
+        target: Language,
+    },
+    TorchBart(OwnSeq2Seq),
 }
 
 impl TranslationEngine {
+    /// rust-bert's pipeline.
     pub fn load(spec: &ModelSpec, settings: GenerationSettings) -> Result<Self, ModelError> {
+        Self::load_on(spec, settings, GenerationPath::RustBert)
+    }
+
+    /// The one place that chooses the implementation a translation pair runs on.
+    pub fn load_on(
+        spec: &ModelSpec,
+        settings: GenerationSettings,
+        path: GenerationPath,
+    ) -> Result<Self, ModelError> {
         let ModelRole::Translation { source, target } = &spec.role else {
             return Err(ModelError::Unsupported {
                 model: spec.id.clone(),
@@ -395,13 +455,77 @@ impl TranslationEngine {
         };
         let source_language = rust_bert_language(spec, source)?;
         let target_language = rust_bert_language(spec, target)?;
+        let dir = directory_of(spec)?;
+        let directory = inspect_directory(&spec.id, &spec.role, dir)?;
+        // rust-bert's translation pipeline: no repeated n-gram ban, the settings' beams and
+        // minimum length, its maximum length capped by the position table.
+        let search = SearchSettings {
+            num_beams: settings.num_beams.max(1),
+            min_length: settings.min_length,
+            max_length: translation_max_length(&directory, settings),
+            no_repeat_ngram: 0,
+        };
+        match path {
+            GenerationPath::TorchBart => {
+                let own = OwnSeq2Seq::load(spec, &directory, Architecture::Marian, search)?;
+                return Ok(Self {
+                    model: PairModel::TorchBart(own),
+                });
+            }
+            GenerationPath::Preferred if directory.architecture == Architecture::Marian => {
+                match OwnSeq2Seq::load(spec, &directory, Architecture::Marian, search) {
+                    Ok(own) => {
+                        tracing::info!(model = %spec.id, "translation pair runs on torch-bart");
+                        return Ok(Self {
+                            model: PairModel::TorchBart(own),
+                        });
+                    }
+                    // A Marian variant torch-bart does not implement runs on rust-bert's
+                    // pipeline.
+                    Err(ModelError::Unsupported { reason, .. }) => tracing::info!(
+                        model = %spec.id,
+                        %reason,
+                        "translation pair runs on rust-bert's pipeline"
+                    ),
+                    Err(other) => return Err(other),
+                }
+            }
+            _ => {}
+        }
         let model =
             translation_pipeline(spec, vec![source_language], vec![target_language], settings)?;
         Ok(Self {
-            model,
-            source: source_language,
-            target: target_language,
+            model: PairModel::RustBert {
+                model: Box::new(model),
+                source: source_language,
+                target: target_language,
+            },
         })
+    }
+
+    /// Translations of `texts`, one per text.
+    fn translate(&self, texts: &[String]) -> Result<Vec<String>, String> {
+        match &self.model {
+            PairModel::RustBert {
+                model,
+                source,
+                target,
+            } => tch::no_grad(|| model.translate(texts, *source, *target))
+                .map_err(|error| error.to_string()),
+            PairModel::TorchBart(own) => Ok(own.texts(texts)),
+        }
+    }
+
+    /// Token ids of each output as rust-bert's `generate_indices` returns them, with where the
+    /// time went; `None` on rust-bert's path (the equivalence test and the benchmark read them).
+    pub fn generate_ids_timed(
+        &self,
+        texts: &[String],
+    ) -> Option<(Vec<Vec<i64>>, GenerationTimings)> {
+        match &self.model {
+            PairModel::RustBert { .. } => None,
+            PairModel::TorchBart(own) => Some(own.generate_ids_timed(texts)),
+        }
     }
 }
 
@@ -413,21 +537,20 @@ impl ModelEngine for TranslationEngine {
     fn run_batch(&mut self, inputs: Vec<Self::Input>) -> Vec<Result<Self::Output, PrecisError>> {
         let lengths: Vec<usize> = inputs.iter().map(Vec::len).collect();
         let texts: Vec<String> = inputs.into_iter().flatten().collect();
-        let translated =
-            match tch::no_grad(|| self.model.translate(&texts, self.source, self.target)) {
-                Ok(translated) if translated.len() == texts.len() => translated,
-                Ok(translated) => {
-                    return failed(
-                        lengths.len(),
-                        format!(
-                            "translator returned {} outputs for {} inputs",
-                            translated.len(),
-                            texts.len()
-                        ),
-                    )
-                }
-                Err(error) => return failed(lengths.len(), format!("translation failed: {error}")),
-            };
+        let translated = match self.translate(&texts) {
+            Ok(translated) if translated.len() == texts.len() => translated,
+            Ok(translated) => {
+                return failed(
+                    lengths.len(),
+                    format!(
+                        "translator returned {} outputs for {} inputs",
+                        translated.len(),
+                        texts.len()
+                    ),
+                )
+            }
+            Err(error) => return failed(lengths.len(), format!("translation failed: {error}")),
+        };
         let mut translated = translated.into_iter();
         lengths
             .into_iter()

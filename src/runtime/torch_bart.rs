@@ -1,9 +1,15 @@
-//! A project-owned BART encoder-decoder on libtorch (tch), for generation only.
+//! A project-owned BART-family encoder-decoder on libtorch (tch), for generation only: BART
+//! (summarizers) and Marian (OPUS-MT translation pairs), one transformer with a small
+//! per-architecture [`Family`] of differences.
 //!
-//! Written from the BART definition (Lewis et al. 2019; the `config.json` fields below): post-norm
-//! transformer layers, learned positions offset by 2, a layer norm on the embeddings, GELU
-//! feed-forward, the output projection tied to the shared token embedding plus
-//! `final_logits_bias`. It reads the same `rust_model.ot` tensors by their names.
+//! Written from the model definitions (the `config.json` fields below). Shared: post-norm
+//! transformer layers, the output projection tied to the shared token embedding plus
+//! `final_logits_bias`. BART (Lewis et al. 2019): learned positions offset by 2, a layer norm on
+//! the embeddings, GELU, forced BOS/EOS from its config. Marian (Junczys-Dowmunt et al. 2018, as
+//! OPUS-MT publishes it): sinusoidal position tables without offset (stored in the weights),
+//! embeddings scaled by sqrt(d_model), no embedding layer norm, swish, decoding from the pad
+//! token, the pad token never generated and EOS forced at the last step. It reads the same
+//! `rust_model.ot` tensors by their names.
 //!
 //! Why it exists (issue #14): rust-bert's generation copies every layer's encoder keys/values
 //! once per beam and again at every step (a beam reorder plus a cache copy), which makes beam
@@ -78,13 +84,40 @@ pub struct SpecialTokens {
     pub forced_eos: Option<i64>,
 }
 
-/// Search settings (rust-bert's summarization defaults besides these: no sampling, early
-/// stopping, length penalty 1, no repeated 3-grams, one sequence per input).
+/// Search settings (rust-bert's pipeline defaults besides these: no sampling, early stopping,
+/// length penalty 1, one sequence per input).
 #[derive(Debug, Clone, Copy)]
 pub struct SearchSettings {
     pub num_beams: i64,
     pub min_length: i64,
     pub max_length: i64,
+    /// No n-gram of this size is generated twice (0: no ban). rust-bert's summarization
+    /// pipeline uses 3, its translation pipeline 0.
+    pub no_repeat_ngram: usize,
+}
+
+/// The BART-family architectures this module runs, and what differs between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Bart,
+    Marian,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Activation {
+    Gelu,
+    Swish,
+    Relu,
+}
+
+impl Activation {
+    fn apply(self, x: &Tensor) -> Tensor {
+        match self {
+            Self::Gelu => x.gelu("none"),
+            Self::Swish => x.silu(),
+            Self::Relu => x.relu(),
+        }
+    }
 }
 
 /// Where one generation's time went (the benchmark prints it; libtorch runs synchronously on
@@ -103,10 +136,9 @@ pub struct GenerationTimings {
 }
 
 const LENGTH_PENALTY: f64 = 1.0;
-const NO_REPEAT_NGRAM: usize = 3;
 const LAYER_NORM_EPS: f64 = 1e-5;
-/// Learned position embeddings start at row 2 (BART's offset).
-const POSITION_OFFSET: i64 = 2;
+/// Learned position embeddings start at row 2 (BART's offset); sinusoidal tables at row 0.
+const LEARNED_POSITION_OFFSET: i64 = 2;
 
 struct Linear {
     weight: Tensor,
@@ -124,12 +156,21 @@ impl Linear {
     }
 }
 
-/// `x · weightᵀ + bias` for a few rows, computed as `(weight · xᵀ)ᵀ`: with the weight as the
-/// left operand MKL streams it once, where `linear` with 2-16 rows first copies (packs) the whole
-/// weight; measured on libtorch 2.4, one thread, 4 rows: a 50,264 x 1,024 projection 38 ms →
-/// 15 ms, 4,096 x 1,024 1.75 → 1.06 ms.
+/// `x · weightᵀ + bias` for the few rows of a decoder step. `linear` makes MKL copy (pack) the
+/// whole weight first, which only pays off over enough rows: for one row, and for an output
+/// projection to the vocabulary up to 4 rows, `(weight · xᵀ)ᵀ` streams the weight once instead.
+/// Measured on libtorch 2.4, one thread (python micro-benchmark of the same kernels): a 50,264 x
+/// 1,024 projection at 4 rows 40 ms → 21 ms, 65,001 x 512 24 → 12 ms; but layer weights (512 to
+/// 4,096 wide) and 8 rows or more are as fast or faster with `linear` (2,048 x 512 at 9 rows:
+/// 0.40 ms against 1.18 ms), so beams of a batch of inputs keep `linear`.
 fn project_rows(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
-    (weight.matmul(&x.tr()).tr() + bias).contiguous()
+    const VOCABULARY_SIZED: i64 = 16 << 20;
+    let rows = x.size()[0];
+    if rows == 1 || (rows <= 4 && weight.numel() as i64 >= VOCABULARY_SIZED) {
+        (weight.matmul(&x.tr()).tr() + bias).contiguous()
+    } else {
+        x.linear(weight, Some(bias))
+    }
 }
 
 struct Norm {
@@ -160,16 +201,18 @@ struct Attention {
 struct FeedForward {
     up: Linear,
     down: Linear,
+    activation: Activation,
 }
 
 impl FeedForward {
     fn forward(&self, x: &Tensor) -> Tensor {
-        self.down.forward(&self.up.forward(x).gelu("none"))
+        self.down
+            .forward(&self.activation.apply(&self.up.forward(x)))
     }
 
     fn forward_rows(&self, x: &Tensor) -> Tensor {
         self.down
-            .forward_rows(&self.up.forward_rows(x).gelu("none"))
+            .forward_rows(&self.activation.apply(&self.up.forward_rows(x)))
     }
 }
 
@@ -189,14 +232,17 @@ struct DecoderLayer {
     output_norm: Norm,
 }
 
-/// BART weights and shapes.
+/// BART-family weights and shapes.
 pub struct TorchBart {
+    family: Family,
     shared: Tensor,
     final_logits_bias: Tensor,
     encoder_positions: Tensor,
     decoder_positions: Tensor,
-    encoder_embedding_norm: Norm,
-    decoder_embedding_norm: Norm,
+    /// First row of the position tables used (2 for learned, 0 for sinusoidal).
+    position_offset: i64,
+    encoder_embedding_norm: Option<Norm>,
+    decoder_embedding_norm: Option<Norm>,
     encoder_layers: Vec<EncoderLayer>,
     decoder_layers: Vec<DecoderLayer>,
     embed_scale: f64,
@@ -235,10 +281,15 @@ impl Weights {
             out: self.linear(&format!("{prefix}.out_proj"))?,
         })
     }
-    fn feed_forward(&mut self, prefix: &str) -> Result<FeedForward, TorchBartError> {
+    fn feed_forward(
+        &mut self,
+        prefix: &str,
+        activation: Activation,
+    ) -> Result<FeedForward, TorchBartError> {
         Ok(FeedForward {
             up: self.linear(&format!("{prefix}.fc1"))?,
             down: self.linear(&format!("{prefix}.fc2"))?,
+            activation,
         })
     }
 }
@@ -279,28 +330,42 @@ impl SelfCache {
 }
 
 impl TorchBart {
-    /// Loads config.json and rust_model.ot from `dir`. Refuses BART variants it does not
-    /// implement (pre-norm, final layer norms, sinusoidal positions, other activations).
+    /// Loads config.json and rust_model.ot from `dir`. Refuses what it does not implement
+    /// (other architectures, pre-norm variants such as mBART, other activations).
     pub fn load(dir: &Path, weights_file: &str) -> Result<Self, TorchBartError> {
         let text = std::fs::read_to_string(dir.join("config.json"))
             .map_err(|error| TorchBartError::Config(error.to_string()))?;
         let config: BartConfig = serde_json::from_str(&text)
             .map_err(|error| TorchBartError::Config(error.to_string()))?;
         let refuse = |what: &str| Err(TorchBartError::Unsupported(what.to_string()));
-        if config.model_type.as_deref() != Some("bart") {
-            return refuse("only model_type \"bart\" runs on this path");
-        }
+        let family = match config.model_type.as_deref() {
+            Some("bart") => Family::Bart,
+            Some("marian") => Family::Marian,
+            _ => return refuse("only model_type \"bart\" or \"marian\" runs on this path"),
+        };
         if config.normalize_before == Some(true) || config.add_final_layer_norm == Some(true) {
             return refuse("pre-norm BART variants (mBART) do not run on this path");
         }
-        if config.normalize_embedding == Some(false)
-            || config.static_position_embeddings == Some(true)
+        // rust-bert reads these two keys for both (its Marian is its BART); absent, each
+        // architecture's own layout applies.
+        let sinusoidal = config
+            .static_position_embeddings
+            .unwrap_or(family == Family::Marian);
+        let embedding_norm = config.normalize_embedding.unwrap_or(family == Family::Bart);
+        let default_activation = match family {
+            Family::Bart => "gelu",
+            Family::Marian => "swish",
+        };
+        let activation = match config
+            .activation_function
+            .as_deref()
+            .unwrap_or(default_activation)
         {
-            return refuse("BART without embedding norm or with sinusoidal positions does not run on this path");
-        }
-        if config.activation_function.as_deref().unwrap_or("gelu") != "gelu" {
-            return refuse("only the GELU activation runs on this path");
-        }
+            "gelu" => Activation::Gelu,
+            "swish" | "silu" => Activation::Swish,
+            "relu" => Activation::Relu,
+            _ => return refuse("only the GELU, swish and ReLU activations run on this path"),
+        };
         if config.encoder_attention_heads != config.decoder_attention_heads {
             return refuse("encoder and decoder must have the same number of heads");
         }
@@ -324,7 +389,7 @@ impl TorchBart {
             encoder_layers.push(EncoderLayer {
                 attention: weights.attention(&format!("{prefix}.self_attn"))?,
                 attention_norm: weights.norm(&format!("{prefix}.self_attn_layer_norm"))?,
-                feed_forward: weights.feed_forward(&prefix)?,
+                feed_forward: weights.feed_forward(&prefix, activation)?,
                 output_norm: weights.norm(&format!("{prefix}.final_layer_norm"))?,
             });
         }
@@ -336,16 +401,52 @@ impl TorchBart {
                 self_attention_norm: weights.norm(&format!("{prefix}.self_attn_layer_norm"))?,
                 cross_attention: weights.attention(&format!("{prefix}.encoder_attn"))?,
                 cross_attention_norm: weights.norm(&format!("{prefix}.encoder_attn_layer_norm"))?,
-                feed_forward: weights.feed_forward(&prefix)?,
+                feed_forward: weights.feed_forward(&prefix, activation)?,
                 output_norm: weights.norm(&format!("{prefix}.final_layer_norm"))?,
             });
         }
         let heads = config.encoder_attention_heads;
+        let (encoder_embedding_norm, decoder_embedding_norm) = if embedding_norm {
+            (
+                Some(weights.norm("model.encoder.layernorm_embedding")?),
+                Some(weights.norm("model.decoder.layernorm_embedding")?),
+            )
+        } else {
+            (None, None)
+        };
+        let tokens = match family {
+            Family::Bart => SpecialTokens {
+                pad: config.pad_token_id.unwrap_or(1),
+                eos: config.eos_token_id.unwrap_or(2),
+                decoder_start: config.decoder_start_token_id.unwrap_or(2),
+                forced_bos: config.forced_bos_token_id,
+                forced_eos: config.forced_eos_token_id,
+            },
+            // rust-bert's Marian defaults (those of its one bundled checkpoint); EOS is always
+            // forced at the last step, whatever the config says.
+            Family::Marian => {
+                let pad = config.pad_token_id.unwrap_or(58100);
+                let eos = config.eos_token_id.unwrap_or(0);
+                SpecialTokens {
+                    pad,
+                    eos,
+                    decoder_start: config.decoder_start_token_id.unwrap_or(pad),
+                    forced_bos: None,
+                    forced_eos: Some(eos),
+                }
+            }
+        };
         Ok(Self {
+            family,
             encoder_positions: weights.take("model.encoder.embed_positions.weight")?,
             decoder_positions: weights.take("model.decoder.embed_positions.weight")?,
-            encoder_embedding_norm: weights.norm("model.encoder.layernorm_embedding")?,
-            decoder_embedding_norm: weights.norm("model.decoder.layernorm_embedding")?,
+            position_offset: if sinusoidal {
+                0
+            } else {
+                LEARNED_POSITION_OFFSET
+            },
+            encoder_embedding_norm,
+            decoder_embedding_norm,
             shared,
             final_logits_bias,
             encoder_layers,
@@ -359,13 +460,7 @@ impl TorchBart {
             head_dim: config.d_model / heads,
             d_model: config.d_model,
             vocab,
-            tokens: SpecialTokens {
-                pad: config.pad_token_id.unwrap_or(1),
-                eos: config.eos_token_id.unwrap_or(2),
-                decoder_start: config.decoder_start_token_id.unwrap_or(2),
-                forced_bos: config.forced_bos_token_id,
-                forced_eos: config.forced_eos_token_id,
-            },
+            tokens,
         })
     }
 
@@ -384,12 +479,12 @@ impl TorchBart {
         let (batch, length) = input_ids.size2().expect("input ids are [batch, length]");
         let positions = self
             .encoder_positions
-            .narrow(0, POSITION_OFFSET, length)
+            .narrow(0, self.position_offset, length)
             .unsqueeze(0);
         let embedded = Tensor::embedding(&self.shared, input_ids, self.tokens.pad, false, false)
             * self.embed_scale
             + positions;
-        let mut x = self.encoder_embedding_norm.forward(&embedded);
+        let mut x = normalized(self.encoder_embedding_norm.as_ref(), embedded);
         for layer in &self.encoder_layers {
             let attention = &layer.attention;
             let q = self.split_heads(&attention.query.forward(&x), batch);
@@ -455,12 +550,12 @@ impl TorchBart {
         let started = Instant::now();
         let rows = tokens.size()[0];
         let batch = rows / beams;
-        let position = self.decoder_positions.get(POSITION_OFFSET + step);
+        let position = self.decoder_positions.get(self.position_offset + step);
         // x: [rows, d_model] throughout the step.
         let embedded = Tensor::embedding(&self.shared, tokens, self.tokens.pad, false, false)
             * self.embed_scale
             + position;
-        let mut x = self.decoder_embedding_norm.forward(&embedded);
+        let mut x = normalized(self.decoder_embedding_norm.as_ref(), embedded);
         for (index, layer) in self.decoder_layers.iter().enumerate() {
             let attention = &layer.self_attention;
             let q = self.split_heads(&attention.query.forward_rows(&x), rows);
@@ -579,17 +674,41 @@ impl TorchBart {
         let _ = logits.index_fill_(1, &Tensor::from_slice(&others), f64::NEG_INFINITY);
     }
 
-    /// Forced BOS at the first step, forced EOS at the last (BART's generation rule).
+    /// Each architecture's own rule on the next token's logits (rust-bert's
+    /// `prepare_scores_for_generation`). BART: forced BOS at the first step, else forced EOS at
+    /// the last. Marian: the pad token (its decoder start) is never generated, and EOS is forced
+    /// at the last step.
     fn force_special(&self, logits: &mut Tensor, length: i64, max_length: i64) {
-        if length == 1 {
-            if let Some(bos) = self.tokens.forced_bos {
-                self.force(logits, bos);
+        match self.family {
+            Family::Bart => {
+                if length == 1 {
+                    if let Some(bos) = self.tokens.forced_bos {
+                        self.force(logits, bos);
+                    }
+                } else if let Some(eos) = self.tokens.forced_eos {
+                    if length == max_length - 1 {
+                        self.force(logits, eos);
+                    }
+                }
             }
-        } else if let Some(eos) = self.tokens.forced_eos {
-            if length == max_length - 1 {
-                self.force(logits, eos);
+            Family::Marian => {
+                let _ = logits.index_fill_(
+                    1,
+                    &Tensor::from_slice(&[self.tokens.pad]),
+                    f64::NEG_INFINITY,
+                );
+                if let Some(eos) = self.tokens.forced_eos {
+                    if length == max_length - 1 {
+                        self.force(logits, eos);
+                    }
+                }
             }
         }
+    }
+
+    /// The architecture this model is.
+    pub fn family(&self) -> Family {
+        self.family
     }
 
     fn ban_eos(&self, scores: &mut Tensor, length: i64, min_length: i64) {
@@ -602,9 +721,12 @@ impl TorchBart {
         }
     }
 
-    fn ban_repeated_ngrams(scores: &mut Tensor, histories: &[Vec<i64>]) {
+    fn ban_repeated_ngrams(scores: &mut Tensor, histories: &[Vec<i64>], n: usize) {
+        if n == 0 {
+            return;
+        }
         for (row, history) in histories.iter().enumerate() {
-            let banned = repeated_ngram_bans(history, NO_REPEAT_NGRAM);
+            let banned = repeated_ngram_bans(history, n);
             if !banned.is_empty() {
                 let _ = scores.get(row as i64).index_fill_(
                     0,
@@ -637,7 +759,7 @@ impl TorchBart {
                 &mut cache,
                 timings,
             );
-            Self::ban_repeated_ngrams(&mut logits, &histories);
+            Self::ban_repeated_ngrams(&mut logits, &histories, settings.no_repeat_ngram);
             self.ban_eos(&mut logits, length, settings.min_length);
             self.force_special(&mut logits, length, max_length);
             let next: Vec<i64> = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap_or_default();
@@ -695,8 +817,8 @@ impl TorchBart {
             self.force_special(&mut logits, length, max_length);
             let mut scores = logits.log_softmax(-1, Kind::Float);
             self.ban_eos(&mut scores, length, settings.min_length);
-            if length + 1 >= NO_REPEAT_NGRAM as i64 {
-                Self::ban_repeated_ngrams(&mut scores, &histories);
+            if length + 1 >= settings.no_repeat_ngram as i64 {
+                Self::ban_repeated_ngrams(&mut scores, &histories, settings.no_repeat_ngram);
             }
             let totals = scores + Tensor::from_slice(&beam_scores).unsqueeze(-1);
             let (top_scores, top_ids) = totals
@@ -790,6 +912,14 @@ impl TorchBart {
                 tokens
             })
             .collect()
+    }
+}
+
+/// `x` through the embedding layer norm, where the architecture has one.
+fn normalized(norm: Option<&Norm>, x: Tensor) -> Tensor {
+    match norm {
+        Some(norm) => norm.forward(&x),
+        None => x,
     }
 }
 

@@ -1,5 +1,7 @@
 //! The rust-bert backend: Marian and M2M100 models on worker pools, behind the `Translator`
-//! trait. A many-to-many model runs on one pool and is registered once per directed pair of
+//! trait. A Marian pair whose catalog entry names no engine runs on the project-owned
+//! BART-family path (torch-bart: rust-bert's tokens, faster); `engine = "rust-bert"` keeps
+//! rust-bert's pipeline. A many-to-many model runs on one pool and is registered once per directed pair of
 //! its languages, so the router sees each pair as a direct neural route.
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +12,8 @@ use super::{engine_id, StartedEngines, TranslationBackend};
 use crate::config::{RuntimeSettings, TranslationCatalog};
 use crate::error::PrecisError;
 use crate::runtime::generation::{
-    language_from_code, GenerationSettings, ManyToManyEngine, PairTexts, TranslationEngine,
+    language_from_code, GenerationPath, GenerationSettings, ManyToManyEngine, PairTexts,
+    TranslationEngine,
 };
 use crate::runtime::{start_model_pool, WorkerPool};
 
@@ -36,16 +39,23 @@ impl TranslationBackend for RustBertTranslation {
             .filter(|pair| pair.engine_name() == self.name())
         {
             let spec = pair.spec(&models_dir)?;
+            // A pair naming no engine gets the preferred path (torch-bart for Marian); one
+            // naming `rust-bert` gets rust-bert's pipeline.
+            let path = if pair.engine.is_some() {
+                GenerationPath::RustBert
+            } else {
+                GenerationPath::Preferred
+            };
             let (pool, status) = start_model_pool(
                 &spec,
                 settings.pool_config(&format!("translate-{}-{}", pair.source, pair.target), 32),
-                |spec| {
+                move |spec| {
                     // A translation may be as short as its source allows.
                     let settings = GenerationSettings {
                         min_length: 0,
                         ..GenerationSettings::default()
                     };
-                    TranslationEngine::load(spec, settings)
+                    TranslationEngine::load_on(spec, settings, path)
                 },
             );
             statuses.push(status);
