@@ -113,6 +113,7 @@ impl Pipeline {
     ) -> Result<Digest, PrecisError> {
         let text = request.article().text();
         let options = request.options();
+        let started = Instant::now();
         let mut clock = Stopwatch::new();
         let mut warnings = Vec::new();
         check_deadline(deadline)?;
@@ -189,6 +190,27 @@ impl Pipeline {
                 .await?;
         }
         clock.lap(stage::TRANSLATE);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            // Sizes and times only, never text: where a slow call's time went.
+            let micros = |name: &str| {
+                clock
+                    .timings
+                    .iter()
+                    .filter(|timing| timing.stage == name)
+                    .map(|timing| timing.micros)
+                    .sum::<u64>()
+            };
+            tracing::debug!(
+                article_bytes = text.len(),
+                sentences = segmentation.sentences.len(),
+                total_us = started.elapsed().as_micros() as u64,
+                analysis_us =
+                    micros(stage::LANGUAGE) + micros(stage::SEGMENT) + micros(stage::QUOTES),
+                summarize_us = micros(stage::SUMMARIZE),
+                translate_us = micros(stage::TRANSLATE),
+                "digest times"
+            );
+        }
 
         Ok(Digest {
             language,

@@ -369,7 +369,14 @@ pub struct EmbeddingService {
     pub pool: WorkerPool<EmbeddingEngine>,
     pub languages: Vec<String>,
     pub cutoffs: SimilarityCutoffs,
+    /// Padded bytes of each request's first pieces that run ahead of the requests already
+    /// being served (`--embedding-head-start`; see `runtime::worker`), and are queued at once.
+    pub head_start: usize,
 }
+
+/// The most pieces of one request queued at once for its head start: a few big articles
+/// starting together stay well inside the queue's capacity.
+const MAX_HEAD_START_PIECES: usize = 8;
 
 impl EmbeddingService {
     /// Whether this model serves `language` (ISO 639-1) well enough to rank with it.
@@ -382,7 +389,9 @@ impl EmbeddingService {
     /// boilerplate cost one pass, not one per copy). The pieces go through one fair-queueing
     /// flow (see `runtime::worker`), a few at a time (as many as there are workers): a big
     /// article's pieces interleave with small articles' work instead of filling the queue ahead
-    /// of them, and one article's pieces run on every worker at once.
+    /// of them, and one article's pieces run on every worker at once. The pieces within the
+    /// head start go first, all at once: a small article then waits for the piece in service
+    /// once, not once per piece.
     pub async fn embed(
         &self,
         sentences: &[&str],
@@ -405,9 +414,25 @@ impl EmbeddingService {
         let lengths: Vec<usize> = by_length.iter().map(|&i| distinct[i].len()).collect();
         let pieces = length_buckets(&lengths, self.pool.config().max_batch_cost, PIECE_BYTES);
         let window = self.pool.config().workers.max(1);
-        let flow = self.pool.flow();
+        let piece_bytes = |piece: &std::ops::Range<usize>| {
+            (lengths[piece.start] + SPECIAL_TOKENS_BYTES) * piece.len()
+        };
+        let mut ahead = 0usize;
+        let first_round = pieces
+            .iter()
+            .take(MAX_HEAD_START_PIECES)
+            .take_while(|piece| {
+                ahead += piece_bytes(piece);
+                ahead <= self.head_start
+            })
+            .count()
+            .max(window);
+        let rounds = std::iter::once(&pieces[..first_round.min(pieces.len())])
+            .chain(pieces[first_round.min(pieces.len())..].chunks(window));
+        let started = std::time::Instant::now();
+        let flow = self.pool.flow_with_head_start(self.head_start);
         let mut slots: Vec<Option<Embedding>> = vec![None; distinct.len()];
-        for round in pieces.chunks(window) {
+        for round in rounds {
             let jobs = round.iter().map(|piece| {
                 let owned: Vec<String> = by_length[piece.clone()]
                     .iter()
@@ -430,6 +455,7 @@ impl EmbeddingService {
                 }
             }
         }
+        log_flow_times(&self.model_id, &flow, started, &pieces, &lengths);
         let distinct_vectors = slots
             .into_iter()
             .collect::<Option<Vec<_>>>()
@@ -441,6 +467,46 @@ impl EmbeddingService {
             .map(|index| distinct_vectors[index].clone())
             .collect())
     }
+}
+
+/// Where one request's embedding time went, at debug level (sizes and times, no text): the
+/// workers' time on its pieces, the other requests' work it waited for, and the time between
+/// the last answer and this task running again (a busy async runtime).
+fn log_flow_times(
+    model: &str,
+    flow: &crate::runtime::worker::Flow<'_, EmbeddingEngine>,
+    started: std::time::Instant,
+    pieces: &[std::ops::Range<usize>],
+    lengths: &[usize],
+) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let times = flow.times();
+    let now = std::time::Instant::now();
+    let in_pool = times
+        .last_answer
+        .map_or(std::time::Duration::ZERO, |answered| {
+            answered.saturating_duration_since(started)
+        });
+    let padded: usize = pieces
+        .iter()
+        .map(|piece| (lengths[piece.start] + SPECIAL_TOKENS_BYTES) * piece.len())
+        .sum();
+    tracing::debug!(
+        model,
+        sentences = lengths.len(),
+        pieces = pieces.len(),
+        padded_bytes = padded,
+        total_us = (now - started).as_micros() as u64,
+        own_service_us = times.service.as_micros() as u64,
+        waited_for_others_us = in_pool.saturating_sub(times.service).as_micros() as u64,
+        longest_queued_us = times.longest_queued.as_micros() as u64,
+        resumed_after_us = times.last_answer.map_or(0, |answered| now
+            .saturating_duration_since(answered)
+            .as_micros() as u64),
+        "embedding flow times"
+    );
 }
 
 /// Cosine similarity; 0 for a zero vector.
