@@ -12,6 +12,7 @@ use crate::engines::{Capabilities, Engines};
 use crate::error::{run_blocking, PrecisError};
 use crate::names::NameAnalysers;
 use crate::runtime::embeddings::{cosine, EmbeddingService};
+use crate::runtime::lanes::{CpuLanes, LONG_REQUEST_BYTES, LONG_REQUEST_NICENESS};
 use crate::runtime::ModelStatus;
 use crate::summarize::{Summary, SummaryRequest};
 use crate::telemetry;
@@ -55,6 +56,8 @@ pub struct Digest {
 /// The stages in order over the engines of one deployment.
 pub struct Pipeline {
     pub engines: Engines,
+    /// Where a request's own CPU stages run: long articles at a lower OS priority.
+    lanes: CpuLanes,
 }
 
 struct Stopwatch {
@@ -94,7 +97,8 @@ impl Pipeline {
         settings: &crate::config::RuntimeSettings,
     ) -> anyhow::Result<(Self, Vec<ModelStatus>)> {
         let (engines, statuses) = Engines::load(settings)?;
-        Ok((Self { engines }, statuses))
+        let lanes = CpuLanes::new(LONG_REQUEST_BYTES, LONG_REQUEST_NICENESS);
+        Ok((Self { engines, lanes }, statuses))
     }
 
     pub fn detector(&self) -> &Arc<LanguageDetector> {
@@ -104,6 +108,24 @@ impl Pipeline {
     /// Languages, summarizers and translation pairs, as loaded.
     pub fn capabilities(&self) -> Capabilities {
         self.engines.capabilities()
+    }
+
+    /// Digests one request in the lane its length picks (see `runtime::lanes`): a long article's
+    /// CPU stages run on low-priority threads, so they neither hold the threads that serve short
+    /// calls nor take the CPU from them.
+    pub async fn digest_in_lane(
+        self: &Arc<Self>,
+        request: ValidDigest,
+        deadline: Option<Instant>,
+    ) -> Result<Digest, PrecisError> {
+        let cost = request.article().text().len();
+        let pipeline = Arc::clone(self);
+        self.lanes
+            .run(
+                cost,
+                async move { pipeline.digest(&request, deadline).await },
+            )
+            .await?
     }
 
     pub async fn digest(
