@@ -431,27 +431,40 @@ impl EmbeddingService {
         );
         let started = std::time::Instant::now();
         let flow = self.pool.flow_with_head_start(self.head_start);
-        let submit = |number: usize| {
+        let queue_piece = |number: usize| {
             let piece = pieces[number].clone();
             let owned: Vec<String> = by_length[piece.clone()]
                 .iter()
                 .map(|&index| distinct[index].to_string())
                 .collect();
-            let flow = &flow;
-            async move { (piece, flow.run(owned, deadline).await) }
+            let answer = flow.queue(owned, deadline)?;
+            Ok::<_, PrecisError>(async move { (piece, answer.await) })
         };
-        // The first round at once, then a sliding window: the next piece is queued as soon as
-        // one is answered, so the flow never leaves the worker idle between rounds.
+        // Like every request, this one may always have a piece per worker queued; its head
+        // start's other pieces and its second piece per worker only while the queue is under a
+        // quarter full, so a burst of requests still finds room for each one's first pieces.
+        let capacity = self.pool.config().queue_capacity;
+        let window = self.pool.config().workers.max(1);
+        let may_queue = |next: usize, queued: usize| {
+            let limit = if next < first_round {
+                first_round
+            } else {
+                in_flight
+            };
+            next < pieces.len()
+                && queued < limit.max(window)
+                && (queued < window || self.pool.queue_len() < capacity / 4)
+        };
         let mut waiting = futures_util::stream::FuturesOrdered::new();
         let mut next = 0;
-        while next < first_round {
-            waiting.push_back(submit(next));
+        while may_queue(next, waiting.len()) {
+            waiting.push_back(queue_piece(next)?);
             next += 1;
         }
         let mut slots: Vec<Option<Embedding>> = vec![None; distinct.len()];
         while let Some((piece, answer)) = waiting.next().await {
-            while next < pieces.len() && waiting.len() < in_flight {
-                waiting.push_back(submit(next));
+            while may_queue(next, waiting.len()) {
+                waiting.push_back(queue_piece(next)?);
                 next += 1;
             }
             let vectors = answer?;

@@ -242,6 +242,18 @@ impl<E: ModelEngine> Flow<'_, E> {
             .submit_in(self.id, input, deadline, Some(Arc::clone(&self.times)))
     }
 
+    /// Queues one input of this flow now and returns the wait for its answer: a full queue is
+    /// refused here, before anything waits.
+    pub fn queue(
+        &self,
+        input: E::Input,
+        deadline: Option<Instant>,
+    ) -> Result<impl std::future::Future<Output = Result<E::Output, PrecisError>> + '_, PrecisError>
+    {
+        let receiver = self.submit(input, deadline)?;
+        Ok(self.pool.answer(receiver))
+    }
+
     /// Where this flow's jobs spent their time so far.
     pub fn times(&self) -> FlowTimes {
         *self
