@@ -42,6 +42,12 @@ pub struct RuntimeSettings {
     #[arg(long, env = "PRECIS_EMBEDDING_BATCH", default_value_t = 32)]
     pub embedding_batch: usize,
 
+    /// Padded bytes of a request's first embedding work that run ahead of the requests already
+    /// being served, so a short article is not slowed by long ones in flight; 0: plain fair
+    /// queueing
+    #[arg(long, env = "PRECIS_EMBEDDING_HEAD_START", default_value_t = 8192)]
+    pub embedding_head_start: usize,
+
     /// ONNX Runtime's shared library (libonnxruntime.so) for the `onnxruntime` engines
     /// [default: beside the binary in ../lib/precis/, else the one scripts/setup installed]
     #[arg(long, env = "PRECIS_ONNXRUNTIME_LIB")]

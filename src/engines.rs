@@ -68,6 +68,7 @@ impl Engines {
                 pool,
                 languages: model.languages.clone(),
                 cutoffs: model.similarity.unwrap_or_default(),
+                head_start: settings.embedding_head_start,
             }))
         };
         let embeddings = match &catalog.embeddings {

@@ -12,6 +12,7 @@ use crate::engines::{Capabilities, Engines};
 use crate::error::{run_blocking, PrecisError};
 use crate::names::NameAnalysers;
 use crate::runtime::embeddings::{cosine, EmbeddingService};
+use crate::runtime::lanes::{CpuLanes, LONG_REQUEST_BYTES, LONG_REQUEST_NICENESS};
 use crate::runtime::ModelStatus;
 use crate::summarize::{Summary, SummaryRequest};
 use crate::telemetry;
@@ -55,6 +56,8 @@ pub struct Digest {
 /// The stages in order over the engines of one deployment.
 pub struct Pipeline {
     pub engines: Engines,
+    /// Where a request's own CPU stages run: long articles at a lower OS priority.
+    lanes: CpuLanes,
 }
 
 struct Stopwatch {
@@ -94,7 +97,8 @@ impl Pipeline {
         settings: &crate::config::RuntimeSettings,
     ) -> anyhow::Result<(Self, Vec<ModelStatus>)> {
         let (engines, statuses) = Engines::load(settings)?;
-        Ok((Self { engines }, statuses))
+        let lanes = CpuLanes::new(LONG_REQUEST_BYTES, LONG_REQUEST_NICENESS);
+        Ok((Self { engines, lanes }, statuses))
     }
 
     pub fn detector(&self) -> &Arc<LanguageDetector> {
@@ -106,6 +110,24 @@ impl Pipeline {
         self.engines.capabilities()
     }
 
+    /// Digests one request in the lane its length picks (see `runtime::lanes`): a long article's
+    /// CPU stages run on low-priority threads, so they neither hold the threads that serve short
+    /// calls nor take the CPU from them.
+    pub async fn digest_in_lane(
+        self: &Arc<Self>,
+        request: ValidDigest,
+        deadline: Option<Instant>,
+    ) -> Result<Digest, PrecisError> {
+        let cost = request.article().text().len();
+        let pipeline = Arc::clone(self);
+        self.lanes
+            .run(
+                cost,
+                async move { pipeline.digest(&request, deadline).await },
+            )
+            .await?
+    }
+
     pub async fn digest(
         &self,
         request: &ValidDigest,
@@ -113,6 +135,7 @@ impl Pipeline {
     ) -> Result<Digest, PrecisError> {
         let text = request.article().text();
         let options = request.options();
+        let started = Instant::now();
         let mut clock = Stopwatch::new();
         let mut warnings = Vec::new();
         check_deadline(deadline)?;
@@ -189,6 +212,27 @@ impl Pipeline {
                 .await?;
         }
         clock.lap(stage::TRANSLATE);
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            // Sizes and times only, never text: where a slow call's time went.
+            let micros = |name: &str| {
+                clock
+                    .timings
+                    .iter()
+                    .filter(|timing| timing.stage == name)
+                    .map(|timing| timing.micros)
+                    .sum::<u64>()
+            };
+            tracing::debug!(
+                article_bytes = text.len(),
+                sentences = segmentation.sentences.len(),
+                total_us = started.elapsed().as_micros() as u64,
+                analysis_us =
+                    micros(stage::LANGUAGE) + micros(stage::SEGMENT) + micros(stage::QUOTES),
+                summarize_us = micros(stage::SUMMARIZE),
+                translate_us = micros(stage::TRANSLATE),
+                "digest times"
+            );
+        }
 
         Ok(Digest {
             language,

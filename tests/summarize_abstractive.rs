@@ -376,6 +376,7 @@ fn embedding_service() -> EmbeddingService {
         pool: common::minilm_pool(),
         languages: vec!["en".into()],
         cutoffs: Default::default(),
+        head_start: 8192,
     }
 }
 

@@ -63,14 +63,14 @@ fn deadline_of<T>(request: &Request<T>) -> Option<Instant> {
 
 /// One article through the whole pipeline; shared by Digest and DigestStream.
 async fn digest_one(
-    pipeline: &Pipeline,
+    pipeline: &Arc<Pipeline>,
     limits: &Limits,
     request: proto::DigestRequest,
     deadline: Option<Instant>,
 ) -> Result<proto::DigestResponse, PrecisError> {
     let client_id = request.client_id.clone();
     let request = validate_digest(convert::digest_input(request), limits)?;
-    let digest = pipeline.digest(&request, deadline).await?;
+    let digest = pipeline.digest_in_lane(request, deadline).await?;
     Ok(convert::digest(client_id, &digest))
 }
 

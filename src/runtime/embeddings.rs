@@ -8,6 +8,7 @@ mod onnx;
 
 use std::path::PathBuf;
 
+use futures_util::StreamExt;
 use rust_bert::pipelines::sentence_embeddings::{
     SentenceEmbeddingsBuilder, SentenceEmbeddingsModel, SentenceEmbeddingsModelType,
 };
@@ -263,7 +264,7 @@ impl ModelEngine for EmbeddingEngine {
         padded_bytes(input)
     }
 
-    const MAX_BATCH_SHARE: usize = PIECE_BYTES;
+    const MAX_BATCH_SHARE: usize = LATE_PIECE_BYTES;
 }
 
 /// Splits sentences sorted longest first (`lengths` in bytes, a proxy for tokens) into forward
@@ -359,6 +360,12 @@ impl Default for SimilarityCutoffs {
 /// such piece per busy worker, however many big articles are in flight (issue #14).
 const PIECE_BYTES: usize = 1024;
 
+/// The pieces of a request whose work exceeds its head start (see `EmbeddingService::embed`),
+/// and the most one batch groups: a request arriving beside long ones waits, in the usual case,
+/// for one such piece in service (a sentence longer than this still makes a piece of its own).
+/// The smaller forward batches cost long articles some compute (~10 %, session 7).
+const LATE_PIECE_BYTES: usize = 512;
+
 /// What a sentence's [CLS]/[SEP] tokens weigh, in bytes of text (see `length_buckets`).
 const SPECIAL_TOKENS_BYTES: usize = 8;
 
@@ -379,7 +386,14 @@ pub struct EmbeddingService {
     pub pool: WorkerPool<EmbeddingEngine>,
     pub languages: Vec<String>,
     pub cutoffs: SimilarityCutoffs,
+    /// Padded bytes of each request's first pieces that run ahead of the requests already
+    /// being served (`--embedding-head-start`; see `runtime::worker`), and are queued at once.
+    pub head_start: usize,
 }
+
+/// The most pieces of one request queued at once for its head start: a few big articles
+/// starting together stay well inside the queue's capacity.
+const MAX_HEAD_START_PIECES: usize = 12;
 
 impl EmbeddingService {
     /// Whether this model serves `language` (ISO 639-1) well enough to rank with it.
@@ -392,7 +406,9 @@ impl EmbeddingService {
     /// boilerplate cost one pass, not one per copy). The pieces go through one fair-queueing
     /// flow (see `runtime::worker`), a few at a time (as many as there are workers): a big
     /// article's pieces interleave with small articles' work instead of filling the queue ahead
-    /// of them, and one article's pieces run on every worker at once.
+    /// of them, and one article's pieces run on every worker at once. The pieces within the
+    /// head start go first, all at once: a small article then waits for the piece in service
+    /// once, not once per piece.
     pub async fn embed(
         &self,
         sentences: &[&str],
@@ -413,33 +429,67 @@ impl EmbeddingService {
         let mut by_length: Vec<usize> = (0..distinct.len()).collect();
         by_length.sort_by_key(|&index| std::cmp::Reverse(distinct[index].len()));
         let lengths: Vec<usize> = by_length.iter().map(|&i| distinct[i].len()).collect();
-        let pieces = length_buckets(&lengths, self.pool.config().max_batch_cost, PIECE_BYTES);
+        let PiecePlan {
+            pieces,
+            first_round,
+            in_flight,
+        } = plan_pieces(
+            &lengths,
+            self.pool.config().max_batch_cost,
+            self.head_start,
+            self.pool.config().workers,
+        );
+        let started = std::time::Instant::now();
+        let flow = self.pool.flow_with_head_start(self.head_start);
+        let queue_piece = |number: usize| {
+            let piece = pieces[number].clone();
+            let owned: Vec<String> = by_length[piece.clone()]
+                .iter()
+                .map(|&index| distinct[index].to_string())
+                .collect();
+            let answer = flow.queue(owned, deadline)?;
+            Ok::<_, PrecisError>(async move { (piece, answer.await) })
+        };
+        // Like every request, this one may always have a piece per worker queued; its head
+        // start's other pieces and its second piece per worker only while the queue is under a
+        // quarter full, so a burst of requests still finds room for each one's first pieces.
+        let capacity = self.pool.config().queue_capacity;
         let window = self.pool.config().workers.max(1);
-        let flow = self.pool.flow();
+        let may_queue = |next: usize, queued: usize| {
+            let limit = if next < first_round {
+                first_round
+            } else {
+                in_flight
+            };
+            next < pieces.len()
+                && queued < limit.max(window)
+                && (queued < window || self.pool.queue_len() < capacity / 4)
+        };
+        let mut waiting = futures_util::stream::FuturesOrdered::new();
+        let mut next = 0;
+        while may_queue(next, waiting.len()) {
+            waiting.push_back(queue_piece(next)?);
+            next += 1;
+        }
         let mut slots: Vec<Option<Embedding>> = vec![None; distinct.len()];
-        for round in pieces.chunks(window) {
-            let jobs = round.iter().map(|piece| {
-                let owned: Vec<String> = by_length[piece.clone()]
-                    .iter()
-                    .map(|&index| distinct[index].to_string())
-                    .collect();
-                flow.run(owned, deadline)
-            });
-            let answers = futures_util::future::join_all(jobs).await;
-            for (piece, answer) in round.iter().zip(answers) {
-                let vectors = answer?;
-                if vectors.len() != piece.len() {
-                    return Err(PrecisError::EngineFailure(format!(
-                        "the embedding model answered {} vectors for {} sentences",
-                        vectors.len(),
-                        piece.len()
-                    )));
-                }
-                for (&index, vector) in by_length[piece.clone()].iter().zip(vectors) {
-                    slots[index] = Some(vector);
-                }
+        while let Some((piece, answer)) = waiting.next().await {
+            while may_queue(next, waiting.len()) {
+                waiting.push_back(queue_piece(next)?);
+                next += 1;
+            }
+            let vectors = answer?;
+            if vectors.len() != piece.len() {
+                return Err(PrecisError::EngineFailure(format!(
+                    "the embedding model answered {} vectors for {} sentences",
+                    vectors.len(),
+                    piece.len()
+                )));
+            }
+            for (&index, vector) in by_length[piece].iter().zip(vectors) {
+                slots[index] = Some(vector);
             }
         }
+        log_flow_times(&self.model_id, &flow, started, pieces.len(), &lengths);
         let distinct_vectors = slots
             .into_iter()
             .collect::<Option<Vec<_>>>()
@@ -451,6 +501,97 @@ impl EmbeddingService {
             .map(|index| distinct_vectors[index].clone())
             .collect())
     }
+}
+
+/// How one request's sentences go to the embedding workers.
+#[derive(Debug, PartialEq)]
+struct PiecePlan {
+    /// Ranges of the sentences (sorted longest first), one forward batch each.
+    pieces: Vec<std::ops::Range<usize>>,
+    /// Pieces queued at once at the start.
+    first_round: usize,
+    /// Then, pieces kept queued or running at a time.
+    in_flight: usize,
+}
+
+/// Cuts one request's sentences (`lengths` in bytes, longest first) into pieces. A request whose
+/// padded work fits in its head start keeps pieces of `PIECE_BYTES` and queues them all at once
+/// (up to `MAX_HEAD_START_PIECES`): it then waits for the piece in service once, not once per
+/// piece. A longer request is cut into pieces of `LATE_PIECE_BYTES`, so a request arriving
+/// meanwhile waits for less work in service; it queues its head start's pieces at once, then
+/// keeps two pieces per worker queued, so its next piece is there whenever a worker frees up
+/// even if its task is slow to run (its CPU work is at a low priority, `runtime::lanes`). A head
+/// start of 0 keeps session 7's plain fair queueing: 1 KB pieces, one per worker at a time.
+fn plan_pieces(
+    lengths: &[usize],
+    max_batch: usize,
+    head_start: usize,
+    workers: usize,
+) -> PiecePlan {
+    let workers = workers.max(1);
+    let piece_bytes = |piece: &std::ops::Range<usize>| {
+        (lengths[piece.start] + SPECIAL_TOKENS_BYTES) * piece.len()
+    };
+    let pieces = length_buckets(lengths, max_batch, PIECE_BYTES);
+    let padded: usize = pieces.iter().map(piece_bytes).sum();
+    let pieces = if head_start > 0 && padded > head_start {
+        length_buckets(lengths, max_batch, LATE_PIECE_BYTES)
+    } else {
+        pieces
+    };
+    let mut ahead = 0usize;
+    let first_round = pieces
+        .iter()
+        .take(MAX_HEAD_START_PIECES)
+        .take_while(|piece| {
+            ahead += piece_bytes(piece);
+            ahead <= head_start
+        })
+        .count()
+        .max(workers)
+        .min(pieces.len());
+    let in_flight = if head_start > 0 { 2 * workers } else { workers };
+    PiecePlan {
+        pieces,
+        first_round,
+        in_flight,
+    }
+}
+
+/// Where one request's embedding time went, at debug level (sizes and times, no text): the
+/// workers' time on its pieces, the other requests' work it waited for, and the time between
+/// the last answer and this task running again (a busy async runtime).
+fn log_flow_times(
+    model: &str,
+    flow: &crate::runtime::worker::Flow<'_, EmbeddingEngine>,
+    started: std::time::Instant,
+    pieces: usize,
+    lengths: &[usize],
+) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let times = flow.times();
+    let now = std::time::Instant::now();
+    let in_pool = times
+        .last_answer
+        .map_or(std::time::Duration::ZERO, |answered| {
+            answered.saturating_duration_since(started)
+        });
+    tracing::debug!(
+        model,
+        sentences = lengths.len(),
+        pieces,
+        bytes = lengths.iter().sum::<usize>(),
+        total_us = (now - started).as_micros() as u64,
+        own_service_us = times.service.as_micros() as u64,
+        waited_for_others_us = in_pool.saturating_sub(times.service).as_micros() as u64,
+        longest_queued_us = times.longest_queued.as_micros() as u64,
+        resumed_after_us = times.last_answer.map_or(0, |answered| now
+            .saturating_duration_since(answered)
+            .as_micros() as u64),
+        "embedding flow times"
+    );
 }
 
 /// Cosine similarity; 0 for a zero vector.
@@ -500,5 +641,29 @@ mod tests {
         assert_eq!(pieces, vec![0..4, 4..8, 8..10]);
         // A sentence longer than the budget still gets a piece of its own.
         assert_eq!(length_buckets(&[500, 40], 32, 200), vec![0..1, 1..2]);
+    }
+
+    #[test]
+    fn a_short_request_queues_its_pieces_at_once_and_a_long_one_is_cut_finer() {
+        // A short article: 20 sentences of 100 bytes, 2,160 padded bytes, within an 8 KB head
+        // start: 1 KB pieces, all queued at once.
+        let short = [100; 20];
+        let plan = plan_pieces(&short, 32, 8192, 1);
+        assert_eq!(plan.pieces, length_buckets(&short, 32, PIECE_BYTES));
+        assert_eq!(plan.pieces.len(), 3);
+        assert_eq!(plan.first_round, 3);
+        // A long one: 2,000 such sentences. Its pieces hold at most 512 padded bytes; the head
+        // start's worth is queued at once, capped, then two pieces per worker at a time.
+        let long = [100; 2000];
+        let plan = plan_pieces(&long, 32, 8192, 1);
+        assert_eq!(plan.pieces, length_buckets(&long, 32, LATE_PIECE_BYTES));
+        assert!(plan.pieces.iter().all(|piece| piece.len() * 108 <= 512));
+        assert_eq!(plan.first_round, MAX_HEAD_START_PIECES);
+        assert_eq!(plan.in_flight, 2);
+        // No head start: 1 KB pieces, one per worker at a time, whatever the length.
+        let plan = plan_pieces(&long, 32, 0, 2);
+        assert_eq!(plan.pieces, length_buckets(&long, 32, PIECE_BYTES));
+        assert_eq!((plan.first_round, plan.in_flight), (2, 2));
+        assert!(plan_pieces(&[], 32, 8192, 1).pieces.is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! Model runtime: the registry that finds and checks models, and the workers that run them.
 pub mod embeddings;
 pub mod generation;
+pub mod lanes;
 pub mod registry;
 pub mod text_input;
 pub mod torch_bart;

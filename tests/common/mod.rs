@@ -58,6 +58,7 @@ fn settings_with_models_dir(models_dir: Option<PathBuf>) -> RuntimeSettings {
         model_workers: 1,
         queue_capacity: 16,
         embedding_batch: 32,
+        embedding_head_start: 8192,
         apertium_dir: precis_translate::apertium::DEFAULT_DATA_DIR.into(),
         onnxruntime_lib: None,
         summarizers: Vec::new(),
