@@ -28,11 +28,8 @@ the recipe) and atomic (built in a temporary directory, then renamed into place)
 import argparse
 import io
 import json
-import os
 import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 RECIPE_VERSION = 2
@@ -171,26 +168,24 @@ def load_factory():
     return make_test_models
 
 
+def load_stamped_hub():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import stamped_hub
+    return stamped_hub
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="the test-models directory")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    hub = args.out / "hub-xlmr"
-    stamp = hub / ".complete"
     wanted = f"hub-xlmr-v{RECIPE_VERSION} seed={args.seed} repos={','.join(REPOS)}\n"
-    if stamp.is_file() and stamp.read_text() == wanted:
-        print("hub-xlmr: complete, skipped")
-        return 0
-    start = time.monotonic()
-    factory = load_factory()
-    import torch
-    torch.set_num_threads(factory.THREADS)
-    args.out.mkdir(parents=True, exist_ok=True)
-    lines = factory.corpus(args.seed)
-    tmp = Path(tempfile.mkdtemp(prefix=".hub-xlmr.tmp-", dir=args.out))
-    tmp.chmod(0o755)
-    try:
+
+    def build_all(tmp: Path) -> None:
+        factory = load_factory()
+        import torch
+        torch.set_num_threads(factory.THREADS)
+        lines = factory.corpus(args.seed)
         for repo, (model_type, pooling, prompts) in REPOS.items():
             dest = tmp / repo
             dest.mkdir()
@@ -200,17 +195,8 @@ def main() -> int:
                 factory.marker_text(repo, f"{repo} xlmr-embedder-v{RECIPE_VERSION} seed={args.seed}"))
             oracle = reference(dest, prompts)
             (tmp / f"{repo}.reference.json").write_text(json.dumps(oracle, indent=1) + "\n")
-        (tmp / ".complete").write_text(wanted)
-        if hub.exists():
-            old = Path(tempfile.mkdtemp(prefix=".hub-xlmr.old-", dir=args.out))
-            os.rename(hub, old / "hub-xlmr")
-            shutil.rmtree(old)
-        os.rename(tmp, hub)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    print(f"hub-xlmr: wrote {', '.join(REPOS)} in {time.monotonic() - start:.1f}s")
-    return 0
+
+    return load_stamped_hub().install(args.out, "hub-xlmr", wanted, REPOS, build_all)
 
 
 if __name__ == "__main__":
