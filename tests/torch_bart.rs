@@ -7,9 +7,9 @@ mod common;
 use precis::runtime::generation::{GenerationPath, GenerationSettings, SummarizationEngine};
 use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
 use rust_bert::bart::BartGenerator;
-use rust_bert::pipelines::common::{ModelResource, ModelType};
-use rust_bert::pipelines::generation_utils::{GenerateConfig, LanguageGenerator};
-use rust_bert::resources::LocalResource;
+use rust_bert::pipelines::common::ModelType;
+
+use common::rust_bert_reference::{generate_config, token_ids, Decoding};
 
 fn tiny_bart() -> ModelSpec {
     ModelSpec {
@@ -34,35 +34,15 @@ fn inputs() -> Vec<String> {
 
 /// rust-bert's generator with the summarization pipeline's decoding settings.
 fn rust_bert_ids(settings: GenerationSettings, texts: &[String]) -> Vec<Vec<i64>> {
-    let dir = common::test_model("tiny-bart");
-    let local = |file: &str| Box::new(LocalResource::from(dir.join(file)));
-    let generator = BartGenerator::new(GenerateConfig {
-        model_type: ModelType::Bart,
-        model_resource: ModelResource::Torch(local("rust_model.ot")),
-        config_resource: local("config.json"),
-        vocab_resource: local("vocab.json"),
-        merges_resource: Some(local("merges.txt")),
+    let decoding = Decoding {
         min_length: settings.min_length,
-        max_length: Some(settings.max_length),
-        do_sample: false,
-        early_stopping: true,
-        num_beams: settings.num_beams,
-        temperature: 1.0,
-        top_k: 50,
-        top_p: 1.0,
-        repetition_penalty: 1.0,
-        length_penalty: 1.0,
-        no_repeat_ngram_size: 3,
-        num_return_sequences: 1,
-        device: tch::Device::Cpu,
-        ..GenerateConfig::default()
-    })
-    .unwrap();
-    tch::no_grad(|| generator.generate_indices(Some(texts), None))
-        .unwrap()
-        .into_iter()
-        .map(|output| output.indices)
-        .collect()
+        max_length: settings.max_length,
+        beams: settings.num_beams,
+        no_repeat_ngram: 3,
+    };
+    let dir = common::test_model("tiny-bart");
+    let config = generate_config(ModelType::Bart, &dir, "merges.txt", &decoding);
+    token_ids(&BartGenerator::new(config).unwrap(), texts)
 }
 
 fn check_same_tokens(settings: GenerationSettings) {

@@ -8,9 +8,9 @@ mod common;
 use precis::runtime::generation::{GenerationPath, GenerationSettings, TranslationEngine};
 use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
 use rust_bert::marian::MarianGenerator;
-use rust_bert::pipelines::common::{ModelResource, ModelType};
-use rust_bert::pipelines::generation_utils::{GenerateConfig, LanguageGenerator};
-use rust_bert::resources::LocalResource;
+use rust_bert::pipelines::common::ModelType;
+
+use common::rust_bert_reference::{generate_config, token_ids, Decoding};
 
 fn tiny_marian() -> ModelSpec {
     ModelSpec {
@@ -39,35 +39,15 @@ fn inputs() -> Vec<String> {
 /// rust-bert's Marian generator with the translation pipeline's decoding settings (no n-gram
 /// ban, length penalty 1, early stopping).
 fn rust_bert_ids(beams: i64, max_length: i64, texts: &[String]) -> Vec<Vec<i64>> {
-    let dir = common::test_model("tiny-marian-en-es");
-    let local = |file: &str| Box::new(LocalResource::from(dir.join(file)));
-    let generator = MarianGenerator::new(GenerateConfig {
-        model_type: ModelType::Marian,
-        model_resource: ModelResource::Torch(local("rust_model.ot")),
-        config_resource: local("config.json"),
-        vocab_resource: local("vocab.json"),
-        merges_resource: Some(local("source.spm")),
+    let decoding = Decoding {
         min_length: 0,
-        max_length: Some(max_length),
-        do_sample: false,
-        early_stopping: true,
-        num_beams: beams,
-        temperature: 1.0,
-        top_k: 50,
-        top_p: 1.0,
-        repetition_penalty: 1.0,
-        length_penalty: 1.0,
-        no_repeat_ngram_size: 0,
-        num_return_sequences: 1,
-        device: tch::Device::Cpu,
-        ..GenerateConfig::default()
-    })
-    .unwrap();
-    tch::no_grad(|| generator.generate_indices(Some(texts), None))
-        .unwrap()
-        .into_iter()
-        .map(|output| output.indices)
-        .collect()
+        max_length,
+        beams,
+        no_repeat_ngram: 0,
+    };
+    let dir = common::test_model("tiny-marian-en-es");
+    let config = generate_config(ModelType::Marian, &dir, "source.spm", &decoding);
+    token_ids(&MarianGenerator::new(config).unwrap(), texts)
 }
 
 fn check_same_tokens(beams: i64, max_length: i64) {

@@ -7,6 +7,7 @@ use precis::config::{default_models_dir, RuntimeSettings};
 
 pub mod e5_articles;
 pub mod gated;
+pub mod rust_bert_reference;
 
 /// How long a test waits for a condition before it fails: long enough for a loaded 2-core
 /// machine; a test that waits this long has failed anyway.

@@ -1,0 +1,56 @@
+//! rust-bert's own generators as the reference the project-owned generation (`torch-bart`) is
+//! compared with, on the factory's tiny models.
+use std::path::Path;
+
+use rust_bert::pipelines::common::{ModelResource, ModelType};
+use rust_bert::pipelines::generation_utils::{GenerateConfig, LanguageGenerator};
+use rust_bert::resources::LocalResource;
+
+/// The decoding settings a pipeline of precis uses, for rust-bert's side of a comparison.
+pub struct Decoding {
+    pub min_length: i64,
+    pub max_length: i64,
+    pub beams: i64,
+    pub no_repeat_ngram: i64,
+}
+
+/// rust-bert's deterministic search (no sampling, length penalty 1, early stopping) over the
+/// tiny model in `dir`, whose tokenizer's second file is `merges_file`.
+pub fn generate_config(
+    model_type: ModelType,
+    dir: &Path,
+    merges_file: &str,
+    decoding: &Decoding,
+) -> GenerateConfig {
+    let local = |file: &str| Box::new(LocalResource::from(dir.join(file)));
+    GenerateConfig {
+        model_type,
+        model_resource: ModelResource::Torch(local("rust_model.ot")),
+        config_resource: local("config.json"),
+        vocab_resource: local("vocab.json"),
+        merges_resource: Some(local(merges_file)),
+        min_length: decoding.min_length,
+        max_length: Some(decoding.max_length),
+        do_sample: false,
+        early_stopping: true,
+        num_beams: decoding.beams,
+        temperature: 1.0,
+        top_k: 50,
+        top_p: 1.0,
+        repetition_penalty: 1.0,
+        length_penalty: 1.0,
+        no_repeat_ngram_size: decoding.no_repeat_ngram,
+        num_return_sequences: 1,
+        device: tch::Device::Cpu,
+        ..GenerateConfig::default()
+    }
+}
+
+/// The token ids `generator` gives for each text.
+pub fn token_ids(generator: &impl LanguageGenerator, texts: &[String]) -> Vec<Vec<i64>> {
+    tch::no_grad(|| generator.generate_indices(Some(texts), None))
+        .unwrap()
+        .into_iter()
+        .map(|output| output.indices)
+        .collect()
+}
