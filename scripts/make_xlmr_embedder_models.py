@@ -25,7 +25,6 @@ A new directory beside the factory's own (never touching them); idempotent (a st
 the recipe) and atomic (built in a temporary directory, then renamed into place).
 """
 
-import argparse
 import io
 import json
 import shutil
@@ -162,41 +161,18 @@ def reference(dest: Path, prompts: dict) -> dict:
     }
 
 
-def load_factory():
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import make_test_models
-    return make_test_models
-
-
-def load_stamped_hub():
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import stamped_hub
-    return stamped_hub
+def build_repo(tmp: Path, repo: str, lines: list[str], seed: int) -> None:
+    model_type, pooling, prompts = REPOS[repo]
+    build(tmp / repo, model_type, pooling, prompts, lines, seed)
+    oracle = reference(tmp / repo, prompts)
+    (tmp / f"{repo}.reference.json").write_text(json.dumps(oracle, indent=1) + "\n")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", required=True, type=Path, help="the test-models directory")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    wanted = f"hub-xlmr-v{RECIPE_VERSION} seed={args.seed} repos={','.join(REPOS)}\n"
-
-    def build_all(tmp: Path) -> None:
-        factory = load_factory()
-        import torch
-        torch.set_num_threads(factory.THREADS)
-        lines = factory.corpus(args.seed)
-        for repo, (model_type, pooling, prompts) in REPOS.items():
-            dest = tmp / repo
-            dest.mkdir()
-            torch.manual_seed(args.seed)
-            build(dest, model_type, pooling, prompts, lines, args.seed)
-            (dest / factory.MARKER).write_text(
-                factory.marker_text(repo, f"{repo} xlmr-embedder-v{RECIPE_VERSION} seed={args.seed}"))
-            oracle = reference(dest, prompts)
-            (tmp / f"{repo}.reference.json").write_text(json.dumps(oracle, indent=1) + "\n")
-
-    return load_stamped_hub().install(args.out, "hub-xlmr", wanted, REPOS, build_all)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import stamped_hub
+    return stamped_hub.run(__doc__.split("\n\n")[0], "hub-xlmr", "xlmr-embedder", RECIPE_VERSION, REPOS,
+                           build_repo)
 
 
 if __name__ == "__main__":
