@@ -146,22 +146,28 @@ def ct2_model(directory: str) -> str:
     return out
 
 
-def ct2_generation(work: dict, compute_type: str) -> dict:
+def ct2_translator(directory, compute_type: str, threads: int):
+    """CTranslate2's translator on the weights converted beside `directory`, and its load time."""
     import ctranslate2
-    from transformers import BartTokenizer
 
-    directory = work["generation_model"]
-    tokenizer = BartTokenizer.from_pretrained(directory)
-    source = tokenizer.convert_ids_to_tokens(tokenizer(work["generation_input"])["input_ids"])
     started = time.perf_counter()
     translator = ctranslate2.Translator(
         ct2_model(directory),
         device="cpu",
         compute_type=compute_type,
         inter_threads=1,
-        intra_threads=work["threads"],
+        intra_threads=threads,
     )
-    load_seconds = time.perf_counter() - started
+    return translator, time.perf_counter() - started
+
+
+def ct2_generation(work: dict, compute_type: str) -> dict:
+    from transformers import BartTokenizer
+
+    directory = work["generation_model"]
+    tokenizer = BartTokenizer.from_pretrained(directory)
+    source = tokenizer.convert_ids_to_tokens(tokenizer(work["generation_input"])["input_ids"])
+    translator, load_seconds = ct2_translator(directory, compute_type, work["threads"])
     new_tokens = work["new_tokens"]
     seconds = {}
     generated = None
@@ -223,22 +229,13 @@ def translation(work: dict) -> dict:
 
 def ct2_translation(work: dict, compute_type: str) -> dict:
     """CTranslate2 on the same Marian weights (converted once beside them), same workload."""
-    import ctranslate2
     from transformers import MarianTokenizer
 
     directory = work["translation_model"]
     tokenizer = MarianTokenizer.from_pretrained(directory)
     sources = [tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
                for text in work["translation_inputs"]]
-    started = time.perf_counter()
-    translator = ctranslate2.Translator(
-        ct2_model(directory),
-        device="cpu",
-        compute_type=compute_type,
-        inter_threads=1,
-        intra_threads=work["threads"],
-    )
-    load_seconds = time.perf_counter() - started
+    translator, load_seconds = ct2_translator(directory, compute_type, work["threads"])
     new_tokens = work["translation_new_tokens"]
     result = {"input_tokens": len(sources[0]), "load_seconds": load_seconds}
     for beams, name in ((1, "greedy"), (4, "beam4")):
