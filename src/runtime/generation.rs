@@ -240,6 +240,35 @@ fn position_limit(config: &Path) -> usize {
         .map_or(FALLBACK, |limit| limit as usize)
 }
 
+/// The one rule for whether a summarizer or translation pair runs on torch-bart: always when
+/// asked for, and by preference for the architecture it implements (`own`), where a variant it
+/// refuses falls back to rust-bert's pipeline with a log line saying why. `None`: rust-bert's
+/// pipeline.
+fn on_own_path<T>(
+    spec: &ModelSpec,
+    path: GenerationPath,
+    directory: &ModelDirectory,
+    own: Architecture,
+    what: &str,
+    load: impl FnOnce() -> Result<T, ModelError>,
+) -> Result<Option<T>, ModelError> {
+    match path {
+        GenerationPath::TorchBart => load().map(Some),
+        GenerationPath::Preferred if directory.architecture == own => match load() {
+            Ok(engine) => {
+                tracing::info!(model = %spec.id, "{what} runs on torch-bart");
+                Ok(Some(engine))
+            }
+            Err(ModelError::Unsupported { reason, .. }) => {
+                tracing::info!(model = %spec.id, %reason, "{what} runs on rust-bert's pipeline");
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        },
+        _ => Ok(None),
+    }
+}
+
 impl SummarizationEngine {
     /// rust-bert's pipeline.
     pub fn load(spec: &ModelSpec, settings: GenerationSettings) -> Result<Self, ModelError> {
@@ -254,24 +283,16 @@ impl SummarizationEngine {
     ) -> Result<Self, ModelError> {
         let dir = directory_of(spec)?;
         let directory = inspect_directory(&spec.id, &ModelRole::Summarization, dir)?;
-        match path {
-            GenerationPath::TorchBart => return Self::load_torch_bart(spec, &directory, settings),
-            GenerationPath::Preferred if directory.architecture == Architecture::Bart => {
-                match Self::load_torch_bart(spec, &directory, settings) {
-                    Ok(engine) => {
-                        tracing::info!(model = %spec.id, "summarizer runs on torch-bart");
-                        return Ok(engine);
-                    }
-                    // A BART variant torch-bart does not implement runs on rust-bert's pipeline.
-                    Err(ModelError::Unsupported { reason, .. }) => tracing::info!(
-                        model = %spec.id,
-                        %reason,
-                        "summarizer runs on rust-bert's pipeline"
-                    ),
-                    Err(other) => return Err(other),
-                }
-            }
-            _ => {}
+        let own = on_own_path(
+            spec,
+            path,
+            &directory,
+            Architecture::Bart,
+            "summarizer",
+            || Self::load_torch_bart(spec, &directory, settings),
+        )?;
+        if let Some(engine) = own {
+            return Ok(engine);
         }
         let (vocab, merges) = tokenizer_files(&directory);
         let mut config = SummarizationConfig::new(
@@ -465,32 +486,18 @@ impl TranslationEngine {
             max_length: translation_max_length(&directory, settings),
             no_repeat_ngram: 0,
         };
-        match path {
-            GenerationPath::TorchBart => {
-                let own = OwnSeq2Seq::load(spec, &directory, Architecture::Marian, search)?;
-                return Ok(Self {
-                    model: PairModel::TorchBart(own),
-                });
-            }
-            GenerationPath::Preferred if directory.architecture == Architecture::Marian => {
-                match OwnSeq2Seq::load(spec, &directory, Architecture::Marian, search) {
-                    Ok(own) => {
-                        tracing::info!(model = %spec.id, "translation pair runs on torch-bart");
-                        return Ok(Self {
-                            model: PairModel::TorchBart(own),
-                        });
-                    }
-                    // A Marian variant torch-bart does not implement runs on rust-bert's
-                    // pipeline.
-                    Err(ModelError::Unsupported { reason, .. }) => tracing::info!(
-                        model = %spec.id,
-                        %reason,
-                        "translation pair runs on rust-bert's pipeline"
-                    ),
-                    Err(other) => return Err(other),
-                }
-            }
-            _ => {}
+        let own = on_own_path(
+            spec,
+            path,
+            &directory,
+            Architecture::Marian,
+            "translation pair",
+            || OwnSeq2Seq::load(spec, &directory, Architecture::Marian, search),
+        )?;
+        if let Some(own) = own {
+            return Ok(Self {
+                model: PairModel::TorchBart(own),
+            });
         }
         let model =
             translation_pipeline(spec, vec![source_language], vec![target_language], settings)?;
