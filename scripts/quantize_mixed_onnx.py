@@ -15,7 +15,10 @@ sentences on the team's articles, and at a floor of 0.995 (23 of MiniLM's 36 Mat
 cosine 0.997 on the tests' sentences) one article's summary changed; at 0.999 (16 int8) none
 does (tests/onnx_embeddings.rs).
 
-    python scripts/quantize_mixed_onnx.py MODEL_DIR [--floor 0.999]
+    python scripts/quantize_mixed_onnx.py MODEL_DIR [--floor 0.999] [--source onnx-smooth --out onnx-int8-smooth]
+
+`--source` quantizes another fp32 graph of the same model (scripts/smooth_onnx.py's smoothed one);
+the cosines are always measured against `onnx/model.onnx`.
 """
 import argparse
 import json
@@ -87,16 +90,20 @@ def main() -> int:
     parser.add_argument("model_dir")
     parser.add_argument("--floor", type=float, default=0.999,
                         help="lowest worst-case cosine to fp32 allowed on the check sentences")
+    parser.add_argument("--source", default="onnx", help="sub-directory of the fp32 model.onnx to quantize")
+    parser.add_argument("--out", default="onnx-int8-mixed", help="sub-directory to write into")
     args = parser.parse_args()
-    fp32 = os.path.join(args.model_dir, "onnx", "model.onnx")
-    if not os.path.isfile(fp32):
-        print(f"{fp32} is missing: run scripts/setup-onnx first", file=sys.stderr)
-        return 1
+    reference = os.path.join(args.model_dir, "onnx", "model.onnx")
+    fp32 = os.path.join(args.model_dir, args.source, "model.onnx")
+    for path in (reference, fp32):
+        if not os.path.isfile(path):
+            print(f"{path} is missing: run scripts/setup-onnx (and scripts/smooth_onnx.py) first", file=sys.stderr)
+            return 1
     graph = onnx.load(fp32, load_external_data=False)
     weights = {i.name for i in graph.graph.initializer}
     matmuls = [n.name for n in graph.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
-    checker = Checker(args.model_dir, fp32)
-    out_dir = os.path.join(args.model_dir, "onnx-int8-mixed")
+    checker = Checker(args.model_dir, reference)
+    out_dir = os.path.join(args.model_dir, args.out)
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as work:
         trial = os.path.join(work, "trial.onnx")
