@@ -22,8 +22,10 @@ pub struct RuntimeSettings {
     #[arg(long, env = "PRECIS_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// libtorch intra-op threads per model worker
-    #[arg(long, env = "PRECIS_TORCH_THREADS", default_value_t = 1)]
+    /// Intra-op threads per model worker, libtorch's and ONNX Runtime's; 0: the cores this
+    /// process may use (CPU affinity and cgroup quota) shared among --model-workers, at most
+    /// 4 per worker
+    #[arg(long, env = "PRECIS_TORCH_THREADS", default_value_t = 0)]
     pub torch_threads: usize,
 
     /// Worker threads per model (each holds its own copy of the model)
@@ -186,9 +188,28 @@ fn parse_summarizer_flag(value: &str) -> Result<SummarizerFlag, String> {
     })
 }
 
+/// The most intra-op threads `--torch-threads 0` gives a worker: a MiniLM forward pass of a
+/// few hundred tokens gains little past four, and more only add wake-up cost.
+pub const MAX_AUTO_THREADS: usize = 4;
+
+/// Threads per worker when `cores` are available to `workers` workers of one model.
+fn auto_threads(cores: usize, workers: usize) -> usize {
+    (cores / workers.max(1)).clamp(1, MAX_AUTO_THREADS)
+}
+
 impl RuntimeSettings {
     pub fn models_dir(&self) -> PathBuf {
         self.models_dir.clone().unwrap_or_else(default_models_dir)
+    }
+
+    /// Intra-op threads per model worker: `--torch-threads`, or with 0 the cores this process
+    /// may use over the workers of one model, between 1 and [`MAX_AUTO_THREADS`].
+    pub fn torch_threads(&self) -> usize {
+        if self.torch_threads > 0 {
+            return self.torch_threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        auto_threads(cores, self.model_workers)
     }
 
     /// The shape of a model pool, from these settings.
@@ -198,7 +219,7 @@ impl RuntimeSettings {
             workers: self.model_workers,
             queue_capacity: self.queue_capacity,
             max_batch_cost,
-            torch_threads: self.torch_threads,
+            torch_threads: self.torch_threads(),
         }
     }
 
@@ -602,5 +623,17 @@ mod tests {
             .spec(ModelRole::Summarization, Path::new("m"))
             .unwrap_err();
         assert!(error.to_string().contains("exactly one of"));
+    }
+
+    #[test]
+    fn automatic_threads_share_the_cores_among_workers_within_bounds() {
+        assert_eq!(auto_threads(2, 1), 2);
+        assert_eq!(auto_threads(2, 2), 1);
+        assert_eq!(auto_threads(1, 1), 1);
+        // More workers than cores still get a thread each; many cores are capped.
+        assert_eq!(auto_threads(2, 3), 1);
+        assert_eq!(auto_threads(64, 1), MAX_AUTO_THREADS);
+        assert_eq!(auto_threads(8, 2), 4);
+        assert_eq!(auto_threads(6, 2), 3);
     }
 }

@@ -52,7 +52,7 @@ impl Engines {
             let engine = model.engine_name().to_string();
             let options = EmbeddingOptions {
                 forward_batch: settings.embedding_batch,
-                threads: settings.torch_threads,
+                threads: settings.torch_threads(),
                 onnxruntime_lib: settings.onnxruntime_lib.clone(),
             };
             let (pool, status) = start_model_pool(

@@ -52,8 +52,8 @@ struct Args {
     /// Started server: worker threads per model
     #[arg(long, default_value_t = 1)]
     model_workers: usize,
-    /// Started server: libtorch threads per worker
-    #[arg(long, default_value_t = 1)]
+    /// Started server: intra-op threads per worker (0: the server's default, from the cores)
+    #[arg(long, default_value_t = 0)]
     torch_threads: usize,
     /// Started server: concurrent calls before RESOURCE_EXHAUSTED
     #[arg(long, default_value_t = precis::grpc::defaults::MAX_CONCURRENT_REQUESTS)]
