@@ -161,7 +161,7 @@ def activation_maxima(model_path: str, inputs, tokenizer) -> dict:
     return maxima
 
 
-def smooth(model_path: str, tokenizer, alpha: float):
+def smooth(model_path: str, tokenizer, alpha: float, smooth_gelu_outputs: bool):
     model = onnx.load(model_path)
     graph = Graph(model)
     groups = {}
@@ -171,22 +171,25 @@ def smooth(model_path: str, tokenizer, alpha: float):
     report = []
     new_nodes = []
     for index, (source, matmuls) in enumerate(groups.items()):
+        producer = graph.producer.get(source)
+        gelu_output = (producer is not None and producer.op_type == "Mul"
+                       and graph.constant_scalar(producer.input[1]) is not None
+                       and len(graph.consumers[source]) == len(matmuls))
+        if gelu_output and not smooth_gelu_outputs:
+            continue
         weight_max = np.max([np.abs(graph.array(n.input[1])).max(axis=1) for n in matmuls], axis=0)
         act_max = maxima[source]
         scale = np.power(np.maximum(act_max, 1e-5), alpha) / np.power(np.maximum(weight_max, 1e-5), 1 - alpha)
         scale = np.clip(scale, 1e-2, 1e2).astype(np.float32)
         for node in matmuls:
             graph.replace(node.input[1], graph.array(node.input[1]) * scale[:, None])
-        producer = graph.producer.get(source)
         value = graph.value_projection(source)
         if value is not None:
             matmul, bias = value
             graph.replace(matmul.input[1], graph.array(matmul.input[1]) / scale[None, :])
             graph.replace(bias, graph.array(bias) / scale)
             how = "value projection"
-        elif (producer is not None and producer.op_type == "Mul"
-              and graph.constant_scalar(producer.input[1]) is not None
-              and len(graph.consumers[source]) == len(matmuls)):
+        elif gelu_output:
             name = f"smooth_scale_{index}"
             constant = graph.constant_scalar(producer.input[1])
             model.graph.initializer.append(numpy_helper.from_array(constant / scale, name))
@@ -221,13 +224,16 @@ def main() -> int:
     parser.add_argument("model_dir")
     parser.add_argument("--alpha", type=float, default=0.5,
                         help="migration strength: 0 leaves activations alone, 1 moves all their range into the weights")
+    parser.add_argument("--smooth-gelu-outputs", action="store_true",
+                        help="also smooth the feed-forward output projections (worse at alpha 0.5: "
+                             "their weights' per-channel ranges grow)")
     args = parser.parse_args()
     fp32 = os.path.join(args.model_dir, "onnx", "model.onnx")
     if not os.path.isfile(fp32):
         print(f"{fp32} is missing: run scripts/setup-onnx first", file=sys.stderr)
         return 1
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
-    model, report = smooth(fp32, tokenizer, args.alpha)
+    model, report = smooth(fp32, tokenizer, args.alpha, args.smooth_gelu_outputs)
     out_dir = os.path.join(args.model_dir, "onnx-smooth")
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as work:
@@ -241,7 +247,8 @@ def main() -> int:
             print(f"smoothed fp32 differs from fp32: worst cosine {worst:.6f}", file=sys.stderr)
             return 1
         with open(os.path.join(work, "smoothing.json"), "w") as f:
-            json.dump({"alpha": args.alpha, "worst_cosine_to_fp32": worst, "inputs": report}, f, indent=1)
+            json.dump({"alpha": args.alpha, "smooth_gelu_outputs": args.smooth_gelu_outputs,
+                       "worst_cosine_to_fp32": worst, "inputs": report}, f, indent=1)
         os.replace(os.path.join(work, "smoothing.json"), os.path.join(out_dir, "smoothing.json"))
         os.replace(path, os.path.join(out_dir, "model.onnx"))
     print(f"{len(report)} MatMul inputs smoothed (alpha {args.alpha}); fp32 worst cosine to the original {worst:.6f}")
