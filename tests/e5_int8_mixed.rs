@@ -59,13 +59,16 @@ fn worst_of<'a>(texts: &[&'a str], a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, &'a 
         .iter()
         .zip(a.iter().zip(b))
         .map(|(text, (x, y))| (cosine(x, y), *text))
-        .fold((f32::MAX, ""), |worst, next| {
-            if next.0 < worst.0 {
-                next
-            } else {
-                worst
-            }
-        })
+        .fold(
+            (f32::MAX, ""),
+            |worst, next| {
+                if next.0 < worst.0 {
+                    next
+                } else {
+                    worst
+                }
+            },
+        )
 }
 
 #[test]
@@ -123,8 +126,7 @@ fn team_articles() -> Vec<(String, String)> {
 
 /// The three sentences e5's catalog ranking picks with `engine`'s vectors.
 fn chosen(engine: &mut EmbeddingEngine, article: &str) -> Vec<usize> {
-    let catalog: precis::config::Catalog =
-        toml::from_str(precis::config::DEFAULT_CATALOG).unwrap();
+    let catalog: precis::config::Catalog = toml::from_str(precis::config::DEFAULT_CATALOG).unwrap();
     let cutoffs = catalog
         .more_embeddings
         .iter()
