@@ -33,7 +33,7 @@ from transformers import AutoTokenizer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quantize_mixed_onnx import quantize, session  # noqa: E402
 
-# Short and long, ten languages and six scripts. Very short sentences are the worst case
+# Short and long, eleven languages and six scripts. Very short sentences are the worst case
 # (nothing to average a token's error with).
 CALIBRATION = [
     "Non.", "Ja.", "Да.", "好的。", "Gracias.", "Nie.",
