@@ -336,11 +336,11 @@ fn main() -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "{:<44} {:>12} {:>12} {:>8}",
+        "{:<56} {:>12} {:>12} {:>8}",
         "measure", "precis", "python", "ratio"
     );
     for (name, ours, theirs, ratio) in &rows {
-        println!("{name:<44} {ours:>12} {theirs:>12} {ratio:>7.2}x");
+        println!("{name:<56} {ours:>12} {theirs:>12} {ratio:>7.2}x");
     }
     println!(
         "\nratio: precis relative to Python, >1 means precis is better (faster, or smaller RSS)"
