@@ -10,8 +10,8 @@ XLM-R tokenizer, the "query: " prefix, no token_type_ids, and calibration senten
 languages and scripts (written for this script; the tests check others).
 
 One difference: e5's graph is 470 MB (the 384 MB word-embedding table stays fp32), so a
-quantization pass took 35-85 s on a loaded 2-core box, and measuring each of the 72 MatMuls alone would take most of
-an hour. The MatMuls are grouped by role instead (query, key, value, attention output,
+quantization pass took 35-85 s on a loaded 2-core box, and measuring each of the 72 MatMuls
+alone would take most of an hour. The MatMuls are grouped by role instead (query, key, value, attention output,
 feed-forward in, feed-forward out; each group spans the 12 layers): each group's damage alone
 (that group int8, the rest fp32) is measured, then the least damaging groups are made int8, as
 many as keep the worst cosine to fp32 at or above --floor. Writes `onnx-int8-mixed/model.onnx`
