@@ -9,6 +9,9 @@
 //!   loadtest --rpc digest --callers 16 --seconds 20 --model-workers 2
 //!   loadtest --rpc digest --callers 1 --seconds 20 --beside-article big.txt   (fairness: small
 //!     Digests alone, then beside three big ones in flight, from one run)
+//!   loadtest --rpc digest --callers 4 --seconds 40 --beside-article big.txt --beside-callers 1
+//!     --big-alone-calls 2   (the other way round: one big Digest alone, then beside four
+//!     small callers saturating the server; prints how long the big Digests took both ways)
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -69,6 +72,11 @@ struct Args {
     /// Callers digesting `--beside-article` at once during the second phase
     #[arg(long, default_value_t = 3)]
     beside_callers: usize,
+    /// Fairness the other way round: before the measured phases, digest `--beside-article`
+    /// this many times alone (one at a time), and print those times beside the big Digests'
+    /// times during the second phase
+    #[arg(long, default_value_t = 0)]
+    big_alone_calls: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -299,6 +307,13 @@ async fn main() -> anyhow::Result<()> {
         .await;
     }
 
+    let big_alone = match (&args.beside_article, args.big_alone_calls) {
+        (Some(path), calls) if calls > 0 => {
+            digest_alone(&connections[0], &read_article(path)?, calls).await?
+        }
+        _ => Vec::new(),
+    };
+
     let stop = Arc::new(AtomicBool::new(false));
     let calls_left = Arc::new(AtomicU64::new(args.max_calls.unwrap_or(u64::MAX)));
     let peak_rss = Arc::new(AtomicU64::new(rss_before.unwrap_or(0)));
@@ -397,6 +412,9 @@ async fn main() -> anyhow::Result<()> {
         for error in beside.other_errors.iter().take(5) {
             println!("  error: {error}");
         }
+        if !big_alone.is_empty() {
+            print_big_digests(&big_alone, &beside);
+        }
         println!(
             "fairness: p99 beside / p99 alone = {:.2}x (p50 {:.2}x)",
             beside_p99.as_secs_f64() / alone_p99.as_secs_f64().max(1e-9),
@@ -486,6 +504,78 @@ struct Beside {
     other_errors: Vec<String>,
     /// Big Digests that finished during the phase.
     big_calls: u64,
+    /// How long each big Digest that finished during the phase took.
+    big_latencies: Vec<Duration>,
+    /// The longest a big Digest still running at the end of the phase had been running.
+    big_unfinished: Option<Duration>,
+    /// Big Digests that failed during the phase (code, time, message).
+    big_errors: Vec<String>,
+}
+
+fn read_article(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|error| {
+        anyhow::anyhow!("cannot read --beside-article {}: {error}", path.display())
+    })
+}
+
+/// Digests `article` `calls` times, one at a time, with nothing else running; each time.
+async fn digest_alone(
+    connection: &Connection,
+    article: &str,
+    calls: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let request = connection.request(proto::DigestRequest {
+            text: article.to_string(),
+            ..Default::default()
+        });
+        let sent = Instant::now();
+        connection
+            .precis()
+            .digest(request)
+            .await
+            .map_err(|status| anyhow::anyhow!("the big Digest alone failed: {status}"))?;
+        times.push(sent.elapsed());
+    }
+    Ok(times)
+}
+
+/// The big Digests' times alone and beside the measured callers, from one run.
+fn print_big_digests(alone: &[Duration], beside: &Beside) {
+    let seconds = |times: &[Duration]| {
+        times
+            .iter()
+            .map(|time| format!("{:.2}s", time.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let median = |times: &[Duration]| {
+        let mut sorted = times.to_vec();
+        sorted.sort();
+        sorted.get(sorted.len() / 2).copied()
+    };
+    println!(
+        "big Digest alone: {} (median {:.2}s)",
+        seconds(alone),
+        median(alone).unwrap_or_default().as_secs_f64()
+    );
+    let unfinished = beside
+        .big_unfinished
+        .map(|time| format!("; one unfinished after {:.2}s", time.as_secs_f64()))
+        .unwrap_or_default();
+    match median(&beside.big_latencies) {
+        Some(beside_median) => println!(
+            "big Digest beside the callers: {}{unfinished} (median {:.2}s, {:.2}x alone)",
+            seconds(&beside.big_latencies),
+            beside_median.as_secs_f64(),
+            beside_median.as_secs_f64() / median(alone).unwrap_or_default().as_secs_f64().max(1e-9)
+        ),
+        None => println!("big Digest beside the callers: none finished{unfinished}"),
+    }
+    for error in beside.big_errors.iter().take(5) {
+        println!("  big Digest error: {error}");
+    }
 }
 
 async fn run_beside(
@@ -493,25 +583,46 @@ async fn run_beside(
     args: &Args,
     path: &std::path::Path,
 ) -> anyhow::Result<Beside> {
-    let big = Arc::new(std::fs::read_to_string(path).map_err(|error| {
-        anyhow::anyhow!("cannot read --beside-article {}: {error}", path.display())
-    })?);
+    let big = Arc::new(read_article(path)?);
     let stop = Arc::new(AtomicBool::new(false));
     let big_calls = Arc::new(AtomicU64::new(0));
+    let big_times = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let big_errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+    // When each big caller's call in flight was sent (None between calls).
+    let big_sent = Arc::new(std::sync::Mutex::new(vec![None; args.beside_callers]));
     let mut background = Vec::new();
     for index in 0..args.beside_callers {
         let connection = connections[index % connections.len()].clone();
         let (big, stop, big_calls) = (Arc::clone(&big), Arc::clone(&stop), Arc::clone(&big_calls));
+        let (big_times, big_sent, big_errors) = (
+            Arc::clone(&big_times),
+            Arc::clone(&big_sent),
+            Arc::clone(&big_errors),
+        );
         background.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let request = connection.request(proto::DigestRequest {
                     text: big.to_string(),
                     ..Default::default()
                 });
-                if connection.precis().digest(request).await.is_ok() {
-                    big_calls.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                let sent = Instant::now();
+                lock(&big_sent)[index] = Some(sent);
+                let answer = connection.precis().digest(request).await;
+                lock(&big_sent)[index] = None;
+                match answer {
+                    Ok(_) => {
+                        big_calls.fetch_add(1, Ordering::Relaxed);
+                        lock(&big_times).push(sent.elapsed());
+                    }
+                    Err(status) => {
+                        lock(&big_errors).push(format!(
+                            "{:?} after {:.2}s: {}",
+                            status.code(),
+                            sent.elapsed().as_secs_f64(),
+                            status.message()
+                        ));
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 }
             }
         }));
@@ -521,13 +632,29 @@ async fn run_beside(
     let finished_before = big_calls.load(Ordering::Relaxed);
     let phase = run_phase(connections, args, Arc::new(AtomicU64::new(u64::MAX))).await?;
     stop.store(true, Ordering::Relaxed);
+    let big_unfinished = lock(&big_sent)
+        .iter()
+        .flatten()
+        .map(|sent| sent.elapsed())
+        .max();
     for task in background {
         task.abort();
     }
+    let big_latencies = lock(&big_times).clone();
+    let big_errors = lock(&big_errors).clone();
     Ok(Beside {
         latencies: phase.latencies,
         rejected: phase.rejected,
         other_errors: phase.other_errors,
         big_calls: big_calls.load(Ordering::Relaxed) - finished_before,
+        big_latencies,
+        big_unfinished,
+        big_errors,
     })
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
