@@ -19,6 +19,9 @@ use crate::runtime::torch_bart::{GenerationTimings, SearchSettings, TorchBart};
 const SUMMARY_NO_REPEAT_NGRAM: usize = 3;
 use crate::runtime::worker::ModelEngine;
 
+/// The engine name of the project-owned generation, as engine ids and the catalog spell it.
+pub const TORCH_BART_ENGINE: &str = "torch-bart";
+
 /// Which implementation runs a summarizer's or a translation pair's generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GenerationPath {
@@ -29,9 +32,10 @@ pub enum GenerationPath {
     /// tokens as rust-bert's, encoder keys/values shared by the beams, a preallocated cache.
     /// BART summarizers and Marian translation pairs.
     TorchBart,
-    /// A model whose catalog entry names no engine: torch-bart for the BART summarizers and
-    /// Marian pairs it implements (equivalent and faster: tests/torch_bart.rs,
-    /// tests/torch_marian.rs, `bench_models --only generation,translation`), rust-bert's
+    /// A model whose catalog entry names no engine: torch-bart for the BART summarizers,
+    /// Marian pairs and M2M100 / NLLB / mBART-50 many-to-many models it implements
+    /// (equivalent and faster: tests/torch_bart.rs, tests/torch_marian.rs,
+    /// tests/torch_many_to_many.rs, `bench_models --only generation,translation`), rust-bert's
     /// pipeline for everything else.
     Preferred,
 }
@@ -580,6 +584,14 @@ impl TranslationEngine {
         }
     }
 
+    /// The implementation that runs this pair (`torch-bart` or `rust-bert`), for engine ids.
+    pub fn runner(&self) -> &'static str {
+        match self.model {
+            PairModel::RustBert { .. } => crate::runtime::RUST_BERT_ENGINE,
+            PairModel::TorchBart(_) => TORCH_BART_ENGINE,
+        }
+    }
+
     /// Token ids of each output as rust-bert's `generate_indices` returns them, with where the
     /// time went; `None` on rust-bert's path (the equivalence test and the benchmark read them).
     pub fn generate_ids_timed(
@@ -704,6 +716,14 @@ impl ManyToManyEngine {
             )?)),
         };
         Ok(Self { model })
+    }
+
+    /// The implementation that runs this model (`torch-bart` or `rust-bert`), for engine ids.
+    pub fn runner(&self) -> &'static str {
+        match self.model {
+            ManyModel::RustBert(_) => crate::runtime::RUST_BERT_ENGINE,
+            ManyModel::TorchBart(_) => TORCH_BART_ENGINE,
+        }
     }
 
     /// Translations of `texts` from `source` to `target`, one per text.
