@@ -1,15 +1,20 @@
 //! A project-owned BART-family encoder-decoder on libtorch (tch), for generation only: BART
-//! (summarizers) and Marian (OPUS-MT translation pairs), one transformer with a small
-//! per-architecture [`Family`] of differences.
+//! (summarizers), Marian (OPUS-MT translation pairs), M2M100 / NLLB and mBART-50 (many-to-many
+//! translation), one transformer with a small per-architecture [`Family`] of differences.
 //!
-//! Written from the model definitions (the `config.json` fields below). Shared: post-norm
-//! transformer layers, the output projection tied to the shared token embedding plus
-//! `final_logits_bias`. BART (Lewis et al. 2019): learned positions offset by 2, a layer norm on
-//! the embeddings, GELU, forced BOS/EOS from its config. Marian (Junczys-Dowmunt et al. 2018, as
-//! OPUS-MT publishes it): sinusoidal position tables without offset (stored in the weights),
-//! embeddings scaled by sqrt(d_model), no embedding layer norm, swish, decoding from the pad
-//! token, the pad token never generated and EOS forced at the last step. It reads the same
-//! `rust_model.ot` tensors by their names.
+//! Written from the model definitions (the `config.json` fields below). Shared: the attention,
+//! feed-forward and search code, the output projection tied to the shared token embedding plus
+//! `final_logits_bias` (zeros where a checkpoint has none). BART (Lewis et al. 2019): post-norm
+//! layers, learned positions offset by 2, a layer norm on the embeddings, GELU, forced BOS/EOS
+//! from its config. Marian (Junczys-Dowmunt et al. 2018, as OPUS-MT publishes it): post-norm,
+//! sinusoidal position tables without offset (stored in the weights), embeddings scaled by
+//! sqrt(d_model), no embedding layer norm, swish, decoding from the pad token, the pad token
+//! never generated and EOS forced at the last step. M2M100 (Fan et al. 2020; NLLB shares its
+//! architecture): pre-norm layers with a final layer norm after each stack, sinusoidal
+//! positions computed here from the padding offset, scaled embeddings, ReLU. mBART (Liu et al.
+//! 2020): pre-norm with final layer norms, learned positions offset by 2, a layer norm on the
+//! embeddings, GELU. For both many-to-many families the target-language token is forced first
+//! per call. It reads the same `rust_model.ot` tensors by their names.
 //!
 //! Why it exists (issue #14): rust-bert's generation copies every layer's encoder keys/values
 //! once per beam and again at every step (a beam reorder plus a cache copy), which makes beam
@@ -21,7 +26,8 @@
 //!
 //! The search reproduces the decisions of rust-bert's `generate` for BART (forced BOS/EOS,
 //! minimum length, no repeated 3-grams, beam hypotheses with early stopping and length
-//! penalty), so both paths produce the same tokens; tests/torch_bart.rs checks that.
+//! penalty), so both paths produce the same tokens; tests/torch_bart.rs, tests/torch_marian.rs
+//! and tests/torch_many_to_many.rs check that.
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
