@@ -30,7 +30,7 @@ pub enum GenerationPath {
     RustBert,
     /// The project-owned BART-family forward and search on libtorch (`torch_bart`): same
     /// tokens as rust-bert's, encoder keys/values shared by the beams, a preallocated cache.
-    /// BART summarizers and Marian translation pairs.
+    /// BART summarizers, Marian translation pairs, M2M100 / NLLB / mBART-50 many-to-many models.
     TorchBart,
     /// A model whose catalog entry names no engine: torch-bart for the BART summarizers,
     /// Marian pairs and M2M100 / NLLB / mBART-50 many-to-many models it implements
@@ -647,7 +647,8 @@ pub struct PairTexts {
     pub texts: Vec<String>,
 }
 
-/// One model serving every directed pair of its languages (M2M100): each input names its pair;
+/// One model serving every directed pair of its languages (M2M100, NLLB, mBART-50), on
+/// rust-bert's pipeline or the project-owned path: each input names its pair;
 /// a batch runs one generation per pair present in it.
 pub struct ManyToManyEngine {
     model: ManyModel,
