@@ -1190,7 +1190,8 @@ fn pull_and_serve_many_to_many(
         1,
         "one model, loaded once"
     );
-    let engine = format!("rust-bert/{repo}");
+    // A pulled model names no engine, so the many-to-many families run on torch-bart.
+    let engine = format!("torch-bart/{repo}");
     let capabilities = pipeline.capabilities();
     let pairs = directed_pairs(&languages);
     assert_eq!(pairs.len(), languages.len() * (languages.len() - 1));

@@ -19,6 +19,9 @@ use crate::runtime::torch_bart::{GenerationTimings, SearchSettings, TorchBart};
 const SUMMARY_NO_REPEAT_NGRAM: usize = 3;
 use crate::runtime::worker::ModelEngine;
 
+/// The engine name of the project-owned generation, as engine ids and the catalog spell it.
+pub const TORCH_BART_ENGINE: &str = "torch-bart";
+
 /// Which implementation runs a summarizer's or a translation pair's generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GenerationPath {
@@ -27,14 +30,18 @@ pub enum GenerationPath {
     RustBert,
     /// The project-owned BART-family forward and search on libtorch (`torch_bart`): same
     /// tokens as rust-bert's, encoder keys/values shared by the beams, a preallocated cache.
-    /// BART summarizers and Marian translation pairs.
+    /// BART summarizers, Marian translation pairs, M2M100 / NLLB / mBART-50 many-to-many models.
     TorchBart,
-    /// A model whose catalog entry names no engine: torch-bart for the BART summarizers and
-    /// Marian pairs it implements (equivalent and faster: tests/torch_bart.rs,
-    /// tests/torch_marian.rs, `bench_models --only generation,translation`), rust-bert's
+    /// A model whose catalog entry names no engine: torch-bart for the BART summarizers,
+    /// Marian pairs and M2M100 / NLLB / mBART-50 many-to-many models it implements
+    /// (equivalent and faster: tests/torch_bart.rs, tests/torch_marian.rs,
+    /// tests/torch_many_to_many.rs, `bench_models --only generation,translation`), rust-bert's
     /// pipeline for everything else.
     Preferred,
 }
+
+/// Generated token ids per input, with where the generation's time went.
+pub type TimedIds = (Vec<Vec<i64>>, GenerationTimings);
 
 /// A model on the project-owned path with the tokenizer rust-bert's pipeline would use and the
 /// pipeline's search settings.
@@ -47,14 +54,15 @@ struct OwnSeq2Seq {
 }
 
 impl OwnSeq2Seq {
-    /// Loads `directory` on the project-owned path if it is `wanted` (the role's architecture).
+    /// Loads `directory` on the project-owned path if it is one of the `wanted` architectures
+    /// (those the role runs there).
     fn load(
         spec: &ModelSpec,
         directory: &ModelDirectory,
-        wanted: Architecture,
+        wanted: &[Architecture],
         settings: SearchSettings,
     ) -> Result<Self, ModelError> {
-        if directory.architecture != wanted {
+        if !wanted.contains(&directory.architecture) {
             return Err(ModelError::Unsupported {
                 model: spec.id.clone(),
                 reason: format!(
@@ -67,8 +75,22 @@ impl OwnSeq2Seq {
         let dir = &directory.path;
         let path_text = |file: &str| dir.join(file).to_string_lossy().into_owned();
         // As rust-bert's generators read them: BART's byte-level BPE without a prefix space;
-        // Marian's vocabulary with its source SentencePiece model.
-        let tokenizer = load_with(spec, || match wanted {
+        // Marian's vocabulary with its source SentencePiece model; the many-to-many models'
+        // files as their translation pipeline reads them.
+        let tokenizer = load_with(spec, || match directory.architecture {
+            Architecture::M2M100 | Architecture::Nllb | Architecture::MBart => {
+                let (vocab, merges) = tokenizer_files(directory);
+                let text =
+                    |resource: &LocalResource| resource.local_path.to_string_lossy().into_owned();
+                TokenizerOption::from_file(
+                    directory.architecture.rust_bert_type(),
+                    &text(&vocab),
+                    merges.as_ref().map(text).as_deref(),
+                    false,
+                    None,
+                    None,
+                )
+            }
             Architecture::Marian => TokenizerOption::from_file(
                 ModelType::Marian,
                 &path_text("vocab.json"),
@@ -100,20 +122,57 @@ impl OwnSeq2Seq {
     }
 
     fn generate_ids_timed(&self, inputs: &[String]) -> (Vec<Vec<i64>>, GenerationTimings) {
+        self.generate_ids_timed_with(inputs, self.settings)
+    }
+
+    fn generate_ids_timed_with(
+        &self,
+        inputs: &[String],
+        settings: SearchSettings,
+    ) -> (Vec<Vec<i64>>, GenerationTimings) {
         self.model.generate_timed(
             &encode_inputs(&self.tokenizer, inputs, self.max_input),
-            self.settings,
+            settings,
         )
     }
 
     /// Generated texts, decoded as rust-bert's pipelines decode them.
     fn texts(&self, inputs: &[String]) -> Vec<String> {
+        self.texts_with(inputs, self.settings)
+    }
+
+    fn texts_with(&self, inputs: &[String], settings: SearchSettings) -> Vec<String> {
         let ids = encode_inputs(&self.tokenizer, inputs, self.max_input);
         self.model
-            .generate(&ids, self.settings)
+            .generate(&ids, settings)
             .iter()
             .map(|tokens| self.tokenizer.decode(tokens, true, true))
             .collect()
+    }
+
+    /// The texts as a many-to-many model reads them for `source` → `target` (the source
+    /// language's prefix) and the settings forcing the target language's token first, as
+    /// rust-bert's translation pipeline prepares them.
+    fn for_pair(
+        &self,
+        texts: &[&str],
+        source: Language,
+        target: Language,
+    ) -> Result<(Vec<String>, SearchSettings), String> {
+        let languages = std::collections::HashSet::from([source, target]);
+        let (prefix, forced_bos) = self
+            .tokenizer
+            .get_prefix_and_forced_bos_id(Some(&source), Some(&target), &languages, &languages)
+            .map_err(|error| error.to_string())?;
+        let prefix = prefix.unwrap_or_default();
+        let texts = texts.iter().map(|text| format!("{prefix}{text}")).collect();
+        Ok((
+            texts,
+            SearchSettings {
+                forced_bos,
+                ..self.settings
+            },
+        ))
     }
 }
 
@@ -240,21 +299,21 @@ fn position_limit(config: &Path) -> usize {
         .map_or(FALLBACK, |limit| limit as usize)
 }
 
-/// The one rule for whether a summarizer or translation pair runs on torch-bart: always when
-/// asked for, and by preference for the architecture it implements (`own`), where a variant it
+/// The one rule for whether a summarizer or translation model runs on torch-bart: always when
+/// asked for, and by preference for the architectures it implements in that role (`own`), where a variant it
 /// refuses falls back to rust-bert's pipeline with a log line saying why. `None`: rust-bert's
 /// pipeline.
 fn on_own_path<T>(
     spec: &ModelSpec,
     path: GenerationPath,
     directory: &ModelDirectory,
-    own: Architecture,
+    own: &[Architecture],
     what: &str,
     load: impl FnOnce() -> Result<T, ModelError>,
 ) -> Result<Option<T>, ModelError> {
     match path {
         GenerationPath::TorchBart => load().map(Some),
-        GenerationPath::Preferred if directory.architecture == own => match load() {
+        GenerationPath::Preferred if own.contains(&directory.architecture) => match load() {
             Ok(engine) => {
                 tracing::info!(model = %spec.id, "{what} runs on torch-bart");
                 Ok(Some(engine))
@@ -287,7 +346,7 @@ impl SummarizationEngine {
             spec,
             path,
             &directory,
-            Architecture::Bart,
+            &[Architecture::Bart],
             "summarizer",
             || Self::load_torch_bart(spec, &directory, settings),
         )?;
@@ -322,12 +381,13 @@ impl SummarizationEngine {
             min_length: settings.min_length,
             max_length: settings.max_length,
             no_repeat_ngram: SUMMARY_NO_REPEAT_NGRAM,
+            forced_bos: None,
         };
         Ok(Self {
             model: Summarizer::TorchBart(OwnSeq2Seq::load(
                 spec,
                 directory,
-                Architecture::Bart,
+                &[Architecture::Bart],
                 search,
             )?),
         })
@@ -485,14 +545,15 @@ impl TranslationEngine {
             min_length: settings.min_length,
             max_length: translation_max_length(&directory, settings),
             no_repeat_ngram: 0,
+            forced_bos: None,
         };
         let own = on_own_path(
             spec,
             path,
             &directory,
-            Architecture::Marian,
+            &[Architecture::Marian],
             "translation pair",
-            || OwnSeq2Seq::load(spec, &directory, Architecture::Marian, search),
+            || OwnSeq2Seq::load(spec, &directory, &[Architecture::Marian], search),
         )?;
         if let Some(own) = own {
             return Ok(Self {
@@ -520,6 +581,14 @@ impl TranslationEngine {
             } => tch::no_grad(|| model.translate(texts, *source, *target))
                 .map_err(|error| error.to_string()),
             PairModel::TorchBart(own) => Ok(own.texts(texts)),
+        }
+    }
+
+    /// The implementation that runs this pair (`torch-bart` or `rust-bert`), for engine ids.
+    pub fn runner(&self) -> &'static str {
+        match self.model {
+            PairModel::RustBert { .. } => crate::runtime::RUST_BERT_ENGINE,
+            PairModel::TorchBart(_) => TORCH_BART_ENGINE,
         }
     }
 
@@ -578,14 +647,37 @@ pub struct PairTexts {
     pub texts: Vec<String>,
 }
 
-/// One model serving every directed pair of its languages (M2M100): each input names its pair;
+/// One model serving every directed pair of its languages (M2M100, NLLB, mBART-50), on
+/// rust-bert's pipeline or the project-owned path: each input names its pair;
 /// a batch runs one generation per pair present in it.
 pub struct ManyToManyEngine {
-    model: TranslationModel,
+    model: ManyModel,
 }
 
+enum ManyModel {
+    RustBert(Box<TranslationModel>),
+    TorchBart(OwnSeq2Seq),
+}
+
+/// The many-to-many architectures torch-bart runs (NLLB is an M2M100 with another tokenizer).
+const OWN_MANY_TO_MANY: [Architecture; 3] = [
+    Architecture::M2M100,
+    Architecture::Nllb,
+    Architecture::MBart,
+];
+
 impl ManyToManyEngine {
+    /// rust-bert's pipeline.
     pub fn load(spec: &ModelSpec, settings: GenerationSettings) -> Result<Self, ModelError> {
+        Self::load_on(spec, settings, GenerationPath::RustBert)
+    }
+
+    /// The one place that chooses the implementation a many-to-many model runs on.
+    pub fn load_on(
+        spec: &ModelSpec,
+        settings: GenerationSettings,
+        path: GenerationPath,
+    ) -> Result<Self, ModelError> {
         let ModelRole::ManyToManyTranslation { languages } = &spec.role else {
             return Err(ModelError::Unsupported {
                 model: spec.id.clone(),
@@ -596,8 +688,78 @@ impl ManyToManyEngine {
             .iter()
             .map(|code| rust_bert_language(spec, code))
             .collect::<Result<Vec<Language>, ModelError>>()?;
-        let model = translation_pipeline(spec, languages.clone(), languages, settings)?;
+        let dir = directory_of(spec)?;
+        let directory = inspect_directory(&spec.id, &spec.role, dir)?;
+        // rust-bert's translation pipeline's settings, as for a pair; the target language's
+        // token is forced per call.
+        let search = SearchSettings {
+            num_beams: settings.num_beams.max(1),
+            min_length: settings.min_length,
+            max_length: translation_max_length(&directory, settings),
+            no_repeat_ngram: 0,
+            forced_bos: None,
+        };
+        let own = on_own_path(
+            spec,
+            path,
+            &directory,
+            &OWN_MANY_TO_MANY,
+            "many-to-many model",
+            || OwnSeq2Seq::load(spec, &directory, &OWN_MANY_TO_MANY, search),
+        )?;
+        let model = match own {
+            Some(own) => ManyModel::TorchBart(own),
+            None => ManyModel::RustBert(Box::new(translation_pipeline(
+                spec,
+                languages.clone(),
+                languages,
+                settings,
+            )?)),
+        };
         Ok(Self { model })
+    }
+
+    /// The implementation that runs this model (`torch-bart` or `rust-bert`), for engine ids.
+    pub fn runner(&self) -> &'static str {
+        match self.model {
+            ManyModel::RustBert(_) => crate::runtime::RUST_BERT_ENGINE,
+            ManyModel::TorchBart(_) => TORCH_BART_ENGINE,
+        }
+    }
+
+    /// Translations of `texts` from `source` to `target`, one per text.
+    fn translate(
+        &self,
+        texts: &[&str],
+        source: Language,
+        target: Language,
+    ) -> Result<Vec<String>, String> {
+        match &self.model {
+            ManyModel::RustBert(model) => tch::no_grad(|| model.translate(texts, source, target))
+                .map_err(|error| error.to_string()),
+            ManyModel::TorchBart(own) => {
+                let (texts, settings) = own.for_pair(texts, source, target)?;
+                Ok(own.texts_with(&texts, settings))
+            }
+        }
+    }
+
+    /// Token ids of each output for `source` → `target` as rust-bert's `generate_indices`
+    /// returns them, with where the time went; `None` on rust-bert's path (the equivalence
+    /// test and the benchmark read them).
+    pub fn generate_ids_timed(
+        &self,
+        texts: &[&str],
+        source: Language,
+        target: Language,
+    ) -> Option<Result<TimedIds, String>> {
+        match &self.model {
+            ManyModel::RustBert(_) => None,
+            ManyModel::TorchBart(own) => Some(
+                own.for_pair(texts, source, target)
+                    .map(|(texts, settings)| own.generate_ids_timed_with(&texts, settings)),
+            ),
+        }
     }
 }
 
@@ -624,7 +786,7 @@ impl ModelEngine for ManyToManyEngine {
                 .iter()
                 .flat_map(|&i| inputs[i].texts.iter().map(String::as_str))
                 .collect();
-            let result = tch::no_grad(|| self.model.translate(&texts, source, target));
+            let result = self.translate(&texts, source, target);
             match result {
                 Ok(translated) if translated.len() == texts.len() => {
                     let mut translated = translated.into_iter();

@@ -1,15 +1,20 @@
 //! A project-owned BART-family encoder-decoder on libtorch (tch), for generation only: BART
-//! (summarizers) and Marian (OPUS-MT translation pairs), one transformer with a small
-//! per-architecture [`Family`] of differences.
+//! (summarizers), Marian (OPUS-MT translation pairs), M2M100 / NLLB and mBART-50 (many-to-many
+//! translation), one transformer with a small per-architecture [`Family`] of differences.
 //!
-//! Written from the model definitions (the `config.json` fields below). Shared: post-norm
-//! transformer layers, the output projection tied to the shared token embedding plus
-//! `final_logits_bias`. BART (Lewis et al. 2019): learned positions offset by 2, a layer norm on
-//! the embeddings, GELU, forced BOS/EOS from its config. Marian (Junczys-Dowmunt et al. 2018, as
-//! OPUS-MT publishes it): sinusoidal position tables without offset (stored in the weights),
-//! embeddings scaled by sqrt(d_model), no embedding layer norm, swish, decoding from the pad
-//! token, the pad token never generated and EOS forced at the last step. It reads the same
-//! `rust_model.ot` tensors by their names.
+//! Written from the model definitions (the `config.json` fields below). Shared: the attention,
+//! feed-forward and search code, the output projection tied to the shared token embedding plus
+//! `final_logits_bias` (zeros where a checkpoint has none). BART (Lewis et al. 2019): post-norm
+//! layers, learned positions offset by 2, a layer norm on the embeddings, GELU, forced BOS/EOS
+//! from its config. Marian (Junczys-Dowmunt et al. 2018, as OPUS-MT publishes it): post-norm,
+//! sinusoidal position tables without offset (stored in the weights), embeddings scaled by
+//! sqrt(d_model), no embedding layer norm, swish, decoding from the pad token, the pad token
+//! never generated and EOS forced at the last step. M2M100 (Fan et al. 2020; NLLB shares its
+//! architecture): pre-norm layers with a final layer norm after each stack, sinusoidal
+//! positions computed here from the padding offset, scaled embeddings, ReLU. mBART (Liu et al.
+//! 2020): pre-norm with final layer norms, learned positions offset by 2, a layer norm on the
+//! embeddings, GELU. For both many-to-many families the target-language token is forced first
+//! per call. It reads the same `rust_model.ot` tensors by their names.
 //!
 //! Why it exists (issue #14): rust-bert's generation copies every layer's encoder keys/values
 //! once per beam and again at every step (a beam reorder plus a cache copy), which makes beam
@@ -21,7 +26,8 @@
 //!
 //! The search reproduces the decisions of rust-bert's `generate` for BART (forced BOS/EOS,
 //! minimum length, no repeated 3-grams, beam hypotheses with early stopping and length
-//! penalty), so both paths produce the same tokens; tests/torch_bart.rs checks that.
+//! penalty), so both paths produce the same tokens; tests/torch_bart.rs, tests/torch_marian.rs
+//! and tests/torch_many_to_many.rs check that.
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -63,6 +69,8 @@ struct BartConfig {
     #[serde(default)]
     model_type: Option<String>,
     #[serde(default)]
+    max_position_embeddings: Option<i64>,
+    #[serde(default)]
     eos_token_id: Option<i64>,
     #[serde(default)]
     pad_token_id: Option<i64>,
@@ -94,6 +102,9 @@ pub struct SearchSettings {
     /// No n-gram of this size is generated twice (0: no ban). rust-bert's summarization
     /// pipeline uses 3, its translation pipeline 0.
     pub no_repeat_ngram: usize,
+    /// The token forced at the first step, over the model's own (a many-to-many model's
+    /// target-language token, which rust-bert's translation pipeline passes per call).
+    pub forced_bos: Option<i64>,
 }
 
 /// The BART-family architectures this module runs, and what differs between them.
@@ -101,6 +112,20 @@ pub struct SearchSettings {
 pub enum Family {
     Bart,
     Marian,
+    /// M2M100 and NLLB (`model_type` "m2m_100"): pre-norm layers with final layer norms,
+    /// sinusoidal positions computed from the padding offset, ReLU.
+    M2M100,
+    /// mBART (here mBART-50): pre-norm layers with final layer norms, learned positions with
+    /// offset 2, a layer norm on the embeddings, GELU.
+    MBart,
+}
+
+impl Family {
+    /// Pre-norm (normalize, sub-layer, add) with a layer norm after the last layer of the
+    /// encoder and of the decoder; BART and Marian are post-norm (add, then normalize).
+    fn pre_norm(self) -> bool {
+        matches!(self, Self::M2M100 | Self::MBart)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,8 +266,14 @@ pub struct TorchBart {
     decoder_positions: Tensor,
     /// First row of the position tables used (2 for learned, 0 for sinusoidal).
     position_offset: i64,
+    /// The padding index of a sinusoidal table computed here (M2M100), so a longer table can
+    /// be computed when an input outgrows it; `None` for tables read from the weights.
+    computed_positions_padding: Option<i64>,
     encoder_embedding_norm: Option<Norm>,
     decoder_embedding_norm: Option<Norm>,
+    /// Pre-norm families' layer norms after the last encoder / decoder layer.
+    encoder_final_norm: Option<Norm>,
+    decoder_final_norm: Option<Norm>,
     encoder_layers: Vec<EncoderLayer>,
     decoder_layers: Vec<DecoderLayer>,
     embed_scale: f64,
@@ -331,7 +362,7 @@ impl SelfCache {
 
 impl TorchBart {
     /// Loads config.json and rust_model.ot from `dir`. Refuses what it does not implement
-    /// (other architectures, pre-norm variants such as mBART, other activations).
+    /// (other architectures, pre-norm variants of BART or Marian, other activations).
     pub fn load(dir: &Path, weights_file: &str) -> Result<Self, TorchBartError> {
         let text = std::fs::read_to_string(dir.join("config.json"))
             .map_err(|error| TorchBartError::Config(error.to_string()))?;
@@ -341,20 +372,37 @@ impl TorchBart {
         let family = match config.model_type.as_deref() {
             Some("bart") => Family::Bart,
             Some("marian") => Family::Marian,
-            _ => return refuse("only model_type \"bart\" or \"marian\" runs on this path"),
+            Some("m2m_100") => Family::M2M100,
+            Some("mbart") => Family::MBart,
+            _ => return refuse(
+                "only model_type \"bart\", \"marian\", \"m2m_100\" or \"mbart\" runs on this path",
+            ),
         };
-        if config.normalize_before == Some(true) || config.add_final_layer_norm == Some(true) {
-            return refuse("pre-norm BART variants (mBART) do not run on this path");
+        if !family.pre_norm()
+            && (config.normalize_before == Some(true) || config.add_final_layer_norm == Some(true))
+        {
+            return refuse("pre-norm variants of BART or Marian do not run on this path");
         }
-        // rust-bert reads these two keys for both (its Marian is its BART); absent, each
-        // architecture's own layout applies.
-        let sinusoidal = config
-            .static_position_embeddings
-            .unwrap_or(family == Family::Marian);
-        let embedding_norm = config.normalize_embedding.unwrap_or(family == Family::Bart);
+        // rust-bert reads these two keys for BART and Marian (its Marian is its BART); absent,
+        // each architecture's own layout applies. M2M100 and mBART have one layout each.
+        let sinusoidal = match family {
+            Family::Bart | Family::Marian => config
+                .static_position_embeddings
+                .unwrap_or(family == Family::Marian),
+            Family::M2M100 => true,
+            Family::MBart => false,
+        };
+        let embedding_norm = match family {
+            Family::Bart | Family::Marian => {
+                config.normalize_embedding.unwrap_or(family == Family::Bart)
+            }
+            Family::M2M100 => false,
+            Family::MBart => true,
+        };
         let default_activation = match family {
-            Family::Bart => "gelu",
+            Family::Bart | Family::MBart => "gelu",
             Family::Marian => "swish",
+            Family::M2M100 => "relu",
         };
         let activation = match config
             .activation_function
@@ -414,6 +462,14 @@ impl TorchBart {
         } else {
             (None, None)
         };
+        let (encoder_final_norm, decoder_final_norm) = if family.pre_norm() {
+            (
+                Some(weights.norm("model.encoder.layer_norm")?),
+                Some(weights.norm("model.decoder.layer_norm")?),
+            )
+        } else {
+            (None, None)
+        };
         let tokens = match family {
             Family::Bart => SpecialTokens {
                 pad: config.pad_token_id.unwrap_or(1),
@@ -435,18 +491,56 @@ impl TorchBart {
                     forced_eos: Some(eos),
                 }
             }
+            // As rust-bert's M2M100 and mBART generators read them: the first token is forced
+            // per call (the target language), never from the config; M2M100 forces no EOS.
+            Family::M2M100 | Family::MBart => {
+                let eos = config.eos_token_id.unwrap_or(2);
+                SpecialTokens {
+                    pad: config.pad_token_id.unwrap_or(1),
+                    eos,
+                    decoder_start: config.decoder_start_token_id.unwrap_or(eos),
+                    forced_bos: None,
+                    forced_eos: match family {
+                        Family::MBart => config.forced_eos_token_id,
+                        _ => None,
+                    },
+                }
+            }
         };
+        // M2M100's sinusoidal table is not in the weights: it is computed from the model
+        // definition, with the rows before the first position (the padding offset) unused.
+        let (encoder_positions, decoder_positions, position_offset, computed_positions_padding) =
+            if family == Family::M2M100 {
+                let rows = config.max_position_embeddings.unwrap_or(1024) + tokens.pad + 1;
+                let table = sinusoidal_positions(rows, config.d_model, tokens.pad);
+                (
+                    table.shallow_clone(),
+                    table,
+                    tokens.pad + 1,
+                    Some(tokens.pad),
+                )
+            } else {
+                (
+                    weights.take("model.encoder.embed_positions.weight")?,
+                    weights.take("model.decoder.embed_positions.weight")?,
+                    if sinusoidal {
+                        0
+                    } else {
+                        LEARNED_POSITION_OFFSET
+                    },
+                    None,
+                )
+            };
         Ok(Self {
             family,
-            encoder_positions: weights.take("model.encoder.embed_positions.weight")?,
-            decoder_positions: weights.take("model.decoder.embed_positions.weight")?,
-            position_offset: if sinusoidal {
-                0
-            } else {
-                LEARNED_POSITION_OFFSET
-            },
+            encoder_positions,
+            decoder_positions,
+            position_offset,
+            computed_positions_padding,
             encoder_embedding_norm,
             decoder_embedding_norm,
+            encoder_final_norm,
+            decoder_final_norm,
             shared,
             final_logits_bias,
             encoder_layers,
@@ -475,11 +569,33 @@ impl TorchBart {
         x.transpose(1, 2).reshape([batch, -1, self.d_model])
     }
 
+    /// Rows `start..start + length` of a position table; a computed (sinusoidal) table is
+    /// computed longer when they run past it, as the model definition allows any length.
+    fn position_rows(&self, table: &Tensor, start: i64, length: i64) -> Tensor {
+        match self.computed_positions_padding {
+            Some(padding) if start + length > table.size()[0] => {
+                sinusoidal_positions(start + length, self.d_model, padding).narrow(0, start, length)
+            }
+            _ => table.narrow(0, start, length),
+        }
+    }
+
+    /// `x` plus what `sublayer` makes of it, normalized by `norm` before the sub-layer
+    /// (pre-norm families) or after the sum (post-norm).
+    fn residual(&self, norm: &Norm, x: Tensor, sublayer: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+        if self.family.pre_norm() {
+            let added = sublayer(&norm.forward(&x));
+            x + added
+        } else {
+            let added = sublayer(&x);
+            norm.forward(&(x + added))
+        }
+    }
+
     fn encode(&self, input_ids: &Tensor, mask: &Tensor) -> Tensor {
         let (batch, length) = input_ids.size2().expect("input ids are [batch, length]");
         let positions = self
-            .encoder_positions
-            .narrow(0, self.position_offset, length)
+            .position_rows(&self.encoder_positions, self.position_offset, length)
             .unsqueeze(0);
         let embedded = Tensor::embedding(&self.shared, input_ids, self.tokens.pad, false, false)
             * self.embed_scale
@@ -487,24 +603,24 @@ impl TorchBart {
         let mut x = normalized(self.encoder_embedding_norm.as_ref(), embedded);
         for layer in &self.encoder_layers {
             let attention = &layer.attention;
-            let q = self.split_heads(&attention.query.forward(&x), batch);
-            let k = self.split_heads(&attention.key.forward(&x), batch);
-            let v = self.split_heads(&attention.value.forward(&x), batch);
-            let attended = Tensor::scaled_dot_product_attention(
-                &q,
-                &k,
-                &v,
-                Some(mask),
-                0.0,
-                false,
-                None::<f64>,
-            );
-            let attended = attention.out.forward(&self.merge_heads(&attended, batch));
-            x = layer.attention_norm.forward(&(x + attended));
-            let fed = layer.feed_forward.forward(&x);
-            x = layer.output_norm.forward(&(x + fed));
+            x = self.residual(&layer.attention_norm, x, |x| {
+                let q = self.split_heads(&attention.query.forward(x), batch);
+                let k = self.split_heads(&attention.key.forward(x), batch);
+                let v = self.split_heads(&attention.value.forward(x), batch);
+                let attended = Tensor::scaled_dot_product_attention(
+                    &q,
+                    &k,
+                    &v,
+                    Some(mask),
+                    0.0,
+                    false,
+                    None::<f64>,
+                );
+                attention.out.forward(&self.merge_heads(&attended, batch))
+            });
+            x = self.residual(&layer.output_norm, x, |x| layer.feed_forward.forward(x));
         }
-        x
+        normalized(self.encoder_final_norm.as_ref(), x)
     }
 
     fn encoder_state(
@@ -550,7 +666,9 @@ impl TorchBart {
         let started = Instant::now();
         let rows = tokens.size()[0];
         let batch = rows / beams;
-        let position = self.decoder_positions.get(self.position_offset + step);
+        let position = self
+            .position_rows(&self.decoder_positions, self.position_offset + step, 1)
+            .squeeze_dim(0);
         // x: [rows, d_model] throughout the step.
         let embedded = Tensor::embedding(&self.shared, tokens, self.tokens.pad, false, false)
             * self.embed_scale
@@ -558,51 +676,55 @@ impl TorchBart {
         let mut x = normalized(self.decoder_embedding_norm.as_ref(), embedded);
         for (index, layer) in self.decoder_layers.iter().enumerate() {
             let attention = &layer.self_attention;
-            let q = self.split_heads(&attention.query.forward_rows(&x), rows);
-            let k = self.split_heads(&attention.key.forward_rows(&x), rows);
-            let v = self.split_heads(&attention.value.forward_rows(&x), rows);
-            cache.keys(index).narrow(2, step, 1).copy_(&k);
-            cache.values(index).narrow(2, step, 1).copy_(&v);
-            let keys = cache.keys(index).narrow(2, 0, step + 1);
-            let values = cache.values(index).narrow(2, 0, step + 1);
-            let attended = Tensor::scaled_dot_product_attention(
-                &q,
-                &keys,
-                &values,
-                Some(&everywhere(step + 1)),
-                0.0,
-                false,
-                None::<f64>,
-            );
-            let attended = attention
-                .out
-                .forward_rows(&self.merge_heads(&attended, rows).view([rows, self.d_model]));
-            x = layer.self_attention_norm.forward(&(x + attended));
+            x = self.residual(&layer.self_attention_norm, x, |x| {
+                let q = self.split_heads(&attention.query.forward_rows(x), rows);
+                let k = self.split_heads(&attention.key.forward_rows(x), rows);
+                let v = self.split_heads(&attention.value.forward_rows(x), rows);
+                cache.keys(index).narrow(2, step, 1).copy_(&k);
+                cache.values(index).narrow(2, step, 1).copy_(&v);
+                let keys = cache.keys(index).narrow(2, 0, step + 1);
+                let values = cache.values(index).narrow(2, 0, step + 1);
+                let attended = Tensor::scaled_dot_product_attention(
+                    &q,
+                    &keys,
+                    &values,
+                    Some(&everywhere(step + 1)),
+                    0.0,
+                    false,
+                    None::<f64>,
+                );
+                attention
+                    .out
+                    .forward_rows(&self.merge_heads(&attended, rows).view([rows, self.d_model]))
+            });
 
             // The beams of one input are the queries of one attention over its encoder states.
             let attention = &layer.cross_attention;
-            let q = attention
-                .query
-                .forward_rows(&x)
-                .view([batch, beams, self.heads, self.head_dim])
-                .transpose(1, 2);
-            let (keys, values) = &encoder.cross[index];
-            let attended = Tensor::scaled_dot_product_attention(
-                &q,
-                keys,
-                values,
-                Some(&encoder.mask),
-                0.0,
-                false,
-                None::<f64>,
-            );
-            let attended = attention
-                .out
-                .forward_rows(&attended.transpose(1, 2).reshape([rows, self.d_model]));
-            x = layer.cross_attention_norm.forward(&(x + attended));
-            let fed = layer.feed_forward.forward_rows(&x);
-            x = layer.output_norm.forward(&(x + fed));
+            x = self.residual(&layer.cross_attention_norm, x, |x| {
+                let q = attention
+                    .query
+                    .forward_rows(x)
+                    .view([batch, beams, self.heads, self.head_dim])
+                    .transpose(1, 2);
+                let (keys, values) = &encoder.cross[index];
+                let attended = Tensor::scaled_dot_product_attention(
+                    &q,
+                    keys,
+                    values,
+                    Some(&encoder.mask),
+                    0.0,
+                    false,
+                    None::<f64>,
+                );
+                attention
+                    .out
+                    .forward_rows(&attended.transpose(1, 2).reshape([rows, self.d_model]))
+            });
+            x = self.residual(&layer.output_norm, x, |x| {
+                layer.feed_forward.forward_rows(x)
+            });
         }
+        let x = normalized(self.decoder_final_norm.as_ref(), x);
         cache.filled = step + 1;
         let projecting = Instant::now();
         timings.decoder_layers += projecting - started;
@@ -675,14 +797,15 @@ impl TorchBart {
     }
 
     /// Each architecture's own rule on the next token's logits (rust-bert's
-    /// `prepare_scores_for_generation`). BART: forced BOS at the first step, else forced EOS at
-    /// the last. Marian: the pad token (its decoder start) is never generated, and EOS is forced
+    /// `prepare_scores_for_generation`). BART, M2M100, mBART: forced BOS (the call's, else the
+    /// model's) at the first step, else forced EOS at the last. Marian: the pad token (its decoder start) is never generated, and EOS is forced
     /// at the last step.
-    fn force_special(&self, logits: &mut Tensor, length: i64, max_length: i64) {
+    fn force_special(&self, logits: &mut Tensor, length: i64, settings: &SearchSettings) {
+        let max_length = settings.max_length;
         match self.family {
-            Family::Bart => {
+            Family::Bart | Family::M2M100 | Family::MBart => {
                 if length == 1 {
-                    if let Some(bos) = self.tokens.forced_bos {
+                    if let Some(bos) = settings.forced_bos.or(self.tokens.forced_bos) {
                         self.force(logits, bos);
                     }
                 } else if let Some(eos) = self.tokens.forced_eos {
@@ -761,7 +884,7 @@ impl TorchBart {
             );
             Self::ban_repeated_ngrams(&mut logits, &histories, settings.no_repeat_ngram);
             self.ban_eos(&mut logits, length, settings.min_length);
-            self.force_special(&mut logits, length, max_length);
+            self.force_special(&mut logits, length, &settings);
             let next: Vec<i64> = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap_or_default();
             for (row, history) in histories.iter_mut().enumerate() {
                 let token = if unfinished[row] {
@@ -814,7 +937,7 @@ impl TorchBart {
                 &mut cache,
                 timings,
             );
-            self.force_special(&mut logits, length, max_length);
+            self.force_special(&mut logits, length, &settings);
             let mut scores = logits.log_softmax(-1, Kind::Float);
             self.ban_eos(&mut scores, length, settings.min_length);
             if length + 1 >= settings.no_repeat_ngram as i64 {
@@ -913,6 +1036,31 @@ impl TorchBart {
             })
             .collect()
     }
+}
+
+/// A sinusoidal position table of `rows` rows as M2M100 defines it: row p holds sin(p·f_k)
+/// then cos(p·f_k) for f_k = 10000^(-k / (d/2 - 1)), k < d/2 (a zero column when `width` is
+/// odd), and the padding row is zero.
+fn sinusoidal_positions(rows: i64, width: i64, padding: i64) -> Tensor {
+    let half = width / 2;
+    let step = -(10000f64.ln()) / ((half - 1).max(1) as f64);
+    let frequencies = (Tensor::arange(half, (Kind::Float, tch::Device::Cpu)) * step).exp();
+    let angles = Tensor::arange(rows, (Kind::Float, tch::Device::Cpu)).unsqueeze(1)
+        * frequencies.unsqueeze(0);
+    let mut table = Tensor::cat(&[angles.sin(), angles.cos()], 1);
+    if width % 2 == 1 {
+        table = Tensor::cat(
+            &[
+                table,
+                Tensor::zeros([rows, 1], (Kind::Float, tch::Device::Cpu)),
+            ],
+            1,
+        );
+    }
+    if (0..rows).contains(&padding) {
+        let _ = table.get(padding).fill_(0.0);
+    }
+    table
 }
 
 /// `x` through the embedding layer norm, where the architecture has one.

@@ -45,9 +45,11 @@ pub trait TranslationBackend: Sync {
 pub const TRANSLATION_BACKENDS: &[&dyn TranslationBackend] =
     &[&neural::RustBertTranslation, &apertium::ApertiumTranslation];
 
-/// `backend/model`: how engine ids are formed, so responses name the backend that served.
-pub fn engine_id(backend: &dyn TranslationBackend, model: &str) -> String {
-    format!("{}/{model}", backend.name())
+/// `runner/model`: how engine ids are formed, so responses and logs name the implementation
+/// that actually serves (`torch-bart`, `rust-bert`, `apertium`), not only the backend that
+/// registered it.
+pub fn engine_id(runner: &str, model: &str) -> String {
+    format!("{runner}/{model}")
 }
 
 /// The many-to-many model `precis models pull` suggests for a missing pair; it serves every
@@ -140,8 +142,15 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), TRANSLATION_BACKENDS.len(), "{names:?}");
         assert_eq!(
-            engine_id(&neural::RustBertTranslation, "opus-mt-en-de"),
+            engine_id(neural::RustBertTranslation.name(), "opus-mt-en-de"),
             "rust-bert/opus-mt-en-de"
+        );
+        assert_eq!(
+            engine_id(
+                crate::runtime::generation::TORCH_BART_ENGINE,
+                "opus-mt-en-de"
+            ),
+            "torch-bart/opus-mt-en-de"
         );
     }
 }

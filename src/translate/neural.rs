@@ -1,9 +1,11 @@
-//! The rust-bert backend: Marian and M2M100 models on worker pools, behind the `Translator`
-//! trait. A Marian pair whose catalog entry names no engine runs on the project-owned
-//! BART-family path (torch-bart: rust-bert's tokens, faster); `engine = "rust-bert"` keeps
-//! rust-bert's pipeline. A many-to-many model runs on one pool and is registered once per directed pair of
-//! its languages, so the router sees each pair as a direct neural route.
-use std::sync::Arc;
+//! The rust-bert backend: Marian and many-to-many (M2M100, NLLB, mBART-50) models on worker
+//! pools, behind the `Translator` trait. A model whose catalog entry names no engine runs on
+//! the project-owned BART-family path (torch-bart: rust-bert's tokens, faster); `engine =
+//! "rust-bert"` keeps rust-bert's pipeline. Engine ids name the path that runs
+//! (`torch-bart/<model>` or `rust-bert/<model>`). A many-to-many model runs on one pool and is
+//! registered once per directed pair of its languages, so the router sees each pair as a
+//! direct neural route.
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use precis_translate::{EngineInfo, EngineKind, LanguagePair, TranslateError, Translator};
@@ -46,6 +48,8 @@ impl TranslationBackend for RustBertTranslation {
             } else {
                 GenerationPath::Preferred
             };
+            let runner = Arc::new(OnceLock::new());
+            let loaded_runner = Arc::clone(&runner);
             let (pool, status) = start_model_pool(
                 &spec,
                 settings.pool_config(&format!("translate-{}-{}", pair.source, pair.target), 32),
@@ -55,14 +59,16 @@ impl TranslationBackend for RustBertTranslation {
                         min_length: 0,
                         ..GenerationSettings::default()
                     };
-                    TranslationEngine::load_on(spec, settings, path)
+                    let engine = TranslationEngine::load_on(spec, settings, path)?;
+                    let _ = loaded_runner.set(engine.runner());
+                    Ok(engine)
                 },
             );
             statuses.push(status);
             if let Some(pool) = pool {
                 translators.push(Arc::new(NeuralTranslator {
                     info: EngineInfo {
-                        id: engine_id(self, &spec.id),
+                        id: engine_id(runner.get().copied().unwrap_or(self.name()), &spec.id),
                         kind: EngineKind::Neural,
                         pair: LanguagePair::new(pair.source.clone(), pair.target.clone()),
                     },
@@ -76,17 +82,28 @@ impl TranslationBackend for RustBertTranslation {
             .filter(|model| model.engine_name() == self.name())
         {
             let spec = model.spec(&models_dir)?;
+            // As for a pair: torch-bart unless the entry names `rust-bert`.
+            let path = if model.engine.is_some() {
+                GenerationPath::RustBert
+            } else {
+                GenerationPath::Preferred
+            };
+            let runner = Arc::new(OnceLock::new());
+            let loaded_runner = Arc::clone(&runner);
             let (pool, status) = start_model_pool(
                 &spec,
                 settings.pool_config(&format!("translate-many-{}", model.id), 32),
-                |spec| {
+                move |spec| {
                     let settings = GenerationSettings {
                         min_length: 0,
                         ..GenerationSettings::default()
                     };
-                    ManyToManyEngine::load(spec, settings)
+                    let engine = ManyToManyEngine::load_on(spec, settings, path)?;
+                    let _ = loaded_runner.set(engine.runner());
+                    Ok(engine)
                 },
             );
+            let id = engine_id(runner.get().copied().unwrap_or(self.name()), &spec.id);
             statuses.push(status);
             let Some(pool) = pool else { continue };
             let pool = Arc::new(pool);
@@ -103,7 +120,7 @@ impl TranslationBackend for RustBertTranslation {
                     }
                     translators.push(Arc::new(ManyToManyPair {
                         info: EngineInfo {
-                            id: engine_id(self, &spec.id),
+                            id: id.clone(),
                             kind: EngineKind::Neural,
                             pair: LanguagePair::new((*source_code).clone(), (*target_code).clone()),
                         },
