@@ -2,13 +2,15 @@
 """Python side of `cargo run --release --bin bench_models` (which runs this script itself).
 
     python scripts/bench_models.py --task embeddings|e5|e5-st|generation|ct2-fp32|ct2-int8|
-        translation|ct2-translation-fp32|ct2-translation-int8 --workload FILE
+        translation|ct2-translation-fp32|ct2-translation-int8|make-m2m100|m2m100|
+        ct2-m2m100-fp32|ct2-m2m100-int8 --workload FILE
 
 Reads the workload the Rust side wrote (model directories, sentences, the 512-token input,
 thread count, durations), measures the same thing with sentence-transformers or transformers
 `generate()` on the same weights (ct2-*: CTranslate2 on those weights, converted once with its
 transformers converter into <model>-ct2, in fp32 or int8; translation: MarianMTModel on the
-opus-mt-dimension model, one quote and all quotes as one batch), and prints one JSON line: throughput or seconds per
+opus-mt-dimension model, one quote and all quotes as one batch; m2m100: the same with
+M2M100ForConditionalGeneration on a random model at m2m100_418M's widths, made by make-m2m100), and prints one JSON line: throughput or seconds per
 generation, the token counts actually seen, and this process's peak RSS (VmHWM).
 """
 
@@ -295,12 +297,131 @@ def ct2_translation(work: dict, compute_type: str) -> dict:
     return result
 
 
+def make_m2m100(work: dict) -> dict:
+    """Random weights at m2m100_418M's widths (d_model 1024, 16 heads, FFN 4096, 128,112
+    tokens; `m2m100_layers` per stack) into `m2m100_model`, with the tokenizer files of
+    scripts/make_many_to_many_models.py's tiny M2M100 (its language tokens and pieces are real
+    ids below 128,112). Never a translation: only the per-token cost is measured."""
+    import shutil
+
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration
+
+    out = work["m2m100_model"]
+    os.makedirs(out, exist_ok=True)
+    for name in ("sentencepiece.bpe.model", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copyfile(os.path.join(work["m2m100_tokenizer"], name), os.path.join(out, name))
+    # The real dictionary's size (128,004 pieces, then 100 language tokens and 8 madeup words,
+    # at their real ids): placeholders the SentencePiece model never produces fill the rest.
+    with open(os.path.join(work["m2m100_tokenizer"], "vocab.json")) as file:
+        vocab = json.load(file)
+    while len(vocab) < 128004:
+        vocab[f"<placeholder-{len(vocab)}>"] = len(vocab)
+    with open(os.path.join(out, "vocab.json"), "w") as file:
+        json.dump(vocab, file, ensure_ascii=False)
+    # The language tokens as the real tokenizer lists them (CTranslate2's converter builds its
+    # vocabulary from them).
+    from transformers import M2M100Tokenizer
+
+    tokenizer = M2M100Tokenizer.from_pretrained(out)
+    with open(os.path.join(out, "tokenizer_config.json")) as file:
+        tokenizer_config = json.load(file)
+    tokenizer_config["additional_special_tokens"] = list(tokenizer.lang_token_to_id)
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as file:
+        json.dump(tokenizer_config, file, indent=2)
+    layers = work["m2m100_layers"]
+    config = M2M100Config(
+        vocab_size=128112, d_model=1024, encoder_layers=layers, decoder_layers=layers,
+        encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096,
+        decoder_ffn_dim=4096, max_position_embeddings=1024, activation_function="relu",
+        scale_embedding=True, dropout=0.1, attention_dropout=0.1, activation_dropout=0.0,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+        architectures=["M2M100ForConditionalGeneration"])
+    torch.manual_seed(0)
+    model = M2M100ForConditionalGeneration(config).eval()
+    model.save_pretrained(out, safe_serialization=True)
+    return {}
+
+
+def m2m100_sources(tokenizer, texts: list) -> list:
+    return [tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"]) for text in texts]
+
+
+def m2m100_translation(work: dict) -> dict:
+    """transformers' M2M100ForConditionalGeneration `generate()` en→es with the target's
+    token forced first (forced_bos_token_id): one quote, then all quotes as one padded batch,
+    exactly `translation_new_tokens` new tokens each (the forced token among them)."""
+    import torch
+    from transformers import M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    directory = work["m2m100_model"]
+    tokenizer = M2M100Tokenizer.from_pretrained(directory, src_lang="en", tgt_lang="es")
+    model = M2M100ForConditionalGeneration.from_pretrained(directory).eval()
+    quotes = work["m2m100_inputs"]
+    new_tokens = work["translation_new_tokens"]
+    forced = tokenizer.get_lang_id("es")
+    result = {}
+    for beams, name in ((1, "greedy"), (4, "beam4")):
+        for texts, suffix in ((quotes[:1], "seconds"), (quotes, "batch_seconds")):
+            encoded = tokenizer(texts, return_tensors="pt", padding=True)
+
+            def run():
+                with torch.inference_mode():
+                    return model.generate(
+                        **encoded,
+                        forced_bos_token_id=forced,
+                        num_beams=beams,
+                        do_sample=False,
+                        min_new_tokens=new_tokens,
+                        max_new_tokens=new_tokens,
+                    )
+            output = run()
+            if beams == 1 and suffix == "seconds":
+                result["input_tokens"] = int(encoded["input_ids"].shape[1])
+                result["new_tokens"] = int(output.shape[1]) - 1  # minus the decoder start
+            result[f"{name}_{suffix}"] = median_seconds(run, work["generations"])
+    return result
+
+
+def ct2_m2m100(work: dict, compute_type: str) -> dict:
+    """CTranslate2 on the same M2M100 weights (converted once beside them), the target's token
+    as target prefix, same workload."""
+    from transformers import M2M100Tokenizer
+
+    directory = work["m2m100_model"]
+    tokenizer = M2M100Tokenizer.from_pretrained(directory, src_lang="en", tgt_lang="es")
+    sources = m2m100_sources(tokenizer, work["m2m100_inputs"])
+    translator, load_seconds = ct2_translator(directory, compute_type, work["threads"])
+    new_tokens = work["translation_new_tokens"]
+    result = {"input_tokens": len(sources[0]), "load_seconds": load_seconds}
+    for beams, name in ((1, "greedy"), (4, "beam4")):
+        for batch, suffix in ((sources[:1], "seconds"), (sources, "batch_seconds")):
+            prefix = [["__es__"]] * len(batch)
+
+            def run():
+                # Exactly `new_tokens` decoding steps counting the target prefix, as the
+                # other sides count the forced token.
+                return translator.translate_batch(
+                    batch,
+                    target_prefix=prefix,
+                    beam_size=beams,
+                    min_decoding_length=new_tokens,
+                    max_decoding_length=new_tokens,
+                )
+            output = run()
+            if beams == 1 and suffix == "seconds":
+                result["new_tokens"] = len(output[0].hypotheses[0])
+            result[f"{name}_{suffix}"] = median_seconds(run, work["generations"])
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--task", required=True,
                         choices=["embeddings", "e5", "e5-st", "generation", "ct2-fp32", "ct2-int8",
                                  "translation", "ct2-translation-fp32",
-                                 "ct2-translation-int8"])
+                                 "ct2-translation-int8", "make-m2m100", "m2m100",
+                                 "ct2-m2m100-fp32", "ct2-m2m100-int8"])
     parser.add_argument("--workload", required=True)
     args = parser.parse_args()
     with open(args.workload) as file:
@@ -322,6 +443,10 @@ def main() -> int:
         "translation": translation,
         "ct2-translation-fp32": lambda work: ct2_translation(work, "float32"),
         "ct2-translation-int8": lambda work: ct2_translation(work, "int8"),
+        "make-m2m100": make_m2m100,
+        "m2m100": m2m100_translation,
+        "ct2-m2m100-fp32": lambda work: ct2_m2m100(work, "float32"),
+        "ct2-m2m100-int8": lambda work: ct2_m2m100(work, "int8"),
     }
     result = tasks[args.task](work)
     result["peak_rss_mb"] = peak_rss_mb()

@@ -22,6 +22,12 @@
 //!   greedy and 4 beams, on rust-bert's translation pipeline and torch-bart, against
 //!   transformers' MarianMTModel and CTranslate2 fp32/int8 on the same weights; each precis
 //!   side process loads one model once (one process per engine and beam count);
+//! - m2m100: the same workload (en→es, the target's token forced first) on a random model at
+//!   m2m100_418M's widths (d_model 1024, 16 heads, FFN 4096, 128,112 tokens) with
+//!   `M2M100_LAYERS` layers per stack (the label says how many), made in a temp dir by each
+//!   run (transformers, then the pull's conversion), on rust-bert's many-to-many pipeline and
+//!   torch-bart, against transformers' M2M100ForConditionalGeneration (forced_bos_token_id)
+//!   and CTranslate2 fp32/int8 on the same weights; never a translation, only the per-token cost;
 //! - the peak RSS of each side: every measurement runs in its own process (this binary re-runs
 //!   itself with `--side`, Python runs scripts/bench_models.py), which reports its VmHWM.
 use std::path::{Path, PathBuf};
@@ -75,7 +81,7 @@ struct Args {
     /// (`rust-bert` or `torch-bart`) for `--side generation`
     #[arg(long, hide = true, default_value = "rust-bert")]
     engine: String,
-    /// Internal: the beam count for `--side translation`
+    /// Internal: the beam count for `--side translation`/`m2m100`
     #[arg(long, hide = true, default_value_t = 1)]
     beams: i64,
 }
@@ -97,7 +103,19 @@ struct Workload {
     /// Quotes of exactly 40 tokens each with EOS (checked on every side).
     translation_inputs: Vec<String>,
     translation_new_tokens: usize,
+    /// The random model at m2m100_418M's widths, made by this run in a temp dir.
+    m2m100_model: PathBuf,
+    /// Where its tokenizer files come from (the tiny factory M2M100's).
+    m2m100_tokenizer: PathBuf,
+    m2m100_layers: usize,
+    /// Quotes of exactly 40 tokens each with the source language's token and EOS.
+    m2m100_inputs: Vec<String>,
 }
+
+/// Layers per stack of the benchmark's M2M100 (m2m100_418M has 12): widths are the real
+/// ones, depth is cut so that every side runs in minutes on a shared 2-core box; the output
+/// projection to 128,112 tokens, a fixed share of each step, is whole.
+const M2M100_LAYERS: usize = 4;
 
 /// One side's answer.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -169,6 +187,7 @@ fn main() -> anyhow::Result<()> {
             }
             "generation" => rust_generation(&workload, &args.engine)?,
             "translation" => rust_translation(&workload, &args.engine, args.beams)?,
+            "m2m100" => rust_m2m100(&workload, &args.engine, args.beams)?,
             "e5-tokenizer" => e5_tokenizer_alone(&workload)?,
             other => bail!("unknown side {other}"),
         };
@@ -178,12 +197,13 @@ fn main() -> anyhow::Result<()> {
 
     let tasks: Vec<&str> = match args.only.as_deref() {
         Some(tasks) => tasks.split(',').collect(),
-        None => vec!["embeddings", "e5", "generation", "translation"],
+        None => vec!["embeddings", "e5", "generation", "translation", "m2m100"],
     };
     let embedding_model = args.models_dir.join("all-MiniLM-L6-v2");
     let e5_model = args.models_dir.join("multilingual-e5-small");
     let generation_model = args.test_models_dir.join("bench-distilbart-cnn-6-6-random");
     let translation_model = args.test_models_dir.join("bench-opus-mt-en-es-random");
+    let m2m100_tokenizer = args.test_models_dir.join("hub-many").join("tiny-m2m100");
     let setup = "run scripts/setup";
     let make = "run scripts/make_test_models.py --real-dims --out $PRECIS_TEST_MODELS_DIR, then `precis models convert` on it";
     for (task, dir, fix) in [
@@ -209,6 +229,20 @@ fn main() -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    if tasks.contains(&"m2m100") && !m2m100_tokenizer.join("vocab.json").is_file() {
+        bail!(
+            "{} has no vocab.json: run scripts/setup (scripts/setup-many-to-many)",
+            m2m100_tokenizer.display()
+        );
+    }
+    let m2m100_inputs = if tasks.contains(&"m2m100") {
+        quotes_of_tokens(&m2m100_tokenizer_of(&m2m100_tokenizer)?, 38, 9)?
+    } else {
+        Vec::new()
+    };
+    // Removed when the benchmark ends, with CTranslate2's conversion beside the model.
+    let m2m100_dir =
+        TempTree(std::env::temp_dir().join(format!("precis-bench-m2m100-{}", std::process::id())));
     let sentences = (0..4)
         .flat_map(|_| SENTENCES.iter().map(|s| s.to_string()))
         .collect();
@@ -225,6 +259,10 @@ fn main() -> anyhow::Result<()> {
         translation_model,
         translation_inputs,
         translation_new_tokens: 60,
+        m2m100_model: m2m100_dir.0.join("m2m100-dims-random"),
+        m2m100_tokenizer,
+        m2m100_layers: M2M100_LAYERS,
+        m2m100_inputs,
     };
     let workload_file = WorkloadFile(
         std::env::temp_dir().join(format!("precis-bench-{}.json", std::process::id())),
@@ -248,12 +286,19 @@ fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut profile: Vec<String> = Vec::new();
     for task in tasks {
-        if task == "translation" {
+        if task == "translation" || task == "m2m100" {
+            let family = if task == "translation" {
+                opus_mt_family()
+            } else {
+                make_m2m100(&python, &script, &workload_file.0, &workload.m2m100_model)?;
+                m2m100_family()
+            };
             rows.extend(translation_rows(
                 &python,
                 &script,
                 &me,
                 &workload_file.0,
+                &family,
                 &mut profile,
             )?);
             continue;
@@ -375,6 +420,66 @@ impl Drop for WorkloadFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// A directory tree removed when the benchmark ends.
+struct TempTree(PathBuf);
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One translation model's sides: the label of its rows, the Python tasks (transformers,
+/// CTranslate2 fp32, int8) and this binary's side.
+struct TranslationFamily {
+    label: String,
+    python_tasks: [&'static str; 3],
+    side: &'static str,
+}
+
+fn opus_mt_family() -> TranslationFamily {
+    TranslationFamily {
+        label: "opus-mt dims".into(),
+        python_tasks: [
+            "translation",
+            "ct2-translation-fp32",
+            "ct2-translation-int8",
+        ],
+        side: "translation",
+    }
+}
+
+fn m2m100_family() -> TranslationFamily {
+    TranslationFamily {
+        label: format!("m2m100_418M widths, {M2M100_LAYERS}+{M2M100_LAYERS} layers (of 12+12),"),
+        python_tasks: ["m2m100", "ct2-m2m100-fp32", "ct2-m2m100-int8"],
+        side: "m2m100",
+    }
+}
+
+/// The random M2M100 at real widths, made by transformers and converted as a pull converts
+/// a repository (`rust_model.ot` beside `model.safetensors`).
+fn make_m2m100(python: &Path, script: &Path, workload: &Path, out: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let _: serde_json::Value = run_json(
+        Command::new(python)
+            .arg(script)
+            .args(["--task", "make-m2m100", "--workload"])
+            .arg(workload),
+    )
+    .context("making the random M2M100")?;
+    precis::runtime::registry::convert_weights(
+        out,
+        &[out.join("model.safetensors")],
+        precis::runtime::registry::Architecture::M2M100,
+    )?;
+    println!(
+        "m2m100: random weights at real widths made and converted in {:.0} s (RANDOM WEIGHTS: per-token cost only, never a translation)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn run_json<T: for<'de> Deserialize<'de>>(command: &mut Command) -> anyhow::Result<T> {
@@ -817,6 +922,7 @@ fn translation_rows(
     script: &Path,
     me: &Path,
     workload: &Path,
+    family: &TranslationFamily,
     profile: &mut Vec<String>,
 ) -> anyhow::Result<Vec<(String, String, String, f64)>> {
     let python_side = |task: &str| -> anyhow::Result<Measurement> {
@@ -828,10 +934,11 @@ fn translation_rows(
         )
         .with_context(|| format!("{task} side of translation"))
     };
+    let [transformers, fp32, int8] = family.python_tasks;
     let others = [
-        ("transformers", python_side("translation")?),
-        ("CTranslate2 fp32", python_side("ct2-translation-fp32")?),
-        ("CTranslate2 int8", python_side("ct2-translation-int8")?),
+        ("transformers", python_side(transformers)?),
+        ("CTranslate2 fp32", python_side(fp32)?),
+        ("CTranslate2 int8", python_side(int8)?),
     ];
     let mut rows = Vec::new();
     for engine in GENERATION_ENGINES {
@@ -839,12 +946,12 @@ fn translation_rows(
         for beams in [1i64, 4] {
             let side: Measurement = run_json(
                 Command::new(me)
-                    .args(["--side", "translation", "--workload"])
+                    .args(["--side", family.side, "--workload"])
                     .arg(workload)
                     .args(["--models-dir", ".", "--test-models-dir", ".", "--venv", "."])
                     .args(["--engine", engine, "--beams", &beams.to_string()]),
             )
-            .with_context(|| format!("precis {engine} side of translation, {beams} beams"))?;
+            .with_context(|| format!("precis {engine} side of {}, {beams} beams", family.side))?;
             if beams == 1 {
                 ours.greedy_seconds = side.greedy_seconds;
                 ours.greedy_batch_seconds = side.greedy_batch_seconds;
@@ -883,7 +990,7 @@ fn translation_rows(
             ] {
                 if let (Some(a), Some(b)) = (a, b) {
                     rows.push((
-                        format!("opus-mt dims {name}, {tokens} vs {label} [{engine}]"),
+                        format!("{} {name}, {tokens} vs {label} [{engine}]", family.label),
                         format!("{a:.3} s"),
                         format!("{b:.3} s"),
                         b / a,
@@ -902,7 +1009,7 @@ fn translation_rows(
                 ));
             }
             rows.push((
-                format!("peak RSS (translation processes) vs {label} [{engine}]"),
+                format!("peak RSS ({} processes) vs {label} [{engine}]", family.side),
                 format!("{:.0} MB", ours.peak_rss_mb),
                 format!("{:.0} MB", theirs.peak_rss_mb),
                 theirs.peak_rss_mb / ours.peak_rss_mb,
@@ -929,7 +1036,31 @@ fn marian_tokenizer(model: &Path) -> anyhow::Result<rust_bert::pipelines::common
 /// words are added one at a time from a different starting word for each, skipping any that
 /// would overshoot.
 fn quotes_of_40_tokens(model: &Path, count: usize) -> anyhow::Result<Vec<String>> {
-    let tokenizer = marian_tokenizer(model)?;
+    quotes_of_tokens(&marian_tokenizer(model)?, 39, count)
+}
+
+/// The benchmark M2M100's tokenizer, as rust-bert's generator reads it.
+fn m2m100_tokenizer_of(
+    dir: &Path,
+) -> anyhow::Result<rust_bert::pipelines::common::TokenizerOption> {
+    use rust_bert::pipelines::common::{ModelType, TokenizerOption};
+    Ok(TokenizerOption::from_file(
+        ModelType::M2M100,
+        &dir.join("vocab.json").to_string_lossy(),
+        Some(&dir.join("sentencepiece.bpe.model").to_string_lossy()),
+        false,
+        None,
+        None,
+    )?)
+}
+
+/// `count` different texts of exactly `length` tokens of `tokenizer`, built as
+/// `quotes_of_40_tokens` builds them.
+fn quotes_of_tokens(
+    tokenizer: &rust_bert::pipelines::common::TokenizerOption,
+    length: usize,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
     let words: Vec<&str> = SENTENCES
         .iter()
         .flat_map(|s| s.split_whitespace())
@@ -945,15 +1076,15 @@ fn quotes_of_40_tokens(model: &Path, count: usize) -> anyhow::Result<Vec<String>
                 format!("{text} {word}")
             };
             match tokenizer.tokenize(&candidate).len() {
-                n if n < 39 => text = candidate,
-                39 => {
+                n if n < length => text = candidate,
+                n if n == length => {
                     found = Some(candidate);
                     break;
                 }
                 _ => {}
             }
         }
-        quotes.push(found.context("could not build a 40-token quote")?);
+        quotes.push(found.with_context(|| format!("could not build a {length}-token quote"))?);
     }
     Ok(quotes)
 }
@@ -1081,6 +1212,161 @@ fn marian_rust_bert_ids(
     })?;
     Ok(
         tch::no_grad(|| generator.generate_indices(Some(texts), None))?
+            .into_iter()
+            .map(|output| output.indices)
+            .collect(),
+    )
+}
+
+/// Seconds per en→es translation of one quote and of all quotes through the many-to-many
+/// engine (loaded once, on `engine`, with `beams`) on the random M2M100, exactly
+/// `translation_new_tokens` new tokens counting the forced target token (min_length =
+/// max_length - 1 = new tokens; rust-bert counts the decoder start token).
+fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<Measurement> {
+    use precis::runtime::generation::{language_from_code, ManyToManyEngine, PairTexts};
+    use precis::runtime::ModelEngine;
+
+    let path = match engine {
+        "rust-bert" => GenerationPath::RustBert,
+        "torch-bart" => GenerationPath::TorchBart,
+        other => bail!("unknown generation engine {other}"),
+    };
+    let spec = ModelSpec {
+        id: "bench-m2m100-dims-random".into(),
+        role: ModelRole::ManyToManyTranslation {
+            languages: vec!["en".into(), "es".into()],
+        },
+        location: ModelLocation::Directory(workload.m2m100_model.clone()),
+    };
+    let (source, target) = (
+        language_from_code("en").context("en")?,
+        language_from_code("es").context("es")?,
+    );
+    let new_tokens = workload.translation_new_tokens as i64;
+    let settings = GenerationSettings {
+        num_beams: beams,
+        min_length: new_tokens,
+        max_length: new_tokens + 1,
+    };
+    tch::set_num_threads(workload.threads as i32);
+    let mut engine = ManyToManyEngine::load_on(&spec, settings, path)?;
+    let job = |texts: &[String]| {
+        vec![PairTexts {
+            source,
+            target,
+            texts: texts.to_vec(),
+        }]
+    };
+    let inputs = &workload.m2m100_inputs;
+    let mut seconds = Vec::new();
+    for texts in [&inputs[..1], &inputs[..]] {
+        engine.run_batch(job(texts));
+        let mut times = Vec::new();
+        for _ in 0..workload.generations {
+            let started = Instant::now();
+            let outputs = engine.run_batch(job(texts));
+            times.push(started.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                outputs.iter().all(Result::is_ok),
+                "a translation failed: {outputs:?}"
+            );
+        }
+        seconds.push(median(&mut times));
+    }
+    let peak_rss_mb = peak_rss_mb();
+    let all: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let phases = match engine.generate_ids_timed(&all, source, target) {
+        Some(Ok((_, t))) => Some(vec![format!(
+            "torch-bart m2m100 widths, 9 quotes, {beams} beam(s): encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps)",
+            t.encoder.as_secs_f64(),
+            t.decoder_layers.as_secs_f64(),
+            t.lm_head.as_secs_f64(),
+            t.search.as_secs_f64(),
+            t.steps
+        )]),
+        Some(Err(error)) => bail!("torch-bart ids: {error}"),
+        None => None,
+    };
+    let generated = match engine.generate_ids_timed(&all[..1], source, target) {
+        Some(result) => result.map_err(anyhow::Error::msg)?.0,
+        None => {
+            drop(engine);
+            m2m100_rust_bert_ids(workload, new_tokens, &inputs[..1])?
+        }
+    };
+    // The source language's token, the text's, EOS.
+    let input_tokens = m2m100_tokenizer_of(&workload.m2m100_tokenizer)?
+        .tokenize(&inputs[0])
+        .len()
+        + 2;
+    let (single, batch) = (Some(seconds[0]), Some(seconds[1]));
+    let mut measurement = Measurement {
+        input_tokens: Some(input_tokens),
+        new_tokens: Some(
+            generated
+                .first()
+                .map_or(0, |ids| ids.len().saturating_sub(1)),
+        ),
+        peak_rss_mb,
+        phases,
+        ..Measurement::default()
+    };
+    if beams == 1 {
+        measurement.greedy_seconds = single;
+        measurement.greedy_batch_seconds = batch;
+    } else {
+        measurement.beam4_seconds = single;
+        measurement.beam4_batch_seconds = batch;
+    }
+    Ok(measurement)
+}
+
+/// rust-bert's M2M100 generator's ids for `texts` en→es, greedy, with the bench's length,
+/// prepared as its translation pipeline prepares a pair.
+fn m2m100_rust_bert_ids(
+    workload: &Workload,
+    new_tokens: i64,
+    texts: &[String],
+) -> anyhow::Result<Vec<Vec<i64>>> {
+    use rust_bert::m2m_100::M2M100Generator;
+    use rust_bert::pipelines::common::{ModelResource, ModelType};
+    use rust_bert::pipelines::generation_utils::{
+        GenerateConfig, GenerateOptions, LanguageGenerator,
+    };
+    use rust_bert::pipelines::translation::Language;
+    use rust_bert::resources::LocalResource;
+
+    let dir = &workload.m2m100_model;
+    let local = |file: &str| Box::new(LocalResource::from(dir.join(file)));
+    let generator = M2M100Generator::new(GenerateConfig {
+        model_type: ModelType::M2M100,
+        model_resource: ModelResource::Torch(local("rust_model.ot")),
+        config_resource: local("config.json"),
+        vocab_resource: local("vocab.json"),
+        merges_resource: Some(local("sentencepiece.bpe.model")),
+        min_length: new_tokens,
+        max_length: Some(new_tokens + 1),
+        num_beams: 1,
+        do_sample: false,
+        no_repeat_ngram_size: 0,
+        device: tch::Device::Cpu,
+        ..GenerateConfig::default()
+    })?;
+    let languages = std::collections::HashSet::from([Language::English, Language::Spanish]);
+    let (prefix, forced_bos) = generator.get_tokenizer().get_prefix_and_forced_bos_id(
+        Some(&Language::English),
+        Some(&Language::Spanish),
+        &languages,
+        &languages,
+    )?;
+    let prefix = prefix.unwrap_or_default();
+    let prefixed: Vec<String> = texts.iter().map(|text| format!("{prefix}{text}")).collect();
+    let options = GenerateOptions {
+        forced_bos_token_id: forced_bos,
+        ..Default::default()
+    };
+    Ok(
+        tch::no_grad(|| generator.generate_indices(Some(&prefixed), Some(options)))?
             .into_iter()
             .map(|output| output.indices)
             .collect(),
