@@ -59,7 +59,8 @@ struct Args {
     /// Timed generations per setting (after one warm-up)
     #[arg(long, default_value_t = 3)]
     generations: usize,
-    /// Run only these tasks, comma-separated: `embeddings`, `e5`, `generation`
+    /// Run only these tasks, comma-separated: `embeddings`, `e5`, `generation`,
+    /// `translation`, `m2m100`
     #[arg(long)]
     only: Option<String>,
     /// Embedding engines to measure (comma-separated); default: every registered one
