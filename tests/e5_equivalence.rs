@@ -317,22 +317,7 @@ fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
     .iter()
     .map(|(name, text)| (name.to_string(), text.to_string()))
     .collect();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/devdata/summaries");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".txt") && !name.starts_with("en-") {
-            // One sentence a line after its label ("3" or "8=5").
-            let text: String = std::fs::read_to_string(&path)
-                .unwrap()
-                .lines()
-                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                .filter_map(|l| l.split_once(' ').map(|(_, s)| s.to_string()))
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            articles.push((name, text));
-        }
-    }
+    articles.extend(common::e5_articles::non_english_summary_devdata());
     assert!(articles.len() >= 8, "the team's articles are in tests/");
     let mut reference = engine();
     let mut onnx = onnx_engine("onnxruntime");

@@ -105,21 +105,7 @@ fn team_articles() -> Vec<(String, String)> {
     .iter()
     .map(|(name, text)| (name.to_string(), text.to_string()))
     .collect();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/devdata/summaries");
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".txt") && !name.starts_with("en-") {
-            let text: String = std::fs::read_to_string(&path)
-                .unwrap()
-                .lines()
-                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-                .filter_map(|l| l.split_once(' ').map(|(_, s)| s.to_string()))
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            articles.push((name, text));
-        }
-    }
+    articles.extend(common::e5_articles::non_english_summary_devdata());
     assert!(articles.len() >= 10, "the team's articles are in tests/");
     articles
 }

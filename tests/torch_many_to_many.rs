@@ -22,7 +22,7 @@ use rust_bert::pipelines::generation_utils::{GenerateOptions, LanguageGenerator}
 use rust_bert::pipelines::translation::Language;
 use rust_bert::resources::LocalResource;
 
-use common::rust_bert_reference::{generate_config, Decoding};
+use common::rust_bert_reference::{generate_config, quotes_of_different_lengths, Decoding};
 
 /// A factory repository of scripts/make_many_to_many_models.py (run by scripts/setup).
 fn factory_repo(name: &str) -> PathBuf {
@@ -87,19 +87,6 @@ fn spec(model: &Converted) -> ModelSpec {
         },
         location: ModelLocation::Directory(model.path.clone()),
     }
-}
-
-/// Quotes of different lengths, so a batch of them is padded.
-fn inputs() -> Vec<String> {
-    [
-        "We will not close the harbour this winter.",
-        "The bridge has been unsafe for years, and nobody in the council wanted to pay for it \
-         until a lorry fell through the deck last spring.",
-        "It is a good day for the town.",
-    ]
-    .iter()
-    .map(|text| text.to_string())
-    .collect()
 }
 
 /// rust-bert's generator of this family with the translation pipeline's decoding settings
@@ -193,7 +180,7 @@ fn check_same_tokens(model: &Converted, beams: i64, max_length: i64) {
     for (source_code, target_code) in pairs {
         let source = language_from_code(source_code).unwrap();
         let target = language_from_code(target_code).unwrap();
-        let texts = inputs();
+        let texts = quotes_of_different_lengths();
         let mut cases: Vec<Vec<String>> = texts.iter().map(|text| vec![text.clone()]).collect();
         cases.push(texts.clone());
         for case in cases {

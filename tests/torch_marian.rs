@@ -10,7 +10,9 @@ use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
 use rust_bert::marian::MarianGenerator;
 use rust_bert::pipelines::common::ModelType;
 
-use common::rust_bert_reference::{generate_config, token_ids, Decoding};
+use common::rust_bert_reference::{
+    generate_config, quotes_of_different_lengths, token_ids, Decoding,
+};
 
 fn tiny_marian() -> ModelSpec {
     ModelSpec {
@@ -21,19 +23,6 @@ fn tiny_marian() -> ModelSpec {
         },
         location: ModelLocation::Directory(common::test_model("tiny-marian-en-es")),
     }
-}
-
-/// Quotes of different lengths, so a batch of them is padded.
-fn inputs() -> Vec<String> {
-    [
-        "We will not close the harbour this winter.",
-        "The bridge has been unsafe for years, and nobody in the council wanted to pay for it \
-         until a lorry fell through the deck last spring.",
-        "It is a good day for the town.",
-    ]
-    .iter()
-    .map(|text| text.to_string())
-    .collect()
 }
 
 /// rust-bert's Marian generator with the translation pipeline's decoding settings (no n-gram
@@ -59,7 +48,7 @@ fn check_same_tokens(beams: i64, max_length: i64) {
     };
     let mut ours = TranslationEngine::load_on(&spec, settings, GenerationPath::TorchBart).unwrap();
     let mut theirs = TranslationEngine::load(&spec, settings).unwrap();
-    let texts = inputs();
+    let texts = quotes_of_different_lengths();
     // One input at a time (no padding), then all together (padded batch).
     let mut cases: Vec<Vec<String>> = texts.iter().map(|text| vec![text.clone()]).collect();
     cases.push(texts.clone());
@@ -108,9 +97,13 @@ fn a_pair_naming_no_engine_runs_on_torch_bart() {
     let preferred =
         TranslationEngine::load_on(&tiny_marian(), settings, GenerationPath::Preferred).unwrap();
     assert!(
-        preferred.generate_ids_timed(&inputs()).is_some(),
+        preferred
+            .generate_ids_timed(&quotes_of_different_lengths())
+            .is_some(),
         "the preferred path of a Marian pair is torch-bart"
     );
     let opted_back = TranslationEngine::load(&tiny_marian(), settings).unwrap();
-    assert!(opted_back.generate_ids_timed(&inputs()).is_none());
+    assert!(opted_back
+        .generate_ids_timed(&quotes_of_different_lengths())
+        .is_none());
 }

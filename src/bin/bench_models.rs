@@ -583,7 +583,6 @@ fn table_rows(
     rows
 }
 
-/// precis against an anchor engine (the "python" column holds the anchor's figures).
 /// e5 on a precis engine against sentence-transformers on the same dequantized weights.
 fn versus_sentence_transformers(
     engine: &str,
@@ -613,6 +612,7 @@ fn versus_sentence_transformers(
     rows
 }
 
+/// precis against an anchor engine (the "python" column holds the anchor's figures).
 fn anchor_rows(
     label: &str,
     engine: &str,

@@ -468,6 +468,19 @@ fn rust_bert_language(spec: &ModelSpec, code: &str) -> Result<Language, ModelErr
 
 /// rust-bert's translation pipeline's longest output for this model: the settings' maximum,
 /// capped by the model's position table.
+/// rust-bert's translation pipeline's search: no repeated n-gram ban, the settings' beams and
+/// minimum length, its maximum length capped by the position table. A many-to-many model's
+/// target-language token is forced per call.
+fn translation_search(directory: &ModelDirectory, settings: GenerationSettings) -> SearchSettings {
+    SearchSettings {
+        num_beams: settings.num_beams.max(1),
+        min_length: settings.min_length,
+        max_length: translation_max_length(directory, settings),
+        no_repeat_ngram: 0,
+        forced_bos: None,
+    }
+}
+
 fn translation_max_length(directory: &ModelDirectory, settings: GenerationSettings) -> i64 {
     // Decoding past the model's position table fails inside rust-bert (M2M100's sinusoidal
     // table is regrown for long inputs, not for long outputs; the others' are fixed), so a
@@ -538,15 +551,7 @@ impl TranslationEngine {
         let target_language = rust_bert_language(spec, target)?;
         let dir = directory_of(spec)?;
         let directory = inspect_directory(&spec.id, &spec.role, dir)?;
-        // rust-bert's translation pipeline: no repeated n-gram ban, the settings' beams and
-        // minimum length, its maximum length capped by the position table.
-        let search = SearchSettings {
-            num_beams: settings.num_beams.max(1),
-            min_length: settings.min_length,
-            max_length: translation_max_length(&directory, settings),
-            no_repeat_ngram: 0,
-            forced_bos: None,
-        };
+        let search = translation_search(&directory, settings);
         let own = on_own_path(
             spec,
             path,
@@ -690,15 +695,7 @@ impl ManyToManyEngine {
             .collect::<Result<Vec<Language>, ModelError>>()?;
         let dir = directory_of(spec)?;
         let directory = inspect_directory(&spec.id, &spec.role, dir)?;
-        // rust-bert's translation pipeline's settings, as for a pair; the target language's
-        // token is forced per call.
-        let search = SearchSettings {
-            num_beams: settings.num_beams.max(1),
-            min_length: settings.min_length,
-            max_length: translation_max_length(&directory, settings),
-            no_repeat_ngram: 0,
-            forced_bos: None,
-        };
+        let search = translation_search(&directory, settings);
         let own = on_own_path(
             spec,
             path,

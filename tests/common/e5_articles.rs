@@ -73,3 +73,25 @@ pub const CHINESE: &str = "\
 
 东湖市图书馆总馆将闭馆一年进行改造。
 ";
+
+/// The team's non-English dev articles of tests/devdata/summaries as plain text (one sentence a
+/// line after its label, "3" or "8=5"), named by file.
+pub fn non_english_summary_devdata() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/devdata/summaries");
+    let mut articles = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".txt") && !name.starts_with("en-") {
+            let text: String = std::fs::read_to_string(&path)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .filter_map(|l| l.split_once(' ').map(|(_, s)| s.to_string()))
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            articles.push((name, text));
+        }
+    }
+    articles
+}

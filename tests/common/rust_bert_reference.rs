@@ -54,3 +54,16 @@ pub fn token_ids(generator: &impl LanguageGenerator, texts: &[String]) -> Vec<Ve
         .map(|output| output.indices)
         .collect()
 }
+
+/// Quotes of different lengths, so a batch of them is padded (the translation comparisons).
+pub fn quotes_of_different_lengths() -> Vec<String> {
+    [
+        "We will not close the harbour this winter.",
+        "The bridge has been unsafe for years, and nobody in the council wanted to pay for it \
+         until a lorry fell through the deck last spring.",
+        "It is a good day for the town.",
+    ]
+    .iter()
+    .map(|text| text.to_string())
+    .collect()
+}
