@@ -253,24 +253,22 @@ def translation(work: dict) -> dict:
     return result
 
 
-def ct2_translation(work: dict, compute_type: str) -> dict:
-    """CTranslate2 on the same Marian weights (converted once beside them), same workload."""
-    from transformers import MarianTokenizer
-
-    directory = work["translation_model"]
-    tokenizer = MarianTokenizer.from_pretrained(directory)
-    sources = [tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
-               for text in work["translation_inputs"]]
+def ct2_timings(work: dict, directory: str, compute_type: str, sources, target_token) -> dict:
+    """CTranslate2's greedy and beam-4 seconds for one source and for all, exactly
+    `translation_new_tokens` decoding steps as on the other sides: they end on a forced EOS,
+    CTranslate2 forces none and stops at the limit; a `target_token` (a many-to-many model's
+    language) is given as target prefix and counted, as the other sides count the forced token."""
     translator, load_seconds = ct2_translator(directory, compute_type, work["threads"])
     new_tokens = work["translation_new_tokens"]
     result = {"input_tokens": len(sources[0]), "load_seconds": load_seconds}
     for beams, name in ((1, "greedy"), (4, "beam4")):
         for batch, suffix in ((sources[:1], "seconds"), (sources, "batch_seconds")):
+            prefix = [[target_token]] * len(batch) if target_token else None
+
             def run():
-                # Exactly `new_tokens` decoding steps, as on the other sides (whose last step
-                # is a forced EOS; CTranslate2 forces none and stops at the limit).
                 return translator.translate_batch(
                     batch,
+                    target_prefix=prefix,
                     beam_size=beams,
                     min_decoding_length=new_tokens,
                     max_decoding_length=new_tokens,
@@ -280,6 +278,17 @@ def ct2_translation(work: dict, compute_type: str) -> dict:
                 result["new_tokens"] = len(output[0].hypotheses[0])
             result[f"{name}_{suffix}"] = median_seconds(run, work["generations"])
     return result
+
+
+def ct2_translation(work: dict, compute_type: str) -> dict:
+    """CTranslate2 on the same Marian weights (converted once beside them), same workload."""
+    from transformers import MarianTokenizer
+
+    directory = work["translation_model"]
+    tokenizer = MarianTokenizer.from_pretrained(directory)
+    sources = [tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"])
+               for text in work["translation_inputs"]]
+    return ct2_timings(work, directory, compute_type, sources, None)
 
 
 def make_m2m100(work: dict) -> dict:
@@ -376,28 +385,7 @@ def ct2_m2m100(work: dict, compute_type: str) -> dict:
     directory = work["m2m100_model"]
     tokenizer = M2M100Tokenizer.from_pretrained(directory, src_lang="en", tgt_lang="es")
     sources = m2m100_sources(tokenizer, work["m2m100_inputs"])
-    translator, load_seconds = ct2_translator(directory, compute_type, work["threads"])
-    new_tokens = work["translation_new_tokens"]
-    result = {"input_tokens": len(sources[0]), "load_seconds": load_seconds}
-    for beams, name in ((1, "greedy"), (4, "beam4")):
-        for batch, suffix in ((sources[:1], "seconds"), (sources, "batch_seconds")):
-            prefix = [["__es__"]] * len(batch)
-
-            def run():
-                # Exactly `new_tokens` decoding steps counting the target prefix, as the
-                # other sides count the forced token.
-                return translator.translate_batch(
-                    batch,
-                    target_prefix=prefix,
-                    beam_size=beams,
-                    min_decoding_length=new_tokens,
-                    max_decoding_length=new_tokens,
-                )
-            output = run()
-            if beams == 1 and suffix == "seconds":
-                result["new_tokens"] = len(output[0].hypotheses[0])
-            result[f"{name}_{suffix}"] = median_seconds(run, work["generations"])
-    return result
+    return ct2_timings(work, directory, compute_type, sources, "__es__")
 
 
 def main() -> int:

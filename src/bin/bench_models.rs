@@ -1162,6 +1162,26 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
         .tokenize(&first[0])
         .len()
         + 1;
+    Ok(translation_measurement(
+        beams,
+        &seconds,
+        input_tokens,
+        &generated,
+        peak_rss_mb,
+        phases,
+    ))
+}
+
+/// A translation side's figures: one quote's and the batch's seconds under greedy or beam-4
+/// fields, and the new tokens of the first quote's ids (the forced first token not counted).
+fn translation_measurement(
+    beams: i64,
+    seconds: &[f64],
+    input_tokens: usize,
+    generated: &[Vec<i64>],
+    peak_rss_mb: f64,
+    phases: Option<Vec<String>>,
+) -> Measurement {
     let (single, batch) = (Some(seconds[0]), Some(seconds[1]));
     let mut measurement = Measurement {
         input_tokens: Some(input_tokens),
@@ -1181,7 +1201,7 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
         measurement.beam4_seconds = single;
         measurement.beam4_batch_seconds = batch;
     }
-    Ok(measurement)
+    measurement
 }
 
 /// rust-bert's Marian generator's ids for `texts`, greedy, with the bench's length.
@@ -1300,26 +1320,14 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
         .tokenize(&inputs[0])
         .len()
         + 2;
-    let (single, batch) = (Some(seconds[0]), Some(seconds[1]));
-    let mut measurement = Measurement {
-        input_tokens: Some(input_tokens),
-        new_tokens: Some(
-            generated
-                .first()
-                .map_or(0, |ids| ids.len().saturating_sub(1)),
-        ),
+    Ok(translation_measurement(
+        beams,
+        &seconds,
+        input_tokens,
+        &generated,
         peak_rss_mb,
         phases,
-        ..Measurement::default()
-    };
-    if beams == 1 {
-        measurement.greedy_seconds = single;
-        measurement.greedy_batch_seconds = batch;
-    } else {
-        measurement.beam4_seconds = single;
-        measurement.beam4_batch_seconds = batch;
-    }
-    Ok(measurement)
+    ))
 }
 
 /// rust-bert's M2M100 generator's ids for `texts` en→es, greedy, with the bench's length,
