@@ -776,11 +776,7 @@ fn rust_embeddings(
 /// min_length = max_length = new_tokens + 1 (rust-bert counts the decoder start token), so EOS
 /// is banned until the last step.
 fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurement> {
-    let path = match engine {
-        "rust-bert" => GenerationPath::RustBert,
-        "torch-bart" => GenerationPath::TorchBart,
-        other => bail!("unknown generation engine {other}"),
-    };
+    let path = generation_path(engine)?;
     let spec = generation_spec(&workload.generation_model);
     let input = SummarizerInput::load(&spec)?;
     let input_tokens = input.count_tokens(&workload.generation_input) + 2;
@@ -1095,11 +1091,7 @@ fn quotes_of_tokens(
 /// min_length = max_length - 1 = new tokens (rust-bert counts the decoder start token), so EOS
 /// is banned until Marian forces it at the last step.
 fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<Measurement> {
-    let path = match engine {
-        "rust-bert" => GenerationPath::RustBert,
-        "torch-bart" => GenerationPath::TorchBart,
-        other => bail!("unknown generation engine {other}"),
-    };
+    let path = generation_path(engine)?;
     let spec = ModelSpec {
         id: "bench-opus-mt-en-es-random".into(),
         role: ModelRole::Translation {
@@ -1116,24 +1108,12 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
     };
     tch::set_num_threads(workload.threads as i32);
     let mut engine = TranslationEngine::load_on(&spec, settings, path)?;
-    use precis::runtime::ModelEngine;
     let one = vec![workload.translation_inputs[..1].to_vec()];
     let all = vec![workload.translation_inputs.clone()];
-    let mut seconds = Vec::new();
-    for job in [&one, &all] {
-        engine.run_batch(job.clone());
-        let mut times = Vec::new();
-        for _ in 0..workload.generations {
-            let started = Instant::now();
-            let outputs = engine.run_batch(job.clone());
-            times.push(started.elapsed().as_secs_f64());
-            anyhow::ensure!(
-                outputs.iter().all(Result::is_ok),
-                "a translation failed: {outputs:?}"
-            );
-        }
-        seconds.push(median(&mut times));
-    }
+    let seconds = [
+        median_translation_seconds(&mut engine, || one.clone(), workload.generations)?,
+        median_translation_seconds(&mut engine, || all.clone(), workload.generations)?,
+    ];
     // What was generated, counted after the peak RSS is read (rust-bert's side loads a second
     // generator to see its ids).
     let peak_rss_mb = peak_rss_mb();
@@ -1170,6 +1150,39 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
         peak_rss_mb,
         phases,
     ))
+}
+
+/// The generation path an `--engine` name selects.
+fn generation_path(engine: &str) -> anyhow::Result<GenerationPath> {
+    Ok(match engine {
+        "rust-bert" => GenerationPath::RustBert,
+        "torch-bart" => GenerationPath::TorchBart,
+        other => bail!("unknown generation engine {other}"),
+    })
+}
+
+/// The median seconds of `generations` runs of one translation job (after one warm-up run);
+/// any failed translation fails the benchmark.
+fn median_translation_seconds<E: precis::runtime::ModelEngine>(
+    engine: &mut E,
+    job: impl Fn() -> Vec<E::Input>,
+    generations: usize,
+) -> anyhow::Result<f64>
+where
+    E::Output: std::fmt::Debug,
+{
+    engine.run_batch(job());
+    let mut times = Vec::new();
+    for _ in 0..generations {
+        let started = Instant::now();
+        let outputs = engine.run_batch(job());
+        times.push(started.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            outputs.iter().all(Result::is_ok),
+            "a translation failed: {outputs:?}"
+        );
+    }
+    Ok(median(&mut times))
 }
 
 /// A translation side's figures: one quote's and the batch's seconds under greedy or beam-4
@@ -1245,13 +1258,8 @@ fn marian_rust_bert_ids(
 /// max_length - 1 = new tokens; rust-bert counts the decoder start token).
 fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<Measurement> {
     use precis::runtime::generation::{language_from_code, ManyToManyEngine, PairTexts};
-    use precis::runtime::ModelEngine;
 
-    let path = match engine {
-        "rust-bert" => GenerationPath::RustBert,
-        "torch-bart" => GenerationPath::TorchBart,
-        other => bail!("unknown generation engine {other}"),
-    };
+    let path = generation_path(engine)?;
     let spec = ModelSpec {
         id: "bench-m2m100-dims-random".into(),
         role: ModelRole::ManyToManyTranslation {
@@ -1279,21 +1287,10 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
         }]
     };
     let inputs = &workload.m2m100_inputs;
-    let mut seconds = Vec::new();
-    for texts in [&inputs[..1], &inputs[..]] {
-        engine.run_batch(job(texts));
-        let mut times = Vec::new();
-        for _ in 0..workload.generations {
-            let started = Instant::now();
-            let outputs = engine.run_batch(job(texts));
-            times.push(started.elapsed().as_secs_f64());
-            anyhow::ensure!(
-                outputs.iter().all(Result::is_ok),
-                "a translation failed: {outputs:?}"
-            );
-        }
-        seconds.push(median(&mut times));
-    }
+    let seconds = [
+        median_translation_seconds(&mut engine, || job(&inputs[..1]), workload.generations)?,
+        median_translation_seconds(&mut engine, || job(&inputs[..]), workload.generations)?,
+    ];
     let peak_rss_mb = peak_rss_mb();
     let all: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let phases = match engine.generate_ids_timed(&all, source, target) {
