@@ -18,13 +18,13 @@
 //! Plain fair queueing gives a request that arrives beside three busy ones a quarter of the
 //! workers for as long as it has work queued: a small article queued in pieces took up to four
 //! times as long as alone (session 9, measured). A flow may therefore get a **head start**
-//! ([`WorkerPool::flow_with_head_start`]): a one-time credit of share during which its tags start
-//! behind the scheduler's virtual time, so its first work runs before that of flows already being
-//! served, which then go on sharing fairly. The credit is never granted again, and the work it
-//! puts ahead moves the virtual time, so an endless stream of new short requests cannot hold a
-//! long one back without limit (`fair_queue` has the rules and the bound).
-mod fair_queue;
-
+//! ([`WorkerPool::flow_with_head_start`]): its tags start up to that much share behind the
+//! scheduler's virtual time, so its first work runs before that of flows already being served,
+//! which then go on sharing fairly. As with a scheduler's credit for a thread that wakes up,
+//! the head start is bounded: each flow that starts (or comes back after falling that far
+//! behind) can put at most that much work ahead of the others.
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -33,7 +33,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use self::fair_queue::{FairQueue, DEFAULT_FLOW};
 use super::{panic_message, ModelError};
 use crate::error::PrecisError;
 use crate::telemetry;
@@ -101,32 +100,112 @@ pub struct FlowTimes {
     pub last_answer: Option<Instant>,
 }
 
-/// The jobs waiting for a worker, in fair order.
-struct JobQueue<E: ModelEngine> {
-    jobs: FairQueue<Job<E>>,
+/// A flow's scheduling state.
+#[derive(Debug, Default, Clone, Copy)]
+struct FlowState {
+    /// The finish tag of the flow's last job.
+    last_finish: u64,
+    /// How far behind the virtual time the flow's tags may start (see the module doc).
+    head_start: u64,
+}
+
+/// A job in the queue with its fair-queueing tags.
+struct Queued<E: ModelEngine> {
+    start: u64,
+    finish: u64,
+    /// Submission order: equal finish tags run first in, first out.
+    sequence: u64,
+    job: Job<E>,
+}
+
+impl<E: ModelEngine> Queued<E> {
+    fn key(&self) -> (u64, u64) {
+        (self.finish, self.sequence)
+    }
+}
+
+impl<E: ModelEngine> PartialEq for Queued<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<E: ModelEngine> Eq for Queued<E> {}
+
+impl<E: ModelEngine> PartialOrd for Queued<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<E: ModelEngine> Ord for Queued<E> {
+    /// Reversed: the binary heap pops the smallest finish tag first.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other.key().cmp(&self.key())
+    }
+}
+
+/// The flow of jobs submitted without one.
+const DEFAULT_FLOW: u64 = 0;
+
+struct FairQueue<E: ModelEngine> {
+    jobs: BinaryHeap<Queued<E>>,
+    /// Each live flow's tags.
+    flows: HashMap<u64, FlowState>,
+    /// The start tag of the job most recently taken by a worker.
+    virtual_time: u64,
+    next_sequence: u64,
+    next_flow: u64,
     /// No more jobs: workers stop once the queue is empty.
     closed: bool,
 }
 
-impl<E: ModelEngine> JobQueue<E> {
+impl<E: ModelEngine> FairQueue<E> {
+    fn new() -> Self {
+        Self {
+            jobs: BinaryHeap::new(),
+            flows: HashMap::from([(DEFAULT_FLOW, FlowState::default())]),
+            virtual_time: 0,
+            next_sequence: 0,
+            next_flow: DEFAULT_FLOW + 1,
+            closed: false,
+        }
+    }
+
     fn push(&mut self, flow: u64, job: Job<E>) {
-        let share = E::share(&job.input) as u64;
-        self.jobs.push(flow, share, job);
+        let state = self.flows.get(&flow).copied().unwrap_or_default();
+        let start = self
+            .virtual_time
+            .saturating_sub(state.head_start)
+            .max(state.last_finish);
+        let finish = start + E::share(&job.input).max(1) as u64;
+        if let Some(state) = self.flows.get_mut(&flow) {
+            state.last_finish = finish;
+        }
+        self.next_sequence += 1;
+        self.jobs.push(Queued {
+            start,
+            finish,
+            sequence: self.next_sequence,
+            job,
+        });
     }
 
     fn pop(&mut self) -> Option<Job<E>> {
-        self.jobs.pop()
+        let queued = self.jobs.pop()?;
+        self.virtual_time = self.virtual_time.max(queued.start);
+        Some(queued.job)
     }
 }
 
 struct Shared<E: ModelEngine> {
-    queue: Mutex<JobQueue<E>>,
+    queue: Mutex<FairQueue<E>>,
     /// Signalled when a job is queued or the queue closes.
     waiting: Condvar,
 }
 
 impl<E: ModelEngine> Shared<E> {
-    fn lock(&self) -> MutexGuard<'_, JobQueue<E>> {
+    fn lock(&self) -> MutexGuard<'_, FairQueue<E>> {
         // A panic never happens while the lock is held (model work runs outside it); recover
         // the queue anyway rather than poisoning the pool.
         self.queue
@@ -196,7 +275,7 @@ impl<E: ModelEngine> Flow<'_, E> {
 
 impl<E: ModelEngine> Drop for Flow<'_, E> {
     fn drop(&mut self) {
-        self.pool.shared.lock().jobs.close_flow(self.id);
+        self.pool.shared.lock().flows.remove(&self.id);
     }
 }
 
@@ -218,10 +297,7 @@ impl<E: ModelEngine> WorkerPool<E> {
     {
         let started = Instant::now();
         let shared = Arc::new(Shared {
-            queue: Mutex::new(JobQueue {
-                jobs: FairQueue::default(),
-                closed: false,
-            }),
+            queue: Mutex::new(FairQueue::new()),
             waiting: Condvar::new(),
         });
         let load = Arc::new(load);
@@ -283,7 +359,16 @@ impl<E: ModelEngine> WorkerPool<E> {
     /// A new flow whose first `head_start` of share (see [`ModelEngine::share`]) runs ahead of
     /// the flows already being served (see the module doc).
     pub fn flow_with_head_start(&self, head_start: usize) -> Flow<'_, E> {
-        let id = self.shared.lock().jobs.open_flow(head_start as u64);
+        let mut queue = self.shared.lock();
+        let id = queue.next_flow;
+        queue.next_flow += 1;
+        queue.flows.insert(
+            id,
+            FlowState {
+                last_finish: 0,
+                head_start: head_start as u64,
+            },
+        );
         Flow {
             pool: self,
             id,
@@ -446,7 +531,7 @@ fn next_batch<E: ModelEngine>(
         let mut batch = Vec::new();
         let (mut cost, mut share) = (0usize, 0usize);
         while let Some(next) = queue.jobs.peek() {
-            let next_share = E::share(&next.input);
+            let next_share = E::share(&next.job.input);
             if !batch.is_empty()
                 && (cost >= config.max_batch_cost
                     || share.saturating_add(next_share) > E::MAX_BATCH_SHARE)
@@ -754,13 +839,13 @@ mod tests {
         let gated = Gated::start(4);
         let flows: Vec<_> = (0..3).map(|_| gated.pool.flow()).collect();
         assert_eq!(
-            gated.pool.shared.lock().jobs.flow_count(),
+            gated.pool.shared.lock().flows.len(),
             4,
             "the default flow and three"
         );
         drop(flows);
         assert_eq!(
-            gated.pool.shared.lock().jobs.flow_count(),
+            gated.pool.shared.lock().flows.len(),
             1,
             "only the default flow"
         );
