@@ -41,6 +41,7 @@ const BATCH_SIZE: &str = "precis_batch_size";
 const QUEUE_WAIT_SECONDS: &str = "precis_queue_wait_seconds";
 const MODEL_BATCH_SECONDS: &str = "precis_model_batch_seconds";
 const JOBS_DROPPED: &str = "precis_jobs_dropped_total";
+const CREDIT_CAPPED_JOBS: &str = "precis_queue_credit_capped_jobs_total";
 const NAME_ANALYSER_FALLBACKS: &str = "precis_name_analyser_fallbacks_total";
 const NAME_ANALYSER_RESTARTS: &str = "precis_name_analyser_restarts_total";
 
@@ -94,6 +95,12 @@ pub fn record_batch_run(pool: &str, elapsed: Duration) {
 /// A queued model job dropped before it ran (`deadline` or `caller_gone`).
 pub fn record_dropped_job(reason: &'static str) {
     metrics::counter!(JOBS_DROPPED, "reason" => reason).increment(1);
+}
+
+/// A model pool took a job out of fair order because head starts had taken their cap of the
+/// recent work (a stream of short requests beside a long one).
+pub fn record_credit_capped_job(pool: &str) {
+    metrics::counter!(CREDIT_CAPPED_JOBS, "pool" => pool.to_string()).increment(1);
 }
 
 /// An article whose speakers the rules checked alone because its language's name analyser
@@ -197,6 +204,10 @@ fn describe_metrics() {
     describe_counter!(
         NAME_ANALYSER_RESTARTS,
         "Name analyser (lt-proc) children started again after one died or hung"
+    );
+    describe_counter!(
+        CREDIT_CAPPED_JOBS,
+        "Model jobs taken out of fair order because head starts had taken their cap of the recent work (a stream of short requests beside a long one), per pool"
     );
     describe_counter!(
         JOBS_DROPPED,

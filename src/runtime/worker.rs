@@ -23,6 +23,18 @@
 //! which then go on sharing fairly. As with a scheduler's credit for a thread that wakes up,
 //! the head start is bounded: each flow that starts (or comes back after falling that far
 //! behind) can put at most that much work ahead of the others.
+//!
+//! Each flow's head start is bounded, but a stream of new flows is not: short requests arriving
+//! back to back, each with its own head start, would keep a long request's pieces waiting for as
+//! long as the stream lasts: taking a newcomer's job never moves the virtual time, since its
+//! tags start behind it. So head starts together are **capped**: while more than
+//! [`CREDIT_CAP`] of the recent work ran on head-start credit, the next job is the fairest one
+//! without credit, and when every queued job has credit (a long request still in its own head
+//! start) each one taken moves the virtual time on by its cost, so newcomers' tags start later
+//! until the older credited work is the fairest. A flow takes a head start only when it has no
+//! job queued, so a long request held back does not turn into a newcomer. Below the cap (one
+//! short caller beside long articles, say) the order is exactly the one above; at the cap a long
+//! request keeps about the remaining share of the workers.
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -107,12 +119,22 @@ struct FlowState {
     last_finish: u64,
     /// How far behind the virtual time the flow's tags may start (see the module doc).
     head_start: u64,
+    /// The virtual time when the flow last took its head start: its jobs starting before it
+    /// run on credit.
+    credit_until: u64,
+    /// Its jobs in the queue: a flow takes a head start only when it has none (it starts, or
+    /// comes back), never while it waits with work queued.
+    queued: usize,
 }
 
 /// A job in the queue with its fair-queueing tags.
 struct Queued<E: ModelEngine> {
+    flow: u64,
     start: u64,
     finish: u64,
+    /// It starts within its flow's head start: it runs on credit, ahead of flows already
+    /// being served.
+    credited: bool,
     /// Submission order: equal finish tags run first in, first out.
     sequence: u64,
     job: Job<E>,
@@ -148,6 +170,15 @@ impl<E: ModelEngine> Ord for Queued<E> {
 /// The flow of jobs submitted without one.
 const DEFAULT_FLOW: u64 = 0;
 
+/// The largest part of the recent work that may run on head-start credit while a job without
+/// credit waits (see the module doc): three quarters, so a long request beside a saturating
+/// stream of short ones still gets a quarter of the workers.
+const CREDIT_CAP: f64 = 0.75;
+
+/// How many recent jobs the credit share is measured over (an exponential average: each job
+/// taken weighs its share, older ones fade by this many jobs).
+const CREDIT_WINDOW_JOBS: f64 = 32.0;
+
 struct FairQueue<E: ModelEngine> {
     jobs: BinaryHeap<Queued<E>>,
     /// Each live flow's tags.
@@ -156,6 +187,13 @@ struct FairQueue<E: ModelEngine> {
     virtual_time: u64,
     next_sequence: u64,
     next_flow: u64,
+    /// The recent work taken (by share, fading over [`CREDIT_WINDOW_JOBS`]) and how much of it
+    /// ran on head-start credit.
+    recent_work: f64,
+    recent_credited_work: f64,
+    /// Jobs taken differently because head starts were over [`CREDIT_CAP`]: one without
+    /// credit ahead of credited ones, or a credited one charged to the clock.
+    capped_jobs: u64,
     /// No more jobs: workers stop once the queue is empty.
     closed: bool,
 }
@@ -168,32 +206,100 @@ impl<E: ModelEngine> FairQueue<E> {
             virtual_time: 0,
             next_sequence: 0,
             next_flow: DEFAULT_FLOW + 1,
+            recent_work: 0.0,
+            recent_credited_work: 0.0,
+            capped_jobs: 0,
             closed: false,
         }
     }
 
     fn push(&mut self, flow: u64, job: Job<E>) {
-        let state = self.flows.get(&flow).copied().unwrap_or_default();
-        let start = self
-            .virtual_time
-            .saturating_sub(state.head_start)
-            .max(state.last_finish);
+        let mut state = self.flows.get(&flow).copied().unwrap_or_default();
+        let earliest = self.virtual_time.saturating_sub(state.head_start);
+        if earliest > state.last_finish && state.queued == 0 {
+            // The flow starts, or comes back from far enough behind: it takes its head start.
+            state.credit_until = self.virtual_time;
+        }
+        let start = earliest.max(state.last_finish);
         let finish = start + E::share(&job.input).max(1) as u64;
-        if let Some(state) = self.flows.get_mut(&flow) {
-            state.last_finish = finish;
+        state.last_finish = finish;
+        state.queued += 1;
+        if let Some(live) = self.flows.get_mut(&flow) {
+            *live = state;
         }
         self.next_sequence += 1;
         self.jobs.push(Queued {
+            flow,
             start,
             finish,
+            credited: start < state.credit_until,
             sequence: self.next_sequence,
             job,
         });
     }
 
+    fn open_flow(&mut self, head_start: u64) -> u64 {
+        let id = self.next_flow;
+        self.next_flow += 1;
+        self.flows.insert(
+            id,
+            FlowState {
+                head_start,
+                ..FlowState::default()
+            },
+        );
+        id
+    }
+
+    /// Head starts have taken their cap of the recent work.
+    fn credit_capped(&self) -> bool {
+        self.recent_credited_work > CREDIT_CAP * self.recent_work
+    }
+
+    /// The job [`pop`](Self::pop) takes next: the smallest finish tag, or at the cap the
+    /// fairest job without credit when the fairest of all has credit (a scan of the bounded
+    /// queue, only then).
+    fn peek(&self) -> Option<&Queued<E>> {
+        let fairest = self.jobs.peek()?;
+        if fairest.credited && self.credit_capped() {
+            // `Queued`'s order is reversed for the heap: the greatest is the fairest.
+            if let Some(uncredited) = self.jobs.iter().filter(|queued| !queued.credited).max() {
+                return Some(uncredited);
+            }
+        }
+        Some(fairest)
+    }
+
     fn pop(&mut self) -> Option<Job<E>> {
-        let queued = self.jobs.pop()?;
+        let capped = self.credit_capped();
+        let key = self.peek()?.key();
+        let queued = if self.jobs.peek().is_some_and(|fairest| fairest.key() == key) {
+            self.jobs.pop()?
+        } else {
+            self.capped_jobs += 1;
+            let mut jobs = std::mem::take(&mut self.jobs).into_vec();
+            let index = jobs.iter().position(|queued| queued.key() == key)?;
+            let queued = jobs.swap_remove(index);
+            self.jobs = BinaryHeap::from(jobs);
+            queued
+        };
+        if let Some(flow) = self.flows.get_mut(&queued.flow) {
+            flow.queued = flow.queued.saturating_sub(1);
+        }
         self.virtual_time = self.virtual_time.max(queued.start);
+        let share = E::share(&queued.job.input).max(1) as u64;
+        if queued.credited && capped {
+            // No job without credit is queued: credit beyond the cap is charged to the clock,
+            // so newcomers' tags move on and the credited work already queued (a long
+            // request's own head start) becomes the fairest in turn.
+            self.virtual_time += share;
+            self.capped_jobs += 1;
+        }
+        let fade = 1.0 - 1.0 / CREDIT_WINDOW_JOBS;
+        let share = share as f64;
+        self.recent_work = self.recent_work * fade + share;
+        self.recent_credited_work =
+            self.recent_credited_work * fade + if queued.credited { share } else { 0.0 };
         Some(queued.job)
     }
 }
@@ -359,16 +465,7 @@ impl<E: ModelEngine> WorkerPool<E> {
     /// A new flow whose first `head_start` of share (see [`ModelEngine::share`]) runs ahead of
     /// the flows already being served (see the module doc).
     pub fn flow_with_head_start(&self, head_start: usize) -> Flow<'_, E> {
-        let mut queue = self.shared.lock();
-        let id = queue.next_flow;
-        queue.next_flow += 1;
-        queue.flows.insert(
-            id,
-            FlowState {
-                last_finish: 0,
-                head_start: head_start as u64,
-            },
-        );
+        let id = self.shared.lock().open_flow(head_start as u64);
         Flow {
             pool: self,
             id,
@@ -530,7 +627,7 @@ fn next_batch<E: ModelEngine>(
         }
         let mut batch = Vec::new();
         let (mut cost, mut share) = (0usize, 0usize);
-        while let Some(next) = queue.jobs.peek() {
+        while let Some(next) = queue.peek() {
             let next_share = E::share(&next.job.input);
             if !batch.is_empty()
                 && (cost >= config.max_batch_cost
@@ -538,7 +635,11 @@ fn next_batch<E: ModelEngine>(
             {
                 break;
             }
+            let capped_before = queue.capped_jobs;
             let job = queue.pop().expect("peeked");
+            if queue.capped_jobs > capped_before {
+                telemetry::record_credit_capped_job(&config.name);
+            }
             if let Some(job) = admit(job, counters) {
                 cost += E::cost(&job.input);
                 share += next_share;
@@ -832,6 +933,118 @@ mod tests {
         assert!(times.last_answer.is_some());
         assert_eq!(plain.times().jobs, 2);
         assert_eq!(big.times().jobs, 6);
+    }
+
+    /// A job for the queue alone (no worker): nobody waits for its answer.
+    fn queued_job(input: u32) -> Job<Doubler> {
+        Job {
+            input,
+            deadline: None,
+            enqueued_at: Instant::now(),
+            reply: oneshot::channel().0,
+            span: tracing::Span::none(),
+            times: None,
+        }
+    }
+
+    /// A queue whose virtual time has moved on: 20 jobs of another flow have run.
+    fn queue_after_warm_up() -> FairQueue<Doubler> {
+        let mut queue = FairQueue::<Doubler>::new();
+        let earlier = queue.open_flow(0);
+        for _ in 0..20 {
+            queue.push(earlier, queued_job(2000));
+            queue.pop().expect("queued");
+        }
+        queue
+    }
+
+    /// Long-request pieces are below 1000, short-request pieces from 1000.
+    fn is_long(input: u32) -> bool {
+        input < 1000
+    }
+
+    #[test]
+    fn a_stream_of_head_starts_leaves_a_long_request_its_share() {
+        // Short callers each keep one request of two pieces queued (a new flow with a head
+        // start of two pieces each time) and ask again when it is answered, so the workers never
+        // idle; a long request keeps two pieces queued. Without the cap every short piece would
+        // run first and the long request would wait for as long as the stream lasts, whether
+        // or not its own head start had run out.
+        for long_head_start in [0, 2, 8] {
+            for callers in [1, 4, 32] {
+                let mut queue = queue_after_warm_up();
+                let long = queue.open_flow(long_head_start);
+                for piece in 0..2 {
+                    queue.push(long, queued_job(piece));
+                }
+                // A short caller's request: a new flow, two pieces.
+                let ask = |queue: &mut FairQueue<Doubler>, caller: usize| {
+                    let flow = queue.open_flow(2);
+                    for _ in 0..2 {
+                        queue.push(flow, queued_job(1000 + caller as u32));
+                    }
+                };
+                let mut pieces_left = vec![2; callers];
+                for caller in 0..callers {
+                    ask(&mut queue, caller);
+                }
+                let mut taken = Vec::new();
+                for _ in 0..2000 {
+                    let job = queue.pop().expect("the queue never empties");
+                    if is_long(job.input) {
+                        queue.push(long, queued_job(1));
+                    } else {
+                        let caller = (job.input - 1000) as usize;
+                        pieces_left[caller] -= 1;
+                        if pieces_left[caller] == 0 {
+                            ask(&mut queue, caller);
+                            pieces_left[caller] = 2;
+                        }
+                    }
+                    taken.push(job.input);
+                }
+                let recent = &taken[1000..];
+                let share = recent.iter().filter(|&&input| is_long(input)).count() as f64
+                    / recent.len() as f64;
+                assert!(
+                    (0.2..=0.3).contains(&share),
+                    "{callers} callers, long head start {long_head_start}: the long request got {share} of the work"
+                );
+                assert!(queue.capped_jobs > 0);
+            }
+        }
+    }
+
+    #[test]
+    fn below_the_cap_a_short_request_still_runs_first() {
+        // A short request (two pieces, a head start of two) arrives once per six jobs taken
+        // beside a long request keeping two pieces queued: head starts take a third of the
+        // work, under the cap, so every short request runs the moment it is queued, as without
+        // the cap.
+        let mut queue = queue_after_warm_up();
+        let long = queue.open_flow(0);
+        for piece in 0..2 {
+            queue.push(long, queued_job(piece));
+        }
+        for short in 0..100 {
+            let flow = queue.open_flow(2);
+            for piece in 0..2 {
+                queue.push(flow, queued_job(1000 + 2 * short + piece));
+            }
+            let taken: Vec<u32> = (0..6)
+                .map(|_| {
+                    let job = queue.pop().expect("queued");
+                    if is_long(job.input) {
+                        queue.push(long, queued_job(1));
+                    }
+                    job.input
+                })
+                .collect();
+            let first = 1000 + 2 * short;
+            assert_eq!(taken[..2], [first, first + 1], "short request {short}");
+            assert!(taken[2..].iter().all(|&input| is_long(input)));
+        }
+        assert_eq!(queue.capped_jobs, 0);
     }
 
     #[test]
