@@ -97,8 +97,8 @@ pub fn record_dropped_job(reason: &'static str) {
     metrics::counter!(JOBS_DROPPED, "reason" => reason).increment(1);
 }
 
-/// A model pool took a job out of fair order because head starts had taken their cap of the
-/// recent work (a stream of short requests beside a long one).
+/// A model pool ran a held-back request's job out of fair order because head starts had taken
+/// their cap of the recent work (a stream of short requests beside a long one).
 pub fn record_credit_capped_job(pool: &str) {
     metrics::counter!(CREDIT_CAPPED_JOBS, "pool" => pool.to_string()).increment(1);
 }
@@ -207,7 +207,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         CREDIT_CAPPED_JOBS,
-        "Model jobs taken out of fair order because head starts had taken their cap of the recent work (a stream of short requests beside a long one), per pool"
+        "Jobs of held-back requests run out of fair order because head starts had taken their cap of the recent work (a stream of short requests beside a long one), per pool"
     );
     describe_counter!(
         JOBS_DROPPED,

@@ -433,6 +433,7 @@ impl EmbeddingService {
             pieces,
             first_round,
             in_flight,
+            head_start,
         } = plan_pieces(
             &lengths,
             self.pool.config().max_batch_cost,
@@ -440,7 +441,7 @@ impl EmbeddingService {
             self.pool.config().workers,
         );
         let started = std::time::Instant::now();
-        let flow = self.pool.flow_with_head_start(self.head_start);
+        let flow = self.pool.flow_with_head_start(head_start);
         let queue_piece = |number: usize| {
             let piece = pieces[number].clone();
             let owned: Vec<String> = by_length[piece.clone()]
@@ -512,16 +513,21 @@ struct PiecePlan {
     first_round: usize,
     /// Then, pieces kept queued or running at a time.
     in_flight: usize,
+    /// The request's head start in the model queue: the configured one for a request that fits
+    /// in it, none for a longer one.
+    head_start: usize,
 }
 
 /// Cuts one request's sentences (`lengths` in bytes, longest first) into pieces. A request whose
 /// padded work fits in its head start keeps pieces of `PIECE_BYTES` and queues them all at once
 /// (up to `MAX_HEAD_START_PIECES`): it then waits for the piece in service once, not once per
 /// piece. A longer request is cut into pieces of `LATE_PIECE_BYTES`, so a request arriving
-/// meanwhile waits for less work in service; it queues its head start's pieces at once, then
-/// keeps two pieces per worker queued, so its next piece is there whenever a worker frees up
-/// even if its task is slow to run (its CPU work is at a low priority, `runtime::lanes`). A head
-/// start of 0 keeps session 7's plain fair queueing: 1 KB pieces, one per worker at a time.
+/// meanwhile waits for less work in service, takes no head start (it is held to its fair share
+/// from the start, and the queue can tell it is held back when short requests crowd it out:
+/// `runtime::worker`), and keeps two pieces per worker queued, so its next piece is there
+/// whenever a worker frees up even if its task is slow to run (its CPU work is at a low
+/// priority, `runtime::lanes`). A head start of 0 keeps session 7's plain fair queueing: 1 KB
+/// pieces, one per worker at a time.
 fn plan_pieces(
     lengths: &[usize],
     max_batch: usize,
@@ -534,11 +540,16 @@ fn plan_pieces(
     };
     let pieces = length_buckets(lengths, max_batch, PIECE_BYTES);
     let padded: usize = pieces.iter().map(piece_bytes).sum();
-    let pieces = if head_start > 0 && padded > head_start {
-        length_buckets(lengths, max_batch, LATE_PIECE_BYTES)
-    } else {
-        pieces
-    };
+    let in_flight = if head_start > 0 { 2 * workers } else { workers };
+    if head_start > 0 && padded > head_start {
+        let pieces = length_buckets(lengths, max_batch, LATE_PIECE_BYTES);
+        return PiecePlan {
+            first_round: in_flight.min(pieces.len()),
+            pieces,
+            in_flight,
+            head_start: 0,
+        };
+    }
     let mut ahead = 0usize;
     let first_round = pieces
         .iter()
@@ -550,11 +561,11 @@ fn plan_pieces(
         .count()
         .max(workers)
         .min(pieces.len());
-    let in_flight = if head_start > 0 { 2 * workers } else { workers };
     PiecePlan {
         pieces,
         first_round,
         in_flight,
+        head_start,
     }
 }
 
@@ -652,14 +663,17 @@ mod tests {
         assert_eq!(plan.pieces, length_buckets(&short, 32, PIECE_BYTES));
         assert_eq!(plan.pieces.len(), 3);
         assert_eq!(plan.first_round, 3);
-        // A long one: 2,000 such sentences. Its pieces hold at most 512 padded bytes; the head
-        // start's worth is queued at once, capped, then two pieces per worker at a time.
+        assert_eq!(plan.head_start, 8192);
+        // A long one: 2,000 such sentences. Its pieces hold at most 512 padded bytes; it takes
+        // no head start and keeps two pieces per worker queued.
         let long = [100; 2000];
         let plan = plan_pieces(&long, 32, 8192, 1);
         assert_eq!(plan.pieces, length_buckets(&long, 32, LATE_PIECE_BYTES));
         assert!(plan.pieces.iter().all(|piece| piece.len() * 108 <= 512));
-        assert_eq!(plan.first_round, MAX_HEAD_START_PIECES);
-        assert_eq!(plan.in_flight, 2);
+        assert_eq!(
+            (plan.first_round, plan.in_flight, plan.head_start),
+            (2, 2, 0)
+        );
         // No head start: 1 KB pieces, one per worker at a time, whatever the length.
         let plan = plan_pieces(&long, 32, 0, 2);
         assert_eq!(plan.pieces, length_buckets(&long, 32, PIECE_BYTES));

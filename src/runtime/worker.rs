@@ -26,15 +26,13 @@
 //!
 //! Each flow's head start is bounded, but a stream of new flows is not: short requests arriving
 //! back to back, each with its own head start, would keep a long request's pieces waiting for as
-//! long as the stream lasts: taking a newcomer's job never moves the virtual time, since its
-//! tags start behind it. So head starts together are **capped**: while more than
-//! [`CREDIT_CAP`] of the recent work ran on head-start credit, the next job is the fairest one
-//! without credit, and when every queued job has credit (a long request still in its own head
-//! start) each one taken moves the virtual time on by its cost, so newcomers' tags start later
-//! until the older credited work is the fairest. A flow takes a head start only when it has no
-//! job queued, so a long request held back does not turn into a newcomer. Below the cap (one
-//! short caller beside long articles, say) the order is exactly the one above; at the cap a long
-//! request keeps about the remaining share of the workers.
+//! long as the stream lasts (taking a newcomer's job never moves the virtual time, since its
+//! tags start behind it). So once a job beyond its flow's head start has waited
+//! [`HELD_BACK_AFTER`], its flow counts as **held back** for the rest of its life, and while a
+//! held-back flow has work queued and head starts have taken more than [`CREDIT_CAP`] of the
+//! recent work, the fairest job of a held-back flow runs next. One short caller beside long
+//! articles never holds them back that long, so the order there is exactly the one above; a
+//! long request beside a saturating stream of short ones keeps about the rest of the workers.
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BinaryHeap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -125,6 +123,8 @@ struct FlowState {
     /// Its jobs in the queue: a flow takes a head start only when it has none (it starts, or
     /// comes back), never while it waits with work queued.
     queued: usize,
+    /// A job of it beyond its head start waited [`HELD_BACK_AFTER`] (see the module doc).
+    held_back: bool,
 }
 
 /// A job in the queue with its fair-queueing tags.
@@ -170,10 +170,14 @@ impl<E: ModelEngine> Ord for Queued<E> {
 /// The flow of jobs submitted without one.
 const DEFAULT_FLOW: u64 = 0;
 
-/// The largest part of the recent work that may run on head-start credit while a job without
-/// credit waits (see the module doc): three quarters, so a long request beside a saturating
-/// stream of short ones still gets a quarter of the workers.
+/// The largest part of the recent work that may run on head-start credit while a held-back flow
+/// waits (see the module doc): three quarters, so a long request beside a saturating stream of
+/// short ones still gets a quarter of the workers.
 const CREDIT_CAP: f64 = 0.75;
+
+/// How long a job beyond its flow's head start may wait before its flow counts as held back:
+/// far above a piece's wait while the workers are shared fairly (tens of milliseconds).
+const HELD_BACK_AFTER: Duration = Duration::from_secs(1);
 
 /// How many recent jobs the credit share is measured over (an exponential average: each job
 /// taken weighs its share, older ones fade by this many jobs).
@@ -191,8 +195,10 @@ struct FairQueue<E: ModelEngine> {
     /// ran on head-start credit.
     recent_work: f64,
     recent_credited_work: f64,
-    /// Jobs taken differently because head starts were over [`CREDIT_CAP`]: one without
-    /// credit ahead of credited ones, or a credited one charged to the clock.
+    /// See [`HELD_BACK_AFTER`]; a field so tests can set it.
+    held_back_after: Duration,
+    /// Jobs of held-back flows taken ahead of fairer ones because head starts were over
+    /// [`CREDIT_CAP`].
     capped_jobs: u64,
     /// No more jobs: workers stop once the queue is empty.
     closed: bool,
@@ -208,6 +214,7 @@ impl<E: ModelEngine> FairQueue<E> {
             next_flow: DEFAULT_FLOW + 1,
             recent_work: 0.0,
             recent_credited_work: 0.0,
+            held_back_after: HELD_BACK_AFTER,
             capped_jobs: 0,
             closed: false,
         }
@@ -256,22 +263,45 @@ impl<E: ModelEngine> FairQueue<E> {
         self.recent_credited_work > CREDIT_CAP * self.recent_work
     }
 
-    /// The job [`pop`](Self::pop) takes next: the smallest finish tag, or at the cap the
-    /// fairest job without credit when the fairest of all has credit (a scan of the bounded
-    /// queue, only then).
+    /// Marks the flows whose jobs beyond their head start have waited too long as held back
+    /// (a scan of the bounded queue, once per batch).
+    fn mark_held_back(&mut self, now: Instant) {
+        for queued in self.jobs.iter() {
+            if !queued.credited
+                && now.saturating_duration_since(queued.job.enqueued_at) >= self.held_back_after
+            {
+                if let Some(flow) = self.flows.get_mut(&queued.flow) {
+                    flow.held_back = true;
+                }
+            }
+        }
+    }
+
+    fn is_held_back(&self, queued: &Queued<E>) -> bool {
+        self.flows
+            .get(&queued.flow)
+            .is_some_and(|flow| flow.held_back)
+    }
+
+    /// The job [`pop`](Self::pop) takes next: the smallest finish tag, or, while head starts
+    /// are over their cap, the fairest job of a held-back flow.
     fn peek(&self) -> Option<&Queued<E>> {
         let fairest = self.jobs.peek()?;
-        if fairest.credited && self.credit_capped() {
+        if self.credit_capped() && !self.is_held_back(fairest) {
             // `Queued`'s order is reversed for the heap: the greatest is the fairest.
-            if let Some(uncredited) = self.jobs.iter().filter(|queued| !queued.credited).max() {
-                return Some(uncredited);
+            let held_back = self
+                .jobs
+                .iter()
+                .filter(|queued| self.is_held_back(queued))
+                .max();
+            if let Some(held_back) = held_back {
+                return Some(held_back);
             }
         }
         Some(fairest)
     }
 
     fn pop(&mut self) -> Option<Job<E>> {
-        let capped = self.credit_capped();
         let key = self.peek()?.key();
         let queued = if self.jobs.peek().is_some_and(|fairest| fairest.key() == key) {
             self.jobs.pop()?
@@ -287,16 +317,8 @@ impl<E: ModelEngine> FairQueue<E> {
             flow.queued = flow.queued.saturating_sub(1);
         }
         self.virtual_time = self.virtual_time.max(queued.start);
-        let share = E::share(&queued.job.input).max(1) as u64;
-        if queued.credited && capped {
-            // No job without credit is queued: credit beyond the cap is charged to the clock,
-            // so newcomers' tags move on and the credited work already queued (a long
-            // request's own head start) becomes the fairest in turn.
-            self.virtual_time += share;
-            self.capped_jobs += 1;
-        }
+        let share = E::share(&queued.job.input).max(1) as f64;
         let fade = 1.0 - 1.0 / CREDIT_WINDOW_JOBS;
-        let share = share as f64;
         self.recent_work = self.recent_work * fade + share;
         self.recent_credited_work =
             self.recent_credited_work * fade + if queued.credited { share } else { 0.0 };
@@ -625,6 +647,7 @@ fn next_batch<E: ModelEngine>(
             }
             continue;
         }
+        queue.mark_held_back(Instant::now());
         let mut batch = Vec::new();
         let (mut cost, mut share) = (0usize, 0usize);
         while let Some(next) = queue.peek() {
@@ -947,9 +970,11 @@ mod tests {
         }
     }
 
-    /// A queue whose virtual time has moved on: 20 jobs of another flow have run.
+    /// A queue whose virtual time has moved on: 20 jobs of another flow have run. Its flows
+    /// count as held back as soon as a job beyond their head start is queued at all.
     fn queue_after_warm_up() -> FairQueue<Doubler> {
         let mut queue = FairQueue::<Doubler>::new();
+        queue.held_back_after = Duration::ZERO;
         let earlier = queue.open_flow(0);
         for _ in 0..20 {
             queue.push(earlier, queued_job(2000));
@@ -958,61 +983,85 @@ mod tests {
         queue
     }
 
+    /// What a worker does before each job: mark held-back flows, take the next job.
+    fn take(queue: &mut FairQueue<Doubler>) -> Job<Doubler> {
+        queue.mark_held_back(Instant::now());
+        queue.pop().expect("queued")
+    }
+
     /// Long-request pieces are below 1000, short-request pieces from 1000.
     fn is_long(input: u32) -> bool {
         input < 1000
     }
 
+    /// Short callers each keep one request of two pieces queued (a new flow with a head start of
+    /// two pieces each time) and ask again when it is answered, so the workers never idle; a
+    /// long request (`long_head_start`) keeps two pieces queued. The long request's part of
+    /// the last 1,000 of 2,000 jobs taken.
+    fn long_share_beside_short_callers(
+        mut queue: FairQueue<Doubler>,
+        long_head_start: u64,
+        callers: usize,
+    ) -> f64 {
+        let long = queue.open_flow(long_head_start);
+        for piece in 0..2 {
+            queue.push(long, queued_job(piece));
+        }
+        let ask = |queue: &mut FairQueue<Doubler>, caller: usize| {
+            let flow = queue.open_flow(2);
+            for _ in 0..2 {
+                queue.push(flow, queued_job(1000 + caller as u32));
+            }
+        };
+        let mut pieces_left = vec![2; callers];
+        for caller in 0..callers {
+            ask(&mut queue, caller);
+        }
+        let mut taken = Vec::new();
+        for _ in 0..2000 {
+            let job = take(&mut queue);
+            if is_long(job.input) {
+                queue.push(long, queued_job(1));
+            } else {
+                let caller = (job.input - 1000) as usize;
+                pieces_left[caller] -= 1;
+                if pieces_left[caller] == 0 {
+                    ask(&mut queue, caller);
+                    pieces_left[caller] = 2;
+                }
+            }
+            taken.push(job.input);
+        }
+        let recent = &taken[1000..];
+        recent.iter().filter(|&&input| is_long(input)).count() as f64 / recent.len() as f64
+    }
+
     #[test]
-    fn a_stream_of_head_starts_leaves_a_long_request_its_share() {
-        // Short callers each keep one request of two pieces queued (a new flow with a head
-        // start of two pieces each time) and ask again when it is answered, so the workers never
-        // idle; a long request keeps two pieces queued. Without the cap every short piece would
-        // run first and the long request would wait for as long as the stream lasts, whether
-        // or not its own head start had run out.
+    fn a_stream_of_head_starts_leaves_a_held_back_request_its_share() {
+        // Without the cap every short piece would run first and the long request would wait for
+        // as long as the stream lasts, whether or not it had a head start of its own.
         for long_head_start in [0, 2, 8] {
             for callers in [1, 4, 32] {
-                let mut queue = queue_after_warm_up();
-                let long = queue.open_flow(long_head_start);
-                for piece in 0..2 {
-                    queue.push(long, queued_job(piece));
-                }
-                // A short caller's request: a new flow, two pieces.
-                let ask = |queue: &mut FairQueue<Doubler>, caller: usize| {
-                    let flow = queue.open_flow(2);
-                    for _ in 0..2 {
-                        queue.push(flow, queued_job(1000 + caller as u32));
-                    }
-                };
-                let mut pieces_left = vec![2; callers];
-                for caller in 0..callers {
-                    ask(&mut queue, caller);
-                }
-                let mut taken = Vec::new();
-                for _ in 0..2000 {
-                    let job = queue.pop().expect("the queue never empties");
-                    if is_long(job.input) {
-                        queue.push(long, queued_job(1));
-                    } else {
-                        let caller = (job.input - 1000) as usize;
-                        pieces_left[caller] -= 1;
-                        if pieces_left[caller] == 0 {
-                            ask(&mut queue, caller);
-                            pieces_left[caller] = 2;
-                        }
-                    }
-                    taken.push(job.input);
-                }
-                let recent = &taken[1000..];
-                let share = recent.iter().filter(|&&input| is_long(input)).count() as f64
-                    / recent.len() as f64;
+                let share = long_share_beside_short_callers(
+                    queue_after_warm_up(),
+                    long_head_start,
+                    callers,
+                );
                 assert!(
                     (0.2..=0.3).contains(&share),
                     "{callers} callers, long head start {long_head_start}: the long request got {share} of the work"
                 );
-                assert!(queue.capped_jobs > 0);
             }
         }
+    }
+
+    #[test]
+    fn a_request_is_not_held_back_before_its_jobs_have_waited() {
+        // The same stream, but the long request's jobs have not waited long enough to count
+        // as held back: plain fair queueing with head starts, which serves the stream first.
+        let mut queue = queue_after_warm_up();
+        queue.held_back_after = Duration::from_secs(3600);
+        assert_eq!(long_share_beside_short_callers(queue, 0, 4), 0.0);
     }
 
     #[test]
@@ -1033,7 +1082,7 @@ mod tests {
             }
             let taken: Vec<u32> = (0..6)
                 .map(|_| {
-                    let job = queue.pop().expect("queued");
+                    let job = take(&mut queue);
                     if is_long(job.input) {
                         queue.push(long, queued_job(1));
                     }
