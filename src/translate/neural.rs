@@ -41,6 +41,7 @@ impl TranslationBackend for RustBertTranslation {
             .filter(|pair| pair.engine_name() == self.name())
         {
             let spec = pair.spec(&models_dir)?;
+            let precision = generation_precision(&pair.id, pair.precision.as_deref())?;
             // A pair naming no engine gets the preferred path (torch-bart for Marian); one
             // naming `rust-bert` gets rust-bert's pipeline.
             let path = if pair.engine.is_some() {
@@ -59,7 +60,7 @@ impl TranslationBackend for RustBertTranslation {
                         min_length: 0,
                         ..GenerationSettings::default()
                     };
-                    let engine = TranslationEngine::load_on(spec, settings, path)?;
+                    let engine = TranslationEngine::load_on_in(spec, settings, path, precision)?;
                     let _ = loaded_runner.set(engine.runner());
                     Ok(engine)
                 },
@@ -82,6 +83,7 @@ impl TranslationBackend for RustBertTranslation {
             .filter(|model| model.engine_name() == self.name())
         {
             let spec = model.spec(&models_dir)?;
+            let precision = generation_precision(&model.id, model.precision.as_deref())?;
             // As for a pair: torch-bart unless the entry names `rust-bert`.
             let path = if model.engine.is_some() {
                 GenerationPath::RustBert
@@ -98,7 +100,7 @@ impl TranslationBackend for RustBertTranslation {
                         min_length: 0,
                         ..GenerationSettings::default()
                     };
-                    let engine = ManyToManyEngine::load_on(spec, settings, path)?;
+                    let engine = ManyToManyEngine::load_on_in(spec, settings, path, precision)?;
                     let _ = loaded_runner.set(engine.runner());
                     Ok(engine)
                 },
@@ -198,5 +200,22 @@ impl Translator for NeuralTranslator {
         self.pool
             .run_blocking(texts.to_vec(), deadline)
             .map_err(|error| engine_failure(&self.info.id, error))
+    }
+}
+
+/// A translation entry's `precision`: fp32 when absent, an error naming the accepted values
+/// otherwise.
+fn generation_precision(
+    id: &str,
+    precision: Option<&str>,
+) -> anyhow::Result<crate::runtime::generation::Precision> {
+    use crate::runtime::generation::Precision;
+    match precision {
+        None => Ok(Precision::Fp32),
+        Some(text) => Precision::parse(text).ok_or_else(|| {
+            anyhow::anyhow!(
+                "translation model {id}: precision \"{text}\" is not one of \"fp32\", \"bf16\""
+            )
+        }),
     }
 }
