@@ -219,3 +219,46 @@ fn generation_precision(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Catalog;
+    use crate::runtime::generation::Precision;
+
+    #[test]
+    fn a_translation_entry_opts_into_bf16_and_other_precisions_are_refused() {
+        let catalog: Catalog = toml::from_str(
+            r#"
+            [[translation.many_to_many]]
+            id = "m2m"
+            path = "m2m"
+            languages = ["en", "es"]
+            precision = "bf16"
+            [[translation.neural]]
+            id = "pair"
+            path = "pair"
+            source = "en"
+            target = "es"
+            "#,
+        )
+        .unwrap();
+        let model = &catalog.translation.many_to_many[0];
+        let pair = &catalog.translation.neural[0];
+        assert_eq!(
+            generation_precision(&model.id, model.precision.as_deref()).unwrap(),
+            Precision::Bf16
+        );
+        assert_eq!(
+            generation_precision(&pair.id, pair.precision.as_deref()).unwrap(),
+            Precision::Fp32
+        );
+        let error = generation_precision("pair", Some("int4"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("\"bf16\"") && error.contains("int4"),
+            "{error}"
+        );
+    }
+}
