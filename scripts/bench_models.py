@@ -3,7 +3,7 @@
 
     python scripts/bench_models.py --task embeddings|e5|e5-st|generation|ct2-fp32|ct2-int8|
         translation|ct2-translation-fp32|ct2-translation-int8|make-m2m100|m2m100|
-        ct2-m2m100-fp32|ct2-m2m100-int8 --workload FILE
+        ct2-m2m100-fp32|ct2-m2m100-int8|m2m100-bf16 --workload FILE
 
 Reads the workload the Rust side wrote (model directories, sentences, the 512-token input,
 thread count, durations), measures the same thing with sentence-transformers or transformers
@@ -341,16 +341,18 @@ def m2m100_sources(tokenizer, texts: list) -> list:
     return [tokenizer.convert_ids_to_tokens(tokenizer(text)["input_ids"]) for text in texts]
 
 
-def m2m100_translation(work: dict) -> dict:
+def m2m100_translation(work: dict, dtype: str = "float32") -> dict:
     """transformers' M2M100ForConditionalGeneration `generate()` en→es with the target's
     token forced first (forced_bos_token_id): one quote, then all quotes as one padded batch,
-    exactly `translation_new_tokens` new tokens each (the forced token among them)."""
+    exactly `translation_new_tokens` new tokens each (the forced token among them). `dtype`
+    "bfloat16": the same weights cast to bfloat16 (the side of precis's opt-in bf16)."""
     import torch
     from transformers import M2M100ForConditionalGeneration, M2M100Tokenizer
 
     directory = work["m2m100_model"]
     tokenizer = M2M100Tokenizer.from_pretrained(directory, src_lang="en", tgt_lang="es")
     model = M2M100ForConditionalGeneration.from_pretrained(directory).eval()
+    model = model.to(getattr(torch, dtype))
     quotes = work["m2m100_inputs"]
     new_tokens = work["translation_new_tokens"]
     forced = tokenizer.get_lang_id("es")
@@ -394,7 +396,7 @@ def main() -> int:
                         choices=["embeddings", "e5", "e5-st", "generation", "ct2-fp32", "ct2-int8",
                                  "translation", "ct2-translation-fp32",
                                  "ct2-translation-int8", "make-m2m100", "m2m100",
-                                 "ct2-m2m100-fp32", "ct2-m2m100-int8"])
+                                 "ct2-m2m100-fp32", "ct2-m2m100-int8", "m2m100-bf16"])
     parser.add_argument("--workload", required=True)
     args = parser.parse_args()
     with open(args.workload) as file:
@@ -418,6 +420,7 @@ def main() -> int:
         "ct2-translation-int8": lambda work: ct2_translation(work, "int8"),
         "make-m2m100": make_m2m100,
         "m2m100": m2m100_translation,
+        "m2m100-bf16": lambda work: m2m100_translation(work, "bfloat16"),
         "ct2-m2m100-fp32": lambda work: ct2_m2m100(work, "float32"),
         "ct2-m2m100-int8": lambda work: ct2_m2m100(work, "int8"),
     }

@@ -277,6 +277,7 @@ fn add_pulled_models(catalog: &mut Catalog, models_dir: &Path) {
                     source: source.clone(),
                     target: target.clone(),
                     engine: None,
+                    precision: None,
                 });
             }
             PulledRole::ManyToManyTranslation { languages } => {
@@ -286,6 +287,7 @@ fn add_pulled_models(catalog: &mut Catalog, models_dir: &Path) {
                     remote: None,
                     languages: languages.clone(),
                     engine: None,
+                    precision: None,
                 });
             }
             PulledRole::Summarization { languages } => {
@@ -424,6 +426,8 @@ pub struct ManyToManyModel {
     pub languages: Vec<String>,
     /// The backend that runs it; [`DEFAULT_ENGINE`] when absent.
     pub engine: Option<String>,
+    /// Opt-in `"bf16"` weights on the torch-bart engine (default `"fp32"`).
+    pub precision: Option<String>,
 }
 
 impl ManyToManyModel {
@@ -455,6 +459,8 @@ pub struct NeuralPair {
     pub target: String,
     /// The backend that runs it; [`DEFAULT_ENGINE`] when absent.
     pub engine: Option<String>,
+    /// Opt-in `"bf16"` weights on the torch-bart engine (default `"fp32"`).
+    pub precision: Option<String>,
 }
 
 impl CatalogModel {

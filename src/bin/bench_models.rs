@@ -66,6 +66,10 @@ struct Args {
     /// Embedding engines to measure (comma-separated); default: every registered one
     #[arg(long, value_delimiter = ',')]
     embedding_engines: Vec<String>,
+    /// Generation engines measured on the translation and m2m100 rows (comma-separated:
+    /// `rust-bert`, `torch-bart`); default: both
+    #[arg(long, value_delimiter = ',')]
+    translation_engines: Vec<String>,
     #[arg(long, env = "PRECIS_MODELS_DIR")]
     models_dir: PathBuf,
     #[arg(long, env = "PRECIS_TEST_MODELS_DIR")]
@@ -284,6 +288,14 @@ fn main() -> anyhow::Result<()> {
     } else {
         args.embedding_engines.clone()
     };
+    let translation_engines: Vec<&str> = if args.translation_engines.is_empty() {
+        GENERATION_ENGINES.to_vec()
+    } else {
+        args.translation_engines
+            .iter()
+            .map(String::as_str)
+            .collect()
+    };
     let mut rows = Vec::new();
     let mut profile: Vec<String> = Vec::new();
     for task in tasks {
@@ -300,6 +312,7 @@ fn main() -> anyhow::Result<()> {
                 &me,
                 &workload_file.0,
                 &family,
+                &translation_engines,
                 &mut profile,
             )?);
             continue;
@@ -438,6 +451,9 @@ struct TranslationFamily {
     label: String,
     python_tasks: [&'static str; 3],
     side: &'static str,
+    /// transformers on the same weights cast to bfloat16, measured when the opt-in
+    /// `torch-bart-bf16` engine is (the same precision on both sides).
+    bf16_python_task: Option<&'static str>,
 }
 
 fn opus_mt_family() -> TranslationFamily {
@@ -449,6 +465,7 @@ fn opus_mt_family() -> TranslationFamily {
             "ct2-translation-int8",
         ],
         side: "translation",
+        bf16_python_task: None,
     }
 }
 
@@ -456,6 +473,7 @@ fn m2m100_family() -> TranslationFamily {
     TranslationFamily {
         label: format!("m2m100_418M widths, {M2M100_LAYERS}+{M2M100_LAYERS} layers (of 12+12),"),
         python_tasks: ["m2m100", "ct2-m2m100-fp32", "ct2-m2m100-int8"],
+        bf16_python_task: Some("m2m100-bf16"),
         side: "m2m100",
     }
 }
@@ -920,6 +938,7 @@ fn translation_rows(
     me: &Path,
     workload: &Path,
     family: &TranslationFamily,
+    engines: &[&str],
     profile: &mut Vec<String>,
 ) -> anyhow::Result<Vec<(String, String, String, f64)>> {
     let python_side = |task: &str| -> anyhow::Result<Measurement> {
@@ -932,13 +951,16 @@ fn translation_rows(
         .with_context(|| format!("{task} side of translation"))
     };
     let [transformers, fp32, int8] = family.python_tasks;
-    let others = [
-        ("transformers", python_side(transformers)?),
-        ("CTranslate2 fp32", python_side(fp32)?),
-        ("CTranslate2 int8", python_side(int8)?),
-    ];
-    let mut rows = Vec::new();
-    for engine in GENERATION_ENGINES {
+    // transformers, the side of the goal, runs right before the precis sides and the
+    // CTranslate2 anchors after them, so that the goal's ratio comes from the closest minutes
+    // on a shared box.
+    let transformers = python_side(transformers)?;
+    let transformers_bf16 = match family.bf16_python_task {
+        Some(task) if engines.contains(&BF16_ENGINE) => Some(python_side(task)?),
+        _ => None,
+    };
+    let mut measured = Vec::new();
+    for &engine in engines {
         let mut ours = Measurement::default();
         for beams in [1i64, 4] {
             let side: Measurement = run_json(
@@ -961,6 +983,16 @@ fn translation_rows(
             ours.peak_rss_mb = ours.peak_rss_mb.max(side.peak_rss_mb);
             profile.extend(side.phases.unwrap_or_default());
         }
+        measured.push((engine, ours));
+    }
+    let mut others = vec![("transformers", transformers)];
+    if let Some(bf16) = transformers_bf16 {
+        others.push(("transformers bf16", bf16));
+    }
+    others.push(("CTranslate2 fp32", python_side(fp32)?));
+    others.push(("CTranslate2 int8", python_side(int8)?));
+    let mut rows = Vec::new();
+    for (engine, ours) in measured {
         for (label, theirs) in &others {
             let tokens = format!(
                 "{}+{} tokens",
@@ -1156,9 +1188,22 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
 fn generation_path(engine: &str) -> anyhow::Result<GenerationPath> {
     Ok(match engine {
         "rust-bert" => GenerationPath::RustBert,
-        "torch-bart" => GenerationPath::TorchBart,
+        "torch-bart" | BF16_ENGINE => GenerationPath::TorchBart,
         other => bail!("unknown generation engine {other}"),
     })
+}
+
+/// The bench's name for torch-bart with the opt-in bf16 weights (a catalog entry's
+/// `precision = "bf16"`); measured only when `--translation-engines` names it.
+const BF16_ENGINE: &str = "torch-bart-bf16";
+
+fn generation_precision(engine: &str) -> precis::runtime::generation::Precision {
+    use precis::runtime::generation::Precision;
+    if engine == BF16_ENGINE {
+        Precision::Bf16
+    } else {
+        Precision::Fp32
+    }
 }
 
 /// The median seconds of `generations` runs of one translation job (after one warm-up run);
@@ -1258,6 +1303,7 @@ fn marian_rust_bert_ids(
 /// max_length - 1 = new tokens; rust-bert counts the decoder start token).
 fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<Measurement> {
     use precis::runtime::generation::{language_from_code, ManyToManyEngine, PairTexts};
+    let engine_name = engine.to_string();
 
     let path = generation_path(engine)?;
     let spec = ModelSpec {
@@ -1278,7 +1324,8 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
         max_length: new_tokens + 1,
     };
     tch::set_num_threads(workload.threads as i32);
-    let mut engine = ManyToManyEngine::load_on(&spec, settings, path)?;
+    let mut engine =
+        ManyToManyEngine::load_on_in(&spec, settings, path, generation_precision(engine))?;
     let job = |texts: &[String]| {
         vec![PairTexts {
             source,
@@ -1293,18 +1340,22 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
     ];
     let peak_rss_mb = peak_rss_mb();
     let all: Vec<&str> = inputs.iter().map(String::as_str).collect();
-    let phases = match engine.generate_ids_timed(&all, source, target) {
-        Some(Ok((_, t))) => Some(vec![format!(
-            "torch-bart m2m100 widths, 9 quotes, {beams} beam(s): encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps)",
-            t.encoder.as_secs_f64(),
-            t.decoder_layers.as_secs_f64(),
-            t.lm_head.as_secs_f64(),
-            t.search.as_secs_f64(),
-            t.steps
-        )]),
-        Some(Err(error)) => bail!("torch-bart ids: {error}"),
-        None => None,
-    };
+    let mut phases = None;
+    for quotes in [&all[..1], &all[..]] {
+        match engine.generate_ids_timed(quotes, source, target) {
+            Some(Ok((_, t))) => phases.get_or_insert_with(Vec::new).push(format!(
+                "{engine_name} m2m100 widths, {} quote(s), {beams} beam(s): encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps)",
+                quotes.len(),
+                t.encoder.as_secs_f64(),
+                t.decoder_layers.as_secs_f64(),
+                t.lm_head.as_secs_f64(),
+                t.search.as_secs_f64(),
+                t.steps
+            )),
+            Some(Err(error)) => bail!("torch-bart ids: {error}"),
+            None => {}
+        }
+    }
     let generated = match engine.generate_ids_timed(&all[..1], source, target) {
         Some(result) => result.map_err(anyhow::Error::msg)?.0,
         None => {

@@ -12,6 +12,7 @@ use crate::runtime::registry::{
     inspect_directory, load_with, Architecture, ModelDirectory, ModelError, ModelLocation,
     ModelRole, ModelSpec, CONFIG_FILE, WEIGHTS_FILE,
 };
+pub use crate::runtime::torch_bart::Precision;
 use crate::runtime::torch_bart::{GenerationTimings, SearchSettings, TorchBart};
 
 /// The n-gram size rust-bert's summarization pipeline never repeats (its translation pipeline
@@ -61,6 +62,7 @@ impl OwnSeq2Seq {
         directory: &ModelDirectory,
         wanted: &[Architecture],
         settings: SearchSettings,
+        precision: Precision,
     ) -> Result<Self, ModelError> {
         if !wanted.contains(&directory.architecture) {
             return Err(ModelError::Unsupported {
@@ -108,11 +110,12 @@ impl OwnSeq2Seq {
                 false,
             ),
         })?;
-        let model =
-            TorchBart::load(dir, WEIGHTS_FILE).map_err(|error| ModelError::Unsupported {
+        let model = TorchBart::load_with(dir, WEIGHTS_FILE, precision).map_err(|error| {
+            ModelError::Unsupported {
                 model: spec.id.clone(),
                 reason: format!("torch-bart engine: {error}"),
-            })?;
+            }
+        })?;
         Ok(Self {
             model: Box::new(model),
             tokenizer: Box::new(tokenizer),
@@ -299,6 +302,25 @@ fn position_limit(config: &Path) -> usize {
         .map_or(FALLBACK, |limit| limit as usize)
 }
 
+/// A precision other than fp32 exists only on torch-bart: a model that would run on rust-bert's
+/// pipeline is refused rather than run silently in fp32.
+fn refuse_precision_off_own_path(
+    spec: &ModelSpec,
+    on_own_path: bool,
+    precision: Precision,
+) -> Result<(), ModelError> {
+    if on_own_path || precision == Precision::Fp32 {
+        return Ok(());
+    }
+    Err(ModelError::Unsupported {
+        model: spec.id.clone(),
+        reason: format!(
+            "precision \"{}\" runs only on the torch-bart engine, and this model runs on rust-bert's pipeline (its catalog entry names an engine, or torch-bart refused it: see the log); remove `precision` or the `engine` line",
+            precision.name()
+        ),
+    })
+}
+
 /// The one rule for whether a summarizer or translation model runs on torch-bart: always when
 /// asked for, and by preference for the architectures it implements in that role (`own`), where a variant it
 /// refuses falls back to rust-bert's pipeline with a log line saying why. `None`: rust-bert's
@@ -389,6 +411,7 @@ impl SummarizationEngine {
                 directory,
                 &[Architecture::Bart],
                 search,
+                Precision::Fp32,
             )?),
         })
     }
@@ -541,6 +564,17 @@ impl TranslationEngine {
         settings: GenerationSettings,
         path: GenerationPath,
     ) -> Result<Self, ModelError> {
+        Self::load_on_in(spec, settings, path, Precision::Fp32)
+    }
+
+    /// [`Self::load_on`] with torch-bart's weights in `precision` (an error when the model
+    /// would run on rust-bert's pipeline and `precision` is not fp32).
+    pub fn load_on_in(
+        spec: &ModelSpec,
+        settings: GenerationSettings,
+        path: GenerationPath,
+        precision: Precision,
+    ) -> Result<Self, ModelError> {
         let ModelRole::Translation { source, target } = &spec.role else {
             return Err(ModelError::Unsupported {
                 model: spec.id.clone(),
@@ -558,8 +592,9 @@ impl TranslationEngine {
             &directory,
             &[Architecture::Marian],
             "translation pair",
-            || OwnSeq2Seq::load(spec, &directory, &[Architecture::Marian], search),
+            || OwnSeq2Seq::load(spec, &directory, &[Architecture::Marian], search, precision),
         )?;
+        refuse_precision_off_own_path(spec, own.is_some(), precision)?;
         if let Some(own) = own {
             return Ok(Self {
                 model: PairModel::TorchBart(own),
@@ -683,6 +718,17 @@ impl ManyToManyEngine {
         settings: GenerationSettings,
         path: GenerationPath,
     ) -> Result<Self, ModelError> {
+        Self::load_on_in(spec, settings, path, Precision::Fp32)
+    }
+
+    /// [`Self::load_on`] with torch-bart's weights in `precision` (an error when the model
+    /// would run on rust-bert's pipeline and `precision` is not fp32).
+    pub fn load_on_in(
+        spec: &ModelSpec,
+        settings: GenerationSettings,
+        path: GenerationPath,
+        precision: Precision,
+    ) -> Result<Self, ModelError> {
         let ModelRole::ManyToManyTranslation { languages } = &spec.role else {
             return Err(ModelError::Unsupported {
                 model: spec.id.clone(),
@@ -702,8 +748,9 @@ impl ManyToManyEngine {
             &directory,
             &OWN_MANY_TO_MANY,
             "many-to-many model",
-            || OwnSeq2Seq::load(spec, &directory, &OWN_MANY_TO_MANY, search),
+            || OwnSeq2Seq::load(spec, &directory, &OWN_MANY_TO_MANY, search, precision),
         )?;
+        refuse_precision_off_own_path(spec, own.is_some(), precision)?;
         let model = match own {
             Some(own) => ManyModel::TorchBart(own),
             None => ManyModel::RustBert(Box::new(translation_pipeline(

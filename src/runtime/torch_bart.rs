@@ -107,6 +107,38 @@ pub struct SearchSettings {
     pub forced_bos: Option<i64>,
 }
 
+/// What the weights of the matrix products are stored and multiplied in. `Bf16` (opt-in, a
+/// catalog entry's `precision = "bf16"`): every linear layer's weight and bias and the tied
+/// embedding / output projection in bfloat16, each product's input rounded to bfloat16 and
+/// its output back to fp32; layer norms, attention, the residual stream, the caches and the
+/// search stay fp32. Half the weight memory, and libtorch runs bfloat16 products through
+/// oneDNN, which uses this CPU's AVX-512 BF16 instructions, where fp32 goes through MKL.
+/// Tokens may differ from fp32 (and from rust-bert's); quality is not judged here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    #[default]
+    Fp32,
+    Bf16,
+}
+
+impl Precision {
+    /// The catalog's spelling: `fp32` or `bf16`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "fp32" => Some(Self::Fp32),
+            "bf16" => Some(Self::Bf16),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Bf16 => "bf16",
+        }
+    }
+}
+
 /// The BART-family architectures this module runs, and what differs between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -172,7 +204,16 @@ struct Linear {
 
 impl Linear {
     fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, Some(&self.bias))
+        in_weight_kind(x, &self.weight, |x| {
+            x.linear(&self.weight, Some(&self.bias))
+        })
+    }
+
+    fn to_kind(&self, kind: Kind) -> Self {
+        Self {
+            weight: self.weight.to_kind(kind),
+            bias: self.bias.to_kind(kind),
+        }
     }
 
     /// For the few rows of a decoder step ([rows, in] → [rows, out]).
@@ -188,15 +229,59 @@ impl Linear {
 /// 1,024 projection at 4 rows 40 ms → 21 ms, 65,001 x 512 24 → 12 ms; but layer weights (512 to
 /// 4,096 wide) and 8 rows or more are as fast or faster with `linear` (2,048 x 512 at 9 rows:
 /// 0.40 ms against 1.18 ms), so beams of a batch of inputs keep `linear`.
+///
+/// A vocabulary-sized weight at more than one row goes through `linear` in slices of
+/// [`VOCABULARY_SLICE_BYTES`] of weight rows: MKL then packs a slice that stays in cache
+/// instead of the whole weight (session 11, same kernels, one thread, 128,112 x 1,024: 4 rows
+/// 91 → 58 ms, 9 rows 119 → 70-76 ms, 36 rows 162 → 141-148 ms; one row keeps `weight · xᵀ`).
+/// Each logit is still one dot product over the same row by the same kernel, so the values
+/// equal the unsliced projection's (bit-equal in that probe; the test below allows rounding).
 fn project_rows(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
-    const VOCABULARY_SIZED: i64 = 16 << 20;
-    let rows = x.size()[0];
-    if rows == 1 || (rows <= 4 && weight.numel() as i64 >= VOCABULARY_SIZED) {
-        (weight.matmul(&x.tr()).tr() + bias).contiguous()
+    in_weight_kind(x, weight, |x| project_rows_in_kind(x, weight, bias))
+}
+
+/// `product` of `x` in the weight's kind, back in fp32: bfloat16 weights multiply bfloat16
+/// inputs (oneDNN's kernels), the rest of the model stays fp32.
+fn in_weight_kind(x: &Tensor, weight: &Tensor, product: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+    if weight.kind() == Kind::BFloat16 {
+        product(&x.to_kind(Kind::BFloat16)).to_kind(Kind::Float)
     } else {
-        x.linear(weight, Some(bias))
+        product(x)
     }
 }
+
+fn project_rows_in_kind(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
+    let rows = x.size()[0];
+    // bfloat16 products are oneDNN's, which has no packing cost to avoid: one row goes
+    // through the slices too (probe: 128,112 x 1,024 at one row 51 ms whole, 27 ms sliced).
+    if rows == 1 && weight.kind() != Kind::BFloat16 {
+        return (weight.matmul(&x.tr()).tr() + bias).contiguous();
+    }
+    if weight.numel() as i64 >= VOCABULARY_SIZED {
+        let [outputs, width] = weight.size()[..] else {
+            return x.linear(weight, Some(bias));
+        };
+        let element_bytes = weight.kind().elt_size_in_bytes() as i64;
+        let slice_rows = (VOCABULARY_SLICE_BYTES / (width * element_bytes).max(1)).max(1);
+        let slices: Vec<Tensor> = (0..outputs)
+            .step_by(slice_rows as usize)
+            .map(|start| {
+                let length = slice_rows.min(outputs - start);
+                x.linear(
+                    &weight.narrow(0, start, length),
+                    Some(&bias.narrow(0, start, length)),
+                )
+            })
+            .collect();
+        return Tensor::cat(&slices, 1);
+    }
+    x.linear(weight, Some(bias))
+}
+
+/// From this many elements a weight is an output projection to the vocabulary.
+const VOCABULARY_SIZED: i64 = 16 << 20;
+/// Weight bytes per slice of a vocabulary projection (2,048 rows of 1,024 floats).
+const VOCABULARY_SLICE_BYTES: i64 = 8 << 20;
 
 struct Norm {
     weight: Tensor,
@@ -338,6 +423,9 @@ struct EncoderState {
 /// output: [2 * layers, rows, heads, max_steps, head_dim]. Rows are beams (batch-major).
 struct SelfCache {
     states: Tensor,
+    /// A second buffer of the same shape, allocated at the first reorder: a reorder copies
+    /// into it and the two swap.
+    spare: Option<Tensor>,
     filled: i64,
 }
 
@@ -348,15 +436,34 @@ impl SelfCache {
     fn values(&self, layer: usize) -> Tensor {
         self.states.get(2 * layer as i64 + 1)
     }
-    /// Rows take the cache of the rows they continue: one index_select over the filled part.
+    /// Rows take the cache of the rows they continue. The filled part is copied into the spare
+    /// buffer one run of consecutive source rows at a time (a plain strided copy), then the
+    /// buffers swap: `index_select` over the filled part (a non-contiguous view) took its slow
+    /// generic path, 0.05-0.27 s per step for 36 rows of M2M100's widths (session 11 profile)
+    /// against about a tenth of that for the copies.
     fn reorder(&mut self, rows: &[i64]) {
         if rows.iter().enumerate().all(|(i, &row)| i as i64 == row) {
             return;
         }
-        let index = Tensor::from_slice(rows);
-        let mut filled = self.states.narrow(3, 0, self.filled);
-        let picked = filled.index_select(1, &index);
-        filled.copy_(&picked);
+        let spare = self
+            .spare
+            .take()
+            .unwrap_or_else(|| self.states.empty_like());
+        let filled = self.states.narrow(3, 0, self.filled);
+        let target = spare.narrow(3, 0, self.filled);
+        let mut start = 0;
+        while start < rows.len() {
+            let mut end = start + 1;
+            while end < rows.len() && rows[end] == rows[end - 1] + 1 {
+                end += 1;
+            }
+            let length = (end - start) as i64;
+            target
+                .narrow(1, start as i64, length)
+                .copy_(&filled.narrow(1, rows[start], length));
+            start = end;
+        }
+        self.spare = Some(std::mem::replace(&mut self.states, spare));
     }
 }
 
@@ -364,6 +471,59 @@ impl TorchBart {
     /// Loads config.json and rust_model.ot from `dir`. Refuses what it does not implement
     /// (other architectures, pre-norm variants of BART or Marian, other activations).
     pub fn load(dir: &Path, weights_file: &str) -> Result<Self, TorchBartError> {
+        Self::load_with(dir, weights_file, Precision::Fp32)
+    }
+
+    /// [`Self::load`] with the matrix products' weights in `precision`.
+    pub fn load_with(
+        dir: &Path,
+        weights_file: &str,
+        precision: Precision,
+    ) -> Result<Self, TorchBartError> {
+        let model = Self::load_fp32(dir, weights_file)?;
+        Ok(match precision {
+            Precision::Fp32 => model,
+            Precision::Bf16 => model.with_weights_in(Kind::BFloat16),
+        })
+    }
+
+    /// Every linear layer and the tied embedding / output projection in `kind`.
+    fn with_weights_in(mut self, kind: Kind) -> Self {
+        let attention = |a: &Attention| Attention {
+            query: a.query.to_kind(kind),
+            key: a.key.to_kind(kind),
+            value: a.value.to_kind(kind),
+            out: a.out.to_kind(kind),
+        };
+        let feed_forward = |f: &FeedForward| FeedForward {
+            up: f.up.to_kind(kind),
+            down: f.down.to_kind(kind),
+            activation: f.activation,
+        };
+        for layer in &mut self.encoder_layers {
+            layer.attention = attention(&layer.attention);
+            layer.feed_forward = feed_forward(&layer.feed_forward);
+        }
+        for layer in &mut self.decoder_layers {
+            layer.self_attention = attention(&layer.self_attention);
+            layer.cross_attention = attention(&layer.cross_attention);
+            layer.feed_forward = feed_forward(&layer.feed_forward);
+        }
+        self.shared = self.shared.to_kind(kind);
+        self.final_logits_bias = self.final_logits_bias.to_kind(kind);
+        self
+    }
+
+    /// The precision the matrix products' weights are in.
+    pub fn precision(&self) -> Precision {
+        if self.shared.kind() == Kind::BFloat16 {
+            Precision::Bf16
+        } else {
+            Precision::Fp32
+        }
+    }
+
+    fn load_fp32(dir: &Path, weights_file: &str) -> Result<Self, TorchBartError> {
         let text = std::fs::read_to_string(dir.join("config.json"))
             .map_err(|error| TorchBartError::Config(error.to_string()))?;
         let config: BartConfig = serde_json::from_str(&text)
@@ -598,6 +758,7 @@ impl TorchBart {
             .position_rows(&self.encoder_positions, self.position_offset, length)
             .unsqueeze(0);
         let embedded = Tensor::embedding(&self.shared, input_ids, self.tokens.pad, false, false)
+            .to_kind(Kind::Float)
             * self.embed_scale
             + positions;
         let mut x = normalized(self.encoder_embedding_norm.as_ref(), embedded);
@@ -671,6 +832,7 @@ impl TorchBart {
             .squeeze_dim(0);
         // x: [rows, d_model] throughout the step.
         let embedded = Tensor::embedding(&self.shared, tokens, self.tokens.pad, false, false)
+            .to_kind(Kind::Float)
             * self.embed_scale
             + position;
         let mut x = normalized(self.decoder_embedding_norm.as_ref(), embedded);
@@ -741,6 +903,7 @@ impl TorchBart {
                 [2 * layers, rows, self.heads, steps.max(1), self.head_dim],
                 (Kind::Float, self.shared.device()),
             ),
+            spare: None,
             filled: 0,
         }
     }
@@ -943,12 +1106,7 @@ impl TorchBart {
             if length + 1 >= settings.no_repeat_ngram as i64 {
                 Self::ban_repeated_ngrams(&mut scores, &histories, settings.no_repeat_ngram);
             }
-            let totals = scores + Tensor::from_slice(&beam_scores).unsqueeze(-1);
-            let (top_scores, top_ids) = totals
-                .view([batch as i64, beams as i64 * self.vocab])
-                .topk(2 * beams as i64, 1, true, true);
-            let top_scores = Vec::<f32>::try_from(top_scores.reshape([-1])).unwrap_or_default();
-            let top_ids = Vec::<i64>::try_from(top_ids.reshape([-1])).unwrap_or_default();
+            let (top_scores, top_ids) = best_candidates(&scores, &beam_scores, beams);
             let mut next_scores = Vec::with_capacity(rows);
             let mut next_tokens = Vec::with_capacity(rows);
             let mut next_rows = Vec::with_capacity(rows);
@@ -1036,6 +1194,73 @@ impl TorchBart {
             })
             .collect()
     }
+}
+
+/// Per input, its `2 * beams` best continuations over all its beams, best first: their total
+/// scores (the beam's score plus the token's log-probability) and their ids over the input's
+/// beams (`beam * vocab + token`), both flattened input-major. The same candidates as a top-k
+/// over `scores + beam_scores` viewed as [batch, beams * vocab], without that full sum: each
+/// row's own best `2 * beams` hold every candidate of its input (adding a row's constant keeps
+/// its order), so the sum runs on those few. Equal totals: the lower id first.
+fn best_candidates(scores: &Tensor, beam_scores: &[f32], beams: usize) -> (Vec<f32>, Vec<i64>) {
+    let (rows, vocab) = scores.size2().expect("scores are [rows, vocab]");
+    let per_row = (2 * beams).min(vocab as usize);
+    let (row_scores, row_tokens) = rows_top_k(scores, per_row);
+    let batch = rows as usize / beams;
+    let wanted = (2 * beams).min(beams * per_row);
+    let mut top_scores = Vec::with_capacity(batch * wanted);
+    let mut top_ids = Vec::with_capacity(batch * wanted);
+    let mut candidates: Vec<(f32, i64)> = Vec::with_capacity(beams * per_row);
+    for input in 0..batch {
+        candidates.clear();
+        for beam in 0..beams {
+            let row = input * beams + beam;
+            for j in row * per_row..(row + 1) * per_row {
+                candidates.push((
+                    row_scores[j] + beam_scores[row],
+                    beam as i64 * vocab + row_tokens[j],
+                ));
+            }
+        }
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(score, id) in &candidates[..wanted] {
+            top_scores.push(score);
+            top_ids.push(id);
+        }
+    }
+    (top_scores, top_ids)
+}
+
+/// Each row's `k` largest values and their columns, largest first, flattened row-major;
+/// equal values: the lower column first. One scan of a copy of the scores with a short sorted
+/// list per row: libtorch's `topk` builds and partially sorts a (value, index) array per row,
+/// about twice the time over 36 rows of 128,112 scores (session 11 profile).
+fn rows_top_k(scores: &Tensor, k: usize) -> (Vec<f32>, Vec<i64>) {
+    let (_, width) = scores.size2().expect("scores are [rows, columns]");
+    let values = Vec::<f32>::try_from(scores.contiguous().view([-1])).unwrap_or_default();
+    let mut top_values = Vec::new();
+    let mut top_columns = Vec::new();
+    let mut best: Vec<(f32, i64)> = Vec::with_capacity(k + 1);
+    for row in values.chunks(width.max(1) as usize) {
+        best.clear();
+        let mut threshold = f32::NEG_INFINITY;
+        for (column, &value) in row.iter().enumerate() {
+            if best.len() == k && value <= threshold {
+                continue;
+            }
+            let position = best.partition_point(|&(kept, _)| kept >= value);
+            best.insert(position, (value, column as i64));
+            best.truncate(k);
+            if best.len() == k {
+                threshold = best[k - 1].0;
+            }
+        }
+        for &(value, column) in &best {
+            top_values.push(value);
+            top_columns.push(column);
+        }
+    }
+    (top_values, top_columns)
 }
 
 /// A sinusoidal position table of `rows` rows as M2M100 defines it: row p holds sin(p·f_k)
@@ -1153,6 +1378,104 @@ mod tests {
         assert_eq!(repeated_ngram_bans(&[5, 6, 7, 8, 5, 6], 3), vec![7]);
         assert!(repeated_ngram_bans(&[5, 6, 7, 8], 3).is_empty());
         assert!(repeated_ngram_bans(&[5], 3).is_empty());
+    }
+
+    #[test]
+    fn beam_candidates_equal_a_top_k_over_all_beams_of_an_input() {
+        let _no_grad = tch::no_grad_guard();
+        tch::manual_seed(7);
+        let (batch, beams, vocab) = (3usize, 4usize, 50i64);
+        let scores = Tensor::randn(
+            [(batch * beams) as i64, vocab],
+            (Kind::Float, tch::Device::Cpu),
+        )
+        .log_softmax(-1, Kind::Float);
+        let beam_scores: Vec<f32> = (0..batch * beams).map(|row| -0.37 * row as f32).collect();
+        let (fast_scores, fast_ids) = best_candidates(&scores, &beam_scores, beams);
+        let totals = &scores + Tensor::from_slice(&beam_scores).unsqueeze(-1);
+        let (top_scores, top_ids) =
+            totals
+                .view([batch as i64, beams as i64 * vocab])
+                .topk(2 * beams as i64, 1, true, true);
+        assert_eq!(
+            fast_scores,
+            Vec::<f32>::try_from(top_scores.reshape([-1])).unwrap()
+        );
+        assert_eq!(
+            fast_ids,
+            Vec::<i64>::try_from(top_ids.reshape([-1])).unwrap()
+        );
+    }
+
+    #[test]
+    fn rows_top_k_equals_libtorch_top_k_with_ties_to_the_lower_column() {
+        let _no_grad = tch::no_grad_guard();
+        tch::manual_seed(5);
+        let scores = Tensor::randn([5, 300], (Kind::Float, tch::Device::Cpu));
+        let (values, columns) = rows_top_k(&scores, 8);
+        let (top_values, top_columns) = scores.topk(8, 1, true, true);
+        assert_eq!(
+            values,
+            Vec::<f32>::try_from(top_values.reshape([-1])).unwrap()
+        );
+        assert_eq!(
+            columns,
+            Vec::<i64>::try_from(top_columns.reshape([-1])).unwrap()
+        );
+        let tied =
+            Tensor::from_slice(&[1.0f32, 3.0, 3.0, f32::NEG_INFINITY, 2.0, 3.0]).view([1, 6]);
+        assert_eq!(rows_top_k(&tied, 3), (vec![3.0, 3.0, 3.0], vec![1, 2, 5]));
+        assert_eq!(rows_top_k(&tied, 5).1, vec![1, 2, 5, 4, 0]);
+    }
+
+    #[test]
+    fn a_sliced_vocabulary_projection_equals_the_whole_one() {
+        let _no_grad = tch::no_grad_guard();
+        tch::manual_seed(11);
+        let options = (Kind::Float, tch::Device::Cpu);
+        // Large enough to be sliced (more than VOCABULARY_SIZED elements, several slices and a
+        // shorter last one).
+        let (outputs, width) = (VOCABULARY_SIZED / 256 + 1000, 256);
+        let weight = Tensor::randn([outputs, width], options);
+        let bias = Tensor::randn([outputs], options);
+        for rows in [2, 9] {
+            let x = Tensor::randn([rows, width], options);
+            let sliced = project_rows(&x, &weight, &bias);
+            assert_eq!(sliced.size(), vec![rows, outputs]);
+            let whole = x.linear(&weight, Some(&bias));
+            let largest = f64::try_from((sliced - whole).abs().max()).unwrap();
+            assert!(largest < 1e-4, "largest difference {largest}");
+        }
+    }
+
+    #[test]
+    fn a_cache_reorder_gives_each_row_the_cache_of_the_row_it_continues() {
+        let _no_grad = tch::no_grad_guard();
+        let options = (Kind::Float, tch::Device::Cpu);
+        // [2 * layers, rows, heads, steps, head_dim], each row's entries its own index.
+        let rows = 6i64;
+        let states = Tensor::arange(rows, options)
+            .view([1, rows, 1, 1, 1])
+            .expand([4, rows, 2, 5, 3], false)
+            .contiguous();
+        let mut cache = SelfCache {
+            states,
+            spare: None,
+            filled: 3,
+        };
+        for order in [
+            [0i64, 0, 1, 4, 5, 5],
+            [2, 3, 4, 5, 0, 1],
+            [1, 0, 3, 2, 5, 4],
+        ] {
+            let before = cache.states.narrow(3, 0, 3).copy();
+            cache.reorder(&order);
+            let expected = before.index_select(1, &Tensor::from_slice(&order));
+            assert!(
+                cache.states.narrow(3, 0, 3).equal(&expected),
+                "order {order:?}"
+            );
+        }
     }
 
     #[test]

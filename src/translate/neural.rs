@@ -41,6 +41,7 @@ impl TranslationBackend for RustBertTranslation {
             .filter(|pair| pair.engine_name() == self.name())
         {
             let spec = pair.spec(&models_dir)?;
+            let precision = generation_precision(&pair.id, pair.precision.as_deref())?;
             // A pair naming no engine gets the preferred path (torch-bart for Marian); one
             // naming `rust-bert` gets rust-bert's pipeline.
             let path = if pair.engine.is_some() {
@@ -59,7 +60,7 @@ impl TranslationBackend for RustBertTranslation {
                         min_length: 0,
                         ..GenerationSettings::default()
                     };
-                    let engine = TranslationEngine::load_on(spec, settings, path)?;
+                    let engine = TranslationEngine::load_on_in(spec, settings, path, precision)?;
                     let _ = loaded_runner.set(engine.runner());
                     Ok(engine)
                 },
@@ -82,6 +83,7 @@ impl TranslationBackend for RustBertTranslation {
             .filter(|model| model.engine_name() == self.name())
         {
             let spec = model.spec(&models_dir)?;
+            let precision = generation_precision(&model.id, model.precision.as_deref())?;
             // As for a pair: torch-bart unless the entry names `rust-bert`.
             let path = if model.engine.is_some() {
                 GenerationPath::RustBert
@@ -98,7 +100,7 @@ impl TranslationBackend for RustBertTranslation {
                         min_length: 0,
                         ..GenerationSettings::default()
                     };
-                    let engine = ManyToManyEngine::load_on(spec, settings, path)?;
+                    let engine = ManyToManyEngine::load_on_in(spec, settings, path, precision)?;
                     let _ = loaded_runner.set(engine.runner());
                     Ok(engine)
                 },
@@ -198,5 +200,65 @@ impl Translator for NeuralTranslator {
         self.pool
             .run_blocking(texts.to_vec(), deadline)
             .map_err(|error| engine_failure(&self.info.id, error))
+    }
+}
+
+/// A translation entry's `precision`: fp32 when absent, an error naming the accepted values
+/// otherwise.
+fn generation_precision(
+    id: &str,
+    precision: Option<&str>,
+) -> anyhow::Result<crate::runtime::generation::Precision> {
+    use crate::runtime::generation::Precision;
+    match precision {
+        None => Ok(Precision::Fp32),
+        Some(text) => Precision::parse(text).ok_or_else(|| {
+            anyhow::anyhow!(
+                "translation model {id}: precision \"{text}\" is not one of \"fp32\", \"bf16\""
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Catalog;
+    use crate::runtime::generation::Precision;
+
+    #[test]
+    fn a_translation_entry_opts_into_bf16_and_other_precisions_are_refused() {
+        let catalog: Catalog = toml::from_str(
+            r#"
+            [[translation.many_to_many]]
+            id = "m2m"
+            path = "m2m"
+            languages = ["en", "es"]
+            precision = "bf16"
+            [[translation.neural]]
+            id = "pair"
+            path = "pair"
+            source = "en"
+            target = "es"
+            "#,
+        )
+        .unwrap();
+        let model = &catalog.translation.many_to_many[0];
+        let pair = &catalog.translation.neural[0];
+        assert_eq!(
+            generation_precision(&model.id, model.precision.as_deref()).unwrap(),
+            Precision::Bf16
+        );
+        assert_eq!(
+            generation_precision(&pair.id, pair.precision.as_deref()).unwrap(),
+            Precision::Fp32
+        );
+        let error = generation_precision("pair", Some("int4"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("\"bf16\"") && error.contains("int4"),
+            "{error}"
+        );
     }
 }
