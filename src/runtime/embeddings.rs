@@ -2,9 +2,12 @@
 //! engine.
 //!
 //! Embedding backends are registered here, in [`EMBEDDING_BACKENDS`]: rust-bert on libtorch
-//! (the default and the fallback) and ONNX Runtime ([`onnx`]), in fp32 or int8. A catalog entry
-//! picks one by `engine`.
+//! (the default and the fallback), ONNX Runtime ([`onnx`]), in fp32 or int8, and precis' own
+//! BERT encoder on libtorch in bf16 ([`torch_bf16`], CPUs with native bf16 only). A catalog
+//! entry picks one by `engine`.
 mod onnx;
+mod sentence_transformer;
+mod torch_bf16;
 
 use std::path::PathBuf;
 
@@ -15,6 +18,7 @@ use rust_bert::pipelines::sentence_embeddings::{
 use tch::Device;
 
 pub use onnx::{find_library as find_onnxruntime_library, OnnxPrecision};
+pub use torch_bf16::{native_bf16, ENGINE as TORCH_BF16_ENGINE};
 
 use crate::error::PrecisError;
 use crate::runtime::registry::{
@@ -65,6 +69,7 @@ pub const EMBEDDING_BACKENDS: &[&dyn EmbeddingBackend] = &[
     &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
     &onnx::OnnxEmbeddings(OnnxPrecision::Int8),
     &onnx::OnnxEmbeddings(OnnxPrecision::Int8Mixed),
+    &torch_bf16::TorchBf16Embeddings,
 ];
 
 /// The backend named `engine`, or an error listing the registered ones.
