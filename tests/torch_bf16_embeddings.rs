@@ -139,3 +139,24 @@ fn e5_in_bf16_chooses_the_same_summary_sentences_as_fp32() {
         );
     }
 }
+
+/// `auto` runs torch-bf16 on a CPU with native bf16 and ONNX Runtime fp32 on any other: its
+/// vectors are exactly those of the engine it chose.
+#[test]
+fn auto_picks_bf16_exactly_where_the_cpu_runs_it_natively() {
+    let spec = minilm_spec();
+    let mut auto = common::load_embeddings_on(&spec, precis::runtime::embeddings::AUTO_ENGINE)
+        .unwrap_or_else(|error| panic!("auto loads MiniLM (run scripts/setup): {error}"));
+    let sentences = &ENGLISH_SENTENCES[..4];
+    let chosen = match bf16(&spec) {
+        Some(mut bf16) => embed(&mut bf16, sentences),
+        None => embed(&mut fp32(&spec), sentences),
+    };
+    let other = match native_bf16() {
+        Some(_) => embed(&mut fp32(&spec), sentences),
+        None => Vec::new(),
+    };
+    let vectors = embed(&mut auto, sentences);
+    assert_eq!(vectors, chosen);
+    assert_ne!(vectors, other);
+}
