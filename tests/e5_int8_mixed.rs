@@ -6,10 +6,10 @@
 //! None of these sentences is one the script chose its MatMuls on.
 mod common;
 
-use precis::runtime::embeddings::{cosine, EmbeddingEngine};
+use precis::runtime::embeddings::EmbeddingEngine;
 use precis::summarize::extractive::ExtractiveWeights;
 
-use common::embedding_gate::{embed, MULTILINGUAL_SENTENCES as SENTENCES};
+use common::embedding_gate::MULTILINGUAL_SENTENCES as SENTENCES;
 
 fn engine(name: &str) -> EmbeddingEngine {
     common::load_embeddings_on(&common::e5_onnx_spec(), name).unwrap_or_else(|error| {
@@ -21,20 +21,7 @@ fn engine(name: &str) -> EmbeddingEngine {
 fn int8_mixed_embeds_every_sentence_within_the_gate() {
     let mut fp32 = engine("onnxruntime");
     let mut mixed = engine("onnxruntime-int8-mixed");
-    let alone = |engine: &mut EmbeddingEngine| -> Vec<Vec<f32>> {
-        SENTENCES.iter().flat_map(|t| embed(engine, &[t])).collect()
-    };
-    let (a, b) = (alone(&mut fp32), alone(&mut mixed));
-    let (c, d) = (embed(&mut fp32, SENTENCES), embed(&mut mixed, SENTENCES));
-    for (what, x, y) in [("alone", &a, &b), ("in one batch", &c, &d)] {
-        let (worst, text) = common::worst_cosine(SENTENCES, x, y);
-        let mean = x.iter().zip(y).map(|(p, q)| cosine(p, q)).sum::<f32>() / x.len() as f32;
-        println!("int8-mixed vs fp32, {what}: lowest cosine {worst} ({text:?}), mean {mean}");
-        assert!(
-            worst >= 0.99,
-            "int8-mixed vs fp32 {what}: {worst} for {text:?}"
-        );
-    }
+    common::embedding_gate::assert_within_gate("int8-mixed", SENTENCES, &mut fp32, &mut mixed);
 }
 
 /// The three sentences e5's catalog ranking picks with `engine`'s vectors.

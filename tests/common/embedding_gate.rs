@@ -1,7 +1,7 @@
 //! The accuracy gate of issue #14, shared by the tests of every faster embedding engine: the
 //! sentences each engine's vectors are compared on (within cosine 0.99 of fp32), and the team's
 //! articles on which it must choose the same summary sentences as fp32.
-use precis::runtime::embeddings::{Embedding, EmbeddingEngine};
+use precis::runtime::embeddings::{cosine, Embedding, EmbeddingEngine};
 use precis::runtime::ModelEngine;
 use precis::summarize::extractive::{
     select_sentences, ExtractiveWeights, SimilarityMatrix, SummaryLength,
@@ -59,6 +59,32 @@ pub fn embed(engine: &mut EmbeddingEngine, texts: &[&str]) -> Vec<Embedding> {
     let mut results = engine.run_batch(vec![input]);
     assert_eq!(results.len(), 1);
     results.remove(0).expect("embedding succeeds")
+}
+
+/// Issue #14's gate on `sentences`: each alone and all in one batch (padded to the longest), the
+/// lowest cosine between `fp32`'s vectors and `other`'s (named `label`) is at least 0.99.
+/// Returns `other`'s vectors: alone, then batched.
+pub fn assert_within_gate(
+    label: &str,
+    sentences: &[&str],
+    fp32: &mut EmbeddingEngine,
+    other: &mut EmbeddingEngine,
+) -> (Vec<Embedding>, Vec<Embedding>) {
+    let alone = |engine: &mut EmbeddingEngine| -> Vec<Embedding> {
+        sentences.iter().flat_map(|t| embed(engine, &[t])).collect()
+    };
+    let (a, b) = (alone(fp32), alone(other));
+    let (c, d) = (embed(fp32, sentences), embed(other, sentences));
+    for (what, x, y) in [("alone", &a, &b), ("in one padded batch", &c, &d)] {
+        let (worst, text) = super::worst_cosine(sentences, x, y);
+        let mean = x.iter().zip(y).map(|(p, q)| cosine(p, q)).sum::<f32>() / x.len() as f32;
+        println!("{label} vs fp32, {what}: lowest cosine {worst:.5} ({text:?}), mean {mean:.5}");
+        assert!(
+            worst >= 0.99,
+            "{label} vs fp32 {what}: {worst} for {text:?}"
+        );
+    }
+    (b, d)
 }
 
 /// The team's articles (tests/articles, tests/devdata/summaries): the English ones ranked by

@@ -159,17 +159,13 @@ fn default_position_embedding_type() -> String {
     "absolute".into()
 }
 
-struct LayerNorm {
+/// A weight and a bias: a linear layer's or a LayerNorm's.
+struct Affine {
     weight: Tensor,
     bias: Tensor,
 }
 
-struct Linear {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Linear {
+impl Affine {
     fn forward(&self, input: &Tensor) -> Result<Tensor, tch::TchError> {
         input.f_linear(&self.weight, Some(&self.bias))
     }
@@ -177,12 +173,12 @@ impl Linear {
 
 struct EncoderLayer {
     /// Query, key and value projections stacked into one (3 x hidden outputs).
-    query_key_value: Linear,
-    attention_output: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: LayerNorm,
+    query_key_value: Affine,
+    attention_output: Affine,
+    attention_norm: Affine,
+    intermediate: Affine,
+    output: Affine,
+    output_norm: Affine,
 }
 
 struct BertEncoder {
@@ -190,7 +186,7 @@ struct BertEncoder {
     position_embeddings: Tensor,
     /// Token type 0's embedding: sentence embeddings read one segment.
     token_type_embedding: Tensor,
-    embeddings_norm: LayerNorm,
+    embeddings_norm: Affine,
     layers: Vec<EncoderLayer>,
     hidden_size: usize,
     heads: usize,
@@ -269,55 +265,38 @@ impl BertEncoder {
         let token_type_embedding = take("embeddings.token_type_embeddings.weight")?
             .f_select(0, 0)
             .map_err(|error| error.to_string())?;
-        let embeddings_norm = LayerNorm {
+        let embeddings_norm = Affine {
             weight: take("embeddings.LayerNorm.weight")?,
             bias: take("embeddings.LayerNorm.bias")?,
         };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for index in 0..config.num_hidden_layers {
-            let mut part = |name: &str| take(&format!("encoder.layer.{index}.{name}"));
-            let query_key_value = Linear {
-                weight: Tensor::f_cat(
-                    &[
-                        part("attention.self.query.weight")?,
-                        part("attention.self.key.weight")?,
-                        part("attention.self.value.weight")?,
-                    ],
-                    0,
-                )
-                .map_err(|error| error.to_string())?,
-                bias: Tensor::f_cat(
-                    &[
-                        part("attention.self.query.bias")?,
-                        part("attention.self.key.bias")?,
-                        part("attention.self.value.bias")?,
-                    ],
-                    0,
-                )
-                .map_err(|error| error.to_string())?,
+            let mut part = |name: &str| -> Result<Affine, String> {
+                Ok(Affine {
+                    weight: take(&format!("encoder.layer.{index}.{name}.weight"))?,
+                    bias: take(&format!("encoder.layer.{index}.{name}.bias"))?,
+                })
+            };
+            let (query, key, value) = (
+                part("attention.self.query")?,
+                part("attention.self.key")?,
+                part("attention.self.value")?,
+            );
+            let stacked = |pick: fn(&Affine) -> &Tensor| {
+                Tensor::f_cat(&[pick(&query), pick(&key), pick(&value)], 0)
+                    .map_err(|error| error.to_string())
+            };
+            let query_key_value = Affine {
+                weight: stacked(|p| &p.weight)?,
+                bias: stacked(|p| &p.bias)?,
             };
             layers.push(EncoderLayer {
                 query_key_value,
-                attention_output: Linear {
-                    weight: part("attention.output.dense.weight")?,
-                    bias: part("attention.output.dense.bias")?,
-                },
-                attention_norm: LayerNorm {
-                    weight: part("attention.output.LayerNorm.weight")?,
-                    bias: part("attention.output.LayerNorm.bias")?,
-                },
-                intermediate: Linear {
-                    weight: part("intermediate.dense.weight")?,
-                    bias: part("intermediate.dense.bias")?,
-                },
-                output: Linear {
-                    weight: part("output.dense.weight")?,
-                    bias: part("output.dense.bias")?,
-                },
-                output_norm: LayerNorm {
-                    weight: part("output.LayerNorm.weight")?,
-                    bias: part("output.LayerNorm.bias")?,
-                },
+                attention_output: part("attention.output.dense")?,
+                attention_norm: part("attention.output.LayerNorm")?,
+                intermediate: part("intermediate.dense")?,
+                output: part("output.dense")?,
+                output_norm: part("output.LayerNorm")?,
             });
         }
         let hidden = word_embeddings.size().get(1).copied().unwrap_or(0);
@@ -339,7 +318,7 @@ impl BertEncoder {
         })
     }
 
-    fn normalize(&self, input: &Tensor, norm: &LayerNorm) -> Result<Tensor, tch::TchError> {
+    fn normalize(&self, input: &Tensor, norm: &Affine) -> Result<Tensor, tch::TchError> {
         input.f_layer_norm(
             [self.hidden_size as i64],
             Some(&norm.weight),
