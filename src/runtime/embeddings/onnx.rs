@@ -10,9 +10,9 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
 
-use super::sentence_transformer::SentenceTransformer;
+use super::sentence_transformer::{local_directory, SentenceTransformer};
 use super::{Embedding, EmbeddingBackend, EmbeddingOptions, SentenceEncoder};
-use crate::runtime::registry::{ModelError, ModelLocation, ModelSpec};
+use crate::runtime::registry::{ModelError, ModelSpec};
 
 /// Which exported graph a catalog entry runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,20 +127,11 @@ impl OnnxEncoder {
             model: spec.id.clone(),
             reason,
         };
-        let directory = match &spec.location {
-            ModelLocation::Directory(path) => path.clone(),
-            ModelLocation::Remote(name) => {
-                return Err(unsupported(format!(
-                    "the onnxruntime engine runs a local export, not the remote model '{name}': install it into the models directory and run scripts/export_onnx.py on it"
-                )))
-            }
-        };
-        if !directory.is_dir() {
-            return Err(ModelError::MissingDirectory {
-                model: spec.id.clone(),
-                path: directory,
-            });
-        }
+        let directory = local_directory(
+            spec,
+            "onnxruntime",
+            "install it into the models directory and run scripts/export_onnx.py on it",
+        )?;
         let library = find_library(library).map_err(&unsupported)?;
         let environment = environment(&library).map_err(&unsupported)?;
 

@@ -10,6 +10,34 @@ use rust_tokenizers::tokenizer::TruncationStrategy;
 use serde::Deserialize;
 
 use super::Embedding;
+use crate::runtime::registry::{ModelError, ModelLocation, ModelSpec};
+
+/// The local directory `spec` names, or why engine `engine` cannot run it (`fix`: how to get a
+/// local copy of a remote model).
+pub fn local_directory(
+    spec: &ModelSpec,
+    engine: &str,
+    fix: &str,
+) -> Result<std::path::PathBuf, ModelError> {
+    let directory = match &spec.location {
+        ModelLocation::Directory(path) => path.clone(),
+        ModelLocation::Remote(name) => {
+            return Err(ModelError::Unsupported {
+                model: spec.id.clone(),
+                reason: format!(
+                    "engine {engine} runs a local model directory, not the remote model '{name}': {fix}"
+                ),
+            })
+        }
+    };
+    if !directory.is_dir() {
+        return Err(ModelError::MissingDirectory {
+            model: spec.id.clone(),
+            path: directory,
+        });
+    }
+    Ok(directory)
+}
 
 #[derive(Deserialize)]
 struct TransformerConfig {

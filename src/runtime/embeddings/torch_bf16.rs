@@ -20,9 +20,9 @@ use std::path::Path;
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};
 
-use super::sentence_transformer::{read_json, SentenceTransformer};
+use super::sentence_transformer::{local_directory, read_json, SentenceTransformer};
 use super::{Embedding, EmbeddingBackend, EmbeddingOptions, SentenceEncoder};
-use crate::runtime::registry::{ModelError, ModelLocation, ModelSpec};
+use crate::runtime::registry::{ModelError, ModelSpec};
 
 /// The engine's name in the catalog.
 pub const ENGINE: &str = "torch-bf16";
@@ -71,20 +71,11 @@ impl EmbeddingBackend for TorchBf16Embeddings {
                 "engine {ENGINE} needs a CPU with native bf16 (AVX-512 BF16 or AMX); this one has neither, and emulated bf16 is slower than fp32: use engine onnxruntime"
             )));
         };
-        let directory = match &spec.location {
-            ModelLocation::Directory(path) => path.clone(),
-            ModelLocation::Remote(name) => {
-                return Err(unsupported(format!(
-                    "engine {ENGINE} runs a local model directory, not the remote model '{name}'"
-                )))
-            }
-        };
-        if !directory.is_dir() {
-            return Err(ModelError::MissingDirectory {
-                model: spec.id.clone(),
-                path: directory,
-            });
-        }
+        let directory = local_directory(
+            spec,
+            ENGINE,
+            "install it into the models directory (precis models pull)",
+        )?;
         let model = SentenceTransformer::read(&directory, ENGINE).map_err(&unsupported)?;
         let encoder = BertEncoder::load(&directory).map_err(&unsupported)?;
         tracing::info!(
