@@ -162,6 +162,11 @@ const SENTENCES: &[&str] = &[
 ];
 
 fn main() -> anyhow::Result<()> {
+    // Every side (this binary's and Python's, which inherit the environment) runs with OpenMP
+    // threads that sleep when idle, as the server does (precis::runtime::openmp).
+    if let Err(error) = precis::runtime::openmp::sleep_between_parallel_regions() {
+        eprintln!("{error}");
+    }
     let args = Args::parse();
     if let Some(side) = &args.side {
         let workload_path = args
