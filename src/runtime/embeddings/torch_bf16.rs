@@ -105,13 +105,15 @@ impl SentenceEncoder for TorchBf16Encoder {
         }
         let batch = self.model.tokenize(sentences);
         let shape = [batch.rows as i64, batch.width as i64];
-        let ids = Tensor::from_slice(&batch.ids).reshape(shape);
-        let mask = Tensor::from_slice(&batch.mask).reshape(shape);
-        let hidden = tch::no_grad(|| self.encoder.forward(&ids, &mask))
-            .map_err(|error| format!("libtorch: {error}"))?;
+        let hidden = tch::no_grad(|| {
+            let ids = Tensor::from_slice(&batch.ids).f_reshape(shape)?;
+            let mask = Tensor::from_slice(&batch.mask).f_reshape(shape)?;
+            self.encoder.forward(&ids, &mask)?.f_reshape([-1])
+        })
+        .map_err(|error| format!("libtorch: {error}"))?;
         let hidden_size = self.encoder.hidden_size;
-        let values = Vec::<f32>::try_from(hidden.view([-1]))
-            .map_err(|error| format!("libtorch output: {error}"))?;
+        let values =
+            Vec::<f32>::try_from(&hidden).map_err(|error| format!("libtorch output: {error}"))?;
         if values.len() != batch.rows * batch.width * hidden_size {
             return Err(format!(
                 "the encoder returned {} values for {}x{} tokens",
