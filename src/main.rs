@@ -5,7 +5,7 @@ use precis::cli::{run, Cli};
 
 fn main() -> ExitCode {
     // Before any thread starts: this may start the program again with OpenMP threads that
-    // sleep when idle (see precis::runtime::openmp).
+    // spin only briefly when idle (see precis::runtime::openmp).
     let restart = precis::runtime::openmp::sleep_between_parallel_regions();
     let cli = Cli::parse();
     precis::telemetry::init_logging(cli.log_format);

@@ -163,7 +163,7 @@ const SENTENCES: &[&str] = &[
 
 fn main() -> anyhow::Result<()> {
     // Every side (this binary's and Python's, which inherit the environment) runs with OpenMP
-    // threads that sleep when idle, as the server does (precis::runtime::openmp).
+    // threads that spin only briefly when idle, as the server does (precis::runtime::openmp).
     if let Err(error) = precis::runtime::openmp::sleep_between_parallel_regions() {
         eprintln!("{error}");
     }

@@ -1,25 +1,31 @@
 //! libtorch's intra-op threads are GNU OpenMP's (libgomp, shipped in the torch wheel). By
-//! default an idle OpenMP thread spins for a while before it sleeps; with two intra-op threads
-//! on a busy two-core box the spinning thread holds a core the working one needs. Measured with
-//! the `torch-bf16` engine, the shared sample Digest, one caller, two threads, load average 5-7:
-//! 365-686 ms of server CPU per call with the default policy against 96 ms with
-//! `OMP_WAIT_POLICY=PASSIVE` (README, Session 11). ONNX Runtime's own threads already sleep
-//! (`with_intra_op_spinning(false)`, session 8).
+//! default an idle OpenMP thread spins for about 3 ms (300,000 spins) before it sleeps; with two
+//! intra-op threads on a busy two-core box the spinning thread holds a core the working one
+//! needs. Measured with the `torch-bf16` engine, the shared sample Digest, two threads (README,
+//! Session 11): one caller at load 6-7, 532-712 ms of server CPU per call with the default
+//! against 82 ms with threads that never spin (`OMP_WAIT_POLICY=PASSIVE`); but four callers on a
+//! quieter box got only 8.6-11.7 Digests/s without spinning against 16.8-18.2 with a short spin
+//! (`GOMP_SPINCOUNT=10000`, about 0.1 ms): waking a sleeping thread for every small op costs
+//! more than the spin. ONNX Runtime's own threads already sleep (`with_intra_op_spinning`).
 //!
-//! libgomp reads its environment once, when the library loads, before `main` runs: the policy
+//! libgomp reads its environment once, when the library loads, before `main` runs: the spin
 //! cannot be set from inside the process. [`sleep_between_parallel_regions`] therefore starts
-//! the program again, in place (same process id), with `OMP_WAIT_POLICY=PASSIVE` added, unless
-//! the environment already sets a policy (an operator's choice wins).
+//! the program again, in place (same process id), with `GOMP_SPINCOUNT=10000` added, unless the
+//! environment already sets a wait policy or a spin count (an operator's choice wins).
 use std::ffi::OsString;
 
-/// The variable libgomp reads its wait policy from.
+/// The variables libgomp reads how long idle threads spin from.
 pub const WAIT_POLICY: &str = "OMP_WAIT_POLICY";
+pub const SPIN_COUNT: &str = "GOMP_SPINCOUNT";
 
-/// Re-executes this program with `OMP_WAIT_POLICY=PASSIVE` when the environment sets no wait
-/// policy; returns only when it does not re-execute (the policy is set, or `exec` failed: then
-/// the error, and the program runs on with OpenMP's default).
+/// Spins before an idle OpenMP thread sleeps: about 0.1 ms.
+pub const SHORT_SPIN: &str = "10000";
+
+/// Re-executes this program with `GOMP_SPINCOUNT=10000` when the environment sets neither a
+/// wait policy nor a spin count; returns only when it does not re-execute (one is set, or
+/// `exec` failed: then the error, and the program runs on with OpenMP's default).
 pub fn sleep_between_parallel_regions() -> Result<(), String> {
-    if std::env::var_os(WAIT_POLICY).is_some() {
+    if std::env::var_os(WAIT_POLICY).is_some() || std::env::var_os(SPIN_COUNT).is_some() {
         return Ok(());
     }
     let program = std::env::current_exe()
@@ -30,9 +36,9 @@ pub fn sleep_between_parallel_regions() -> Result<(), String> {
     let error = std::process::Command::new(program)
         .arg0(name)
         .args(args)
-        .env(WAIT_POLICY, "PASSIVE")
+        .env(SPIN_COUNT, SHORT_SPIN)
         .exec();
     Err(format!(
-        "cannot restart with {WAIT_POLICY}=PASSIVE ({error}); idle OpenMP threads will spin"
+        "cannot restart with {SPIN_COUNT}={SHORT_SPIN} ({error}); idle OpenMP threads will spin for about 3 ms"
     ))
 }
