@@ -230,10 +230,10 @@ impl Linear {
 /// 4,096 wide) and 8 rows or more are as fast or faster with `linear` (2,048 x 512 at 9 rows:
 /// 0.40 ms against 1.18 ms), so beams of a batch of inputs keep `linear`.
 ///
-/// A vocabulary-sized weight at more than one row goes through `linear` in slices of
-/// [`VOCABULARY_SLICE_BYTES`] of weight rows: MKL then packs a slice that stays in cache
-/// instead of the whole weight (session 11, same kernels, one thread, 128,112 x 1,024: 4 rows
-/// 91 → 58 ms, 9 rows 119 → 70-76 ms, 36 rows 162 → 141-148 ms; one row keeps `weight · xᵀ`).
+/// A vocabulary-sized weight at more than [`STREAMED_VOCABULARY_ROWS`] rows goes through
+/// `linear` in slices of [`VOCABULARY_SLICE_BYTES`] of weight rows: MKL then packs a slice that
+/// stays in cache instead of the whole weight (session 11, same kernels, one thread, 128,112 x
+/// 1,024: 9 rows 119 → 70-76 ms, 36 rows 162 → 141-148 ms).
 /// Each logit is still one dot product over the same row by the same kernel, so the values
 /// equal the unsliced projection's (bit-equal in that probe; the test below allows rounding).
 fn project_rows(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
@@ -252,12 +252,18 @@ fn in_weight_kind(x: &Tensor, weight: &Tensor, product: impl FnOnce(&Tensor) -> 
 
 fn project_rows_in_kind(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
     let rows = x.size()[0];
+    let vocabulary_sized = weight.numel() as i64 >= VOCABULARY_SIZED;
     // bfloat16 products are oneDNN's, which has no packing cost to avoid: one row goes
     // through the slices too (probe: 128,112 x 1,024 at one row 51 ms whole, 27 ms sliced).
-    if rows == 1 && weight.kind() != Kind::BFloat16 {
+    let streams_weight = if vocabulary_sized {
+        rows <= STREAMED_VOCABULARY_ROWS
+    } else {
+        rows == 1
+    };
+    if streams_weight && weight.kind() != Kind::BFloat16 {
         return (weight.matmul(&x.tr()).tr() + bias).contiguous();
     }
-    if weight.numel() as i64 >= VOCABULARY_SIZED {
+    if vocabulary_sized {
         let [outputs, width] = weight.size()[..] else {
             return x.linear(weight, Some(bias));
         };
@@ -282,6 +288,11 @@ fn project_rows_in_kind(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
 const VOCABULARY_SIZED: i64 = 16 << 20;
 /// Weight bytes per slice of a vocabulary projection (2,048 rows of 1,024 floats).
 const VOCABULARY_SLICE_BYTES: i64 = 8 << 20;
+/// Up to this many rows an fp32 vocabulary projection streams the weight once (`weight · xᵀ`)
+/// rather than going through slices (session 12, one thread, median of 15: 50,264 x 1,024 at
+/// 4 rows 11.7 ms against 20.2 sliced, 128,112 x 1,024 27.9 against 45.1; at 8 rows slices
+/// win, 22.5 against 35.6 and 59.4 against 98.8).
+const STREAMED_VOCABULARY_ROWS: i64 = 4;
 
 struct Norm {
     weight: Tensor,
@@ -1429,16 +1440,16 @@ mod tests {
     }
 
     #[test]
-    fn a_sliced_vocabulary_projection_equals_the_whole_one() {
+    fn a_vocabulary_projection_equals_linear_whether_streamed_or_sliced() {
         let _no_grad = tch::no_grad_guard();
         tch::manual_seed(11);
         let options = (Kind::Float, tch::Device::Cpu);
         // Large enough to be sliced (more than VOCABULARY_SIZED elements, several slices and a
-        // shorter last one).
+        // shorter last one); up to STREAMED_VOCABULARY_ROWS rows the weight is streamed instead.
         let (outputs, width) = (VOCABULARY_SIZED / 256 + 1000, 256);
         let weight = Tensor::randn([outputs, width], options);
         let bias = Tensor::randn([outputs], options);
-        for rows in [2, 9] {
+        for rows in [1, 2, STREAMED_VOCABULARY_ROWS, STREAMED_VOCABULARY_ROWS + 1, 9] {
             let x = Tensor::randn([rows, width], options);
             let sliced = project_rows(&x, &weight, &bias);
             assert_eq!(sliced.size(), vec![rows, outputs]);
