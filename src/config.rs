@@ -24,7 +24,8 @@ pub struct RuntimeSettings {
 
     /// Intra-op threads per model worker, libtorch's and ONNX Runtime's; 0: the cores this
     /// process may use (CPU affinity and cgroup quota) shared among --model-workers, at most
-    /// 4 per worker
+    /// 4 per worker (a torch-bf16 embedding model gets a worker per core, at most 4, of one
+    /// thread each instead)
     #[arg(long, env = "PRECIS_TORCH_THREADS", default_value_t = 0)]
     pub torch_threads: usize,
 
@@ -197,6 +198,16 @@ fn auto_threads(cores: usize, workers: usize) -> usize {
     (cores / workers.max(1)).clamp(1, MAX_AUTO_THREADS)
 }
 
+/// Workers of one thread each for `cores`, when the operator asked for `workers`.
+fn single_thread_workers(cores: usize, workers: usize) -> usize {
+    workers.max(cores.min(MAX_AUTO_THREADS)).max(1)
+}
+
+/// The cores this process may use (CPU affinity and cgroup quota).
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 impl RuntimeSettings {
     pub fn models_dir(&self) -> PathBuf {
         self.models_dir.clone().unwrap_or_else(default_models_dir)
@@ -208,8 +219,27 @@ impl RuntimeSettings {
         if self.torch_threads > 0 {
             return self.torch_threads;
         }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        auto_threads(cores, self.model_workers)
+        auto_threads(available_cores(), self.model_workers)
+    }
+
+    /// The shape of a pool whose engine runs best at one intra-op thread per worker: with
+    /// `--torch-threads 0`, a worker per core (at least `--model-workers`, at most
+    /// [`MAX_AUTO_THREADS`]: each worker holds a copy of the model), one thread each; a thread
+    /// count the operator set keeps [`Self::pool_config`]'s shape.
+    pub fn single_thread_pool_config(
+        &self,
+        name: &str,
+        max_batch_cost: usize,
+    ) -> crate::runtime::PoolConfig {
+        let shared = self.pool_config(name, max_batch_cost);
+        if self.torch_threads > 0 {
+            return shared;
+        }
+        crate::runtime::PoolConfig {
+            workers: single_thread_workers(available_cores(), self.model_workers),
+            torch_threads: 1,
+            ..shared
+        }
     }
 
     /// The shape of a model pool, from these settings.
@@ -641,5 +671,15 @@ mod tests {
         assert_eq!(auto_threads(64, 1), MAX_AUTO_THREADS);
         assert_eq!(auto_threads(8, 2), 4);
         assert_eq!(auto_threads(6, 2), 3);
+    }
+
+    #[test]
+    fn single_thread_pools_take_a_worker_per_core_within_bounds() {
+        assert_eq!(single_thread_workers(2, 1), 2);
+        assert_eq!(single_thread_workers(1, 1), 1);
+        // The operator's worker count is a floor; many cores are capped like threads are.
+        assert_eq!(single_thread_workers(2, 3), 3);
+        assert_eq!(single_thread_workers(64, 1), MAX_AUTO_THREADS);
+        assert_eq!(single_thread_workers(0, 0), 1);
     }
 }

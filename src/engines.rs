@@ -45,23 +45,28 @@ impl Engines {
         let mut start_embeddings = |model: &crate::config::CatalogModel,
                                     pool_name: String|
          -> anyhow::Result<Option<EmbeddingService>> {
-            // An unknown engine is a catalog error, refused before anything loads.
-            crate::runtime::embeddings::embedding_backend(model.engine_name())
-                .map_err(|error| anyhow::anyhow!("embedding model '{}': {error}", model.id))?;
             let spec = model.spec(ModelRole::SentenceEmbeddings, &settings.models_dir())?;
-            let engine = model.engine_name().to_string();
+            // An unknown engine is a catalog error, refused before anything loads; `auto`
+            // picks its engine here, so the pool is shaped for the one that runs.
+            let backend =
+                crate::runtime::embeddings::resolve_backend(model.engine_name(), &spec)
+                    .map_err(|error| anyhow::anyhow!("embedding model '{}': {error}", model.id))?;
+            let engine = backend.name().to_string();
+            // One forward batch per job pick-up, so a second worker finds work waiting instead
+            // of the first taking the whole queue.
+            let pool_config = if backend.one_thread_per_worker() {
+                settings.single_thread_pool_config(&pool_name, settings.embedding_batch)
+            } else {
+                settings.pool_config(&pool_name, settings.embedding_batch)
+            };
             let options = EmbeddingOptions {
                 forward_batch: settings.embedding_batch,
-                threads: settings.torch_threads(),
+                threads: pool_config.torch_threads,
                 onnxruntime_lib: settings.onnxruntime_lib.clone(),
             };
-            let (pool, status) = start_model_pool(
-                &spec,
-                // One forward batch per job pick-up, so a second worker finds work waiting
-                // instead of the first taking the whole queue.
-                settings.pool_config(&pool_name, settings.embedding_batch),
-                move |spec| EmbeddingEngine::load(spec, &engine, &options),
-            );
+            let (pool, status) = start_model_pool(&spec, pool_config, move |spec| {
+                EmbeddingEngine::load(spec, &engine, &options)
+            });
             statuses.push(status);
             Ok(pool.map(|pool| EmbeddingService {
                 model_id: spec.id.clone(),

@@ -61,6 +61,12 @@ pub trait EmbeddingBackend: Sync {
         spec: &ModelSpec,
         options: &EmbeddingOptions,
     ) -> Result<Box<dyn SentenceEncoder>, ModelError>;
+
+    /// Whether this engine runs best as one intra-op thread per worker, with a worker per
+    /// core, where the operator leaves threads to precis (`--torch-threads 0`).
+    fn one_thread_per_worker(&self) -> bool {
+        false
+    }
 }
 
 /// Every embedding backend, by the name catalog entries use.
@@ -91,29 +97,48 @@ impl EmbeddingBackend for NativeBf16OrOnnx {
         spec: &ModelSpec,
         options: &EmbeddingOptions,
     ) -> Result<Box<dyn SentenceEncoder>, ModelError> {
-        let has_torch_weights = matches!(&spec.location, ModelLocation::Directory(path)
-            if path.join(crate::runtime::registry::WEIGHTS_FILE).is_file());
-        let (chosen, why): (&dyn EmbeddingBackend, String) =
-            match (native_bf16(), has_torch_weights) {
-                (Some(instructions), true) => (
-                    &torch_bf16::TorchBf16Embeddings,
-                    format!("the CPU has {instructions}"),
-                ),
-                (Some(_), false) => (
-                    &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
-                    format!(
-                        "the model directory has no {}",
-                        crate::runtime::registry::WEIGHTS_FILE
-                    ),
-                ),
-                (None, _) => (
-                    &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
-                    "the CPU has no native bf16 (AVX-512 BF16 or AMX)".to_string(),
-                ),
-            };
-        tracing::info!(model = %spec.id, engine = chosen.name(), reason = %why, "embedding engine auto");
-        chosen.load(spec, options)
+        auto_choice(spec).load(spec, options)
     }
+}
+
+/// The engine `auto` runs `spec` on, logged with the reason.
+fn auto_choice(spec: &ModelSpec) -> &'static dyn EmbeddingBackend {
+    let has_torch_weights = matches!(&spec.location, ModelLocation::Directory(path)
+        if path.join(crate::runtime::registry::WEIGHTS_FILE).is_file());
+    let (chosen, why): (&'static dyn EmbeddingBackend, String) =
+        match (native_bf16(), has_torch_weights) {
+            (Some(instructions), true) => (
+                &torch_bf16::TorchBf16Embeddings,
+                format!("the CPU has {instructions}"),
+            ),
+            (Some(_), false) => (
+                &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
+                format!(
+                    "the model directory has no {}",
+                    crate::runtime::registry::WEIGHTS_FILE
+                ),
+            ),
+            (None, _) => (
+                &onnx::OnnxEmbeddings(OnnxPrecision::Fp32),
+                "the CPU has no native bf16 (AVX-512 BF16 or AMX)".to_string(),
+            ),
+        };
+    tracing::info!(model = %spec.id, engine = chosen.name(), reason = %why, "embedding engine auto");
+    chosen
+}
+
+/// The backend that will run `spec` for the catalog's `engine`: the named one, or the one
+/// `auto` picks (so the pool can be shaped for it before it loads).
+pub fn resolve_backend(
+    engine: &str,
+    spec: &ModelSpec,
+) -> Result<&'static dyn EmbeddingBackend, String> {
+    let backend = embedding_backend(engine)?;
+    Ok(if backend.name() == AUTO_ENGINE {
+        auto_choice(spec)
+    } else {
+        backend
+    })
 }
 
 /// The backend named `engine`, or an error listing the registered ones.

@@ -57,6 +57,13 @@ impl EmbeddingBackend for TorchBf16Embeddings {
         ENGINE
     }
 
+    /// libtorch runs each op across its OpenMP threads and waits for all of them; bf16 ops are
+    /// short, so one thread without a core stalls the rest (README, Session 11: 306-328 ms of
+    /// CPU per Digest with two threads beside a busy neighbour, 84 ms with one).
+    fn one_thread_per_worker(&self) -> bool {
+        true
+    }
+
     fn load(
         &self,
         spec: &ModelSpec,
