@@ -1449,7 +1449,13 @@ mod tests {
         let (outputs, width) = (VOCABULARY_SIZED / 256 + 1000, 256);
         let weight = Tensor::randn([outputs, width], options);
         let bias = Tensor::randn([outputs], options);
-        for rows in [1, 2, STREAMED_VOCABULARY_ROWS, STREAMED_VOCABULARY_ROWS + 1, 9] {
+        for rows in [
+            1,
+            2,
+            STREAMED_VOCABULARY_ROWS,
+            STREAMED_VOCABULARY_ROWS + 1,
+            9,
+        ] {
             let x = Tensor::randn([rows, width], options);
             let sliced = project_rows(&x, &weight, &bias);
             assert_eq!(sliced.size(), vec![rows, outputs]);
