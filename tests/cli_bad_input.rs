@@ -100,13 +100,20 @@ fn minilm_with(changed: &str, contents: Option<&[u8]>) -> tempfile::TempDir {
 /// `models list --json` loads every model and reports each one's state instead of failing:
 /// the error of the model `id`, if any.
 fn model_error(models: &std::path::Path, id: &str) -> Option<String> {
-    let (ok, stdout, stderr) = run(&[
+    model_error_with(models, id, &[])
+}
+
+/// [`model_error`] with more `models list` arguments (e.g. `--config`).
+fn model_error_with(models: &std::path::Path, id: &str, more: &[&str]) -> Option<String> {
+    let mut args = vec![
         "models",
         "list",
         "--json",
         "--models-dir",
         models.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(more);
+    let (ok, stdout, stderr) = run(&args);
     assert!(ok, "{stderr}");
     let listed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     let model = listed["models"]
@@ -128,46 +135,99 @@ fn a_minilm_directory_without_its_vocabulary_names_the_missing_file() {
     );
 }
 
-#[test]
-fn corrupt_minilm_weights_fail_with_a_clear_error_naming_the_file() {
-    // The default catalog runs MiniLM on ONNX Runtime: its graph cut short, as an interrupted
-    // copy leaves it.
+/// A models directory whose all-MiniLM-L6-v2 has `file` (relative to the model) cut to a third
+/// of its length, as an interrupted copy leaves it; every other file links to the installed one.
+fn minilm_with_truncated(file: &str) -> tempfile::TempDir {
     let installed = common::models_dir().join("all-MiniLM-L6-v2");
-    let mut truncated = std::fs::read(installed.join("onnx").join("model.onnx")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("all-MiniLM-L6-v2");
+    link_tree_except(&installed, &model, &installed.join(file));
+    let mut truncated = std::fs::read(installed.join(file)).unwrap();
     truncated.truncate(truncated.len() / 3);
-    let models = minilm_with("onnx", None);
-    let onnx = models.path().join("all-MiniLM-L6-v2").join("onnx");
-    std::fs::create_dir_all(&onnx).unwrap();
-    for entry in std::fs::read_dir(installed.join("onnx")).unwrap() {
+    std::fs::write(model.join(file), &truncated).unwrap();
+    dir
+}
+
+/// Mirrors `from` into `to` with symbolic links, descending into directories, leaving out `skip`.
+fn link_tree_except(from: &std::path::Path, to: &std::path::Path, skip: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        if entry.file_name() != "model.onnx" {
-            std::os::unix::fs::symlink(entry.path(), onnx.join(entry.file_name())).unwrap();
+        let path = entry.path();
+        if path == skip {
+            continue;
+        }
+        if path.is_dir() && skip.starts_with(&path) {
+            link_tree_except(&path, &to.join(entry.file_name()), skip);
+        } else {
+            std::os::unix::fs::symlink(&path, to.join(entry.file_name())).unwrap();
         }
     }
-    std::fs::write(onnx.join("model.onnx"), &truncated).unwrap();
+}
 
-    let error = model_error(models.path(), "all-MiniLM-L6-v2").expect("MiniLM is not ready");
-    assert!(
-        error.contains("model.onnx") && error.contains("cannot load"),
-        "the corrupt graph file is named, with what is wrong: {error}"
-    );
-
-    let article = models.path().join("article.txt");
+/// A digest of a short article on `models` (with `more` arguments) fails, and its message names
+/// MiniLM and `file`.
+fn assert_digest_refused_naming(models: &std::path::Path, more: &[&str], file: &str) {
+    let article = models.join("article.txt");
     std::fs::write(
         &article,
         "The bridge opens on Saturday. Traffic will be light.",
     )
     .unwrap();
-    let (ok, stderr) = precis(&[
+    let mut args = vec![
         "digest",
         "--file",
         article.to_str().unwrap(),
         "--models-dir",
-        models.path().to_str().unwrap(),
-    ]);
+        models.to_str().unwrap(),
+    ];
+    args.extend_from_slice(more);
+    let (ok, stderr) = precis(&args);
     assert!(!ok, "a digest never runs on a model that failed to load");
     assert!(
-        stderr.contains("all-MiniLM-L6-v2") && stderr.contains("model.onnx"),
+        stderr.contains("all-MiniLM-L6-v2") && stderr.contains(file),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_corrupt_onnx_graph_fails_with_a_clear_error_naming_the_file() {
+    // A catalog that pins MiniLM to ONNX Runtime fp32 (the default `auto` runs it there on CPUs
+    // without native bf16).
+    let models = minilm_with_truncated("onnx/model.onnx");
+    let default_engine = "engine = \"auto\"";
+    assert!(precis::config::DEFAULT_CATALOG.contains(default_engine));
+    let catalog = models.path().join("onnx-catalog.toml");
+    std::fs::write(
+        &catalog,
+        precis::config::DEFAULT_CATALOG.replacen(default_engine, "engine = \"onnxruntime\"", 1),
+    )
+    .unwrap();
+    let pinned = ["--config", catalog.to_str().unwrap()];
+
+    let error =
+        model_error_with(models.path(), "all-MiniLM-L6-v2", &pinned).expect("MiniLM is not ready");
+    assert!(
+        error.contains("model.onnx") && error.contains("cannot load"),
+        "the corrupt graph file is named, with what is wrong: {error}"
+    );
+    assert_digest_refused_naming(models.path(), &pinned, "model.onnx");
+}
+
+#[test]
+fn corrupt_libtorch_weights_fail_the_default_engine_only_where_it_reads_them() {
+    // The default catalog's `auto` reads rust_model.ot on CPUs with native bf16 (torch-bf16) and
+    // the ONNX graph elsewhere.
+    let models = minilm_with_truncated("rust_model.ot");
+    let error = model_error(models.path(), "all-MiniLM-L6-v2");
+    if precis::runtime::embeddings::native_bf16().is_some() {
+        let error = error.expect("MiniLM is not ready");
+        assert!(
+            error.contains("rust_model.ot") && error.contains("cannot read"),
+            "the corrupt weights file is named, with what is wrong: {error}"
+        );
+        assert_digest_refused_naming(models.path(), &[], "rust_model.ot");
+    } else {
+        assert_eq!(error, None, "ONNX Runtime never reads rust_model.ot");
+    }
 }
