@@ -33,7 +33,8 @@ pub struct RuntimeSettings {
     #[arg(long, env = "PRECIS_MODEL_WORKERS", default_value_t = 1)]
     pub model_workers: usize,
 
-    /// Jobs allowed to wait per model before new ones are refused
+    /// Jobs allowed to wait per model before new ones are refused (an embedding model on
+    /// one-thread workers, torch-bf16, gets this much per --model-workers' worth of its workers)
     #[arg(long, env = "PRECIS_QUEUE_CAPACITY", default_value_t = 64)]
     pub queue_capacity: usize,
 
@@ -225,7 +226,9 @@ impl RuntimeSettings {
     /// The shape of a pool whose engine runs best at one intra-op thread per worker: with
     /// `--torch-threads 0`, a worker per core (at least `--model-workers`, at most
     /// [`MAX_AUTO_THREADS`]: each worker holds a copy of the model), one thread each; a thread
-    /// count the operator set keeps [`Self::pool_config`]'s shape.
+    /// count the operator set keeps [`Self::pool_config`]'s shape. The queue grows with the
+    /// workers: a request keeps pieces queued per worker (`runtime::embeddings`), so with the
+    /// shared shape's capacity half as many long Digests could wait at two workers.
     pub fn single_thread_pool_config(
         &self,
         name: &str,
@@ -235,9 +238,11 @@ impl RuntimeSettings {
         if self.torch_threads > 0 {
             return shared;
         }
+        let workers = single_thread_workers(available_cores(), self.model_workers);
         crate::runtime::PoolConfig {
-            workers: single_thread_workers(available_cores(), self.model_workers),
+            workers,
             torch_threads: 1,
+            queue_capacity: self.queue_capacity * workers / self.model_workers.max(1),
             ..shared
         }
     }
