@@ -79,22 +79,34 @@ fn a_missing_models_directory_is_named_with_the_fix() {
 }
 
 /// A models directory whose all-MiniLM-L6-v2 links to the installed model's files, except
-/// `changed`: left out when `contents` is `None`, else written with `contents`.
+/// `changed` (a path inside the model): left out when `contents` is `None`, else written with
+/// `contents`.
 fn minilm_with(changed: &str, contents: Option<&[u8]>) -> tempfile::TempDir {
     let installed = common::models_dir().join("all-MiniLM-L6-v2");
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("all-MiniLM-L6-v2");
-    std::fs::create_dir_all(&model).unwrap();
-    for entry in std::fs::read_dir(&installed).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name() != changed {
-            std::os::unix::fs::symlink(entry.path(), model.join(entry.file_name())).unwrap();
-        }
-    }
+    link_tree_except(&installed, &model, &installed.join(changed));
     if let Some(contents) = contents {
         std::fs::write(model.join(changed), contents).unwrap();
     }
     dir
+}
+
+/// Mirrors `from` into `to` with symbolic links, descending into directories, leaving out `skip`.
+fn link_tree_except(from: &std::path::Path, to: &std::path::Path, skip: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if path == skip {
+            continue;
+        }
+        if path.is_dir() && skip.starts_with(&path) {
+            link_tree_except(&path, &to.join(entry.file_name()), skip);
+        } else {
+            std::os::unix::fs::symlink(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
 }
 
 /// `models list --json` loads every model and reports each one's state instead of failing:
@@ -136,33 +148,12 @@ fn a_minilm_directory_without_its_vocabulary_names_the_missing_file() {
 }
 
 /// A models directory whose all-MiniLM-L6-v2 has `file` (relative to the model) cut to a third
-/// of its length, as an interrupted copy leaves it; every other file links to the installed one.
+/// of its length, as an interrupted copy leaves it.
 fn minilm_with_truncated(file: &str) -> tempfile::TempDir {
     let installed = common::models_dir().join("all-MiniLM-L6-v2");
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("all-MiniLM-L6-v2");
-    link_tree_except(&installed, &model, &installed.join(file));
     let mut truncated = std::fs::read(installed.join(file)).unwrap();
     truncated.truncate(truncated.len() / 3);
-    std::fs::write(model.join(file), &truncated).unwrap();
-    dir
-}
-
-/// Mirrors `from` into `to` with symbolic links, descending into directories, leaving out `skip`.
-fn link_tree_except(from: &std::path::Path, to: &std::path::Path, skip: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        if path == skip {
-            continue;
-        }
-        if path.is_dir() && skip.starts_with(&path) {
-            link_tree_except(&path, &to.join(entry.file_name()), skip);
-        } else {
-            std::os::unix::fs::symlink(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
+    minilm_with(file, Some(&truncated))
 }
 
 /// A digest of a short article on `models` (with `more` arguments) fails, and its message names
