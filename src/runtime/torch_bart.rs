@@ -289,9 +289,9 @@ const VOCABULARY_SIZED: i64 = 16 << 20;
 /// Weight bytes per slice of a vocabulary projection (2,048 rows of 1,024 floats).
 const VOCABULARY_SLICE_BYTES: i64 = 8 << 20;
 /// Up to this many rows an fp32 vocabulary projection streams the weight once (`weight · xᵀ`)
-/// rather than going through slices (session 12, one thread, median of 15: 50,264 x 1,024 at
-/// 4 rows 11.7 ms against 20.2 sliced, 128,112 x 1,024 27.9 against 45.1; at 8 rows slices
-/// win, 22.5 against 35.6 and 59.4 against 98.8).
+/// rather than going through slices (`scripts/probe_vocabulary_projection.py`, session 12, one
+/// thread, median of 15: 50,264 x 1,024 at 4 rows 11.7 ms against 20.2 sliced, 128,112 x 1,024
+/// 27.9 against 45.1; at 8 rows slices win, 22.5 against 35.6 and 59.4 against 98.8).
 const STREAMED_VOCABULARY_ROWS: i64 = 4;
 
 struct Norm {
