@@ -9,7 +9,9 @@ use precis::runtime::{ModelEngine, ModelLocation, ModelRole, ModelSpec};
 use rust_bert::bart::BartGenerator;
 use rust_bert::pipelines::common::ModelType;
 
-use common::rust_bert_reference::{generate_config, token_ids, Decoding};
+use common::rust_bert_reference::{
+    assert_screened_as_expected, generate_config, token_ids, Decoding,
+};
 
 fn tiny_bart() -> ModelSpec {
     ModelSpec {
@@ -56,9 +58,10 @@ fn check_same_tokens(settings: GenerationSettings) {
     cases.push(texts.clone());
     for case in cases {
         let expected = rust_bert_ids(settings, &case);
-        let got = ours
-            .generate_ids(&case)
+        let (got, timings) = ours
+            .generate_ids_timed(&case)
             .expect("the torch-bart path exposes its ids");
+        assert_screened_as_expected(&timings, settings.num_beams);
         assert_eq!(
             got,
             expected,

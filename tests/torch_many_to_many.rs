@@ -22,7 +22,9 @@ use rust_bert::pipelines::generation_utils::{GenerateOptions, LanguageGenerator}
 use rust_bert::pipelines::translation::Language;
 use rust_bert::resources::LocalResource;
 
-use common::rust_bert_reference::{generate_config, quotes_of_different_lengths, Decoding};
+use common::rust_bert_reference::{
+    assert_screened_as_expected, generate_config, quotes_of_different_lengths, Decoding,
+};
 
 /// A factory repository of scripts/make_many_to_many_models.py (run by scripts/setup).
 fn factory_repo(name: &str) -> PathBuf {
@@ -186,10 +188,11 @@ fn check_same_tokens(model: &Converted, beams: i64, max_length: i64) {
         for case in cases {
             let expected = rust_bert_ids(model, beams, max_length, source, target, &case);
             let refs: Vec<&str> = case.iter().map(String::as_str).collect();
-            let (got, _) = ours
+            let (got, timings) = ours
                 .generate_ids_timed(&refs, source, target)
                 .expect("the torch-bart path exposes its ids")
                 .unwrap();
+            assert_screened_as_expected(&timings, beams);
             assert_eq!(
                 got,
                 expected,

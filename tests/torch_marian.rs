@@ -11,7 +11,7 @@ use rust_bert::marian::MarianGenerator;
 use rust_bert::pipelines::common::ModelType;
 
 use common::rust_bert_reference::{
-    generate_config, quotes_of_different_lengths, token_ids, Decoding,
+    assert_screened_as_expected, generate_config, quotes_of_different_lengths, token_ids, Decoding,
 };
 
 fn tiny_marian() -> ModelSpec {
@@ -54,9 +54,10 @@ fn check_same_tokens(beams: i64, max_length: i64) {
     cases.push(texts.clone());
     for case in cases {
         let expected = rust_bert_ids(beams, max_length, &case);
-        let (got, _) = ours
+        let (got, timings) = ours
             .generate_ids_timed(&case)
             .expect("the torch-bart path exposes its ids");
+        assert_screened_as_expected(&timings, beams);
         assert_eq!(
             got,
             expected,

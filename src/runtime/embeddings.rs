@@ -17,8 +17,9 @@ use rust_bert::pipelines::sentence_embeddings::{
 };
 use tch::Device;
 
+pub use crate::runtime::native_bf16;
 pub use onnx::{find_library as find_onnxruntime_library, OnnxPrecision};
-pub use torch_bf16::{native_bf16, ENGINE as TORCH_BF16_ENGINE};
+pub use torch_bf16::ENGINE as TORCH_BF16_ENGINE;
 
 use crate::error::PrecisError;
 use crate::runtime::registry::{

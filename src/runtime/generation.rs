@@ -124,6 +124,10 @@ impl OwnSeq2Seq {
         })
     }
 
+    fn set_vocabulary_screen(&mut self, on: bool) {
+        self.model.set_vocabulary_screen(on);
+    }
+
     fn generate_ids_timed(&self, inputs: &[String]) -> (Vec<Vec<i64>>, GenerationTimings) {
         self.generate_ids_timed_with(inputs, self.settings)
     }
@@ -443,6 +447,14 @@ impl SummarizationEngine {
             Summarizer::TorchBart(own) => Some(own.generate_ids_timed(inputs)),
         }
     }
+
+    /// Greedy steps through the vocabulary screen or not (torch-bart only; see
+    /// `TorchBart::set_vocabulary_screen`): the benchmark compares both.
+    pub fn set_vocabulary_screen(&mut self, on: bool) {
+        if let Summarizer::TorchBart(own) = &mut self.model {
+            own.set_vocabulary_screen(on);
+        }
+    }
 }
 
 /// Input ids with BOS/EOS, truncated to `max_len` tokens as rust-bert's generator encodes them.
@@ -643,6 +655,14 @@ impl TranslationEngine {
             PairModel::TorchBart(own) => Some(own.generate_ids_timed(texts)),
         }
     }
+
+    /// Greedy steps through the vocabulary screen or not (torch-bart only; see
+    /// `TorchBart::set_vocabulary_screen`): the benchmark compares both.
+    pub fn set_vocabulary_screen(&mut self, on: bool) {
+        if let PairModel::TorchBart(own) = &mut self.model {
+            own.set_vocabulary_screen(on);
+        }
+    }
 }
 
 impl ModelEngine for TranslationEngine {
@@ -803,6 +823,14 @@ impl ManyToManyEngine {
                 own.for_pair(texts, source, target)
                     .map(|(texts, settings)| own.generate_ids_timed_with(&texts, settings)),
             ),
+        }
+    }
+
+    /// Greedy steps through the vocabulary screen or not (torch-bart only; see
+    /// `TorchBart::set_vocabulary_screen`): the benchmark compares both.
+    pub fn set_vocabulary_screen(&mut self, on: bool) {
+        if let ManyModel::TorchBart(own) = &mut self.model {
+            own.set_vocabulary_screen(on);
         }
     }
 }

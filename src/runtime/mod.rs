@@ -1,4 +1,5 @@
 //! Model runtime: the registry that finds and checks models, and the workers that run them.
+pub mod cpu;
 pub mod embeddings;
 pub mod generation;
 pub mod lanes;
@@ -6,8 +7,10 @@ pub mod openmp;
 pub mod registry;
 pub mod text_input;
 pub mod torch_bart;
+pub mod vocabulary_screen;
 pub mod worker;
 
+pub use cpu::native_bf16;
 pub use registry::{ModelError, ModelLocation, ModelRole, ModelSpec};
 pub use worker::{ModelEngine, PoolConfig, WorkerPool};
 

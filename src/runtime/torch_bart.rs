@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 
 use tch::{Kind, Tensor};
 
+use crate::runtime::vocabulary_screen::VocabularyScreen;
+
 /// What went wrong loading a model this path cannot or will not run.
 #[derive(Debug, thiserror::Error)]
 pub enum TorchBartError {
@@ -190,6 +192,9 @@ pub struct GenerationTimings {
     /// Everything else in the loop: scores, bans, top-k, hypotheses, cache reorders.
     pub search: Duration,
     pub steps: usize,
+    /// Greedy steps whose tokens the vocabulary screen chose (the rest took the fp32
+    /// projection).
+    pub screened_steps: usize,
 }
 
 const LENGTH_PENALTY: f64 = 1.0;
@@ -378,6 +383,10 @@ pub struct TorchBart {
     d_model: i64,
     vocab: i64,
     pub tokens: SpecialTokens,
+    /// Greedy steps choose their token through a bf16 copy of the output projection
+    /// ([`VocabularyScreen`]): fp32 models with a vocabulary-sized projection on CPUs with
+    /// native bf16.
+    screen: Option<VocabularyScreen>,
 }
 
 struct Weights(HashMap<String, Tensor>);
@@ -491,11 +500,27 @@ impl TorchBart {
         weights_file: &str,
         precision: Precision,
     ) -> Result<Self, TorchBartError> {
-        let model = Self::load_fp32(dir, weights_file)?;
-        Ok(match precision {
-            Precision::Fp32 => model,
-            Precision::Bf16 => model.with_weights_in(Kind::BFloat16),
-        })
+        let mut model = Self::load_fp32(dir, weights_file)?;
+        match precision {
+            Precision::Fp32 => model.set_vocabulary_screen(crate::runtime::native_bf16().is_some()),
+            Precision::Bf16 => model = model.with_weights_in(Kind::BFloat16),
+        }
+        Ok(model)
+    }
+
+    /// Greedy steps through a [`VocabularyScreen`] (`true`) or the fp32 projection. Both give
+    /// the fp32 argmax; the screen holds a bf16 copy of the projection (half its fp32 bytes
+    /// again). Loading turns it on for fp32 weights where the CPU has native bf16 (emulated
+    /// bf16 is slower than the fp32 it would save); the benchmark turns it off to compare.
+    /// bf16 weights have no fp32 projection to screen.
+    pub fn set_vocabulary_screen(&mut self, on: bool) {
+        self.screen =
+            (on && self.shared.kind() == Kind::Float).then(|| VocabularyScreen::new(&self.shared));
+    }
+
+    /// Whether greedy steps go through the screen.
+    pub fn vocabulary_screened(&self) -> bool {
+        self.screen.is_some()
     }
 
     /// Every linear layer and the tied embedding / output projection in `kind`.
@@ -726,6 +751,7 @@ impl TorchBart {
             d_model: config.d_model,
             vocab,
             tokens,
+            screen: None,
         })
     }
 
@@ -826,6 +852,7 @@ impl TorchBart {
 
     /// One decoder step: `tokens` [rows] at position `step` (rows = batch * beams, batch-major)
     /// → logits [rows, vocab].
+    /// One decoder step over the cache: the final decoder states `[rows, d_model]`.
     fn decode_step(
         &self,
         tokens: &Tensor,
@@ -899,12 +926,40 @@ impl TorchBart {
         }
         let x = normalized(self.decoder_final_norm.as_ref(), x);
         cache.filled = step + 1;
-        let projecting = Instant::now();
-        timings.decoder_layers += projecting - started;
-        let logits = project_rows(&x, &self.shared, &self.final_logits_bias);
-        timings.lm_head += projecting.elapsed();
+        timings.decoder_layers += started.elapsed();
         timings.steps += 1;
+        x
+    }
+
+    /// The step's logits `[rows, vocabulary]` from its decoder states.
+    fn project(&self, x: &Tensor, timings: &mut GenerationTimings) -> Tensor {
+        let projecting = Instant::now();
+        let logits = project_rows(x, &self.shared, &self.final_logits_bias);
+        timings.lm_head += projecting.elapsed();
         logits
+    }
+
+    /// Each row's argmax of `process(logits)`: through the screen when there is one and it
+    /// narrows the vocabulary enough, else over the full fp32 projection.
+    fn most_likely(
+        &self,
+        x: &Tensor,
+        process: impl Fn(&mut Tensor),
+        timings: &mut GenerationTimings,
+    ) -> Vec<i64> {
+        let projecting = Instant::now();
+        let screened = self
+            .screen
+            .as_ref()
+            .and_then(|screen| screen.argmax(x, &self.shared, &self.final_logits_bias, &process));
+        timings.lm_head += projecting.elapsed();
+        if let Some(tokens) = screened {
+            timings.screened_steps += 1;
+            return tokens;
+        }
+        let mut logits = self.project(x, timings);
+        process(&mut logits);
+        Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap_or_default()
     }
 
     fn new_cache(&self, rows: i64, steps: i64) -> SelfCache {
@@ -1048,7 +1103,7 @@ impl TorchBart {
         let mut length = 1i64;
         loop {
             let last: Vec<i64> = histories.iter().map(|h| *h.last().unwrap_or(&0)).collect();
-            let mut logits = self.decode_step(
+            let states = self.decode_step(
                 &Tensor::from_slice(&last),
                 length - 1,
                 1,
@@ -1056,10 +1111,12 @@ impl TorchBart {
                 &mut cache,
                 timings,
             );
-            Self::ban_repeated_ngrams(&mut logits, &histories, settings.no_repeat_ngram);
-            self.ban_eos(&mut logits, length, settings.min_length);
-            self.force_special(&mut logits, length, &settings);
-            let next: Vec<i64> = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap_or_default();
+            let process = |logits: &mut Tensor| {
+                Self::ban_repeated_ngrams(logits, &histories, settings.no_repeat_ngram);
+                self.ban_eos(logits, length, settings.min_length);
+                self.force_special(logits, length, &settings);
+            };
+            let next = self.most_likely(&states, process, timings);
             for (row, history) in histories.iter_mut().enumerate() {
                 let token = if unfinished[row] {
                     next[row]
@@ -1103,7 +1160,7 @@ impl TorchBart {
         let mut length = 1i64;
         loop {
             let last: Vec<i64> = histories.iter().map(|h| *h.last().unwrap_or(&0)).collect();
-            let mut logits = self.decode_step(
+            let states = self.decode_step(
                 &Tensor::from_slice(&last),
                 length - 1,
                 beams as i64,
@@ -1111,6 +1168,7 @@ impl TorchBart {
                 &mut cache,
                 timings,
             );
+            let mut logits = self.project(&states, timings);
             self.force_special(&mut logits, length, &settings);
             let mut scores = logits.log_softmax(-1, Kind::Float);
             self.ban_eos(&mut scores, length, settings.min_length);

@@ -67,3 +67,22 @@ pub fn quotes_of_different_lengths() -> Vec<String> {
     .map(|text| text.to_string())
     .collect()
 }
+
+/// Greedy steps of the project-owned path go through the vocabulary screen wherever the CPU
+/// has native bf16, so the equivalence tests check the screen's tokens against rust-bert's
+/// there; beam steps never do.
+pub fn assert_screened_as_expected(
+    timings: &precis::runtime::torch_bart::GenerationTimings,
+    beams: i64,
+) {
+    let expected = if beams == 1 && precis::runtime::native_bf16().is_some() {
+        timings.steps
+    } else {
+        0
+    };
+    assert_eq!(
+        timings.screened_steps, expected,
+        "greedy steps through the vocabulary screen ({} steps, {beams} beam(s))",
+        timings.steps
+    );
+}

@@ -1,0 +1,226 @@
+//! The greedy step's most likely token without streaming the fp32 output projection.
+//!
+//! A greedy decoder step needs only the argmax of the processed logits. Over a vocabulary of
+//! 50k-250k rows the fp32 projection is the largest single product of the step (it streams the
+//! whole tied embedding, 512 MB for M2M100), so the screen multiplies a bf16 copy of it instead
+//! (oneDNN's AVX-512 BF16 kernels: half the bytes, about twice the speed), bounds how far each
+//! bf16 logit can be from the fp32 one, and recomputes in fp32 only the rows that could still be
+//! the maximum. The token chosen is the fp32 argmax: a token left out has an fp32 logit below
+//! the fp32 logit of a token kept, by the bound. Greedy search only: beam search needs every
+//! logit's exact value for its normalisation, so it keeps the fp32 projection.
+//!
+//! The bound. For a row `w` and a decoder state `x`, the bf16 logit rounds `w` and `x` to bf16
+//! (relative error at most u = 2⁻⁸ each), accumulates in fp32 (at most K·2⁻²⁴ of the sum of
+//! the products' magnitudes, K = the width) and rounds the result to bf16 (u again), so
+//! `|bf16 logit − exact| ≤ (3u + u² + K·2⁻²⁴)·Σ|wᵢxᵢ| ≤ that · ‖w‖·‖x‖` (Cauchy-Schwarz). The
+//! screen uses 2⁻⁶·‖w‖·‖x‖, which covers that for widths up to 16k with room to spare.
+use tch::{Kind, Tensor};
+
+/// The factor of `‖w‖·‖x‖` that bounds a bf16 logit's distance from its fp32 value (module doc).
+const ERROR_FACTOR: f64 = 1.0 / 64.0;
+
+/// Past this many candidates over all rows, recomputing them costs more than the full fp32
+/// projection saves (flat distributions): the step falls back to the fp32 projection.
+const MAX_CANDIDATES: i64 = 4096;
+
+/// A bf16 copy of an output projection and its rows' fp32 norms.
+pub struct VocabularyScreen {
+    weight: Tensor,
+    row_norms: Tensor,
+}
+
+impl VocabularyScreen {
+    /// From the fp32 projection weight `[vocabulary, width]`.
+    pub fn new(weight: &Tensor) -> Self {
+        let _no_grad = tch::no_grad_guard();
+        Self {
+            weight: weight.to_kind(Kind::BFloat16),
+            row_norms: weight.norm_scalaropt_dim(2, [1], false),
+        }
+    }
+
+    /// The argmax of `process(x · weightᵀ + bias)` per row of `x` `[rows, width]`, as the fp32
+    /// projection gives it; `None` when too many tokens stay candidates. `process` may only set
+    /// logits to -inf (bans, forced tokens): it runs on the bf16 logits, so a token it bans
+    /// never becomes a candidate.
+    pub fn argmax(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        process: impl FnOnce(&mut Tensor),
+    ) -> Option<Vec<i64>> {
+        let _no_grad = tch::no_grad_guard();
+        let mut approximate = self.bf16_logits(x) + bias;
+        process(&mut approximate);
+        let slack = x.norm_scalaropt_dim(2, [1], true) * self.row_norms.unsqueeze(0) * ERROR_FACTOR;
+        // The best fp32 logit of a row is at least the best lower bound of its logits.
+        let floor = (&approximate - &slack).amax([1], true);
+        let candidates = (approximate + slack).ge_tensor(&floor).nonzero();
+        let count = candidates.size()[0];
+        if count > MAX_CANDIDATES {
+            return None;
+        }
+        let rows = candidates.select(1, 0);
+        let columns = candidates.select(1, 1);
+        let exact = (x.index_select(0, &rows) * weight.index_select(0, &columns)).sum_dim_intlist(
+            [1i64].as_slice(),
+            false,
+            Kind::Float,
+        ) + bias.index_select(0, &columns);
+        let rows = Vec::<i64>::try_from(&rows).ok()?;
+        let columns = Vec::<i64>::try_from(&columns).ok()?;
+        let exact = Vec::<f32>::try_from(&exact).ok()?;
+        let mut best: Vec<Option<(f32, i64)>> = vec![None; x.size()[0] as usize];
+        // `nonzero` lists candidates row by row in ascending columns: keeping the first of equal
+        // logits picks the lowest token, as libtorch's argmax does.
+        for ((row, column), logit) in rows.into_iter().zip(columns).zip(exact) {
+            let slot = &mut best[row as usize];
+            if slot.is_none_or(|(kept, _)| logit > kept) {
+                *slot = Some((logit, column));
+            }
+        }
+        best.into_iter()
+            .map(|slot| slot.map(|(_, token)| token))
+            .collect()
+    }
+
+    /// `x · weightᵀ` in bf16, back in fp32. One row streams the weight (`weight · xᵀ`); more
+    /// rows go through `linear`, which oneDNN runs without MKL's packing cost.
+    fn bf16_logits(&self, x: &Tensor) -> Tensor {
+        let x = x.to_kind(Kind::BFloat16);
+        let logits = if x.size()[0] == 1 {
+            self.weight.matmul(&x.tr()).tr()
+        } else {
+            x.linear(&self.weight, None::<Tensor>)
+        };
+        logits.to_kind(Kind::Float)
+    }
+
+    /// Bytes the bf16 copy and the norms hold.
+    pub fn bytes(&self) -> usize {
+        self.weight.numel() * 2 + self.row_norms.numel() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fp32 argmax of `process(x · weightᵀ + bias)`, the result the screen must equal.
+    fn fp32_argmax(
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        process: impl FnOnce(&mut Tensor),
+    ) -> Vec<i64> {
+        let mut logits = x.linear(weight, Some(bias));
+        process(&mut logits);
+        Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap()
+    }
+
+    #[test]
+    fn the_screened_argmax_is_the_fp32_argmax() {
+        tch::manual_seed(7);
+        let _no_grad = tch::no_grad_guard();
+        for (vocabulary, width, rows) in [(3000, 64, 1), (5000, 128, 9), (20000, 256, 4)] {
+            let weight = Tensor::randn([vocabulary, width], (Kind::Float, tch::Device::Cpu)) * 0.05;
+            let bias = Tensor::randn([vocabulary], (Kind::Float, tch::Device::Cpu)) * 0.01;
+            let screen = VocabularyScreen::new(&weight);
+            for _ in 0..20 {
+                let x = Tensor::randn([rows, width], (Kind::Float, tch::Device::Cpu)) * 3.0;
+                let screened = screen
+                    .argmax(&x, &weight, &bias, |_| {})
+                    .expect("few candidates");
+                assert_eq!(screened, fp32_argmax(&x, &weight, &bias, |_| {}));
+            }
+        }
+    }
+
+    #[test]
+    fn near_ties_closer_than_bf16_resolves_go_to_the_fp32_winner() {
+        let _no_grad = tch::no_grad_guard();
+        // Two rows that differ by 1e-4 in one coordinate: their bf16 copies are equal, so only
+        // the fp32 recomputation can tell which logit is larger, and it must.
+        let width = 32;
+        let base = Tensor::ones([width], (Kind::Float, tch::Device::Cpu)) * 0.1;
+        let nudged = base.copy();
+        let _ = nudged.get(5).fill_(0.1001);
+        let filler = Tensor::zeros([10, width], (Kind::Float, tch::Device::Cpu));
+        for (first, second, winner) in [(&base, &nudged, 1), (&nudged, &base, 0)] {
+            let weight = Tensor::cat(&[first.unsqueeze(0), second.unsqueeze(0), filler.copy()], 0);
+            let bias = Tensor::zeros([12], (Kind::Float, tch::Device::Cpu));
+            let x = Tensor::ones([1, width], (Kind::Float, tch::Device::Cpu));
+            let screen = VocabularyScreen::new(&weight);
+            assert_eq!(
+                screen.argmax(&x, &weight, &bias, |_| {}),
+                Some(vec![winner])
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_that_bf16_ranks_below_another_still_wins_when_fp32_ranks_it_first() {
+        let _no_grad = tch::no_grad_guard();
+        // x alternates 1, -1, so token 0's logit is 32 · (1.0035 - 1.0) = 0.112 in fp32 but 0
+        // in bf16 (1.0035 rounds to 1.0); token 1's is 0.05 either way. Without the bound the
+        // screen would keep token 1 alone.
+        let width = 64;
+        let signs: Vec<f32> = (0..width)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let first: Vec<f32> = (0..width)
+            .map(|i| if i % 2 == 0 { 1.0035 } else { 1.0 })
+            .collect();
+        let mut second = vec![0.0f32; width];
+        second[0] = 0.05;
+        let weight = Tensor::from_slice(&[first, second].concat()).view([2, width as i64]);
+        let x = Tensor::from_slice(&signs).view([1, width as i64]);
+        let bias = Tensor::zeros([2], (Kind::Float, tch::Device::Cpu));
+        let bf16 = VocabularyScreen::new(&weight).bf16_logits(&x);
+        assert!(bf16.double_value(&[0, 0]) < bf16.double_value(&[0, 1]));
+        assert_eq!(
+            VocabularyScreen::new(&weight).argmax(&x, &weight, &bias, |_| {}),
+            Some(vec![0])
+        );
+    }
+
+    #[test]
+    fn bans_and_forced_tokens_apply_before_the_screen_chooses() {
+        tch::manual_seed(11);
+        let _no_grad = tch::no_grad_guard();
+        let weight = Tensor::randn([4000, 64], (Kind::Float, tch::Device::Cpu)) * 0.05;
+        let bias = Tensor::zeros([4000], (Kind::Float, tch::Device::Cpu));
+        let x = Tensor::randn([3, 64], (Kind::Float, tch::Device::Cpu)) * 3.0;
+        let screen = VocabularyScreen::new(&weight);
+        let unprocessed = screen.argmax(&x, &weight, &bias, |_| {}).unwrap();
+        let banned = Tensor::from_slice(&unprocessed);
+        // Banning each row's winner everywhere moves every row to its fp32 runner-up.
+        let ban = |logits: &mut Tensor| {
+            let _ = logits.index_fill_(1, &banned, f64::NEG_INFINITY);
+        };
+        let screened = screen.argmax(&x, &weight, &bias, ban).unwrap();
+        assert_eq!(screened, fp32_argmax(&x, &weight, &bias, ban));
+        assert!(screened.iter().all(|token| !unprocessed.contains(token)));
+        // A forced token wins whatever its logit.
+        let others: Vec<i64> = (0..4000).filter(|&token| token != 17).collect();
+        let force = |logits: &mut Tensor| {
+            let _ = logits.index_fill_(1, &Tensor::from_slice(&others), f64::NEG_INFINITY);
+        };
+        assert_eq!(
+            screen.argmax(&x, &weight, &bias, force),
+            Some(vec![17, 17, 17])
+        );
+    }
+
+    #[test]
+    fn a_flat_distribution_gives_up_rather_than_recompute_most_rows() {
+        let _no_grad = tch::no_grad_guard();
+        let weight = Tensor::ones([MAX_CANDIDATES + 10, 16], (Kind::Float, tch::Device::Cpu));
+        let bias = Tensor::zeros([MAX_CANDIDATES + 10], (Kind::Float, tch::Device::Cpu));
+        let x = Tensor::ones([1, 16], (Kind::Float, tch::Device::Cpu));
+        assert!(VocabularyScreen::new(&weight)
+            .argmax(&x, &weight, &bias, |_| {})
+            .is_none());
+    }
+}
