@@ -69,9 +69,15 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     embedding_engines: Vec<String>,
     /// Generation engines measured on the translation and m2m100 rows (comma-separated:
-    /// `rust-bert`, `torch-bart`); default: both
+    /// `rust-bert`, `torch-bart`, `torch-bart-bf16`, `torch-bart-unscreened`); default:
+    /// `rust-bert` and `torch-bart`
     #[arg(long, value_delimiter = ',')]
     translation_engines: Vec<String>,
+    /// Generation engines measured on the generation (BART) rows, as for
+    /// `--translation-engines` but without `torch-bart-bf16`; default: `rust-bert` and
+    /// `torch-bart`
+    #[arg(long, value_delimiter = ',')]
+    generation_engines: Vec<String>,
     #[arg(long, env = "PRECIS_MODELS_DIR")]
     models_dir: PathBuf,
     #[arg(long, env = "PRECIS_TEST_MODELS_DIR")]
@@ -338,9 +344,14 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("Python side of {task}"))?;
         let sides: Vec<Option<&str>> = if task == "embeddings" || task == "e5" {
             engines.iter().map(|e| Some(e.as_str())).collect()
-        } else {
+        } else if args.generation_engines.is_empty() {
             // rust-bert's pipeline and the project-owned BART path (`torch-bart`).
             GENERATION_ENGINES.iter().map(|&e| Some(e)).collect()
+        } else {
+            args.generation_engines
+                .iter()
+                .map(|e| Some(e.as_str()))
+                .collect()
         };
         // The anchor: CTranslate2 on the same weights, each precision in its own process (its
         // peak RSS is its own), measured once and set beside every precis engine.
@@ -830,9 +841,14 @@ fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
             min_length: length,
             max_length: length,
         };
+        let screen = vocabulary_screen(engine);
         let pool = WorkerPool::start(
             pool_config("summarization", workload.threads, 1),
-            move || SummarizationEngine::load_on(&spec, settings, path),
+            move || {
+                let mut engine = SummarizationEngine::load_on(&spec, settings, path)?;
+                engine.set_vocabulary_screen(screen);
+                Ok(engine)
+            },
         )?;
         pool.run_blocking(workload.generation_input.clone(), None)?;
         let mut times = Vec::new();
@@ -850,9 +866,9 @@ fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
         greedy_seconds: Some(seconds[0]),
         beam4_seconds: Some(seconds[1]),
         input_tokens: Some(input_tokens),
-        new_tokens: Some(generated_tokens(workload, length, path)?),
+        new_tokens: Some(generated_tokens(workload, length, engine)?),
         phases: if path == GenerationPath::TorchBart {
-            Some(torch_bart_phases(workload, length)?)
+            Some(torch_bart_phases(workload, length, engine)?)
         } else {
             None
         },
@@ -864,13 +880,9 @@ fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
 /// Generates once more through rust-bert's BART generator with the pipeline's settings and
 /// counts the new token ids, so the table shows what was generated rather than what was asked.
 /// The torch-bart side counts its own output (loading rust-bert there would add to its RSS).
-fn generated_tokens(
-    workload: &Workload,
-    length: i64,
-    path: GenerationPath,
-) -> anyhow::Result<usize> {
-    if path == GenerationPath::TorchBart {
-        let (ids, _) = torch_bart_once(workload, 1, length)?;
+fn generated_tokens(workload: &Workload, length: i64, engine: &str) -> anyhow::Result<usize> {
+    if generation_path(engine)? == GenerationPath::TorchBart {
+        let (ids, _) = torch_bart_once(workload, 1, length, engine)?;
         let first = ids.first().context("no generation")?;
         return Ok(first.len().saturating_sub(1));
     }
@@ -900,23 +912,26 @@ fn generated_tokens(
     Ok(indices.len().saturating_sub(1))
 }
 
-/// The benchmark's model on the torch-bart path, outside the pool, generating exactly `length`
-/// tokens.
+/// The benchmark's model on the torch-bart path as `engine` names it, outside the pool,
+/// generating exactly `length` tokens.
 fn torch_bart_engine(
     workload: &Workload,
     beams: i64,
     length: i64,
+    engine: &str,
 ) -> anyhow::Result<SummarizationEngine> {
     let settings = GenerationSettings {
         num_beams: beams,
         min_length: length,
         max_length: length,
     };
-    Ok(SummarizationEngine::load_on(
+    let mut summarizer = SummarizationEngine::load_on(
         &generation_spec(&workload.generation_model),
         settings,
         GenerationPath::TorchBart,
-    )?)
+    )?;
+    summarizer.set_vocabulary_screen(vocabulary_screen(engine));
+    Ok(summarizer)
 }
 
 /// One generation on the torch-bart path outside the pool, with its timings.
@@ -924,30 +939,48 @@ fn torch_bart_once(
     workload: &Workload,
     beams: i64,
     length: i64,
+    engine: &str,
 ) -> anyhow::Result<(Vec<Vec<i64>>, GenerationTimings)> {
-    torch_bart_engine(workload, beams, length)?
+    torch_bart_engine(workload, beams, length, engine)?
         .generate_ids_timed(std::slice::from_ref(&workload.generation_input))
         .context("the torch-bart path gives its ids")
 }
 
 /// Where one torch-bart generation's time goes, greedy and beam 4 (a warm-up first).
-fn torch_bart_phases(workload: &Workload, length: i64) -> anyhow::Result<Vec<String>> {
+fn torch_bart_phases(
+    workload: &Workload,
+    length: i64,
+    engine_name: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
     for beams in [1i64, 4] {
-        let engine = torch_bart_engine(workload, beams, length)?;
+        let engine = torch_bart_engine(workload, beams, length, engine_name)?;
         let input = std::slice::from_ref(&workload.generation_input);
         engine.generate_ids_timed(input);
         let (_, t) = engine
             .generate_ids_timed(input)
             .context("the torch-bart path gives its timings")?;
+        if beams == 1 && vocabulary_screen(engine_name) {
+            let full = torch_bart_once(workload, 1, length, UNSCREENED_ENGINE)?.0;
+            let screened = engine
+                .generate_ids_timed(input)
+                .context("torch-bart ids")?
+                .0;
+            lines.push(screen_check_line(
+                &format!("{engine_name} greedy"),
+                &full,
+                &screened,
+            ));
+        }
         lines.push(format!(
-            "torch-bart {} phases: encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps)",
+            "{engine_name} {} phases: encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps, {} screened)",
             if beams == 1 { "greedy" } else { "beam 4" },
             t.encoder.as_secs_f64(),
             t.decoder_layers.as_secs_f64(),
             t.lm_head.as_secs_f64(),
             t.search.as_secs_f64(),
-            t.steps
+            t.steps,
+            t.screened_steps
         ));
     }
     Ok(lines)
@@ -1146,6 +1179,7 @@ fn quotes_of_tokens(
 /// min_length = max_length - 1 = new tokens (rust-bert counts the decoder start token), so EOS
 /// is banned until Marian forces it at the last step.
 fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<Measurement> {
+    let engine_name = engine;
     let path = generation_path(engine)?;
     let spec = ModelSpec {
         id: "bench-opus-mt-en-es-random".into(),
@@ -1163,6 +1197,7 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
     };
     tch::set_num_threads(workload.threads as i32);
     let mut engine = TranslationEngine::load_on(&spec, settings, path)?;
+    engine.set_vocabulary_screen(vocabulary_screen(engine_name));
     let one = vec![workload.translation_inputs[..1].to_vec()];
     let all = vec![workload.translation_inputs.clone()];
     let seconds = [
@@ -1173,18 +1208,33 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
     // generator to see its ids).
     let peak_rss_mb = peak_rss_mb();
     // Where one batch of all quotes goes on torch-bart (after the timed runs: warm).
-    let phases = engine
+    let mut phases = engine
         .generate_ids_timed(&workload.translation_inputs)
         .map(|(_, t)| {
             vec![format!(
-                "torch-bart translation, 9 quotes, {beams} beam(s): encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps)",
+                "{engine_name} translation, 9 quotes, {beams} beam(s): encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps, {} screened)",
                 t.encoder.as_secs_f64(),
                 t.decoder_layers.as_secs_f64(),
                 t.lm_head.as_secs_f64(),
                 t.search.as_secs_f64(),
-                t.steps
+                t.steps,
+                t.screened_steps
             )]
         });
+    if let (Some(lines), 1, true) = (&mut phases, beams, vocabulary_screen(engine_name)) {
+        let inputs = &workload.translation_inputs;
+        let mut ids = |screen: bool| {
+            engine.set_vocabulary_screen(screen);
+            engine.generate_ids_timed(inputs).map(|(ids, _)| ids)
+        };
+        if let (Some(full), Some(screened)) = (ids(false), ids(true)) {
+            lines.push(screen_check_line(
+                &format!("{engine_name} translation, {} quotes, greedy", inputs.len()),
+                &full,
+                &screened,
+            ));
+        }
+    }
     let first = &workload.translation_inputs[..1];
     let generated = match engine.generate_ids_timed(first) {
         Some((ids, _)) => ids,
@@ -1211,9 +1261,30 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
 fn generation_path(engine: &str) -> anyhow::Result<GenerationPath> {
     Ok(match engine {
         "rust-bert" => GenerationPath::RustBert,
-        "torch-bart" | BF16_ENGINE => GenerationPath::TorchBart,
+        "torch-bart" | BF16_ENGINE | UNSCREENED_ENGINE => GenerationPath::TorchBart,
         other => bail!("unknown generation engine {other}"),
     })
+}
+
+/// The bench's name for torch-bart with greedy steps over the full fp32 projection (no
+/// vocabulary screen), to compare with the screen in one run.
+const UNSCREENED_ENGINE: &str = "torch-bart-unscreened";
+
+/// Whether greedy ids with the vocabulary screen equal those over the full fp32 projection
+/// (they must: the screen returns the fp32 argmax), as a line of the profile.
+fn screen_check_line(what: &str, full: &[Vec<i64>], screened: &[Vec<i64>]) -> String {
+    let tokens: usize = full.iter().map(Vec::len).sum();
+    let verdict = if full == screened {
+        "identical"
+    } else {
+        "DIFFERENT (a bug, or an fp32 near-tie)"
+    };
+    format!("{what}: ids with and without the vocabulary screen {verdict} ({tokens} ids)")
+}
+
+/// Whether `engine` runs greedy steps through the vocabulary screen (where the CPU allows it).
+fn vocabulary_screen(engine: &str) -> bool {
+    engine != UNSCREENED_ENGINE
 }
 
 /// The bench's name for torch-bart with the opt-in bf16 weights (a catalog entry's
@@ -1349,6 +1420,7 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
     tch::set_num_threads(workload.threads as i32);
     let mut engine =
         ManyToManyEngine::load_on_in(&spec, settings, path, generation_precision(engine))?;
+    engine.set_vocabulary_screen(vocabulary_screen(&engine_name));
     let job = |texts: &[String]| {
         vec![PairTexts {
             source,
@@ -1367,17 +1439,34 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
     for quotes in [&all[..1], &all[..]] {
         match engine.generate_ids_timed(quotes, source, target) {
             Some(Ok((_, t))) => phases.get_or_insert_with(Vec::new).push(format!(
-                "{engine_name} m2m100 widths, {} quote(s), {beams} beam(s): encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps)",
+                "{engine_name} m2m100 widths, {} quote(s), {beams} beam(s): encoder {:.2} s, decoder layers {:.2} s, lm head {:.2} s, search/bookkeeping {:.2} s ({} steps, {} screened)",
                 quotes.len(),
                 t.encoder.as_secs_f64(),
                 t.decoder_layers.as_secs_f64(),
                 t.lm_head.as_secs_f64(),
                 t.search.as_secs_f64(),
-                t.steps
+                t.steps,
+                t.screened_steps
             )),
             Some(Err(error)) => bail!("torch-bart ids: {error}"),
             None => {}
         }
+    }
+    if beams == 1 && path == GenerationPath::TorchBart && vocabulary_screen(&engine_name) {
+        let mut ids = |screen: bool| {
+            engine.set_vocabulary_screen(screen);
+            engine
+                .generate_ids_timed(&all, source, target)
+                .context("torch-bart ids")?
+                .map(|(ids, _)| ids)
+                .map_err(anyhow::Error::msg)
+        };
+        let (full, screened) = (ids(false)?, ids(true)?);
+        phases.get_or_insert_with(Vec::new).push(screen_check_line(
+            &format!("{engine_name} m2m100 widths, {} quotes, greedy", all.len()),
+            &full,
+            &screened,
+        ));
     }
     let generated = match engine.generate_ids_timed(&all[..1], source, target) {
         Some(result) => result.map_err(anyhow::Error::msg)?.0,
