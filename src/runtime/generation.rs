@@ -110,12 +110,20 @@ impl OwnSeq2Seq {
                 false,
             ),
         })?;
-        let model = TorchBart::load_with(dir, WEIGHTS_FILE, precision).map_err(|error| {
+        let mut model = TorchBart::load_with(dir, WEIGHTS_FILE, precision).map_err(|error| {
             ModelError::Unsupported {
                 model: spec.id.clone(),
                 reason: format!("torch-bart engine: {error}"),
             }
         })?;
+        model.set_vocabulary_screen(TorchBart::screen_pays_off(settings.num_beams));
+        if model.vocabulary_screen_bytes() > 0 {
+            tracing::info!(
+                model = %spec.id,
+                screen_mb = model.vocabulary_screen_bytes() >> 20,
+                "greedy decoding picks tokens through a bf16 copy of the output projection (same tokens as fp32)"
+            );
+        }
         Ok(Self {
             model: Box::new(model),
             tokenizer: Box::new(tokenizer),

@@ -384,8 +384,7 @@ pub struct TorchBart {
     vocab: i64,
     pub tokens: SpecialTokens,
     /// Greedy steps choose their token through a bf16 copy of the output projection
-    /// ([`VocabularyScreen`]): fp32 models with a vocabulary-sized projection on CPUs with
-    /// native bf16.
+    /// ([`VocabularyScreen`]) when set (`set_vocabulary_screen`).
     screen: Option<VocabularyScreen>,
 }
 
@@ -500,27 +499,33 @@ impl TorchBart {
         weights_file: &str,
         precision: Precision,
     ) -> Result<Self, TorchBartError> {
-        let mut model = Self::load_fp32(dir, weights_file)?;
-        match precision {
-            Precision::Fp32 => model.set_vocabulary_screen(crate::runtime::native_bf16().is_some()),
-            Precision::Bf16 => model = model.with_weights_in(Kind::BFloat16),
-        }
-        Ok(model)
+        let model = Self::load_fp32(dir, weights_file)?;
+        Ok(match precision {
+            Precision::Fp32 => model,
+            Precision::Bf16 => model.with_weights_in(Kind::BFloat16),
+        })
     }
 
-    /// Greedy steps through a [`VocabularyScreen`] (`true`) or the fp32 projection. Both give
-    /// the fp32 argmax; the screen holds a bf16 copy of the projection (half its fp32 bytes
-    /// again). Loading turns it on for fp32 weights where the CPU has native bf16 (emulated
-    /// bf16 is slower than the fp32 it would save); the benchmark turns it off to compare.
-    /// bf16 weights have no fp32 projection to screen.
+    /// Greedy steps through a [`VocabularyScreen`] (`true`) or the fp32 projection (the
+    /// default). Both give the fp32 argmax; the screen holds a bf16 copy of the projection,
+    /// half its fp32 bytes again, so it is worth it only for a model that decodes greedily, on
+    /// a CPU with native bf16 ([`Self::screen_pays_off`]). bf16 weights have no fp32
+    /// projection to screen.
     pub fn set_vocabulary_screen(&mut self, on: bool) {
         self.screen =
             (on && self.shared.kind() == Kind::Float).then(|| VocabularyScreen::new(&self.shared));
     }
 
-    /// Whether greedy steps go through the screen.
-    pub fn vocabulary_screened(&self) -> bool {
-        self.screen.is_some()
+    /// Whether a model that decodes with `beams` gains from the screen here: greedy search on
+    /// a CPU with native bf16 (emulated bf16 is slower than the fp32 it would save; beam
+    /// search never uses the screen).
+    pub fn screen_pays_off(beams: i64) -> bool {
+        beams == 1 && crate::runtime::native_bf16().is_some()
+    }
+
+    /// The bytes the vocabulary screen holds (0 without one).
+    pub fn vocabulary_screen_bytes(&self) -> usize {
+        self.screen.as_ref().map_or(0, VocabularyScreen::bytes)
     }
 
     /// Every linear layer and the tied embedding / output projection in `kind`.
