@@ -846,7 +846,9 @@ fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
             pool_config("summarization", workload.threads, 1),
             move || {
                 let mut engine = SummarizationEngine::load_on(&spec, settings, path)?;
-                engine.set_vocabulary_screen(screen);
+                if !screen {
+                    engine.set_vocabulary_screen(false);
+                }
                 Ok(engine)
             },
         )?;
@@ -930,7 +932,9 @@ fn torch_bart_engine(
         settings,
         GenerationPath::TorchBart,
     )?;
-    summarizer.set_vocabulary_screen(vocabulary_screen(engine));
+    if !vocabulary_screen(engine) {
+        summarizer.set_vocabulary_screen(false);
+    }
     Ok(summarizer)
 }
 
@@ -1197,7 +1201,9 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
     };
     tch::set_num_threads(workload.threads as i32);
     let mut engine = TranslationEngine::load_on(&spec, settings, path)?;
-    engine.set_vocabulary_screen(vocabulary_screen(engine_name));
+    if !vocabulary_screen(engine_name) {
+        engine.set_vocabulary_screen(false);
+    }
     let one = vec![workload.translation_inputs[..1].to_vec()];
     let all = vec![workload.translation_inputs.clone()];
     let seconds = [
@@ -1282,7 +1288,8 @@ fn screen_check_line(what: &str, full: &[Vec<i64>], screened: &[Vec<i64>]) -> St
     format!("{what}: ids with and without the vocabulary screen {verdict} ({tokens} ids)")
 }
 
-/// Whether `engine` runs greedy steps through the vocabulary screen (where the CPU allows it).
+/// Whether `engine` keeps the vocabulary screen where loading builds it (greedy decoding on a
+/// CPU with native bf16); `torch-bart-unscreened` drops it.
 fn vocabulary_screen(engine: &str) -> bool {
     engine != UNSCREENED_ENGINE
 }
@@ -1420,7 +1427,9 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
     tch::set_num_threads(workload.threads as i32);
     let mut engine =
         ManyToManyEngine::load_on_in(&spec, settings, path, generation_precision(engine))?;
-    engine.set_vocabulary_screen(vocabulary_screen(&engine_name));
+    if !vocabulary_screen(&engine_name) {
+        engine.set_vocabulary_screen(false);
+    }
     let job = |texts: &[String]| {
         vec![PairTexts {
             source,
