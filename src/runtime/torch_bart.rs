@@ -855,9 +855,9 @@ impl TorchBart {
         EncoderState { cross, mask }
     }
 
-    /// One decoder step: `tokens` [rows] at position `step` (rows = batch * beams, batch-major)
-    /// → logits [rows, vocab].
-    /// One decoder step over the cache: the final decoder states `[rows, d_model]`.
+    /// One decoder step over the cache: `tokens` [rows] at position `step` (rows = batch *
+    /// beams, batch-major) → the final decoder states [rows, d_model] (the projection to the
+    /// vocabulary is [`Self::project`]'s, or greedy search's [`Self::most_likely`]'s).
     fn decode_step(
         &self,
         tokens: &Tensor,
