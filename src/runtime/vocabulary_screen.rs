@@ -86,7 +86,8 @@ impl VocabularyScreen {
     }
 
     /// `x · weightᵀ` in bf16, back in fp32: one row as `weight · xᵀ` (as the fp32 path streams
-    /// it), more rows through `linear` (oneDNN). A noisy probe this session could not tell the
+    /// it), more rows through `linear` (oneDNN). A noisy probe in session 13
+    /// (`scripts/probe_bf16_projection.py`, beside a benchmark) could not tell the
     /// two apart at one row (50,264 rows: 22 against 15 ms; 128,112: 49 against 45 ms) and
     /// found `linear` ahead from 4 rows; the one-row choice is unmeasured beyond that.
     fn bf16_logits(&self, x: &Tensor) -> Tensor {
