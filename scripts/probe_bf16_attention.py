@@ -6,22 +6,19 @@ distance from fp32 attention over the same (bf16-rounded) inputs. Run in the pro
 
     . scripts/env.sh && python scripts/probe_bf16_attention.py
 """
-import statistics
-import time
+import functools
 
 import torch
+
+from probe_timing import median_ms
+
+# Calls timed per measurement (the median is printed).
+median_ms = functools.partial(median_ms, calls=60)
+
 
 HEADS, HEAD_SIZE = 12, 32
 
 
-def median_ms(product, calls=60):
-    product()
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        product()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
 
 
 def main():

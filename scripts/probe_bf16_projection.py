@@ -6,20 +6,14 @@ project venv:
 
     . scripts/env.sh && python scripts/probe_bf16_projection.py
 """
-import statistics
-import time
+import functools
 
 import torch
 
+from probe_timing import median_ms
 
-def median_ms(product, calls=25):
-    product()
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        product()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
+# Calls timed per measurement (the median is printed).
+median_ms = functools.partial(median_ms, calls=25)
 
 
 def main():

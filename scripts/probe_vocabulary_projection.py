@@ -7,22 +7,19 @@ src/runtime/torch_bart.rs is chosen from this table. Run in the project venv:
 
     . scripts/env.sh && python scripts/probe_vocabulary_projection.py
 """
-import statistics
-import time
+import functools
 
 import torch
+
+from probe_timing import median_ms
+
+# Calls timed per measurement (the median is printed).
+median_ms = functools.partial(median_ms, calls=15)
+
 
 SLICE_BYTES = 8 << 20  # VOCABULARY_SLICE_BYTES in src/runtime/torch_bart.rs
 
 
-def median_ms(product, calls=15):
-    product()
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        product()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1e3
 
 
 def sliced(x, weight, bias):

@@ -86,10 +86,10 @@ impl VocabularyScreen {
     }
 
     /// `x · weightᵀ` in bf16, back in fp32: one row as `weight · xᵀ` (as the fp32 path streams
-    /// it), more rows through `linear` (oneDNN). A noisy probe in session 13
-    /// (`scripts/probe_bf16_projection.py`, beside a benchmark) could not tell the
-    /// two apart at one row (50,264 rows: 22 against 15 ms; 128,112: 49 against 45 ms) and
-    /// found `linear` ahead from 4 rows; the one-row choice is unmeasured beyond that.
+    /// it), more rows through `linear` (oneDNN). `scripts/probe_bf16_projection.py` (one
+    /// thread, idle box): at one row the two tie (50,264 rows 10.1 / 10.3 ms, 128,112 rows
+    /// 29.2 / 30.2 ms, fp32 12.5 / 35.2 ms); from two rows `linear` leads (128,112 rows at 2 / 9
+    /// rows: 26.0 / 37.7 ms against 43.1 / 47.5 ms).
     fn bf16_logits(&self, x: &Tensor) -> Tensor {
         let x = x.to_kind(Kind::BFloat16);
         let logits = if x.size()[0] == 1 {

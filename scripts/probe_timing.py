@@ -1,0 +1,14 @@
+"""The timing the probe scripts share: the median of repeated calls after one warm-up call."""
+import statistics
+import time
+
+
+def median_ms(product, calls):
+    """Median milliseconds of `calls` calls of `product`, after one untimed call."""
+    product()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        product()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e3
