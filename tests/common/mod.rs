@@ -135,19 +135,20 @@ pub fn load_embeddings(
     )
 }
 
-/// multilingual-e5-small's ONNX export (scripts/setup-e5): the directory the default catalog
-/// runs on ONNX Runtime. A missing export fails the test with the fix; it is never skipped.
+/// multilingual-e5-small with its ONNX export (scripts/setup-e5 puts `onnx/` beside
+/// `rust_model.ot`), for the ONNX Runtime engines. A missing export fails the test with the fix;
+/// it is never skipped.
 pub fn e5_onnx_spec() -> precis::runtime::ModelSpec {
-    let dir = e5_dir().with_file_name("multilingual-e5-small-onnx");
+    let spec = e5_spec();
+    let precis::runtime::ModelLocation::Directory(dir) = &spec.location else {
+        unreachable!("e5_spec names a directory")
+    };
     assert!(
         dir.join("onnx").join("model.onnx").is_file(),
         "multilingual-e5-small's ONNX export is not in {}: run scripts/setup",
         dir.display()
     );
-    precis::runtime::ModelSpec {
-        location: precis::runtime::ModelLocation::Directory(dir),
-        ..e5_spec()
-    }
+    spec
 }
 
 /// Loads a sentence-embedding model on the engine named `engine`, 32 sentences a forward pass,
