@@ -29,7 +29,8 @@ pub struct RuntimeSettings {
     #[arg(long, env = "PRECIS_TORCH_THREADS", default_value_t = 0)]
     pub torch_threads: usize,
 
-    /// Worker threads per model (each holds its own copy of the model)
+    /// Worker threads per model (each holds its own copy of the model; a torch-bf16 embedding
+    /// model's workers share one)
     #[arg(long, env = "PRECIS_MODEL_WORKERS", default_value_t = 1)]
     pub model_workers: usize,
 
@@ -225,10 +226,10 @@ impl RuntimeSettings {
 
     /// The shape of a pool whose engine runs best at one intra-op thread per worker: with
     /// `--torch-threads 0`, a worker per core (at least `--model-workers`, at most
-    /// [`MAX_AUTO_THREADS`]: each worker holds a copy of the model), one thread each; a thread
-    /// count the operator set keeps [`Self::pool_config`]'s shape. The queue grows with the
-    /// workers: a request keeps pieces queued per worker (`runtime::embeddings`), so with the
-    /// shared shape's capacity half as many long Digests could wait at two workers.
+    /// [`MAX_AUTO_THREADS`]), one thread each; a thread count the operator set keeps
+    /// [`Self::pool_config`]'s shape. The queue grows with the workers: a request keeps pieces
+    /// queued per worker (`runtime::embeddings`), so with the shared shape's capacity half as
+    /// many long Digests could wait at two workers.
     pub fn single_thread_pool_config(
         &self,
         name: &str,

@@ -63,6 +63,8 @@ impl Engines {
                 forward_batch: settings.embedding_batch,
                 threads: pool_config.torch_threads,
                 onnxruntime_lib: settings.onnxruntime_lib.clone(),
+                // A slot of this pool's own: its workers share one copy of the weights.
+                shared_weights: Default::default(),
             };
             let (pool, status) = start_model_pool(&spec, pool_config, move |spec| {
                 EmbeddingEngine::load(spec, &engine, &options)

@@ -20,6 +20,7 @@ fn engine(name: &str) -> EmbeddingEngine {
         forward_batch: 32,
         threads: 1,
         onnxruntime_lib: None,
+        ..Default::default()
     };
     EmbeddingEngine::load(&spec, name, &options)
         .unwrap_or_else(|error| panic!("engine {name} loads (run scripts/setup): {error}"))

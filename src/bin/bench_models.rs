@@ -782,6 +782,7 @@ fn rust_embeddings(
         forward_batch: 32,
         threads: workload.threads,
         onnxruntime_lib: None,
+        ..Default::default()
     };
     let engine = engine.to_string();
     let started = Instant::now();

@@ -9,7 +9,9 @@ mod onnx;
 mod sentence_transformer;
 mod torch_bf16;
 
+use std::any::Any;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use rust_bert::pipelines::sentence_embeddings::{
@@ -50,6 +52,49 @@ pub struct EmbeddingOptions {
     pub threads: usize,
     /// ONNX Runtime's shared library, when configured (see [`find_onnxruntime_library`]).
     pub onnxruntime_lib: Option<PathBuf>,
+    /// Weights the loads made with (clones of) these options may share: the workers of one
+    /// pool load with one set of options.
+    pub shared_weights: SharedWeights,
+}
+
+/// Read-only weights that the workers of one pool share instead of each holding a copy: the
+/// first load stores them, later loads take a handle to the same memory. A worker per core of
+/// `torch-bf16` would otherwise hold multilingual-e5-small's 250k-piece embedding table once per
+/// core (README, Session 14). Backends whose sessions cannot share weights ignore it.
+#[derive(Clone, Default)]
+pub struct SharedWeights(Arc<Mutex<Option<Box<dyn Any + Send>>>>);
+
+impl SharedWeights {
+    /// The weights already loaded (as `share` hands them out), or those `load` makes, stored
+    /// for the next load. Loads wait for one another, so a model is read from disk once.
+    pub fn get_or_load<T: Send + 'static>(
+        &self,
+        share: impl Fn(&T) -> T,
+        load: impl FnOnce() -> Result<T, String>,
+    ) -> Result<T, String> {
+        // A load that panicked left no weights behind: the slot is still consistent.
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(weights) = slot.as_ref().and_then(|stored| stored.downcast_ref::<T>()) {
+            return Ok(share(weights));
+        }
+        let weights = load()?;
+        let handed_out = share(&weights);
+        *slot = Some(Box::new(weights));
+        Ok(handed_out)
+    }
+}
+
+impl std::fmt::Debug for SharedWeights {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let loaded = self.0.lock().map(|slot| slot.is_some()).unwrap_or(false);
+        formatter
+            .debug_struct("SharedWeights")
+            .field("loaded", &loaded)
+            .finish()
+    }
 }
 
 /// A kind of embedding engine precis can run.
@@ -698,6 +743,38 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_weights_load_once_for_every_clone_of_the_options_and_retry_a_failed_load() {
+        let options = EmbeddingOptions::default();
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        let load = |value: u32| {
+            loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(value)
+        };
+        let share = |value: &u32| value + 1000;
+        let failed = options
+            .shared_weights
+            .get_or_load(share, || Err::<u32, _>("no weights".to_string()));
+        assert_eq!(failed, Err("no weights".to_string()));
+        assert_eq!(
+            options.shared_weights.get_or_load(share, || load(7)),
+            Ok(1007)
+        );
+        let other_worker = options.clone();
+        assert_eq!(
+            other_worker.shared_weights.get_or_load(share, || load(8)),
+            Ok(1007)
+        );
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Options made apart (another model's pool) load their own.
+        let another_pool = EmbeddingOptions::default();
+        assert_eq!(
+            another_pool.shared_weights.get_or_load(share, || load(9)),
+            Ok(1009)
+        );
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn length_buckets_cover_every_sentence_once_and_bound_padding() {

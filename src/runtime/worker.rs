@@ -1,8 +1,9 @@
 //! Dedicated OS threads that own a model each, fed by one bounded, fair queue.
 //!
 //! Models never run on the async runtime: a libtorch forward pass blocks for milliseconds to
-//! seconds. Each worker loads its own copy of the model on its own thread (rust-bert models are
-//! not `Sync`), takes jobs from a bounded queue, groups whatever is already waiting into one
+//! seconds. Each worker loads the model on its own thread (rust-bert models are not `Sync`: each
+//! worker holds its own copy, except where a backend shares read-only weights, as `torch-bf16`
+//! embeddings do through `embeddings::SharedWeights`), takes jobs from a bounded queue, groups whatever is already waiting into one
 //! batch, and answers each job through its own oneshot channel. A job whose deadline has passed
 //! or whose caller has gone is dropped before it runs.
 //!

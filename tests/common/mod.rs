@@ -88,6 +88,7 @@ pub fn minilm_pool() -> precis::runtime::WorkerPool<precis::runtime::embeddings:
         forward_batch: 32,
         threads: 1,
         onnxruntime_lib: None,
+        ..Default::default()
     };
     WorkerPool::start(config, move || {
         EmbeddingEngine::load(&spec, precis::config::DEFAULT_ENGINE, &options)
@@ -164,6 +165,7 @@ pub fn load_embeddings_on(
             forward_batch: 32,
             threads: 1,
             onnxruntime_lib: None,
+            ..Default::default()
         },
     )
 }

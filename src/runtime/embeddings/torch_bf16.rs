@@ -16,6 +16,7 @@
 //! projection + GELU (erf), output projection + residual + LayerNorm. Then the model's pooling
 //! and normalisation ([`super::sentence_transformer`]).
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use tch::{Device, Kind, Tensor};
@@ -46,7 +47,7 @@ impl EmbeddingBackend for TorchBf16Embeddings {
     fn load(
         &self,
         spec: &ModelSpec,
-        _options: &EmbeddingOptions,
+        options: &EmbeddingOptions,
     ) -> Result<Box<dyn SentenceEncoder>, ModelError> {
         let unsupported = |reason: String| ModelError::Unsupported {
             model: spec.id.clone(),
@@ -62,8 +63,19 @@ impl EmbeddingBackend for TorchBf16Embeddings {
             ENGINE,
             "install it into the models directory (precis models pull)",
         )?;
-        let model = SentenceTransformer::read(&directory, ENGINE).map_err(&unsupported)?;
-        let encoder = BertEncoder::load(&directory).map_err(&unsupported)?;
+        // The workers of one pool share the tokenizer and the weights: they only read them.
+        let (model, encoder) = options
+            .shared_weights
+            .get_or_load(
+                |(model, encoder): &(Arc<SentenceTransformer>, BertEncoder)| {
+                    (Arc::clone(model), encoder.share())
+                },
+                || {
+                    let model = SentenceTransformer::read(&directory, ENGINE)?;
+                    Ok((Arc::new(model), BertEncoder::load(&directory)?))
+                },
+            )
+            .map_err(&unsupported)?;
         tracing::info!(
             model = %spec.id,
             engine = ENGINE,
@@ -76,7 +88,7 @@ impl EmbeddingBackend for TorchBf16Embeddings {
 }
 
 struct TorchBf16Encoder {
-    model: SentenceTransformer,
+    model: Arc<SentenceTransformer>,
     encoder: BertEncoder,
 }
 
@@ -148,6 +160,14 @@ impl Affine {
     fn forward(&self, input: &Tensor) -> Result<Tensor, tch::TchError> {
         input.f_linear(&self.weight, Some(&self.bias))
     }
+
+    /// Another handle to the same weight and bias (see [`BertEncoder::share`]).
+    fn share(&self) -> Self {
+        Self {
+            weight: self.weight.shallow_clone(),
+            bias: self.bias.shallow_clone(),
+        }
+    }
 }
 
 struct EncoderLayer {
@@ -158,6 +178,19 @@ struct EncoderLayer {
     intermediate: Affine,
     output: Affine,
     output_norm: Affine,
+}
+
+impl EncoderLayer {
+    fn share(&self) -> Self {
+        Self {
+            query_key_value: self.query_key_value.share(),
+            attention_output: self.attention_output.share(),
+            attention_norm: self.attention_norm.share(),
+            intermediate: self.intermediate.share(),
+            output: self.output.share(),
+            output_norm: self.output_norm.share(),
+        }
+    }
 }
 
 struct BertEncoder {
@@ -299,6 +332,21 @@ impl BertEncoder {
             heads: config.num_attention_heads,
             layer_norm_eps: config.layer_norm_eps,
         })
+    }
+
+    /// Another handle to the same weights (no copy): libtorch ops read their inputs without
+    /// changing them, so workers on other threads can run forward passes on it at once.
+    fn share(&self) -> Self {
+        Self {
+            word_embeddings: self.word_embeddings.shallow_clone(),
+            position_embeddings: self.position_embeddings.shallow_clone(),
+            token_type_embedding: self.token_type_embedding.shallow_clone(),
+            embeddings_norm: self.embeddings_norm.share(),
+            layers: self.layers.iter().map(EncoderLayer::share).collect(),
+            hidden_size: self.hidden_size,
+            heads: self.heads,
+            layer_norm_eps: self.layer_norm_eps,
+        }
     }
 
     fn normalize(&self, input: &Tensor, norm: &Affine) -> Result<Tensor, tch::TchError> {
