@@ -10,7 +10,7 @@ mod sentence_transformer;
 mod torch_bf16;
 
 use std::any::Any;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
@@ -58,17 +58,23 @@ pub struct EmbeddingOptions {
 }
 
 /// Read-only weights that the workers of one pool share instead of each holding a copy: the
-/// first load stores them, later loads take a handle to the same memory. A worker per core of
-/// `torch-bf16` would otherwise hold multilingual-e5-small's 250k-piece embedding table once per
-/// core (README, Session 14). Backends whose sessions cannot share weights ignore it.
+/// first load stores them, later loads of the same directory take a handle to the same memory.
+/// A worker per core of `torch-bf16` would otherwise hold multilingual-e5-small's 250k-piece
+/// embedding table once per core (README, Session 14). Backends whose sessions cannot share
+/// weights ignore it.
 #[derive(Clone, Default)]
-pub struct SharedWeights(Arc<Mutex<Option<Box<dyn Any + Send>>>>);
+pub struct SharedWeights(Arc<Mutex<Option<LoadedWeights>>>);
+
+/// The directory weights were loaded from, and the weights (of the type their engine keeps).
+type LoadedWeights = (PathBuf, Box<dyn Any + Send>);
 
 impl SharedWeights {
-    /// The weights already loaded (as `share` hands them out), or those `load` makes, stored
-    /// for the next load. Loads wait for one another, so a model is read from disk once.
+    /// The weights already loaded from `directory` (as `share` hands them out), or those `load`
+    /// makes, stored for the next load. Loads wait for one another, so a model is read from disk
+    /// once. Options reused for another directory (or engine) load afresh, never its weights.
     pub fn get_or_load<T: Send + 'static>(
         &self,
+        directory: &Path,
         share: impl Fn(&T) -> T,
         load: impl FnOnce() -> Result<T, String>,
     ) -> Result<T, String> {
@@ -77,12 +83,16 @@ impl SharedWeights {
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(weights) = slot.as_ref().and_then(|stored| stored.downcast_ref::<T>()) {
+        let stored = slot
+            .as_ref()
+            .filter(|(loaded_from, _)| loaded_from == directory)
+            .and_then(|(_, weights)| weights.downcast_ref::<T>());
+        if let Some(weights) = stored {
             return Ok(share(weights));
         }
         let weights = load()?;
         let handed_out = share(&weights);
-        *slot = Some(Box::new(weights));
+        *slot = Some((directory.to_path_buf(), Box::new(weights)));
         Ok(handed_out)
     }
 }
@@ -745,35 +755,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shared_weights_load_once_for_every_clone_of_the_options_and_retry_a_failed_load() {
+    fn shared_weights_load_once_per_directory_for_every_clone_of_the_options() {
         let options = EmbeddingOptions::default();
         let loads = std::sync::atomic::AtomicUsize::new(0);
+        let count = || loads.load(std::sync::atomic::Ordering::SeqCst);
         let load = |value: u32| {
             loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(value)
         };
         let share = |value: &u32| value + 1000;
+        let (e5, minilm) = (Path::new("models/e5"), Path::new("models/minilm"));
         let failed = options
             .shared_weights
-            .get_or_load(share, || Err::<u32, _>("no weights".to_string()));
-        assert_eq!(failed, Err("no weights".to_string()));
+            .get_or_load(e5, share, || Err::<u32, _>("no weights".to_string()));
         assert_eq!(
-            options.shared_weights.get_or_load(share, || load(7)),
+            failed,
+            Err("no weights".to_string()),
+            "a failed load is not kept"
+        );
+        assert_eq!(
+            options.shared_weights.get_or_load(e5, share, || load(7)),
             Ok(1007)
         );
         let other_worker = options.clone();
         assert_eq!(
-            other_worker.shared_weights.get_or_load(share, || load(8)),
+            other_worker
+                .shared_weights
+                .get_or_load(e5, share, || load(8)),
             Ok(1007)
         );
-        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1);
-        // Options made apart (another model's pool) load their own.
+        assert_eq!(count(), 1);
+        // Options made apart (another model's pool) load their own; options reused for another
+        // directory never hand out the first one's weights.
         let another_pool = EmbeddingOptions::default();
         assert_eq!(
-            another_pool.shared_weights.get_or_load(share, || load(9)),
+            another_pool
+                .shared_weights
+                .get_or_load(e5, share, || load(9)),
             Ok(1009)
         );
-        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(
+            options
+                .shared_weights
+                .get_or_load(minilm, share, || load(5)),
+            Ok(1005)
+        );
+        assert_eq!(count(), 3);
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl EmbeddingBackend for TorchBf16Embeddings {
         let (model, encoder) = options
             .shared_weights
             .get_or_load(
+                &directory,
                 |(model, encoder): &(Arc<SentenceTransformer>, BertEncoder)| {
                     (Arc::clone(model), encoder.share())
                 },
