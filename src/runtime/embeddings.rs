@@ -765,6 +765,12 @@ mod tests {
         };
         let share = |value: &u32| value + 1000;
         let (e5, minilm) = (Path::new("models/e5"), Path::new("models/minilm"));
+        // What a worker loading `directory` with `options` gets when a fresh load would give `value`.
+        let get = |options: &EmbeddingOptions, directory: &Path, value: u32| {
+            options
+                .shared_weights
+                .get_or_load(directory, share, || load(value))
+        };
         let failed = options
             .shared_weights
             .get_or_load(e5, share, || Err::<u32, _>("no weights".to_string()));
@@ -773,33 +779,13 @@ mod tests {
             Err("no weights".to_string()),
             "a failed load is not kept"
         );
-        assert_eq!(
-            options.shared_weights.get_or_load(e5, share, || load(7)),
-            Ok(1007)
-        );
-        let other_worker = options.clone();
-        assert_eq!(
-            other_worker
-                .shared_weights
-                .get_or_load(e5, share, || load(8)),
-            Ok(1007)
-        );
+        assert_eq!(get(&options, e5, 7), Ok(1007));
+        assert_eq!(get(&options.clone(), e5, 8), Ok(1007), "another worker");
         assert_eq!(count(), 1);
         // Options made apart (another model's pool) load their own; options reused for another
         // directory never hand out the first one's weights.
-        let another_pool = EmbeddingOptions::default();
-        assert_eq!(
-            another_pool
-                .shared_weights
-                .get_or_load(e5, share, || load(9)),
-            Ok(1009)
-        );
-        assert_eq!(
-            options
-                .shared_weights
-                .get_or_load(minilm, share, || load(5)),
-            Ok(1005)
-        );
+        assert_eq!(get(&EmbeddingOptions::default(), e5, 9), Ok(1009));
+        assert_eq!(get(&options, minilm, 5), Ok(1005));
         assert_eq!(count(), 3);
     }
 
