@@ -20,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}:$ORIGIN/../lib/precis");
         println!("cargo:rustc-env=PRECIS_LIBTORCH_LIB={lib_dir}");
+        compile_onednn_linear(&PathBuf::from(lib_dir));
     }
     // Where scripts/setup-onnx put ONNX Runtime's library (env.sh exports it): the default the
     // onnxruntime embedding engines load, so a developer's binary needs no setting.
@@ -28,6 +29,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rustc-env=PRECIS_ONNXRUNTIME_LIB={library}");
     }
     Ok(())
+}
+
+/// src/runtime/onednn_linear.cpp against the libtorch torch-sys links (its headers sit beside
+/// `lib/`), with the C++ ABI torch-sys builds its own wrapper with.
+fn compile_onednn_linear(lib_dir: &std::path::Path) {
+    let source = "src/runtime/onednn_linear.cpp";
+    println!("cargo:rerun-if-changed={source}");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    let root = lib_dir.parent().unwrap_or(lib_dir);
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .warnings(false)
+        .file(source)
+        .compile("precis_onednn_linear");
+    // The wrapper calls into libtorch's dispatcher: link those libraries after it.
+    println!("cargo:rustc-link-lib=dylib=torch_cpu");
+    println!("cargo:rustc-link-lib=dylib=c10");
 }
 
 /// The service's name and its methods' names, read from the compiled descriptor set, so code

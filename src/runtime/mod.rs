@@ -4,6 +4,7 @@ pub mod embeddings;
 pub mod generation;
 pub mod lanes;
 pub mod openmp;
+pub mod packed_linear;
 pub mod registry;
 pub mod text_input;
 pub mod torch_bart;
