@@ -10,7 +10,8 @@ use rust_bert::bart::BartGenerator;
 use rust_bert::pipelines::common::ModelType;
 
 use common::rust_bert_reference::{
-    assert_screened_as_expected, generate_config, token_ids, Decoding,
+    assert_screened_as_expected, assert_screened_greedy_ids_equal, generate_config, token_ids,
+    Decoding,
 };
 
 fn tiny_bart() -> ModelSpec {
@@ -68,6 +69,12 @@ fn check_same_tokens(settings: GenerationSettings) {
             "token ids differ for {} input(s), {settings:?}",
             case.len()
         );
+        assert_screened_greedy_ids_equal(settings.num_beams, &expected, || {
+            ours.set_vocabulary_screen(true);
+            let run = ours.generate_ids_timed(&case).expect("ids");
+            ours.set_vocabulary_screen(false);
+            run
+        });
         // Something was generated beyond the decoder start and forced BOS tokens.
         assert!(expected.iter().all(|ids| ids.len() > 3), "{expected:?}");
         let our_text: Vec<String> = ours

@@ -23,7 +23,8 @@ use rust_bert::pipelines::translation::Language;
 use rust_bert::resources::LocalResource;
 
 use common::rust_bert_reference::{
-    assert_screened_as_expected, generate_config, quotes_of_different_lengths, Decoding,
+    assert_screened_as_expected, assert_screened_greedy_ids_equal, generate_config,
+    quotes_of_different_lengths, Decoding,
 };
 
 /// A factory repository of scripts/make_many_to_many_models.py (run by scripts/setup).
@@ -200,6 +201,15 @@ fn check_same_tokens(model: &Converted, beams: i64, max_length: i64) {
                 model.architecture,
                 case.len()
             );
+            assert_screened_greedy_ids_equal(beams, &expected, || {
+                ours.set_vocabulary_screen(true);
+                let run = ours
+                    .generate_ids_timed(&refs, source, target)
+                    .expect("ids")
+                    .unwrap();
+                ours.set_vocabulary_screen(false);
+                run
+            });
             // Something was generated beyond the decoder start and the language tokens.
             assert!(expected.iter().all(|ids| ids.len() > 3), "{expected:?}");
             let request = || PairTexts {

@@ -11,7 +11,8 @@ use rust_bert::marian::MarianGenerator;
 use rust_bert::pipelines::common::ModelType;
 
 use common::rust_bert_reference::{
-    assert_screened_as_expected, generate_config, quotes_of_different_lengths, token_ids, Decoding,
+    assert_screened_as_expected, assert_screened_greedy_ids_equal, generate_config,
+    quotes_of_different_lengths, token_ids, Decoding,
 };
 
 fn tiny_marian() -> ModelSpec {
@@ -64,6 +65,12 @@ fn check_same_tokens(beams: i64, max_length: i64) {
             "token ids differ for {} input(s), beams {beams}, max_length {max_length}",
             case.len()
         );
+        assert_screened_greedy_ids_equal(beams, &expected, || {
+            ours.set_vocabulary_screen(true);
+            let run = ours.generate_ids_timed(&case).expect("ids");
+            ours.set_vocabulary_screen(false);
+            run
+        });
         // Something was generated beyond the decoder start token.
         assert!(expected.iter().all(|ids| ids.len() > 2), "{expected:?}");
         let our_text = ours.run_batch(vec![case.clone()]).pop().unwrap().unwrap();

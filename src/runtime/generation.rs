@@ -116,7 +116,7 @@ impl OwnSeq2Seq {
                 reason: format!("torch-bart engine: {error}"),
             }
         })?;
-        model.set_vocabulary_screen(TorchBart::screen_pays_off(settings.num_beams));
+        model.set_vocabulary_screen(model.screen_pays_off(settings.num_beams));
         if model.vocabulary_screen_bytes() > 0 {
             tracing::info!(
                 model = %spec.id,

@@ -107,12 +107,24 @@ impl PackedWeight {
     }
 }
 
-/// Whether this libtorch has the operators (builds without oneDNN do not): packs a small
-/// weight once per process.
-pub fn available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        PackedWeight::pack(&Tensor::ones([4, 4], (Kind::Float, tch::Device::Cpu))).is_ok()
+/// Whether this libtorch packs and multiplies weights of `kind` (fp32 or bf16) on this CPU:
+/// builds without oneDNN have no operators, and oneDNN's bf16 path needs AVX-512 (BW, VL, DQ)
+/// or AVX-NE-CONVERT. Packs a small weight once per process and kind.
+pub fn available(kind: Kind) -> bool {
+    static FLOAT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    static BFLOAT16: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let cell = match kind {
+        Kind::Float => &FLOAT,
+        Kind::BFloat16 => &BFLOAT16,
+        _ => return false,
+    };
+    *cell.get_or_init(|| {
+        let weight = Tensor::ones([4, 4], (kind, tch::Device::Cpu));
+        PackedWeight::pack(&weight).is_ok_and(|packed| {
+            packed
+                .forward(&Tensor::ones([1, 4], (kind, tch::Device::Cpu)), None)
+                .is_ok()
+        })
     })
 }
 
@@ -140,7 +152,10 @@ mod tests {
     fn the_packed_product_equals_aten_s_within_fp32_rounding_at_every_row_count() {
         let _no_grad = tch::no_grad_guard();
         tch::manual_seed(7);
-        assert!(available(), "this libtorch has oneDNN's linear operators");
+        assert!(
+            available(Kind::Float),
+            "this libtorch has oneDNN's linear operators"
+        );
         for (inputs, outputs) in [(64, 48), (512, 2048), (1024, 5000)] {
             let weight = random(&[outputs, inputs], Kind::Float) * 0.05;
             let bias = random(&[outputs], Kind::Float);
@@ -184,12 +199,36 @@ mod tests {
         ));
     }
 
+    /// Whether oneDNN's bf16 path should run here (its own check, `mkldnn_bf16_device_check`,
+    /// also accepts AVX-NE-CONVERT, which std cannot detect on stable; no CPU of ours has it
+    /// without AVX-512).
+    fn cpu_multiplies_bf16() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            available(Kind::BFloat16)
+        }
+    }
+
     #[test]
-    fn bf16_weights_multiply_bf16_inputs() {
+    fn bf16_weights_multiply_bf16_inputs_where_the_cpu_can_and_are_refused_where_it_cannot() {
         let _no_grad = tch::no_grad_guard();
         tch::manual_seed(9);
         let weight = random(&[128, 256], Kind::BFloat16);
         let bias = random(&[128], Kind::BFloat16);
+        assert_eq!(available(Kind::BFloat16), cpu_multiplies_bf16());
+        if !cpu_multiplies_bf16() {
+            let error = PackedWeight::pack(&weight)
+                .err()
+                .expect("bf16 packing refused without AVX-512");
+            assert!(error.to_string().contains("bf16 path needs"), "{error}");
+            return;
+        }
         let packed = PackedWeight::pack(&weight).unwrap();
         assert_eq!(packed.kind(), Kind::BFloat16);
         let x = random(&[9, 256], Kind::BFloat16);

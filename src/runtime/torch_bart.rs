@@ -581,11 +581,14 @@ impl TorchBart {
             Precision::Fp32 => model,
             Precision::Bf16 => model.with_weights_in(Kind::BFloat16),
         };
-        Ok(if packed_linear::available() {
+        let kind = model.shared.kind();
+        Ok(if packed_linear::available(kind) {
             model.pack_weights()
         } else {
-            tracing::warn!(
-                "this libtorch has no oneDNN linear operators: torch-bart multiplies through aten"
+            tracing::info!(
+                ?kind,
+                "oneDNN cannot pack these weights here (no operators, or bf16 without AVX-512): \
+                 torch-bart multiplies through libtorch's linear"
             );
             model
         })
@@ -639,9 +642,8 @@ impl TorchBart {
 
     /// Greedy steps through a [`VocabularyScreen`] (`true`) or the fp32 projection (the
     /// default). Both give the fp32 argmax; the screen holds a bf16 copy of the projection,
-    /// half its fp32 bytes again, so it is worth it only for a model that decodes greedily, on
-    /// a CPU with native bf16 ([`Self::screen_pays_off`]). bf16 weights have no fp32
-    /// projection to screen.
+    /// half its fp32 bytes again, so it is worth it only where [`Self::screen_pays_off`].
+    /// bf16 weights have no fp32 projection to screen.
     pub fn set_vocabulary_screen(&mut self, on: bool) {
         self.screen =
             (on && self.shared.kind() == Kind::Float).then(|| VocabularyScreen::new(&self.shared));
@@ -649,9 +651,13 @@ impl TorchBart {
 
     /// Whether a model that decodes with `beams` gains from the screen here: greedy search on
     /// a CPU with native bf16 (emulated bf16 is slower than the fp32 it would save; beam
-    /// search never uses the screen).
-    pub fn screen_pays_off(beams: i64) -> bool {
-        beams == 1 && crate::runtime::native_bf16().is_some()
+    /// search never uses the screen), over an fp32 projection libtorch's `linear` computes.
+    /// A packed projection ([`Self::pack_weights`]) is faster than the screen: at one row
+    /// padded to four, M2M100's 128,112 tokens take ~20 ms against ~30 ms for the screen's
+    /// bf16 product (session 15), and the screen's greedy runs were 3-7 % slower
+    /// (`bench_models --translation-engines torch-bart,torch-bart-screened`).
+    pub fn screen_pays_off(&self, beams: i64) -> bool {
+        beams == 1 && crate::runtime::native_bf16().is_some() && self.packed_projection.is_none()
     }
 
     /// The bytes the vocabulary screen holds (0 without one).
