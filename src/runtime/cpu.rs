@@ -21,3 +21,17 @@ pub fn native_bf16() -> Option<&'static str> {
     }
     None
 }
+
+/// Whether this CPU has AVX-512 (foundation): oneDNN then runs its AVX-512 kernels, whose
+/// inner product over one row is slower than over four (`torch_bart`'s vocabulary projection
+/// pads by it).
+pub fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

@@ -338,14 +338,15 @@ fn project_rows_in_kind(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
     x.linear(weight, Some(bias))
 }
 
-/// [`packed_product`] for a projection to the vocabulary: fewer than
+/// [`packed_product`] for a projection to the vocabulary: on AVX-512 CPUs, fewer than
 /// [`PACKED_VOCABULARY_ROWS`] rows are padded with zero rows to that many (each row's logits are
-/// its own dot products, so the padding changes no value). oneDNN's kernel for one row is
-/// slower than its kernel for four (`scripts/probe_packed_linear.py`: 128,112 x 1,024 at 1 row
-/// 29.7 ms, at 4 rows 19.6 ms; 50,264 x 1,024 12.4 against 8.0 ms).
+/// its own dot products, so the padding changes no value). There oneDNN's kernel for one row is
+/// slower than its kernel for four (`scripts/probe_packed_linear.py`, session 15's Zen 4 host:
+/// 128,112 x 1,024 at 1 row 29.7 ms, at 4 rows 19.6 ms; 50,264 x 1,024 12.4 against 8.0 ms);
+/// on AVX2 it is not (session 16's host, AVX-512 hidden: 18.4 against 23.7 ms, 8.0 against 9.4).
 fn packed_vocabulary_product(x: &Tensor, packed: &PackedWeight, bias: &Tensor) -> Tensor {
     let rows = x.size()[0];
-    if rows >= PACKED_VOCABULARY_ROWS {
+    if rows >= PACKED_VOCABULARY_ROWS || !crate::runtime::cpu::avx512() {
         return packed_product(x, packed, bias);
     }
     let padded = Tensor::cat(
