@@ -219,7 +219,7 @@ impl Linear {
     fn forward(&self, x: &Tensor) -> Tensor {
         match &self.weight {
             LinearWeight::Plain(weight) => {
-                in_weight_kind(x, weight, |x| x.linear(weight, Some(&self.bias)))
+                in_weight_kind(x, weight.kind(), |x| x.linear(weight, Some(&self.bias)))
             }
             LinearWeight::Packed(packed) => packed_product(x, packed, &self.bias),
         }
@@ -262,18 +262,15 @@ impl Linear {
     }
 }
 
-/// `x · weightᵀ + bias` through a packed weight, `x` in fp32 and the result in fp32 (a bf16
-/// weight multiplies a bf16 copy of `x`, as [`in_weight_kind`] does).
+/// `x · weightᵀ + bias` through a packed weight, `x` in fp32 and the result in fp32.
 fn packed_product(x: &Tensor, packed: &PackedWeight, bias: &Tensor) -> Tensor {
-    let result = if packed.kind() == Kind::BFloat16 {
+    in_weight_kind(x, packed.kind(), |x| {
+        // As tch's own operators do: a refused product is a bug (shapes are the model's), not
+        // input.
         packed
-            .forward(&x.to_kind(Kind::BFloat16), Some(bias))
-            .map(|y| y.to_kind(Kind::Float))
-    } else {
-        packed.forward(x, Some(bias))
-    };
-    // As tch's own operators do: a refused product is a bug (shapes are the model's), not input.
-    result.unwrap_or_else(|error| panic!("{error}"))
+            .forward(x, Some(bias))
+            .unwrap_or_else(|error| panic!("{error}"))
+    })
 }
 
 /// `x · weightᵀ + bias` for the few rows of a decoder step. `linear` makes MKL copy (pack) the
@@ -291,13 +288,13 @@ fn packed_product(x: &Tensor, packed: &PackedWeight, bias: &Tensor) -> Tensor {
 /// Each logit is still one dot product over the same row by the same kernel, so the values
 /// equal the unsliced projection's (bit-equal in that probe; the test below allows rounding).
 fn project_rows(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Tensor {
-    in_weight_kind(x, weight, |x| project_rows_in_kind(x, weight, bias))
+    in_weight_kind(x, weight.kind(), |x| project_rows_in_kind(x, weight, bias))
 }
 
 /// `product` of `x` in the weight's kind, back in fp32: bfloat16 weights multiply bfloat16
 /// inputs (oneDNN's kernels), the rest of the model stays fp32.
-fn in_weight_kind(x: &Tensor, weight: &Tensor, product: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
-    if weight.kind() == Kind::BFloat16 {
+fn in_weight_kind(x: &Tensor, kind: Kind, product: impl FnOnce(&Tensor) -> Tensor) -> Tensor {
+    if kind == Kind::BFloat16 {
         product(&x.to_kind(Kind::BFloat16)).to_kind(Kind::Float)
     } else {
         product(x)
@@ -632,13 +629,6 @@ impl TorchBart {
             .inspect_err(|error| tracing::warn!(%error, "the output projection keeps libtorch's own product"))
             .ok();
         self
-    }
-
-    /// The bytes of the packed output projection (0 without one).
-    pub fn packed_projection_bytes(&self) -> usize {
-        self.packed_projection.as_ref().map_or(0, |_| {
-            self.shared.numel() * self.shared.kind().elt_size_in_bytes()
-        })
     }
 
     /// Greedy steps through a [`VocabularyScreen`] (`true`) or the fp32 projection (the
