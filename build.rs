@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}:$ORIGIN/../lib/precis");
         println!("cargo:rustc-env=PRECIS_LIBTORCH_LIB={lib_dir}");
-        compile_onednn_linear(&PathBuf::from(lib_dir));
+        compile_libtorch_bridge(&PathBuf::from(lib_dir));
     }
     // Where scripts/setup-onnx put ONNX Runtime's library (env.sh exports it): the default the
     // onnxruntime embedding engines load, so a developer's binary needs no setting.
@@ -31,11 +31,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// src/runtime/onednn_linear.cpp against the libtorch torch-sys links (its headers sit beside
-/// `lib/`), with the C++ ABI torch-sys builds its own wrapper with.
-fn compile_onednn_linear(lib_dir: &std::path::Path) {
-    let source = "src/runtime/onednn_linear.cpp";
-    println!("cargo:rerun-if-changed={source}");
+/// The C++ bridges to libtorch operators tch has no binding for (src/runtime/*.cpp) against
+/// the libtorch torch-sys links (its headers sit beside `lib/`), with the C++ ABI torch-sys
+/// builds its own wrapper with.
+fn compile_libtorch_bridge(lib_dir: &std::path::Path) {
+    let sources = [
+        "src/runtime/onednn_linear.cpp",
+        "src/runtime/int8_linear.cpp",
+    ];
+    for source in sources {
+        println!("cargo:rerun-if-changed={source}");
+    }
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let root = lib_dir.parent().unwrap_or(lib_dir);
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
@@ -48,9 +54,9 @@ fn compile_onednn_linear(lib_dir: &std::path::Path) {
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
         .warnings(false)
-        .file(source)
-        .compile("precis_onednn_linear");
-    // The wrapper calls into libtorch's dispatcher: link those libraries after it.
+        .files(sources)
+        .compile("precis_libtorch_bridge");
+    // The bridges call into libtorch's dispatcher: link those libraries after it.
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
     println!("cargo:rustc-link-lib=dylib=c10");
 }

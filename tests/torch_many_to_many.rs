@@ -24,7 +24,7 @@ use rust_bert::resources::LocalResource;
 
 use common::rust_bert_reference::{
     assert_screened_as_expected, assert_screened_greedy_ids_equal, generate_config,
-    quotes_of_different_lengths, Decoding,
+    quotes_of_different_lengths, screened_by_default, Decoding,
 };
 
 /// A factory repository of scripts/make_many_to_many_models.py (run by scripts/setup).
@@ -207,7 +207,7 @@ fn check_same_tokens(model: &Converted, beams: i64, max_length: i64) {
                     .generate_ids_timed(&refs, source, target)
                     .expect("ids")
                     .unwrap();
-                ours.set_vocabulary_screen(false);
+                ours.set_vocabulary_screen(screened_by_default(beams));
                 run
             });
             // Something was generated beyond the decoder start and the language tokens.

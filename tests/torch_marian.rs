@@ -12,7 +12,7 @@ use rust_bert::pipelines::common::ModelType;
 
 use common::rust_bert_reference::{
     assert_screened_as_expected, assert_screened_greedy_ids_equal, generate_config,
-    quotes_of_different_lengths, token_ids, Decoding,
+    quotes_of_different_lengths, screened_by_default, token_ids, Decoding,
 };
 
 fn tiny_marian() -> ModelSpec {
@@ -68,7 +68,7 @@ fn check_same_tokens(beams: i64, max_length: i64) {
         assert_screened_greedy_ids_equal(beams, &expected, || {
             ours.set_vocabulary_screen(true);
             let run = ours.generate_ids_timed(&case).expect("ids");
-            ours.set_vocabulary_screen(false);
+            ours.set_vocabulary_screen(screened_by_default(beams));
             run
         });
         // Something was generated beyond the decoder start token.

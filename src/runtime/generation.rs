@@ -121,7 +121,7 @@ impl OwnSeq2Seq {
             tracing::info!(
                 model = %spec.id,
                 screen_mb = model.vocabulary_screen_bytes() >> 20,
-                "greedy decoding picks tokens through a bf16 copy of the output projection (same tokens as fp32)"
+                "greedy decoding picks tokens through a smaller copy of the output projection (same tokens as fp32)"
             );
         }
         Ok(Self {

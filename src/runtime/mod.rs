@@ -2,6 +2,7 @@
 pub mod cpu;
 pub mod embeddings;
 pub mod generation;
+pub mod int8_linear;
 pub mod lanes;
 pub mod openmp;
 pub mod packed_linear;

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use tch::{Kind, Tensor};
 
+use crate::runtime::int8_linear;
 use crate::runtime::packed_linear::{self, PackedWeight};
 use crate::runtime::vocabulary_screen::VocabularyScreen;
 
@@ -199,6 +200,9 @@ pub struct GenerationTimings {
 }
 
 const LENGTH_PENALTY: f64 = 1.0;
+/// Greedy steps in a row the vocabulary screen may fail to narrow before a generation stops
+/// trying it.
+const SCREEN_MISSES_BEFORE_GIVING_UP: usize = 3;
 const LAYER_NORM_EPS: f64 = 1e-5;
 /// Learned position embeddings start at row 2 (BART's offset); sinusoidal tables at row 0.
 const LEARNED_POSITION_OFFSET: i64 = 2;
@@ -631,24 +635,25 @@ impl TorchBart {
         self
     }
 
-    /// Greedy steps through a [`VocabularyScreen`] (`true`) or the fp32 projection (the
-    /// default). Both give the fp32 argmax; the screen holds a bf16 copy of the projection,
-    /// half its fp32 bytes again, so it is worth it only where [`Self::screen_pays_off`].
-    /// bf16 weights have no fp32 projection to screen.
+    /// Greedy steps through a [`VocabularyScreen`] (`true`) or the fp32 projection. Both give
+    /// the fp32 argmax; the screen holds an int8 copy of the projection (a quarter of its fp32
+    /// bytes again; bf16, half, where libtorch has no int8 product), so it is worth it only
+    /// where [`Self::screen_pays_off`]. bf16 weights have no fp32 projection to screen.
     pub fn set_vocabulary_screen(&mut self, on: bool) {
         self.screen =
             (on && self.shared.kind() == Kind::Float).then(|| VocabularyScreen::new(&self.shared));
     }
 
-    /// Whether a model that decodes with `beams` gains from the screen here: greedy search on
-    /// a CPU with native bf16 (emulated bf16 is slower than the fp32 it would save; beam
-    /// search never uses the screen), over an fp32 projection libtorch's `linear` computes.
-    /// A packed projection ([`Self::pack_weights`]) is faster than the screen: at one row
-    /// padded to four, M2M100's 128,112 tokens take ~20 ms against ~30 ms for the screen's
-    /// bf16 product (session 15), and the screen's greedy runs were 3-7 % slower
-    /// (`bench_models --translation-engines torch-bart,torch-bart-screened`).
+    /// Whether a model that decodes with `beams` gains from the screen here: greedy search
+    /// only (beam search needs every logit), with an int8 screen, whose product streams a
+    /// quarter of the fp32 bytes (`python scripts/probe_int8_projection.py`); or a bf16 one on
+    /// a CPU with native bf16 over an unpacked projection. A packed fp32 projection
+    /// ([`Self::pack_weights`]) is faster than bf16's product: at one row padded to four,
+    /// M2M100's 128,112 tokens take ~20 ms against ~30 ms (session 15).
     pub fn screen_pays_off(&self, beams: i64) -> bool {
-        beams == 1 && crate::runtime::native_bf16().is_some() && self.packed_projection.is_none()
+        beams == 1
+            && (int8_linear::available()
+                || (crate::runtime::native_bf16().is_some() && self.packed_projection.is_none()))
     }
 
     /// The bytes the vocabulary screen holds (0 without one).
@@ -1076,27 +1081,30 @@ impl TorchBart {
         logits
     }
 
-    /// Each row's argmax of `process(logits)`: through the screen when there is one and it
-    /// narrows the vocabulary enough, else over the full fp32 projection.
+    /// Each row's argmax of `process(logits)`: through the screen when there is one, `screen`
+    /// is set and it narrows the vocabulary enough (the second value), else over the full fp32
+    /// projection.
     fn most_likely(
         &self,
         x: &Tensor,
+        screen: bool,
         process: impl Fn(&mut Tensor),
         timings: &mut GenerationTimings,
-    ) -> Vec<i64> {
+    ) -> (Vec<i64>, bool) {
         let projecting = Instant::now();
-        let screened = self
-            .screen
-            .as_ref()
-            .and_then(|screen| screen.argmax(x, &self.shared, &self.final_logits_bias, &process));
+        let screened =
+            self.screen.as_ref().filter(|_| screen).and_then(|screen| {
+                screen.argmax(x, &self.shared, &self.final_logits_bias, &process)
+            });
         timings.lm_head += projecting.elapsed();
         if let Some(tokens) = screened {
             timings.screened_steps += 1;
-            return tokens;
+            return (tokens, true);
         }
         let mut logits = self.project(x, timings);
         process(&mut logits);
-        Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap_or_default()
+        let tokens = Vec::<i64>::try_from(logits.argmax(-1, false)).unwrap_or_default();
+        (tokens, false)
     }
 
     fn new_cache(&self, rows: i64, steps: i64) -> SelfCache {
@@ -1238,6 +1246,10 @@ impl TorchBart {
         let mut histories = vec![vec![self.tokens.decoder_start]; batch];
         let mut unfinished = vec![true; batch];
         let mut length = 1i64;
+        // A screen that gives up (too many candidates) costs its product on top of the fp32
+        // one; after a few in a row, the logits of this input are too flat for it to pay.
+        let mut screening = self.screen.is_some();
+        let mut screen_misses = 0;
         loop {
             let last: Vec<i64> = histories.iter().map(|h| *h.last().unwrap_or(&0)).collect();
             let states = self.decode_step(
@@ -1253,7 +1265,11 @@ impl TorchBart {
                 self.ban_eos(logits, length, settings.min_length);
                 self.force_special(logits, length, &settings);
             };
-            let next = self.most_likely(&states, process, timings);
+            let (next, screened) = self.most_likely(&states, screening, process, timings);
+            if screening {
+                screen_misses = if screened { 0 } else { screen_misses + 1 };
+                screening = screen_misses < SCREEN_MISSES_BEFORE_GIVING_UP;
+            }
             for (row, history) in histories.iter_mut().enumerate() {
                 let token = if unfinished[row] {
                     next[row]

@@ -68,17 +68,15 @@ pub fn quotes_of_different_lengths() -> Vec<String> {
     .collect()
 }
 
-/// Greedy steps of the project-owned path go through the vocabulary screen where the CPU has
-/// native bf16 and the output projection could not be packed for oneDNN, so the equivalence
-/// tests check the screen's tokens against rust-bert's there; beam steps never do.
+/// Greedy steps of the project-owned path go through the vocabulary screen where libtorch
+/// multiplies int8 (or, without that, where the CPU has native bf16 and the output projection
+/// could not be packed for oneDNN), so the equivalence tests check the screen's tokens against
+/// rust-bert's there; beam steps never do.
 pub fn assert_screened_as_expected(
     timings: &precis::runtime::torch_bart::GenerationTimings,
     beams: i64,
 ) {
-    let expected = if beams == 1
-        && precis::runtime::native_bf16().is_some()
-        && !precis::runtime::packed_linear::available(tch::Kind::Float)
-    {
+    let expected = if screened_by_default(beams) {
         timings.steps
     } else {
         0
@@ -90,9 +88,17 @@ pub fn assert_screened_as_expected(
     );
 }
 
-/// Greedy ids through the vocabulary screen (forced on by `screened_run`: over a packed
-/// projection loading builds none, and without native bf16 its products are emulated, slower
-/// but the same bound) equal `expected`, every step screened; beam search never screens.
+/// Whether loading gives an engine that decodes with `beams` a vocabulary screen (see
+/// [`assert_screened_as_expected`]), to restore it after a forced run.
+pub fn screened_by_default(beams: i64) -> bool {
+    beams == 1
+        && (precis::runtime::int8_linear::available()
+            || (precis::runtime::native_bf16().is_some()
+                && !precis::runtime::packed_linear::available(tch::Kind::Float)))
+}
+
+/// Greedy ids through the vocabulary screen (forced on by `screened_run`, whatever loading
+/// chose) equal `expected`, every step screened; beam search never screens.
 pub fn assert_screened_greedy_ids_equal(
     beams: i64,
     expected: &[Vec<i64>],
