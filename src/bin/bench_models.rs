@@ -69,7 +69,7 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     embedding_engines: Vec<String>,
     /// Generation engines measured on the translation and m2m100 rows (comma-separated:
-    /// `rust-bert`, `torch-bart`, `torch-bart-bf16`, `torch-bart-screened`); default:
+    /// `rust-bert`, `torch-bart`, `torch-bart-bf16`, `torch-bart-unscreened`); default:
     /// `rust-bert` and `torch-bart`
     #[arg(long, value_delimiter = ',')]
     translation_engines: Vec<String>,
@@ -835,13 +835,13 @@ fn rust_generation(workload: &Workload, engine: &str) -> anyhow::Result<Measurem
             min_length: length,
             max_length: length,
         };
-        let screen = screened(engine);
+        let screen = screen_override(engine);
         let pool = WorkerPool::start(
             pool_config("summarization", workload.threads, 1),
             move || {
                 let mut engine = SummarizationEngine::load_on(&spec, settings, path)?;
-                if screen {
-                    engine.set_vocabulary_screen(true);
+                if let Some(on) = screen {
+                    engine.set_vocabulary_screen(on);
                 }
                 Ok(engine)
             },
@@ -926,8 +926,8 @@ fn torch_bart_engine(
         settings,
         GenerationPath::TorchBart,
     )?;
-    if screened(engine) {
-        summarizer.set_vocabulary_screen(true);
+    if let Some(on) = screen_override(engine) {
+        summarizer.set_vocabulary_screen(on);
     }
     Ok(summarizer)
 }
@@ -958,7 +958,7 @@ fn torch_bart_phases(
         let (_, t) = engine
             .generate_ids_timed(input)
             .context("the torch-bart path gives its timings")?;
-        if beams == 1 && screened(engine_name) {
+        if beams == 1 && checks_screen(engine_name) {
             // The same engine without, then with its screen again: no second model load.
             let mut ids = |screen: bool| {
                 engine.set_vocabulary_screen(screen);
@@ -1199,8 +1199,8 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
     };
     tch::set_num_threads(workload.threads as i32);
     let mut engine = TranslationEngine::load_on(&spec, settings, path)?;
-    if screened(engine_name) {
-        engine.set_vocabulary_screen(true);
+    if let Some(on) = screen_override(engine_name) {
+        engine.set_vocabulary_screen(on);
     }
     let one = vec![workload.translation_inputs[..1].to_vec()];
     let all = vec![workload.translation_inputs.clone()];
@@ -1225,7 +1225,7 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
                 t.screened_steps
             )]
         });
-    if let (Some(lines), 1, true) = (&mut phases, beams, screened(engine_name)) {
+    if let (Some(lines), 1, true) = (&mut phases, beams, checks_screen(engine_name)) {
         let inputs = &workload.translation_inputs;
         let mut ids = |screen: bool| {
             engine.set_vocabulary_screen(screen);
@@ -1265,15 +1265,15 @@ fn rust_translation(workload: &Workload, engine: &str, beams: i64) -> anyhow::Re
 fn generation_path(engine: &str) -> anyhow::Result<GenerationPath> {
     Ok(match engine {
         "rust-bert" => GenerationPath::RustBert,
-        "torch-bart" | BF16_ENGINE | SCREENED_ENGINE => GenerationPath::TorchBart,
+        "torch-bart" | BF16_ENGINE | UNSCREENED_ENGINE => GenerationPath::TorchBart,
         other => bail!("unknown generation engine {other}"),
     })
 }
 
-/// The bench's name for torch-bart with greedy steps through the vocabulary screen (session
-/// 13's default; since the packed projection the service builds no screen where packing
-/// works), to compare with the default in one run.
-const SCREENED_ENGINE: &str = "torch-bart-screened";
+/// The bench's name for torch-bart with greedy steps over the full fp32 projection, without
+/// the vocabulary screen the service builds for them (the default before session 18's int8
+/// screen), to compare with the default in one run.
+const UNSCREENED_ENGINE: &str = "torch-bart-unscreened";
 
 /// Whether greedy ids with the vocabulary screen equal those over the full fp32 projection
 /// (they must: the screen returns the fp32 argmax), as a line of the profile.
@@ -1287,10 +1287,16 @@ fn screen_check_line(what: &str, full: &[Vec<i64>], screened: &[Vec<i64>]) -> St
     format!("{what}: ids with and without the vocabulary screen {verdict} ({tokens} ids)")
 }
 
-/// Whether `engine` decodes greedily through the vocabulary screen whatever loading chose
-/// (`torch-bart-screened`).
-fn screened(engine: &str) -> bool {
-    engine == SCREENED_ENGINE
+/// The vocabulary screen `engine` sets whatever loading chose (off for
+/// `torch-bart-unscreened`).
+fn screen_override(engine: &str) -> Option<bool> {
+    (engine == UNSCREENED_ENGINE).then_some(false)
+}
+
+/// Whether the profile checks `engine`'s greedy ids with and without the screen (the
+/// service's own torch-bart engine).
+fn checks_screen(engine: &str) -> bool {
+    engine == "torch-bart"
 }
 
 /// The bench's name for torch-bart with the opt-in bf16 weights (a catalog entry's
@@ -1426,8 +1432,8 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
     tch::set_num_threads(workload.threads as i32);
     let mut engine =
         ManyToManyEngine::load_on_in(&spec, settings, path, generation_precision(engine))?;
-    if screened(&engine_name) {
-        engine.set_vocabulary_screen(true);
+    if let Some(on) = screen_override(&engine_name) {
+        engine.set_vocabulary_screen(on);
     }
     let job = |texts: &[String]| {
         vec![PairTexts {
@@ -1460,7 +1466,7 @@ fn rust_m2m100(workload: &Workload, engine: &str, beams: i64) -> anyhow::Result<
             None => {}
         }
     }
-    if beams == 1 && path == GenerationPath::TorchBart && screened(&engine_name) {
+    if beams == 1 && path == GenerationPath::TorchBart && checks_screen(&engine_name) {
         let mut ids = |screen: bool| {
             engine.set_vocabulary_screen(screen);
             engine

@@ -58,7 +58,7 @@ fn bridged<T>(
     }
 }
 
-/// The finest step x is quantized with is at most this many-th of its range (7 bits).
+/// The coarsest step x is quantized with is this many-th of its range (7 bits).
 const ACTIVATION_LEVELS: f64 = 127.0;
 
 /// An fp32 weight `[out, in]` as packed int8 rows, and how far each row moved.
@@ -106,7 +106,7 @@ impl Int8Weight {
         })
     }
 
-    /// `x · weightᵀ` approximately, for fp32 `x` `[rows, in]`; see [`Self::activation_step`]
+    /// `x · weightᵀ` approximately, for fp32 `x` `[rows, in]`; see [`Self::activation_error`]
     /// and [`Self::row_errors`] for how far it can be from the fp32 product.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, Int8LinearError> {
         let x = x.to_kind(Kind::Float).contiguous();
@@ -125,15 +125,18 @@ impl Int8Weight {
         Ok(unsafe { Tensor::from_ptr(out.as_ptr()) })
     }
 
-    /// A bound on how far [`Self::forward`] moves any element of `x` (one scalar for all
-    /// rows: the operator quantizes the whole tensor with one step). The step is at most
-    /// `range / 127` with the range widened to hold 0; a value at the range's edge can lose a
-    /// whole step where the zero point was rounded, so the bound is the step, not half of it.
-    pub fn activation_step(x: &Tensor) -> f64 {
+    /// A bound on how far [`Self::forward`] moves any element of `x` (one for all rows: the
+    /// operator quantizes the whole tensor with one step). The step `s` is at most a 127th of
+    /// the range widened to hold 0 (`reduce_range`; a VNNI CPU's 255 levels are finer), and
+    /// the zero point `z` is `−min / s` rounded, so the lowest level `−z·s` lies within `s/2`
+    /// of the minimum and the highest, 127 steps up, within `s/2` of the maximum: every
+    /// element, clamped or not, is within half a step of its level. 2⁻¹⁰ more covers the fp32
+    /// rounding of the step and of `x / s`.
+    pub fn activation_error(x: &Tensor) -> f64 {
         let x = x.to_kind(Kind::Float);
         let high = f64::try_from(x.max()).unwrap_or(f64::INFINITY).max(0.0);
         let low = f64::try_from(x.min()).unwrap_or(f64::NEG_INFINITY).min(0.0);
-        (high - low) / ACTIVATION_LEVELS
+        (high - low) / ACTIVATION_LEVELS / 2.0 * (1.0 + 1.0 / 1024.0)
     }
 
     /// `‖w − dequantized w‖₂` of every row of the weight `[out]`.
@@ -189,15 +192,20 @@ mod tests {
             let weight = random(&[outputs, inputs]) * 0.05 * (random(&[outputs, 1]).abs() + 0.1);
             let _ = weight.get(0).zero_();
             let int8 = Int8Weight::quantize(&weight).unwrap();
-            // Plain states, and an outlier channel as trained decoders' states have.
-            for (rows, outlier) in [
-                (1, None),
-                (4, None),
-                (9, None),
-                (1, Some(40.0)),
-                (9, Some(40.0)),
-            ] {
-                let x = random(&[rows, inputs]);
+            // Plain states, states of every sign balance (the zero point's rounding matters at
+            // the range's edges), and an outlier channel as trained decoders' states have.
+            let cases = [
+                (1, None, 0.0),
+                (4, None, 0.0),
+                (9, None, 0.0),
+                (1, None, 2.9),
+                (4, None, -3.3),
+                (1, None, 9.0),
+                (1, Some(40.0), 0.0),
+                (9, Some(40.0), 0.0),
+            ];
+            for (rows, outlier, shift) in cases {
+                let x = random(&[rows, inputs]) + shift;
                 if let Some(value) = outlier {
                     let _ = x.select(1, 3).fill_(value);
                 }
@@ -206,14 +214,14 @@ mod tests {
                 let exact = x
                     .to_kind(Kind::Double)
                     .linear(&weight.to_kind(Kind::Double), None::<Tensor>);
-                let step = Int8Weight::activation_step(&x);
+                let moved = Int8Weight::activation_error(&x);
                 let bound = weight
                     .abs()
                     .sum_dim_intlist([1i64].as_slice(), false, Kind::Double)
                     .unsqueeze(0)
-                    * step
+                    * moved
                     + (x.norm_scalaropt_dim(2, [1], true).to_kind(Kind::Double)
-                        + step * (inputs as f64).sqrt())
+                        + moved * (inputs as f64).sqrt())
                         * int8.row_errors().to_kind(Kind::Double).unsqueeze(0);
                 let excess =
                     f64::try_from(((y.to_kind(Kind::Double) - &exact).abs() - &bound).max())

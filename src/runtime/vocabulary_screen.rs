@@ -11,11 +11,11 @@
 //!
 //! Two copies, two bounds, for a row `w` of width K and a decoder state `x`:
 //! - **int8** ([`Int8Weight`], the default where libtorch's quantized operators run: a quarter
-//!   of the fp32 bytes). `w̃` is `w` rounded per row to 255 levels, `x̃` is `x` rounded to a
-//!   step `s` (one for all rows), and the int8 product is `x̃·w̃` exactly (integer sums, then
-//!   a few fp32 roundings). `x·w − x̃·w̃ = (x − x̃)·w + x̃·(w − w̃)`, so
-//!   `|error| ≤ s·‖w‖₁ + (‖x‖₂ + s·√K)·‖w − w̃‖₂`, plus 2⁻¹⁸ of the product's magnitude
-//!   `(‖x‖₂ + s·√K)·(‖w‖₂ + ‖w − w̃‖₂)` for the fp32 roundings.
+//!   of the fp32 bytes). `w̃` is `w` rounded per row to 255 levels, `x̃` is `x` with every
+//!   element moved by at most `e` ([`Int8Weight::activation_error`]), and the int8 product is
+//!   `x̃·w̃` exactly (integer sums, then a few fp32 roundings). `x·w − x̃·w̃ = (x − x̃)·w +
+//!   x̃·(w − w̃)`, so `|error| ≤ e·‖w‖₁ + (‖x‖₂ + e·√K)·‖w − w̃‖₂`, plus 2⁻¹⁸ of the product's
+//!   magnitude `(‖x‖₂ + e·√K)·(‖w‖₂ + ‖w − w̃‖₂)` for the fp32 roundings.
 //! - **bf16** (half the fp32 bytes; fast only with AVX-512 BF16). It rounds `w` and `x` to bf16
 //!   (relative error at most u = 2⁻⁸ each), accumulates in fp32 (at most K·2⁻²⁴ of the sum of
 //!   the products' magnitudes) and rounds the result to bf16 (u again), so
@@ -156,10 +156,10 @@ impl VocabularyScreen {
         match &self.approximation {
             Approximation::Int8 { weight, row_sums } => {
                 let logits = weight.forward(x).ok()?;
-                let step = Int8Weight::activation_step(x);
-                let rounded_norms = norms + step * (self.width as f64).sqrt();
+                let moved = Int8Weight::activation_error(x);
+                let rounded_norms = norms + moved * (self.width as f64).sqrt();
                 let row_errors = weight.row_errors().unsqueeze(0);
-                let slack = row_sums.unsqueeze(0) * step
+                let slack = row_sums.unsqueeze(0) * moved
                     + &rounded_norms * &row_errors
                     + rounded_norms * (row_norms + row_errors) * INT8_ROUNDING_FACTOR;
                 Some((logits, slack))
