@@ -58,6 +58,9 @@ fn bridged<T>(
     }
 }
 
+/// Rows quantized per slice at load (32 MB of fp32 temporaries at 1,024 wide).
+const QUANTIZED_ROWS_AT_ONCE: usize = 8192;
+
 /// The coarsest step x is quantized with is this many-th of its range (7 bits).
 const ACTIVATION_LEVELS: f64 = 127.0;
 
@@ -85,16 +88,38 @@ impl Int8Weight {
                 weight.size()
             )));
         };
-        let weight = weight.to_kind(Kind::Float).contiguous();
-        // A row of zeros still needs a positive scale; its values are exact at any.
-        let scales = (weight.abs().amax([1], false) / 127.0)
-            .clamp_min(f64::from(f32::MIN_POSITIVE))
-            .to_kind(Kind::Double);
+        // In slices of rows: whole-matrix temporaries would add several fp32 copies of a
+        // 525 MB embedding to the load's peak RSS.
+        let mut values = Vec::new();
+        let mut scales = Vec::new();
+        let mut errors = Vec::new();
+        for start in (0..outputs).step_by(QUANTIZED_ROWS_AT_ONCE) {
+            let rows = weight
+                .narrow(
+                    0,
+                    start,
+                    (outputs - start).min(QUANTIZED_ROWS_AT_ONCE as i64),
+                )
+                .to_kind(Kind::Float);
+            // A row of zeros still needs a positive scale; its values are exact at any.
+            let scale =
+                (rows.abs().amax([1], true) / 127.0).clamp_min(f64::from(f32::MIN_POSITIVE));
+            let levels = (&rows / &scale).round().clamp(-127.0, 127.0);
+            // The operator multiplies by the fp32 scale, as here.
+            errors.push((&rows - &levels * &scale).norm_scalaropt_dim(2, [1], false));
+            values.push(levels.to_kind(Kind::Int8));
+            scales.push(scale.squeeze_dim(1));
+        }
         let zeros = Tensor::zeros([outputs], (Kind::Int64, tch::Device::Cpu));
-        let quantized = weight
-            .f_quantize_per_channel(&scales, &zeros, 0, Kind::QInt8)
+        let quantized = Tensor::cat(&values, 0)
+            .f_internal_make_per_channel_quantized_tensor(
+                &Tensor::cat(&scales, 0).to_kind(Kind::Double),
+                &zeros,
+                0,
+            )
             .map_err(|error| Int8LinearError(error.to_string()))?;
-        let row_errors = (&weight - quantized.dequantize()).norm_scalaropt_dim(2, [1], false);
+        drop(values);
+        let row_errors = Tensor::cat(&errors, 0);
         let packed = bridged(|out, error, capacity| {
             // SAFETY: `quantized` outlives the call; the bridge only reads it.
             unsafe { precis_int8_pack_linear_weight(quantized.as_ptr(), out, error, capacity) }

@@ -73,9 +73,8 @@ impl VocabularyScreen {
         let _no_grad = tch::no_grad_guard();
         let approximation = Approximation::Int8 {
             weight: Int8Weight::quantize(weight)?,
-            row_sums: weight
-                .abs()
-                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float),
+            // The 1-norm directly: `abs()` would be a whole fp32 copy at load.
+            row_sums: weight.norm_scalaropt_dim(1, [1], false),
         };
         Ok(Self::over(weight, approximation))
     }
