@@ -42,6 +42,7 @@ fn compile_libtorch_bridge(lib_dir: &std::path::Path) {
     for source in sources {
         println!("cargo:rerun-if-changed={source}");
     }
+    println!("cargo:rerun-if-changed=src/runtime/bridge_error.h");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let root = lib_dir.parent().unwrap_or(lib_dir);
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());

@@ -10,7 +10,7 @@ import functools
 
 import torch
 
-from probe_timing import median_ms
+from probe_timing import VOCABULARY_PROJECTIONS, median_ms
 
 # Calls timed per measurement (the median is printed).
 median_ms = functools.partial(median_ms, calls=25)
@@ -18,7 +18,7 @@ median_ms = functools.partial(median_ms, calls=25)
 
 def main():
     torch.set_num_threads(1)
-    for outputs, width in [(50264, 1024), (128112, 1024)]:
+    for outputs, width in VOCABULARY_PROJECTIONS:
         weight = torch.randn(outputs, width) * 0.02
         weight_bf16 = weight.bfloat16()
         for rows in [1, 2, 4, 9]:

@@ -12,3 +12,6 @@ def median_ms(product, calls):
         product()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1e3
+
+# The output projections the vocabulary probes time: BART's and M2M100's vocabularies, 1,024 wide.
+VOCABULARY_PROJECTIONS = [(50264, 1024), (128112, 1024)]

@@ -9,18 +9,13 @@
 #include <ATen/core/ivalue.h>
 #include <ATen/core/stack.h>
 
-#include <cstring>
 #include <exception>
 
-namespace {
+#include "bridge_error.h"
 
-void write_error(char *error, size_t capacity, const char *message) {
-  if (capacity == 0) {
-    return;
-  }
-  std::strncpy(error, message, capacity - 1);
-  error[capacity - 1] = '\0';
-}
+using precis_bridge::write_error;
+
+namespace {
 
 const c10::OperatorHandle &prepack_operator() {
   static const auto handle =

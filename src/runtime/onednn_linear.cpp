@@ -6,20 +6,14 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
-#include <cstring>
 #include <exception>
+
+#include "bridge_error.h"
+
+using precis_bridge::write_error;
 #include <optional>
 
 namespace {
-
-// The message of the exception being handled, into the caller's buffer (truncated).
-void write_error(char *error, size_t capacity, const char *message) {
-  if (capacity == 0) {
-    return;
-  }
-  std::strncpy(error, message, capacity - 1);
-  error[capacity - 1] = '\0';
-}
 
 const c10::TypedOperatorHandle<at::Tensor(const at::Tensor &, std::optional<int64_t>)> &
 reorder_operator() {
