@@ -96,11 +96,6 @@ impl VocabularyScreen {
         }
     }
 
-    /// Whether the copy is int8 (else bf16).
-    pub fn is_int8(&self) -> bool {
-        matches!(self.approximation, Approximation::Int8 { .. })
-    }
-
     /// The argmax of `process(x · weightᵀ + bias)` per row of `x` `[rows, width]`, as the fp32
     /// projection gives it; `None` when too many tokens stay candidates. `process` may only set
     /// logits to -inf (bans, forced tokens): it runs on the approximate logits, so a token it
