@@ -58,22 +58,30 @@ fn bridged<T>(
     }
 }
 
-/// Rows quantized per slice at load (32 MB of fp32 temporaries at 1,024 wide).
-const QUANTIZED_ROWS_AT_ONCE: usize = 8192;
+/// Rows quantized at once at load (32 MB of fp32 temporaries at 1,024 wide).
+const QUANTIZED_ROWS_AT_ONCE: i64 = 8192;
+
+/// Rows per packed operator weight. Packing copies its int8 source, so one packed copy of a
+/// whole 128,112-row embedding would sit beside a whole int8 one at load (M2M100: +131 MB of
+/// peak RSS). Each slice costs a step one more operator call: 8,192-row slices made the one-row
+/// 128,112 × 1,024 product 10–20 % slower, 32,768-row ones were within the noise.
+const PACKED_ROWS_AT_ONCE: i64 = 32_768;
 
 /// The coarsest step x is quantized with is this many-th of its range (7 bits).
 const ACTIVATION_LEVELS: f64 = 127.0;
 
 /// An fp32 weight `[out, in]` as packed int8 rows, and how far each row moved.
 pub struct Int8Weight {
-    packed: NonNull<c_void>,
+    /// Consecutive slices of the rows, in order, each packed for the operator.
+    slices: Vec<NonNull<c_void>>,
     /// `‖w − dequantized w‖₂` of every row `[out]`.
     row_errors: Tensor,
     inputs: i64,
 }
 
-// SAFETY: the packed weight is an immutable libtorch object (its reference count is atomic);
-// the operator only reads it, from any thread.
+// SAFETY: the packed slices are immutable libtorch objects (their reference counts are
+// atomic) and `row_errors` is never written after `quantize`; the operator only reads them,
+// from any thread.
 unsafe impl Send for Int8Weight {}
 // SAFETY: as above: concurrent products read the same packed bytes.
 unsafe impl Sync for Int8Weight {}
@@ -81,6 +89,11 @@ unsafe impl Sync for Int8Weight {}
 impl Int8Weight {
     /// Quantizes `weight` (fp32 `[out, in]`) per row and packs it; the fp32 tensor is not kept.
     pub fn quantize(weight: &Tensor) -> Result<Self, Int8LinearError> {
+        Self::quantize_in_slices(weight, PACKED_ROWS_AT_ONCE)
+    }
+
+    /// [`Self::quantize`], packing at most `packed_rows` rows per operator weight.
+    fn quantize_in_slices(weight: &Tensor, packed_rows: i64) -> Result<Self, Int8LinearError> {
         let _no_grad = tch::no_grad_guard();
         let [outputs, inputs] = weight.size()[..] else {
             return Err(Int8LinearError(format!(
@@ -88,47 +101,21 @@ impl Int8Weight {
                 weight.size()
             )));
         };
-        // In slices of rows: whole-matrix temporaries would add several fp32 copies of a
-        // 525 MB embedding to the load's peak RSS.
-        let mut values = Vec::new();
-        let mut scales = Vec::new();
-        let mut errors = Vec::new();
-        for start in (0..outputs).step_by(QUANTIZED_ROWS_AT_ONCE) {
-            let rows = weight
-                .narrow(
-                    0,
-                    start,
-                    (outputs - start).min(QUANTIZED_ROWS_AT_ONCE as i64),
-                )
-                .to_kind(Kind::Float);
-            // A row of zeros still needs a positive scale; its values are exact at any.
-            let scale =
-                (rows.abs().amax([1], true) / 127.0).clamp_min(f64::from(f32::MIN_POSITIVE));
-            let levels = (&rows / &scale).round().clamp(-127.0, 127.0);
-            // The operator multiplies by the fp32 scale, as here.
-            errors.push((&rows - &levels * &scale).norm_scalaropt_dim(2, [1], false));
-            values.push(levels.to_kind(Kind::Int8));
-            scales.push(scale.squeeze_dim(1));
-        }
-        let zeros = Tensor::zeros([outputs], (Kind::Int64, tch::Device::Cpu));
-        let quantized = Tensor::cat(&values, 0)
-            .f_internal_make_per_channel_quantized_tensor(
-                &Tensor::cat(&scales, 0).to_kind(Kind::Double),
-                &zeros,
-                0,
-            )
-            .map_err(|error| Int8LinearError(error.to_string()))?;
-        drop(values);
-        let row_errors = Tensor::cat(&errors, 0);
-        let packed = bridged(|out, error, capacity| {
-            // SAFETY: `quantized` outlives the call; the bridge only reads it.
-            unsafe { precis_int8_pack_linear_weight(quantized.as_ptr(), out, error, capacity) }
-        })?;
-        Ok(Self {
-            packed,
-            row_errors,
+        let mut result = Self {
+            slices: Vec::new(),
+            row_errors: Tensor::empty([outputs], (Kind::Float, tch::Device::Cpu)),
             inputs,
-        })
+        };
+        for start in (0..outputs).step_by(packed_rows.max(1) as usize) {
+            let rows = (outputs - start).min(packed_rows);
+            let packed = pack_rows(
+                &weight.narrow(0, start, rows),
+                &result.row_errors.narrow(0, start, rows),
+            )?;
+            // Pushed at once: a later slice's error still frees this one (Drop).
+            result.slices.push(packed);
+        }
+        Ok(result)
     }
 
     /// `x · weightᵀ` approximately, for fp32 `x` `[rows, in]`; see [`Self::activation_error`]
@@ -142,12 +129,25 @@ impl Int8Weight {
                 x.size()
             )));
         }
-        let out = bridged(|out, error, capacity| {
-            // SAFETY: `x` and the packed weight outlive the call; the bridge only reads them.
-            unsafe { precis_int8_linear(x.as_ptr(), self.packed.as_ptr(), out, error, capacity) }
-        })?;
-        // SAFETY: the bridge returned a tensor it allocated with `new`; tch deletes it on drop.
-        Ok(unsafe { Tensor::from_ptr(out.as_ptr()) })
+        // Every slice's call quantizes the same x with the same step, so one bound covers all.
+        let mut parts = self
+            .slices
+            .iter()
+            .map(|packed| {
+                let out = bridged(|out, error, capacity| {
+                    // SAFETY: `x` and the packed slice outlive the call; the bridge only reads
+                    // them.
+                    unsafe { precis_int8_linear(x.as_ptr(), packed.as_ptr(), out, error, capacity) }
+                })?;
+                // SAFETY: the bridge returned a tensor it allocated with `new`; tch deletes it
+                // on drop.
+                Ok(unsafe { Tensor::from_ptr(out.as_ptr()) })
+            })
+            .collect::<Result<Vec<_>, Int8LinearError>>()?;
+        Ok(match parts.len() {
+            1 => parts.remove(0),
+            _ => Tensor::cat(&parts, 1),
+        })
     }
 
     /// A bound on how far [`Self::forward`] moves any element of `x` (one for all rows: the
@@ -158,9 +158,9 @@ impl Int8Weight {
     /// element, clamped or not, is within half a step of its level. 2⁻¹⁰ more covers the fp32
     /// rounding of the step and of `x / s`.
     pub fn activation_error(x: &Tensor) -> f64 {
-        let x = x.to_kind(Kind::Float);
-        let high = f64::try_from(x.max()).unwrap_or(f64::INFINITY).max(0.0);
-        let low = f64::try_from(x.min()).unwrap_or(f64::NEG_INFINITY).min(0.0);
+        let (low, high) = x.to_kind(Kind::Float).aminmax(None, false);
+        let high = f64::try_from(high).unwrap_or(f64::INFINITY).max(0.0);
+        let low = f64::try_from(low).unwrap_or(f64::NEG_INFINITY).min(0.0);
         (high - low) / ACTIVATION_LEVELS / 2.0 * (1.0 + 1.0 / 1024.0)
     }
 
@@ -177,9 +177,45 @@ impl Int8Weight {
 
 impl Drop for Int8Weight {
     fn drop(&mut self) {
-        // SAFETY: `packed` came from the bridge's `new` and is freed once, here.
-        unsafe { precis_int8_free_linear_weight(self.packed.as_ptr()) }
+        for packed in &self.slices {
+            // SAFETY: each slice came from the bridge's `new` and is freed once, here.
+            unsafe { precis_int8_free_linear_weight(packed.as_ptr()) }
+        }
     }
+}
+
+/// Quantizes `rows` (fp32 `[out, in]`) per row, in slices, writing each row's error into
+/// `errors` `[out]`, and packs the result as one operator weight.
+fn pack_rows(rows: &Tensor, errors: &Tensor) -> Result<NonNull<c_void>, Int8LinearError> {
+    let [outputs, inputs] = rows.size()[..] else {
+        unreachable!("Int8Weight::quantize checked the shape")
+    };
+    let levels = Tensor::empty([outputs, inputs], (Kind::Int8, tch::Device::Cpu));
+    let scales = Tensor::empty([outputs], (Kind::Double, tch::Device::Cpu));
+    // Slices of rows: whole-matrix fp32 temporaries would add several copies of a 525 MB
+    // embedding to the load's peak RSS.
+    for start in (0..outputs).step_by(QUANTIZED_ROWS_AT_ONCE as usize) {
+        let count = (outputs - start).min(QUANTIZED_ROWS_AT_ONCE);
+        let slice = rows.narrow(0, start, count).to_kind(Kind::Float);
+        // A row of zeros still needs a positive scale; its values are exact at any.
+        let scale = (slice.abs().amax([1], true) / 127.0).clamp_min(f64::from(f32::MIN_POSITIVE));
+        let rounded = (&slice / &scale).round().clamp(-127.0, 127.0);
+        // The operator multiplies by the fp32 scale, as here.
+        errors
+            .narrow(0, start, count)
+            .copy_(&(&slice - &rounded * &scale).norm_scalaropt_dim(2, [1], false));
+        levels.narrow(0, start, count).copy_(&rounded);
+        scales.narrow(0, start, count).copy_(&scale.squeeze_dim(1));
+    }
+    let zeros = Tensor::zeros([outputs], (Kind::Int64, tch::Device::Cpu));
+    let quantized = levels
+        .f_internal_make_per_channel_quantized_tensor(&scales, &zeros, 0)
+        .map_err(|error| Int8LinearError(error.to_string()))?;
+    drop(levels);
+    bridged(|out, error, capacity| {
+        // SAFETY: `quantized` outlives the call; the bridge only reads it.
+        unsafe { precis_int8_pack_linear_weight(quantized.as_ptr(), out, error, capacity) }
+    })
 }
 
 /// Whether this libtorch has the quantized operators for this CPU (fbgemm needs AVX2):
@@ -271,6 +307,25 @@ mod tests {
             }
             // The zero row is exact.
             assert_eq!(f64::try_from(int8.row_errors().get(0)).unwrap(), 0.0);
+        }
+    }
+
+    #[test]
+    fn a_weight_packed_in_slices_gives_the_whole_weights_product() {
+        let _no_grad = tch::no_grad_guard();
+        tch::manual_seed(12);
+        // 20,000 rows: more than one quantized slice and, at 7,000 rows per packed slice, three
+        // packed slices, the last one short.
+        let weight = random(&[20_000, 64]) * 0.05;
+        let whole = Int8Weight::quantize_in_slices(&weight, 20_000).unwrap();
+        let sliced = Int8Weight::quantize_in_slices(&weight, 7_000).unwrap();
+        assert_eq!((whole.slices.len(), sliced.slices.len()), (1, 3));
+        assert!(whole.row_errors().equal(sliced.row_errors()));
+        for rows in [1, 5] {
+            let x = random(&[rows, 64]);
+            let (a, b) = (whole.forward(&x).unwrap(), sliced.forward(&x).unwrap());
+            assert_eq!(b.size(), vec![rows, 20_000]);
+            assert!(a.equal(&b), "{rows} rows: sliced and whole products differ");
         }
     }
 
